@@ -1,0 +1,634 @@
+"""Datasets: generators, stratified splits, standardisation, and ``.npz`` save/load with checks.
+
+Every dataset is a small class in :data:`DATASETS` with a ``task`` (``"classification"`` or
+``"regression"``), keyword parameters with defaults (sizes and noise levels are config), and
+``generate(rng) -> (X, y)``: ``X`` float64 of shape ``(n, d)``, ``y`` int64 labels ``0..C-1`` of
+shape ``(n,)`` for classification or float64 of shape ``(n, 1)`` for regression. The random draws
+all come from the ``numpy.random.Generator`` passed in.
+
+:func:`build` turns a name into the six arrays ``X_train, y_train, X_val, y_val, X_test, y_test``:
+
+1. ``SeedSequence(seed).spawn(2)`` gives one stream for the data and one for the split, so changing
+   the split fractions never changes the points themselves;
+2. the points are split at random, stratified by class for classification (each class is shuffled
+   and divided in the proportions ``test_fraction : val_fraction : rest``, so every split keeps the
+   class proportions up to rounding); datasets that bring their own test set (``regression1d``,
+   ``mnist1d``) only carve the validation split out of their training points;
+3. every ``X`` is standardised with the *training* split's statistics only,
+   ``X' = (X - mean_train) / std_train`` per feature (a feature with ``std_train == 0`` is divided
+   by 1), so nothing about the validation or test points leaks into training.
+   Regression targets are left in their original units (``regression1d``'s figures plot the curve).
+
+Only NumPy and the standard library are imported at module level; scikit-learn (``gaussian``,
+``digits``) and ``mnist1d`` are imported inside their generators, so ``nngrid train`` on a saved
+``.npz`` never imports them. Nothing here downloads anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nngrid import io
+from nngrid.errors import NngridError
+from nngrid.registry import Registry
+
+__all__ = [
+    "DATASETS",
+    "SPLIT_NAMES",
+    "Dataset",
+    "build",
+    "content_hash",
+    "describe",
+    "infer_task",
+    "load_dataset",
+    "save_dataset",
+    "split_indices",
+    "standardize",
+]
+
+DATASETS = Registry("dataset")
+
+#: The arrays of a split dictionary, in a fixed order.
+SPLIT_NAMES = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+
+# --------------------------------------------------------------------------- parameter checks
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise NngridError(f"dataset parameter {name}={value!r} must be an integer >= {low}")
+    return int(value)
+
+
+def _check_float(name: str, value: Any, low: float = 0.0, high: float = np.inf) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise NngridError(f"dataset parameter {name}={value!r} must be a number") from None
+    if isinstance(value, bool) or not (low <= x <= high):
+        raise NngridError(f"dataset parameter {name}={value!r} must lie in [{low}, {high}]")
+    return x
+
+
+def _class_sizes(n: int, k: int) -> np.ndarray:
+    """Split ``n`` points into ``k`` classes as evenly as possible (the first get one more)."""
+    return np.full(k, n // k) + (np.arange(k) < n % k)
+
+
+def _labels(sizes: np.ndarray) -> np.ndarray:
+    return np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+
+
+# --------------------------------------------------------------------------- the datasets
+
+
+class Dataset:
+    """Base class: ``task``, ``generate(rng) -> (X, y)``; optionally its own test set.
+
+    A dataset whose test set is not a random part of the generated points overrides
+    :meth:`generate_with_test` to return ``(X, y, X_test, y_test)``; :func:`build` then carves only
+    the validation split out of ``(X, y)``.
+    """
+
+    task = "classification"
+
+    def generate(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def generate_with_test(
+        self, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(X, y, X_test, y_test)`` for datasets that fix their own test set, else ``None``."""
+        return None
+
+
+@DATASETS.register("moons")
+class Moons(Dataset):
+    """Two interleaving half circles (NumPy re-derivation of the classic two-moons problem).
+
+    Class 0: ``(cos t, sin t)``; class 1: ``(1 - cos t, 0.5 - sin t)``, with ``t ~ U(0, pi)``,
+    plus isotropic Gaussian noise of standard deviation ``noise``. No line separates them.
+    """
+
+    task = "classification"
+
+    def __init__(self, n_samples: int = 500, noise: float = 0.2):
+        self.n_samples = _check_int("n_samples", n_samples, 4)
+        self.noise = _check_float("noise", noise)
+
+    def generate(self, rng):
+        sizes = _class_sizes(self.n_samples, 2)
+        t0 = rng.uniform(0.0, np.pi, sizes[0])
+        t1 = rng.uniform(0.0, np.pi, sizes[1])
+        outer = np.column_stack([np.cos(t0), np.sin(t0)])
+        inner = np.column_stack([1.0 - np.cos(t1), 0.5 - np.sin(t1)])
+        X = np.concatenate([outer, inner]) + rng.normal(0.0, self.noise, (self.n_samples, 2))
+        return X, _labels(sizes)
+
+
+@DATASETS.register("circles")
+class Circles(Dataset):
+    """A small circle inside a large one: class 0 on radius 1, class 1 on radius ``factor``.
+
+    Points ``r (cos t, sin t)`` with ``t ~ U(0, 2 pi)`` plus Gaussian noise of std ``noise``.
+    """
+
+    task = "classification"
+
+    def __init__(self, n_samples: int = 500, noise: float = 0.1, factor: float = 0.5):
+        self.n_samples = _check_int("n_samples", n_samples, 4)
+        self.noise = _check_float("noise", noise)
+        self.factor = _check_float("factor", factor, 0.0, 1.0)
+        if self.factor >= 1.0:
+            raise NngridError(f"dataset parameter factor={factor!r} must lie in [0, 1)")
+
+    def generate(self, rng):
+        sizes = _class_sizes(self.n_samples, 2)
+        radius = np.repeat([1.0, self.factor], sizes)
+        t = rng.uniform(0.0, 2.0 * np.pi, self.n_samples)
+        X = radius[:, None] * np.column_stack([np.cos(t), np.sin(t)])
+        X += rng.normal(0.0, self.noise, X.shape)
+        return X, _labels(sizes)
+
+
+@DATASETS.register("spirals")
+class Spirals(Dataset):
+    """``n_classes`` interleaved spiral arms.
+
+    Arm ``k`` holds points at ``r = t`` and angle ``2 pi k / K + 2 pi turns t`` with
+    ``t ~ U(0.05, 1)``, i.e. ``X = t (cos angle, sin angle)``, plus Gaussian noise of std ``noise``.
+    """
+
+    task = "classification"
+
+    def __init__(
+        self, n_samples: int = 500, noise: float = 0.05, n_classes: int = 2, turns: float = 1.0
+    ):
+        self.n_samples = _check_int("n_samples", n_samples, 2 * n_classes)
+        self.noise = _check_float("noise", noise)
+        self.n_classes = _check_int("n_classes", n_classes, 2)
+        self.turns = _check_float("turns", turns, 0.0)
+
+    def generate(self, rng):
+        sizes = _class_sizes(self.n_samples, self.n_classes)
+        y = _labels(sizes)
+        t = rng.uniform(0.05, 1.0, self.n_samples)
+        angle = 2.0 * np.pi * (y / self.n_classes + self.turns * t)
+        X = t[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])
+        X += rng.normal(0.0, self.noise, X.shape)
+        return X, y
+
+
+@DATASETS.register("xor")
+class Xor(Dataset):
+    """Four Gaussian blobs at ``(+-1, +-1)`` with standard deviation ``noise``.
+
+    Label ``1`` when the blob's centre has coordinates of opposite sign (``(1, -1)``, ``(-1, 1)``),
+    ``0`` otherwise: the exclusive-or of the two signs, which no line separates.
+    """
+
+    task = "classification"
+
+    def __init__(self, n_samples: int = 500, noise: float = 0.35):
+        self.n_samples = _check_int("n_samples", n_samples, 4)
+        self.noise = _check_float("noise", noise)
+
+    def generate(self, rng):
+        centres = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
+        blob_labels = np.array([0, 0, 1, 1], dtype=np.int64)
+        blob = np.repeat(np.arange(4), _class_sizes(self.n_samples, 4))
+        X = centres[blob] + rng.normal(0.0, self.noise, (self.n_samples, 2))
+        return X, blob_labels[blob]
+
+
+@DATASETS.register("gaussian")
+class Gaussian(Dataset):
+    """scikit-learn's ``make_classification``: Gaussian clusters on the vertices of a hypercube.
+
+    ``n_informative`` informative features, ``n_redundant`` linear combinations of them, the rest
+    noise; ``class_sep`` scales the hypercube, ``flip_y`` is the fraction of labels flipped at
+    random. The ``random_state`` is drawn from the Generator passed in.
+    """
+
+    task = "classification"
+
+    def __init__(
+        self,
+        n_samples: int = 500,
+        n_features: int = 10,
+        n_informative: int = 5,
+        n_redundant: int = 2,
+        n_classes: int = 3,
+        n_clusters_per_class: int = 2,
+        class_sep: float = 1.0,
+        flip_y: float = 0.01,
+    ):
+        self.n_samples = _check_int("n_samples", n_samples, 2 * n_classes)
+        self.n_features = _check_int("n_features", n_features, 1)
+        self.n_informative = _check_int("n_informative", n_informative, 1)
+        self.n_redundant = _check_int("n_redundant", n_redundant, 0)
+        self.n_classes = _check_int("n_classes", n_classes, 2)
+        self.n_clusters_per_class = _check_int("n_clusters_per_class", n_clusters_per_class, 1)
+        self.class_sep = _check_float("class_sep", class_sep)
+        self.flip_y = _check_float("flip_y", flip_y, 0.0, 1.0)
+        if n_informative + n_redundant > n_features:
+            raise NngridError(
+                f"dataset parameters n_informative={n_informative} + n_redundant={n_redundant} "
+                f"must not exceed n_features={n_features}"
+            )
+        if n_classes * n_clusters_per_class > 2**n_informative:
+            raise NngridError(
+                f"dataset parameters n_classes * n_clusters_per_class = "
+                f"{n_classes * n_clusters_per_class} must be <= 2**n_informative = "
+                f"{2**n_informative}"
+            )
+
+    def generate(self, rng):
+        from sklearn.datasets import make_classification
+
+        X, y = make_classification(
+            n_samples=self.n_samples,
+            n_features=self.n_features,
+            n_informative=self.n_informative,
+            n_redundant=self.n_redundant,
+            n_classes=self.n_classes,
+            n_clusters_per_class=self.n_clusters_per_class,
+            class_sep=self.class_sep,
+            flip_y=self.flip_y,
+            random_state=int(rng.integers(2**31 - 1)),
+        )
+        return X.astype(np.float64), y.astype(np.int64)
+
+
+@DATASETS.register("regression1d")
+class Regression1D(Dataset):
+    """A small noisy 1-D regression that an unregularised network overfits.
+
+    ``x ~ U(0, 1)``, ``y = sin(2 pi x) + eps``, ``eps ~ N(0, noise^2)``: ``n_samples`` points
+    (30 by default), from which :func:`build` carves the validation split. The *test* set is a
+    dense, evenly spaced grid of ``n_test`` points on ``[0, 1]`` with targets ``sin(2 pi x)`` plus
+    noise of std ``test_noise`` (0 by default): with noise-free targets the test loss is exactly the
+    mean squared distance between the fitted and the true curve, so overfitting shows without the
+    irreducible noise floor, and the figures can draw the true curve from the test split.
+    ``y`` stays in its original units (not standardised); ``X`` is standardised as usual.
+    """
+
+    task = "regression"
+
+    def __init__(
+        self, n_samples: int = 30, noise: float = 0.3, n_test: int = 200, test_noise: float = 0.0
+    ):
+        self.n_samples = _check_int("n_samples", n_samples, 3)
+        self.noise = _check_float("noise", noise)
+        self.n_test = _check_int("n_test", n_test, 2)
+        self.test_noise = _check_float("test_noise", test_noise)
+
+    @staticmethod
+    def curve(x: np.ndarray) -> np.ndarray:
+        """The noise-free target ``sin(2 pi x)``."""
+        return np.sin(2.0 * np.pi * x)
+
+    def generate(self, rng):
+        x = rng.uniform(0.0, 1.0, (self.n_samples, 1))
+        return x, self.curve(x) + rng.normal(0.0, self.noise, x.shape)
+
+    def generate_with_test(self, rng):
+        X, y = self.generate(rng)
+        x_test = np.linspace(0.0, 1.0, self.n_test)[:, None]
+        y_test = self.curve(x_test) + rng.normal(0.0, self.test_noise, x_test.shape)
+        return X, y, x_test, y_test
+
+
+@DATASETS.register("digits")
+class Digits(Dataset):
+    """scikit-learn's shipped 8x8 handwritten digits (1797 images, 64 features 0..16, 10 classes).
+
+    Loaded from the scikit-learn installation (no download). The Generator is unused: the data is
+    fixed; only the split depends on the seed.
+    """
+
+    task = "classification"
+
+    def generate(self, rng):
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+        return X.astype(np.float64), y.astype(np.int64)
+
+
+@DATASETS.register("mnist1d")
+class Mnist1D(Dataset):
+    """MNIST-1D (Greydanus & Kobak): 10 classes of 1-D signals of length 40.
+
+    Made procedurally by ``mnist1d.data.make_dataset(get_dataset_args())`` with the package's
+    default arguments (5000 samples, its own 4000/1000 train/test split, its seed 42), so the
+    numbers are those of the published benchmark; ``get_dataset``, which downloads, is never
+    called. Its test split is kept as the test set and the validation split is carved out of its
+    training split. ``make_dataset`` seeds NumPy's and Python's global generators; their states are
+    saved and restored around the call so nothing else is affected.
+    """
+
+    task = "classification"
+
+    def _make(self) -> dict[str, Any]:
+        from mnist1d.data import get_dataset_args, make_dataset
+
+        np_state = np.random.get_state()  # noqa: NPY002 (mnist1d seeds the global RNG)
+        py_state = random.getstate()
+        try:
+            return make_dataset(get_dataset_args())
+        finally:
+            np.random.set_state(np_state)  # noqa: NPY002
+            random.setstate(py_state)
+
+    def generate(self, rng):
+        data = self._make()
+        X = np.concatenate([data["x"], data["x_test"]])
+        y = np.concatenate([data["y"], data["y_test"]])
+        return X.astype(np.float64), y.astype(np.int64)
+
+    def generate_with_test(self, rng):
+        data = self._make()
+        return (
+            np.asarray(data["x"], dtype=np.float64),
+            np.asarray(data["y"], dtype=np.int64),
+            np.asarray(data["x_test"], dtype=np.float64),
+            np.asarray(data["y_test"], dtype=np.int64),
+        )
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def split_indices(
+    y: np.ndarray,
+    fractions: tuple[float, ...],
+    rng: np.random.Generator,
+    stratify: bool = True,
+) -> list[np.ndarray]:
+    """Split ``range(len(y))`` at random into parts of the given fractions plus the remainder.
+
+    Returns ``len(fractions) + 1`` index arrays: part ``i`` gets ``round(fractions[i] * n_c)``
+    points of each class ``c`` (when ``stratify``; else of all ``n`` points) and the last part
+    gets the rest, which always keeps at least one point per class. Each part is shuffled.
+    """
+    n = len(y)
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratify else [np.arange(n)]
+    parts: list[list[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
+    for group in groups:
+        group = rng.permutation(group)
+        start = 0
+        for i, fraction in enumerate(fractions):
+            take = int(np.round(fraction * len(group)))
+            take = min(take, len(group) - start - 1)  # leave one for the remainder
+            take = max(take, 0)
+            parts[i].append(group[start : start + take])
+            start += take
+        parts[-1].append(group[start:])
+    return [rng.permutation(np.concatenate(p)).astype(np.int64) for p in parts]
+
+
+def _check_fractions(val_fraction: float, test_fraction: float | None) -> None:
+    for name, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if f is not None and not (0.0 < float(f) < 1.0):
+            raise NngridError(f"{name}={f!r} must lie strictly between 0 and 1")
+    total = val_fraction + (test_fraction or 0.0)
+    if total >= 1.0:
+        raise NngridError(
+            f"val_fraction + test_fraction = {total} must be below 1 (something must be left "
+            "for training)"
+        )
+
+
+def standardize(splits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Return a copy with every ``X_*`` mapped to ``(X - mean) / std`` using ``X_train``'s stats.
+
+    Per feature; a constant training feature (``std == 0``) is divided by 1 instead of 0.
+    """
+    mean = splits["X_train"].mean(axis=0)
+    std = splits["X_train"].std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    out = dict(splits)
+    for name in splits:
+        if name.startswith("X_"):
+            out[name] = (splits[name] - mean) / std
+    return out
+
+
+def build(
+    name: str,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    **params: Any,
+) -> dict[str, np.ndarray]:
+    """Generate dataset ``name`` and split it into train / validation / test.
+
+    Returns ``{X_train, y_train, X_val, y_val, X_test, y_test}`` (float64 ``X``, already
+    standardised with the training split's statistics; int64 ``y`` for classification, float64
+    ``(n, 1)`` for regression in original units). ``params`` go to the dataset's constructor.
+    Datasets with their own test set ignore ``test_fraction``. Same arguments, same arrays.
+    """
+    dataset = DATASETS.create(name, **params)
+    _check_fractions(val_fraction, test_fraction)
+    data_seq, split_seq = np.random.SeedSequence(seed).spawn(2)
+    data_rng, split_rng = np.random.default_rng(data_seq), np.random.default_rng(split_seq)
+    stratify = dataset.task == "classification"
+    fixed = dataset.generate_with_test(data_rng)
+    if fixed is None:
+        X, y = dataset.generate(data_rng)
+        test, val, train = split_indices(y, (test_fraction, val_fraction), split_rng, stratify)
+        X_test, y_test = X[test], y[test]
+    else:
+        X, y, X_test, y_test = fixed
+        val, train = split_indices(y, (val_fraction,), split_rng, stratify)
+    splits = {
+        "X_train": X[train],
+        "y_train": y[train],
+        "X_val": X[val],
+        "y_val": y[val],
+        "X_test": X_test,
+        "y_test": y_test,
+    }
+    splits = standardize(splits)
+    ydtype = np.int64 if stratify else np.float64
+    return {
+        k: np.ascontiguousarray(splits[k], dtype=np.float64 if k[0] == "X" else ydtype)
+        for k in SPLIT_NAMES
+    }
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def infer_task(splits: dict[str, np.ndarray]) -> str:
+    """``"classification"`` if every ``y_*`` is 1-D and integer-valued, else ``"regression"``."""
+    ys = [np.asarray(v) for k, v in splits.items() if k.startswith("y_")]
+    for y in ys:
+        if y.ndim != 1:
+            return "regression"
+        if y.dtype.kind in "iub":
+            continue
+        if y.dtype.kind != "f" or not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            return "regression"
+    return "classification"
+
+
+def content_hash(splits: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the arrays' names, dtypes, shapes and bytes (in sorted name order)."""
+    h = hashlib.sha256()
+    for name in sorted(splits):
+        a = np.ascontiguousarray(splits[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def describe(splits: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Metadata of a split dictionary (JSON-ready).
+
+    ``task``, ``n_features``, ``n_classes`` (``None`` for regression), ``n_outputs`` (classes, or
+    target columns), ``shapes`` per array, ``class_counts`` per split (classification) and
+    ``sha256`` (:func:`content_hash`).
+    """
+    task = infer_task(splits)
+    info: dict[str, Any] = {
+        "task": task,
+        "n_features": int(splits["X_train"].shape[1]),
+        "shapes": {k: list(np.shape(v)) for k, v in splits.items()},
+        "sha256": content_hash(splits),
+    }
+    if task == "classification":
+        n_classes = int(max(int(np.max(v)) for k, v in splits.items() if k[0] == "y" and v.size))
+        n_classes += 1
+        info["n_classes"] = n_classes
+        info["n_outputs"] = n_classes
+        info["class_counts"] = {
+            k[2:]: np.bincount(np.asarray(v, dtype=np.int64), minlength=n_classes).tolist()
+            for k, v in splits.items()
+            if k[0] == "y"
+        }
+    else:
+        info["n_classes"] = None
+        info["n_outputs"] = int(
+            np.reshape(splits["y_train"], (len(splits["y_train"]), -1)).shape[1]
+        )
+        info["class_counts"] = None
+    return info
+
+
+# --------------------------------------------------------------------------- files
+
+
+def save_dataset(path: str | os.PathLike[str], splits: dict[str, np.ndarray]) -> Path:
+    """Atomically write the split arrays to an ``.npz`` (see :func:`nngrid.io.write_npz`)."""
+    return io.write_npz(path, **{k: splits[k] for k in SPLIT_NAMES if k in splits})
+
+
+def load_dataset(
+    path: str | os.PathLike[str], standardize_x: bool = False
+) -> dict[str, np.ndarray]:
+    """Load and check a dataset ``.npz``; return the six split arrays.
+
+    Required arrays: ``X_train, y_train, X_test, y_test``; optional ``X_val, y_val`` (both or
+    neither). Without them, 20% of the training points become the validation split (stratified
+    for classification, seed 0). Checks, each failing with an ``NngridError`` naming the file and
+    the array: ``X`` 2-D numeric with one feature count; ``y`` 1-D or 2-D with one entry per row of
+    its ``X``; no NaN or inf. The task is inferred (:func:`infer_task`): 1-D integer-valued ``y``
+    (integer dtype, or floats that are whole numbers) means classification, with labels in
+    ``0..C-1`` where every class ``0..max(y_train)`` occurs in ``y_train`` and no other split has a
+    larger label; anything else is regression, and a 1-D float ``y`` becomes ``(n, 1)``.
+    The file's ``X`` is returned as stored (``save_dataset`` files are already standardised);
+    ``standardize_x=True`` standardises with the training statistics.
+    """
+    arrays = io.load_npz(
+        path, required=("X_train", "y_train", "X_test", "y_test"), optional=("X_val", "y_val")
+    )
+    if ("X_val" in arrays) != ("y_val" in arrays):
+        have, lack = ("X_val", "y_val") if "X_val" in arrays else ("y_val", "X_val")
+        raise NngridError(f"{path} has {have} but no {lack}; save both or neither")
+    splits = {k: np.asarray(v) for k, v in arrays.items()}
+    _check_arrays(path, splits)
+    task = infer_task(splits)
+    if task == "classification":
+        splits = {k: v.astype(np.int64) if k[0] == "y" else v for k, v in splits.items()}
+        _check_labels(path, splits)
+    else:
+        splits = {
+            k: (v.reshape(-1, 1) if v.ndim == 1 else v).astype(np.float64) if k[0] == "y" else v
+            for k, v in splits.items()
+        }
+        widths = {k: v.shape[1] for k, v in splits.items() if k[0] == "y"}
+        if len(set(widths.values())) > 1:
+            raise NngridError(f"{path}: the targets have different numbers of columns: {widths}")
+    splits = {k: v.astype(np.float64) if k[0] == "X" else v for k, v in splits.items()}
+    if "X_val" not in splits:
+        rng = np.random.default_rng(0)
+        val, train = split_indices(
+            splits["y_train"], (0.2,), rng, stratify=task == "classification"
+        )
+        X, y = splits["X_train"], splits["y_train"]
+        splits.update(X_train=X[train], y_train=y[train], X_val=X[val], y_val=y[val])
+    if standardize_x:
+        splits = standardize(splits)
+    return {k: np.ascontiguousarray(splits[k]) for k in SPLIT_NAMES}
+
+
+def _check_arrays(path: Any, splits: dict[str, np.ndarray]) -> None:
+    n_features = None
+    for part in ("train", "val", "test"):
+        if f"X_{part}" not in splits:
+            continue
+        X, y = splits[f"X_{part}"], splits[f"y_{part}"]
+        for name, a in ((f"X_{part}", X), (f"y_{part}", y)):
+            if a.dtype.kind not in "biuf":
+                raise NngridError(f"{path}: {name} has dtype {a.dtype}; it must be numeric")
+        if X.ndim != 2:
+            raise NngridError(
+                f"{path}: X_{part} has shape {X.shape}; it must be 2-D (samples, features)"
+            )
+        if n_features is None:
+            n_features = X.shape[1]
+        elif X.shape[1] != n_features:
+            raise NngridError(
+                f"{path}: X_{part} has {X.shape[1]} features but X_train has {n_features}"
+            )
+        if y.ndim not in (1, 2):
+            raise NngridError(f"{path}: y_{part} has shape {y.shape}; it must be 1-D or 2-D")
+        if len(y) != len(X):
+            raise NngridError(
+                f"{path}: y_{part} has {len(y)} entries but X_{part} has {len(X)} rows"
+            )
+        for name, a in ((f"X_{part}", X), (f"y_{part}", y)):
+            bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+            if bad:
+                raise NngridError(f"{path}: {name} has {bad} NaN or infinite value(s)")
+    if len(splits["X_train"]) < 2:
+        raise NngridError(f"{path}: X_train has {len(splits['X_train'])} rows; it needs >= 2")
+
+
+def _check_labels(path: Any, splits: dict[str, np.ndarray]) -> None:
+    y_train = splits["y_train"]
+    for name, y in splits.items():
+        if name[0] == "y" and y.size and y.min() < 0:
+            raise NngridError(
+                f"{path}: {name} has negative label {int(y.min())}; labels must be 0..C-1"
+            )
+    top = int(y_train.max())
+    missing = np.flatnonzero(np.bincount(y_train, minlength=top + 1) == 0)
+    if missing.size:
+        raise NngridError(
+            f"{path}: y_train has no example of class {int(missing[0])} (its labels run up to "
+            f"{top}); labels must be 0..C-1 with every class present in training"
+        )
+    for name, y in splits.items():
+        if name[0] == "y" and y.size and int(y.max()) > top:
+            raise NngridError(
+                f"{path}: {name} has label {int(y.max())} but y_train only has classes 0..{top}"
+            )

@@ -1,0 +1,491 @@
+"""Optimizers: PyTorch's documented ``torch.optim`` algorithms in NumPy, updating in place.
+
+This table is the one place the conventions are documented. ``g`` is the gradient, ``p``
+the parameter, ``t`` the step count starting at 1, ``wd`` the weight decay. Names and
+defaults of the hyperparameters are PyTorch's.
+
+========  =========================================================  ===========================
+name      update (per element, every step)                           defaults
+========  =========================================================  ===========================
+sgd       g += wd p;  with momentum: b = g at t = 1, else            lr=1e-3, momentum=0,
+          b = momentum b + (1 - dampening) g;  d = g + momentum b    dampening=0,
+          if nesterov, else d = b;  p -= lr d  (d = g if no          weight_decay=0,
+          momentum)                                                  nesterov=False
+momentum  sgd with momentum                                          lr=1e-3, momentum=0.9,
+                                                                     dampening=0, weight_decay=0
+nesterov  sgd with momentum and nesterov=True                        lr=1e-3, momentum=0.9,
+                                                                     weight_decay=0
+adagrad   g += wd p;  clr = lr / (1 + (t - 1) lr_decay);             lr=1e-2, lr_decay=0,
+          s += g^2  (s starts at initial_accumulator_value);         weight_decay=0,
+          p -= clr g / (sqrt(s) + eps)                               initial_accumulator_value=0,
+                                                                     eps=1e-10
+rmsprop   g += wd p;  v = alpha v + (1 - alpha) g^2;  if centered:   lr=1e-2, alpha=0.99,
+          a = alpha a + (1 - alpha) g, v~ = v - a^2, else v~ = v;    eps=1e-8, weight_decay=0,
+          d = g / (sqrt(v~) + eps);  with momentum:                  momentum=0, centered=False
+          b = momentum b + d, p -= lr b;  else p -= lr d
+adam      g += wd p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2; lr=1e-3,
+          if amsgrad: vmax = max(vmax, v), used in place of v;       betas=(0.9, 0.999),
+          p -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps)  eps=1e-8, weight_decay=0,
+                                                                     amsgrad=False
+adamw     p *= 1 - lr wd  (decoupled, before the update);  then      lr=1e-3,
+          adam with no weight decay in the gradient                  betas=(0.9, 0.999),
+                                                                     eps=1e-8, weight_decay=1e-2,
+                                                                     amsgrad=False
+========  =========================================================  ===========================
+
+(All state buffers start at zero, except sgd's momentum buffer, which is the first
+gradient itself, without dampening, as in PyTorch.) The lesson's forms are these
+algorithms written differently: its momentum ``m = b1 m - lr g; W += m`` is sgd with
+momentum for a constant lr; its AdaGrad and RMSProp omit eps; Adam adds bias correction.
+
+Interface. ``step(params, grads)`` updates a list of float arrays in place (only the
+params; grads are never written). State is created lazily on the first step, one entry
+per position in the list. ``lr`` may be reassigned between steps (a schedule, per-replica
+learning rates): a positive scalar or an array broadcastable against every param, e.g.
+``(R, 1, 1)`` or one value per element of a flat parameter buffer. Arithmetic on a
+float32 param happens in float32 (lr is cast to the param's dtype), so replica ``r`` of a
+stack trained with an lr array gets bitwise the same numbers as a separate optimizer with
+the scalar ``lr[r]``.
+
+The update of each parameter is written with ``out=`` ufuncs on preallocated state and
+scratch buffers (adam: 12 ufunc calls per step, no temporaries), because the trainer calls
+``step`` on one big flat buffer per batch. Algebraically equivalent rearrangements of
+PyTorch's formulas are used where they save passes (e.g. adam multiplies numerator and
+denominator by ``sqrt(1 - b2^t)``); they agree with a literal transcription to ~1e-15.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nngrid.errors import NngridError
+from nngrid.registry import Registry
+
+OPTIMIZERS = Registry("optimizer")
+
+
+def make_optimizer(name: str, **hyperparams: Any) -> Optimizer:
+    """Create the optimizer ``name`` with PyTorch-named hyperparameters (defaults otherwise)."""
+    return OPTIMIZERS.create(name, **hyperparams)
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _check_number(
+    opt: str,
+    param: str,
+    value: Any,
+    low: float,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = True,
+) -> float:
+    """Return ``float(value)`` if it lies in the range, else raise NngridError naming it."""
+    lo_b = "(" if low_open else "["
+    hi_b = ")" if high_open else "]"
+    upper = "inf)" if high is None else f"{high:g}{hi_b}"
+    rng = f"{lo_b}{low:g}, {upper}"
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise NngridError(f"{opt} {param} must be a number in {rng}, got {value!r}") from None
+    ok = math.isfinite(x) and (x > low if low_open else x >= low)
+    if ok and high is not None:
+        ok = x < high if high_open else x <= high
+    if not ok:
+        raise NngridError(f"{opt} {param} must be in {rng}, got {value!r}")
+    return x
+
+
+def _check_lr(opt: str, lr: Any) -> float | np.ndarray:
+    """A positive finite scalar, or an array of them (per replica or per element)."""
+    if np.ndim(lr) == 0:
+        return _check_number(opt, "lr", lr, 0.0, None, low_open=True)
+    arr = np.asarray(lr, dtype=np.float64)
+    if not np.all(np.isfinite(arr) & (arr > 0)):
+        bad = arr[~(np.isfinite(arr) & (arr > 0))].flat[0]
+        raise NngridError(f"{opt} lr must be finite and > 0 everywhere, got {bad!r} in the array")
+    return arr
+
+
+def _check_betas(opt: str, betas: Any) -> tuple[float, float]:
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise NngridError(
+            f"{opt} betas must be a pair (beta1, beta2) in [0, 1), got {betas!r}"
+        ) from None
+    return (
+        _check_number(opt, "betas[0]", b1, 0.0, 1.0),
+        _check_number(opt, "betas[1]", b2, 0.0, 1.0),
+    )
+
+
+# --- base class ----------------------------------------------------------------------------
+
+
+class Optimizer:
+    """Base class. Subclasses implement ``_init_state(p)`` and ``_update(p, g, state)``."""
+
+    name = "optimizer"
+
+    def __init__(self, lr: float | np.ndarray):
+        self.lr = lr
+        self.t = 0  # number of steps taken
+        self.state: list[dict[str, np.ndarray]] | None = None
+
+    @property
+    def lr(self) -> float | np.ndarray:
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float | np.ndarray) -> None:
+        self._lr = _check_lr(self.name, value)
+
+    def hyperparams(self) -> dict[str, Any]:
+        """The resolved hyperparameters (constructor names), for the run's record."""
+        out = {}
+        for key in OPTIMIZERS.parameters(self.name):
+            v = getattr(self, key)
+            out[key] = v.tolist() if isinstance(v, np.ndarray) else v
+        return out
+
+    def _lr_for(self, p: np.ndarray) -> np.ndarray:
+        """lr in p's dtype (a 0-d array for a scalar), so scalar and array lr round alike."""
+        return np.asarray(self._lr, dtype=p.dtype)
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        """Update every ``params[i]`` in place from ``grads[i]``; grads are not modified."""
+        if len(params) != len(grads):
+            raise NngridError(f"{len(params)} params but {len(grads)} grads")
+        if self.state is None:
+            self.state = [self._init_state(p) for p in params]
+        elif len(self.state) != len(params):
+            raise NngridError(
+                f"optimizer state holds {len(self.state)} params, step got {len(params)}"
+            )
+        self.t += 1
+        for p, g, st in zip(params, grads, self.state, strict=True):
+            if p.shape != g.shape:
+                raise NngridError(f"param shape {p.shape} != grad shape {g.shape}")
+            self._update(p, g, st)
+
+    def _init_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
+        return {"scratch": np.empty_like(p)}
+
+    def _update(self, p: np.ndarray, g: np.ndarray, st: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _with_weight_decay(p, g, wd, out):
+    """``g + wd p`` into ``out`` (or ``g`` itself, unchanged, when wd == 0)."""
+    if wd == 0:
+        return g
+    np.multiply(p, p.dtype.type(wd), out=out)
+    out += g
+    return out
+
+
+# --- registered optimizers ---------------------------------------------------------------
+
+
+@OPTIMIZERS.register("sgd")
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``."""
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ):
+        self.name = type(self).name
+        super().__init__(lr)
+        self.momentum = _check_number(self.name, "momentum", momentum, 0.0)
+        self.dampening = _check_number(self.name, "dampening", dampening, 0.0, 1.0, high_open=False)
+        self.weight_decay = _check_number(self.name, "weight_decay", weight_decay, 0.0)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise NngridError(
+                f"{self.name} nesterov=True needs momentum > 0 and dampening = 0, got "
+                f"momentum={momentum!r}, dampening={dampening!r}"
+            )
+
+    def _init_state(self, p):
+        st = {"scratch": np.empty_like(p)}
+        if self.momentum != 0:
+            st["momentum_buffer"] = np.empty_like(p)
+        return st
+
+    def _update(self, p, g, st):
+        s = st["scratch"]
+        d = _with_weight_decay(p, g, self.weight_decay, s)
+        if self.momentum != 0:
+            buf = st["momentum_buffer"]
+            mu = p.dtype.type(self.momentum)
+            if self.t == 1:
+                np.copyto(buf, d)
+            else:
+                buf *= mu
+                if self.dampening == 0:
+                    buf += d
+                else:
+                    # buf += (1 - dampening) d, written into the scratch unless d lives there
+                    if d is s:
+                        d *= p.dtype.type(1.0 - self.dampening)
+                        buf += d
+                    else:
+                        np.multiply(d, p.dtype.type(1.0 - self.dampening), out=s)
+                        buf += s
+            if self.nesterov:
+                if d is s:  # s = d + mu buf, without another buffer: d += mu buf
+                    np.multiply(buf, mu, out=st.setdefault("scratch2", np.empty_like(p)))
+                    s += st["scratch2"]
+                else:
+                    np.multiply(buf, mu, out=s)
+                    s += d
+                d = s
+            else:
+                d = buf
+        # p -= lr d
+        np.multiply(d, self._lr_for(p), out=s)
+        p -= s
+
+
+@OPTIMIZERS.register("momentum")
+class Momentum(SGD):
+    """SGD with heavy-ball momentum (torch.optim.SGD with momentum=0.9 by default)."""
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        momentum: float = 0.9,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+    ):
+        super().__init__(lr, momentum, dampening, weight_decay, nesterov=False)
+        if self.momentum <= 0:
+            raise NngridError(f"momentum momentum must be in (0, inf), got {momentum!r}")
+
+
+@OPTIMIZERS.register("nesterov")
+class Nesterov(SGD):
+    """SGD with Nesterov momentum (torch.optim.SGD with momentum=0.9, nesterov=True)."""
+
+    def __init__(self, lr: float = 1e-3, momentum: float = 0.9, weight_decay: float = 0.0):
+        super().__init__(lr, momentum, 0.0, weight_decay, nesterov=True)
+
+
+@OPTIMIZERS.register("adagrad")
+class Adagrad(Optimizer):
+    """AdaGrad as ``torch.optim.Adagrad``: per-element step lr / (sqrt(sum of g^2) + eps)."""
+
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ):
+        self.name = type(self).name
+        super().__init__(lr)
+        self.lr_decay = _check_number(self.name, "lr_decay", lr_decay, 0.0)
+        self.weight_decay = _check_number(self.name, "weight_decay", weight_decay, 0.0)
+        self.initial_accumulator_value = _check_number(
+            self.name, "initial_accumulator_value", initial_accumulator_value, 0.0
+        )
+        self.eps = _check_number(self.name, "eps", eps, 0.0)
+
+    def _init_state(self, p):
+        return {
+            "scratch": np.empty_like(p),
+            "sum": np.full_like(p, self.initial_accumulator_value),
+        }
+
+    def _update(self, p, g, st):
+        s, acc = st["scratch"], st["sum"]
+        d = _with_weight_decay(p, g, self.weight_decay, s)
+        clr = self._lr_for(p) / p.dtype.type(1.0 + (self.t - 1) * self.lr_decay)
+        if d is s:
+            np.multiply(d, clr, out=st.setdefault("scratch2", np.empty_like(p)))
+            num = st["scratch2"]
+            np.square(s, out=s)
+            acc += s
+        else:
+            np.square(d, out=s)
+            acc += s
+            num = None
+        np.sqrt(acc, out=s)
+        s += p.dtype.type(self.eps)
+        if num is None:
+            np.divide(d, s, out=s)
+            s *= clr
+        else:
+            np.divide(num, s, out=s)
+        p -= s
+
+
+@OPTIMIZERS.register("rmsprop")
+class RMSprop(Optimizer):
+    """RMSProp as ``torch.optim.RMSprop`` (eps added after the square root)."""
+
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ):
+        self.name = type(self).name
+        super().__init__(lr)
+        self.alpha = _check_number(self.name, "alpha", alpha, 0.0, 1.0)
+        self.eps = _check_number(self.name, "eps", eps, 0.0)
+        self.weight_decay = _check_number(self.name, "weight_decay", weight_decay, 0.0)
+        self.momentum = _check_number(self.name, "momentum", momentum, 0.0)
+        self.centered = bool(centered)
+
+    def _init_state(self, p):
+        st = {
+            "scratch": np.empty_like(p),
+            "scratch2": np.empty_like(p),
+            "square_avg": np.zeros_like(p),
+        }
+        if self.momentum > 0:
+            st["momentum_buffer"] = np.zeros_like(p)
+        if self.centered:
+            st["grad_avg"] = np.zeros_like(p)
+        return st
+
+    def _update(self, p, g, st):
+        s, s2, v = st["scratch"], st["scratch2"], st["square_avg"]
+        one_minus_alpha = p.dtype.type(1.0 - self.alpha)
+        d = _with_weight_decay(p, g, self.weight_decay, s2)  # d lives in s2 or is g
+        # v = alpha v + (1 - alpha) d^2, as v += (1 - alpha) (d^2 - v)
+        np.square(d, out=s)
+        s -= v
+        s *= one_minus_alpha
+        v += s
+        if self.centered:
+            m = st["grad_avg"]
+            np.subtract(d, m, out=s)
+            s *= one_minus_alpha
+            m += s
+            np.square(m, out=s)
+            np.subtract(v, s, out=s)
+            np.sqrt(s, out=s)
+        else:
+            np.sqrt(v, out=s)
+        s += p.dtype.type(self.eps)
+        np.divide(d, s, out=s)  # s = d / (sqrt(v~) + eps)
+        if self.momentum > 0:
+            buf = st["momentum_buffer"]
+            buf *= p.dtype.type(self.momentum)
+            buf += s
+            np.multiply(buf, self._lr_for(p), out=s)
+        else:
+            s *= self._lr_for(p)
+        p -= s
+
+
+@OPTIMIZERS.register("adam")
+class Adam(Optimizer):
+    """Adam as ``torch.optim.Adam`` (L2 weight decay added to the gradient; optional AMSGrad)."""
+
+    decoupled = False
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ):
+        self.name = type(self).name
+        super().__init__(lr)
+        self.betas = _check_betas(self.name, betas)
+        self.eps = _check_number(self.name, "eps", eps, 0.0)
+        self.weight_decay = _check_number(self.name, "weight_decay", weight_decay, 0.0)
+        self.amsgrad = bool(amsgrad)
+
+    def hyperparams(self) -> dict[str, Any]:
+        out = super().hyperparams()
+        out["betas"] = list(self.betas)
+        return out
+
+    def _init_state(self, p):
+        st = {
+            "scratch": np.empty_like(p),
+            "exp_avg": np.zeros_like(p),
+            "exp_avg_sq": np.zeros_like(p),
+        }
+        if self.amsgrad:
+            st["max_exp_avg_sq"] = np.zeros_like(p)
+        return st
+
+    def _update(self, p, g, st):
+        s, m, v = st["scratch"], st["exp_avg"], st["exp_avg_sq"]
+        dt = p.dtype.type
+        b1, b2 = self.betas
+        lr = self._lr_for(p)
+        if self.weight_decay != 0:
+            if self.decoupled:  # AdamW: p *= 1 - lr wd
+                p *= dt(1.0) - lr * dt(self.weight_decay)
+            else:  # Adam: g + wd p, into a buffer of its own (the scratch is needed below)
+                gd = st.setdefault("grad", np.empty_like(p))
+                np.multiply(p, dt(self.weight_decay), out=gd)
+                gd += g
+                g = gd
+        # m = b1 m + (1 - b1) g, as m += (1 - b1) (g - m)             (3 calls)
+        np.subtract(g, m, out=s)
+        s *= dt(1.0 - b1)
+        m += s
+        # v = b2 v + (1 - b2) g^2                                     (4 calls)
+        np.multiply(g, dt(1.0 - b2), out=s)
+        s *= g
+        v *= dt(b2)
+        v += s
+        if self.amsgrad:
+            vmax = st["max_exp_avg_sq"]
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        # p -= lr/bc1 m / (sqrt(v)/sqrt(bc2) + eps)
+        #    = (lr sqrt(bc2)/bc1) m / (sqrt(v) + eps sqrt(bc2))         (5 calls)
+        bc1 = 1.0 - b1**self.t
+        sqrt_bc2 = math.sqrt(1.0 - b2**self.t)
+        np.sqrt(v, out=s)
+        s += dt(self.eps * sqrt_bc2)
+        np.divide(m, s, out=s)
+        s *= lr * dt(sqrt_bc2 / bc1)
+        p -= s
+
+
+@OPTIMIZERS.register("adamw")
+class AdamW(Adam):
+    """AdamW as ``torch.optim.AdamW``: decoupled weight decay ``p *= 1 - lr wd`` first."""
+
+    decoupled = True
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ):
+        super().__init__(lr, betas, eps, weight_decay, amsgrad)

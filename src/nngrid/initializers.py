@@ -1,0 +1,136 @@
+"""Weight initializers: ``init(rng, fan_in, fan_out, dtype) -> W`` of shape ``(fan_in, fan_out)``.
+
+========================  ====================================  =====================
+name                      distribution                          variance of W
+========================  ====================================  =====================
+glorot_uniform (Xavier)   U(-a, a), a = sqrt(6 / (in + out))    2 / (in + out)
+glorot_normal             N(0, 2 / (in + out))                  2 / (in + out)
+he_uniform (Kaiming)      U(-a, a), a = sqrt(6 / in)            2 / in
+he_normal                 N(0, 2 / in)                          2 / in
+lecun                     N(0, 1 / in)                          1 / in
+normal                    N(0, std^2), std = 0.01               std^2
+========================  ====================================  =====================
+
+Draws are made in float64 from the ``numpy.random.Generator`` passed in and then cast,
+so a float32 run starts from the float64 run's weights, rounded. The network calls the
+initializer once per replica with that replica's own generator. Biases start at zero
+(the network's business). ``default_initializer(activation)`` names the initializer an
+activation asks for (He for the rectifier family, Glorot otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nngrid.activations import ACTIVATIONS
+from nngrid.errors import NngridError
+from nngrid.registry import Registry
+
+INITIALIZERS = Registry("initializer")
+
+
+def default_initializer(activation_name: str) -> str:
+    """The initializer registered as ``default_init`` on the activation ``activation_name``."""
+    return ACTIVATIONS.get(activation_name).default_init
+
+
+def _check_fans(fan_in: int, fan_out: int) -> None:
+    if int(fan_in) < 1 or int(fan_out) < 1:
+        raise NngridError(f"fan_in and fan_out must be >= 1, got {fan_in!r} and {fan_out!r}")
+
+
+class Initializer:
+    """Base class: subclasses implement ``draw(rng, fan_in, fan_out)`` in float64."""
+
+    name = "initializer"
+
+    def __call__(
+        self, rng: np.random.Generator, fan_in: int, fan_out: int, dtype=np.float32
+    ) -> np.ndarray:
+        _check_fans(fan_in, fan_out)
+        return self.draw(rng, int(fan_in), int(fan_out)).astype(dtype, copy=False)
+
+    def draw(self, rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def variance(self, fan_in: int, fan_out: int) -> float:
+        """The variance of every entry of W (used by the tests and the figures)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class _Uniform(Initializer):
+    def draw(self, rng, fan_in, fan_out):
+        a = math.sqrt(3.0 * self.variance(fan_in, fan_out))  # var of U(-a, a) is a^2 / 3
+        w = rng.random((fan_in, fan_out))
+        w *= 2.0 * a
+        w -= a
+        return w
+
+
+class _Normal(Initializer):
+    def draw(self, rng, fan_in, fan_out):
+        w = rng.standard_normal((fan_in, fan_out))
+        w *= math.sqrt(self.variance(fan_in, fan_out))
+        return w
+
+
+@INITIALIZERS.register("glorot_uniform")
+class GlorotUniform(_Uniform):
+    """Glorot & Bengio (2010): U(-a, a) with a = sqrt(6 / (fan_in + fan_out))."""
+
+    def variance(self, fan_in, fan_out):
+        return 2.0 / (fan_in + fan_out)
+
+
+@INITIALIZERS.register("glorot_normal")
+class GlorotNormal(_Normal):
+    """Glorot & Bengio (2010): N(0, 2 / (fan_in + fan_out))."""
+
+    def variance(self, fan_in, fan_out):
+        return 2.0 / (fan_in + fan_out)
+
+
+@INITIALIZERS.register("he_uniform")
+class HeUniform(_Uniform):
+    """He et al. (2015): U(-a, a) with a = sqrt(6 / fan_in)."""
+
+    def variance(self, fan_in, fan_out):
+        return 2.0 / fan_in
+
+
+@INITIALIZERS.register("he_normal")
+class HeNormal(_Normal):
+    """He et al. (2015): N(0, 2 / fan_in)."""
+
+    def variance(self, fan_in, fan_out):
+        return 2.0 / fan_in
+
+
+@INITIALIZERS.register("lecun")
+class LeCun(_Normal):
+    """LeCun et al. (1998): N(0, 1 / fan_in)."""
+
+    def variance(self, fan_in, fan_out):
+        return 1.0 / fan_in
+
+
+@INITIALIZERS.register("normal")
+class Normal(_Normal):
+    """N(0, std^2) whatever the fans (std = 0.01: the classic small random start)."""
+
+    def __init__(self, std: float = 0.01):
+        std = float(std)
+        if not (math.isfinite(std) and std > 0):
+            raise NngridError(f"normal initializer std must be in (0, inf), got {std!r}")
+        self.std = std
+
+    def variance(self, fan_in, fan_out):
+        return self.std**2
+
+    def __repr__(self) -> str:
+        return f"Normal(std={self.std!r})"

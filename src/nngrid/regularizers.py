@@ -1,0 +1,249 @@
+"""Regularizers: a penalty on the weights, a weight projection, or a training-loop setting.
+
+Penalties act on weights, never on biases: the network hands a regularizer only the
+weight matrices ``W`` of shape ``(R, fan_in, fan_out)`` (one call per layer). Interface:
+
+* ``penalty(W) -> (R,)`` float64, the term added to replica r's data loss;
+* ``add_grad(W, G)`` adds ``dP/dW`` into ``G`` in place (and writes nothing else);
+* ``project(W)`` changes ``W`` in place after the optimizer step (no-op by default);
+* ``dropout_rate`` (0.0 by default) and ``patience`` (None by default) tell the network
+  and the trainer about inverted dropout and early stopping;
+* the class attribute ``sweep`` names the parameter a grid sweeps (None: nothing to sweep).
+
+===============  ========================================  ================================
+name             penalty P(W) / effect                     dP/dW
+===============  ========================================  ================================
+none             0                                         0
+l1               s sum |W|                                 s sign(W)  (0 at W = 0)
+l2               s sum W^2                                 2 s W
+lp               s sum |W|^p   (p = 3 by default)          s p |W|^(p-1) sign(W)
+elastic_net      s (r sum |W| + (1 - r) sum W^2)           s (r sign(W) + 2 (1 - r) W)
+max_norm         0; project(): each column W[r, :, j] (a   0
+                 hidden unit's incoming weights) rescaled
+                 to Euclidean norm <= max_norm
+dropout          0; the network applies inverted dropout   0
+                 with probability ``rate``
+early_stopping   0; the trainer stops after ``patience``   0
+                 epochs without a better validation loss
+===============  ========================================  ================================
+
+``s`` is ``strength`` and ``r`` is ``l1_ratio``. Strengths, rates and max-norms are
+scalars or 1-D arrays of length R (one value per replica, broadcast as ``(R, 1, 1)``);
+the arithmetic runs in W's dtype so a replica computes the same numbers in a stack as alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from nngrid.errors import NngridError
+from nngrid.registry import Registry
+
+REGULARIZERS = Registry("regularizer")
+
+
+def _per_replica(
+    reg: str,
+    param: str,
+    value: Any,
+    low: float,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float | np.ndarray:
+    """Validate a scalar or 1-D per-replica value; return a float or a float64 array."""
+    arr = np.asarray(value, dtype=np.float64) if not isinstance(value, bool) else None
+    if arr is None or arr.ndim > 1:
+        raise NngridError(f"{reg} {param} must be a number or a 1-D array, got {value!r}")
+    ok = np.isfinite(arr) & ((arr > low) if low_open else (arr >= low))
+    if high is not None:
+        ok &= (arr < high) if high_open else (arr <= high)
+    if not np.all(ok):
+        lo = "(" if low_open else "["
+        hi = "inf)" if high is None else f"{high:g}{')' if high_open else ']'}"
+        bad = arr[~ok].flat[0] if arr.ndim else float(arr)
+        raise NngridError(f"{reg} {param} must be in {lo}{low:g}, {hi}, got {bad!r}")
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def _as3(x: float | np.ndarray, dtype) -> np.ndarray:
+    """A scalar as a 0-d array, a per-replica vector as (R, 1, 1), in ``dtype``."""
+    a = np.asarray(x, dtype=dtype)
+    return a.reshape(-1, 1, 1) if a.ndim == 1 else a
+
+
+def _sum_w(x: np.ndarray) -> np.ndarray:
+    """Sum over the last two axes in float64: (R, fan_in, fan_out) -> (R,)."""
+    return x.sum(axis=(-2, -1), dtype=np.float64)
+
+
+class Regularizer:
+    """Base class: no penalty, no projection, no dropout, no early stopping."""
+
+    name = "regularizer"
+    sweep: str | None = None
+    dropout_rate: float | np.ndarray = 0.0
+    patience: int | None = None
+
+    def penalty(self, W: np.ndarray) -> np.ndarray:
+        return np.zeros(W.shape[:-2], dtype=np.float64)
+
+    def add_grad(self, W: np.ndarray, G: np.ndarray) -> None:
+        return None
+
+    def project(self, W: np.ndarray) -> None:
+        return None
+
+    def params(self) -> dict[str, Any]:
+        """Constructor parameters and their values (lists for per-replica arrays)."""
+        return {
+            k: (v.tolist() if isinstance(v, np.ndarray) else v)
+            for k, v in vars(self).items()
+            if not k.startswith("_")
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+@REGULARIZERS.register("none")
+class NoRegularizer(Regularizer):
+    """No regularization."""
+
+
+class _Strength(Regularizer):
+    sweep = "strength"
+
+    def __init__(self, strength: float = 1e-4):
+        self.strength = _per_replica(self.name, "strength", strength, 0.0)
+
+    def _s(self, W):
+        return _as3(self.strength, W.dtype)
+
+    def _s_vec(self):
+        return np.asarray(self.strength, dtype=np.float64)
+
+
+@REGULARIZERS.register("l1")
+class L1(_Strength):
+    """Lasso penalty ``strength * sum |W|``; its (sub)gradient ``strength * sign(W)``."""
+
+    def penalty(self, W):
+        return self._s_vec() * _sum_w(np.abs(W))
+
+    def add_grad(self, W, G):
+        t = np.sign(W)
+        t *= self._s(W)
+        G += t
+
+
+@REGULARIZERS.register("l2")
+class L2(_Strength):
+    """Ridge penalty ``strength * sum W^2``; gradient ``2 strength W`` (no factor 1/2)."""
+
+    def penalty(self, W):
+        return self._s_vec() * _sum_w(np.square(W))
+
+    def add_grad(self, W, G):
+        t = np.multiply(W, self._s(W) * W.dtype.type(2.0))
+        G += t
+
+
+@REGULARIZERS.register("lp")
+class Lp(_Strength):
+    """``strength * sum |W|^p`` (p = 3: cubes, 4: fourth powers); grad ``s p |W|^(p-1) sign W``."""
+
+    def __init__(self, strength: float = 1e-4, p: float = 3.0):
+        super().__init__(strength)
+        p = float(p)
+        if not (math.isfinite(p) and p >= 1.0):
+            raise NngridError(f"lp p must be in [1, inf), got {p!r}")
+        self.p = p
+
+    def penalty(self, W):
+        a = np.abs(W)
+        np.power(a, W.dtype.type(self.p), out=a)
+        return self._s_vec() * _sum_w(a)
+
+    def add_grad(self, W, G):
+        t = np.abs(W)
+        np.power(t, W.dtype.type(self.p - 1.0), out=t)
+        t *= np.sign(W)
+        t *= self._s(W) * W.dtype.type(self.p)
+        G += t
+
+
+@REGULARIZERS.register("elastic_net")
+class ElasticNet(_Strength):
+    """``strength * (l1_ratio sum |W| + (1 - l1_ratio) sum W^2)``."""
+
+    def __init__(self, strength: float = 1e-4, l1_ratio: float = 0.5):
+        super().__init__(strength)
+        self.l1_ratio = _per_replica(self.name, "l1_ratio", l1_ratio, 0.0, 1.0)
+
+    def penalty(self, W):
+        r = np.asarray(self.l1_ratio, dtype=np.float64)
+        return self._s_vec() * (r * _sum_w(np.abs(W)) + (1.0 - r) * _sum_w(np.square(W)))
+
+    def add_grad(self, W, G):
+        dt = W.dtype.type
+        r = _as3(self.l1_ratio, W.dtype)
+        s = self._s(W)
+        t = np.multiply(W, s * ((dt(1.0) - r) * dt(2.0)))
+        G += t
+        np.sign(W, out=t)
+        t *= s * r
+        G += t
+
+
+@REGULARIZERS.register("max_norm")
+class MaxNorm(Regularizer):
+    """Max-norm constraint: after each step, every column ``W[r, :, j]`` (the incoming
+    weights of hidden unit j) is rescaled to Euclidean norm at most ``max_norm``."""
+
+    sweep = "max_norm"
+
+    def __init__(self, max_norm: float = 3.0):
+        self.max_norm = _per_replica(self.name, "max_norm", max_norm, 0.0, low_open=True)
+
+    def project(self, W):
+        norms = np.sqrt(np.square(W).sum(axis=-2, keepdims=True))  # (R, 1, fan_out)
+        c = _as3(self.max_norm, W.dtype)
+        # scale = min(1, c / norm); norm 0 gives scale 1
+        with np.errstate(divide="ignore"):
+            scale = np.divide(c, norms)
+        np.minimum(scale, W.dtype.type(1.0), out=scale)
+        W *= scale
+
+
+@REGULARIZERS.register("dropout")
+class Dropout(Regularizer):
+    """Inverted dropout with drop probability ``rate`` in [0, 1), applied by the network:
+    in training each hidden activation is zeroed with probability ``rate`` and the rest
+    are scaled by ``1 / (1 - rate)``; evaluation uses the full network unscaled."""
+
+    sweep = "rate"
+
+    def __init__(self, rate: float = 0.5):
+        self.rate = _per_replica(self.name, "rate", rate, 0.0, 1.0, high_open=True)
+
+    @property
+    def dropout_rate(self):
+        return self.rate
+
+
+@REGULARIZERS.register("early_stopping")
+class EarlyStopping(Regularizer):
+    """Early stopping: the trainer stops once the validation loss has not improved for
+    ``patience`` epochs and restores the best-validation weights."""
+
+    sweep = "patience"
+
+    def __init__(self, patience: int = 10):
+        if isinstance(patience, bool) or int(patience) != patience or patience < 1:
+            raise NngridError(f"early_stopping patience must be an integer >= 1, got {patience!r}")
+        self.patience = int(patience)

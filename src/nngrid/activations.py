@@ -280,7 +280,7 @@ def erfc_nonneg(x: np.ndarray) -> np.ndarray:
 
 
 def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, ``erf(x) = sign(x) (1 - erfc(|x|))``, absolute error ~1e-15."""
+    """The error function, ``erf(x) = sign(x) (1 - erfc(|x|))``, absolute error < 1e-14."""
     x = np.asarray(x)
     r = erfc_nonneg(np.abs(x))
     np.subtract(_const(x, 1.0), r, out=r)

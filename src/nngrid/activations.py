@@ -256,6 +256,9 @@ _ERFCX_COEF = _cheb.chebinterpolate(_erfcx_reference, _ERFC_DEGREE)
 
 def erfc_nonneg(x: np.ndarray) -> np.ndarray:
     """``erfc(x)`` for ``x >= 0`` (Chebyshev representation of exp(x^2) erfc(x)); keeps dtype."""
+    x = np.asarray(x)
+    if x.ndim == 0:  # in-place ufuncs need arrays, not NumPy scalars
+        return erfc_nonneg(x.reshape(1)).reshape(())
     t = np.minimum(x, _const(x, _ERFC_XMAX))
     t *= _const(x, 2.0 / _ERFC_XMAX)
     t -= _const(x, 1.0)
@@ -282,6 +285,8 @@ def erfc_nonneg(x: np.ndarray) -> np.ndarray:
 def erf(x: np.ndarray) -> np.ndarray:
     """The error function, ``erf(x) = sign(x) (1 - erfc(|x|))``, absolute error < 1e-14."""
     x = np.asarray(x)
+    if x.ndim == 0:
+        return erf(x.reshape(1)).reshape(())
     r = erfc_nonneg(np.abs(x))
     np.subtract(_const(x, 1.0), r, out=r)
     return np.copysign(r, x, out=r)
@@ -289,6 +294,9 @@ def erf(x: np.ndarray) -> np.ndarray:
 
 def normal_cdf(z: np.ndarray) -> np.ndarray:
     """``Phi(z) = erfc(-z / sqrt 2) / 2``: the standard normal CDF, keeps dtype."""
+    z = np.asarray(z)
+    if z.ndim == 0:
+        return normal_cdf(z.reshape(1)).reshape(())
     u = np.multiply(z, _const(z, 1.0 / math.sqrt(2.0)))
     r = erfc_nonneg(np.abs(u))
     r *= _const(z, 0.5)  # r = Phi(-|z|)

@@ -1,0 +1,635 @@
+"""The training loop: ``R`` replicas of one network trained at once, one record per replica.
+
+:func:`train_replicas` trains one :class:`~nngrid.network.MLP` stack whose replica ``r`` has its
+own seed, learning rate and (optionally) penalty strength, dropout rate or early-stopping patience.
+Per epoch and replica:
+
+1. replica ``r`` visits the training points in its own random order (``rng_shuffle[r]``), in
+   mini-batches of ``batch_size`` (the last one smaller when ``batch_size`` does not divide ``n``;
+   full batch: one step on all points, in the stored order);
+2. per batch: forward (with dropout masks from ``rng_dropout[r]``), data loss and its gradient,
+   backward, ``regularizer.add_grad(W, G)`` for every weight matrix (never the biases), one
+   optimizer step on the flat parameter buffer, ``regularizer.project(W)`` (max-norm);
+3. at the end of the epoch: the training loss is the mean data loss over the epoch's points as they
+   were seen (each batch's mean loss weighted by its size; penalty excluded) and the training
+   accuracy the fraction of those points classified right; the validation loss and accuracy are
+   those of the whole validation split with the current weights (no dropout).
+
+Divergence. At the end of every epoch a replica whose training or validation loss, or any
+parameter, is NaN or infinite is *frozen*: it is flagged ``diverged`` with that epoch number
+(``diverged_epoch``, counting from 1), its parameters are restored to the values they had at the
+end of the previous epoch (the last finite ones; the initial weights if it diverged in epoch 1),
+and from then on they are held fixed (re-copied after every optimizer step), so its final metrics
+are those of the last finite weights. Its history stops with the diverging epoch (whose non-finite
+losses are recorded as ``None``). The other replicas go on: nothing mixes replicas.
+
+Early stopping (regularizer ``early_stopping``, per-replica ``patience``). Each replica tracks its
+lowest validation loss; when it has not improved for ``patience`` epochs the replica is frozen
+(not flagged diverged). At the end, every early-stopping replica gets its best-validation weights
+back before the final metrics are computed.
+
+Training stops before ``epochs`` only when every replica is frozen.
+
+Timing. ``seconds`` in a record is the wall time of the whole stack's training loop (epochs,
+including the per-epoch validation pass) divided by ``R``; ``seconds_per_epoch`` the median epoch
+time divided by ``R``; a history entry's ``seconds`` the cumulative time at the end of that epoch
+divided by ``R``; ``seconds_to_target`` the cumulative time (divided by ``R``) at the first epoch
+whose validation accuracy reaches ``target_accuracy``.
+
+Best values: ``best_epoch`` is the epoch of the lowest validation loss and ``best_val_loss`` that
+loss; ``best_val_accuracy`` is the highest validation accuracy of any epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+import nngrid
+from nngrid.activations import ACTIVATIONS
+from nngrid.errors import NngridError
+from nngrid.initializers import INITIALIZERS
+from nngrid.losses import LOSSES
+from nngrid.network import MLP
+from nngrid.optim import OPTIMIZERS
+from nngrid.regularizers import REGULARIZERS
+from nngrid.schedules import SCHEDULES
+
+#: The keys every record has (the contract in docs/ARCHITECTURE.md).
+RECORD_KEYS = (
+    "train_accuracy",
+    "val_accuracy",
+    "test_accuracy",
+    "train_loss",
+    "val_loss",
+    "test_loss",
+    "best_val_accuracy",
+    "best_val_loss",
+    "best_epoch",
+    "epochs",
+    "diverged",
+    "diverged_epoch",
+    "epochs_to_target",
+    "seconds_to_target",
+    "seconds",
+    "seconds_per_epoch",
+    "history",
+    "seed",
+    "lr",
+    "replica",
+    "config",
+    "version",
+)
+
+#: Keys of the record that measure time (everything else is reproducible bit for bit).
+TIMING_KEYS = ("seconds", "seconds_per_epoch", "seconds_to_target")
+
+#: Gather a whole epoch's shuffled inputs at once while it needs at most this many bytes.
+EPOCH_GATHER_BYTES = 256 * 2**20
+
+_SPLITS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _finite_or_none(x: Any) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _per_replica(name: str, value: Any, R: int, pair: bool = False) -> list[Any]:
+    """Expand a scalar (or a pair, for ``betas``) to R values; a list of length R is per replica."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    per = isinstance(value, (list, tuple)) and (
+        not pair or (len(value) > 0 and isinstance(value[0], (list, tuple, np.ndarray)))
+    )
+    if not per:
+        return [value] * R
+    if len(value) != R:
+        raise NngridError(
+            f"{name} has {len(value)} values but there are {R} replicas; give one value or {R}"
+        )
+    return list(value)
+
+
+def _check_data(data: Mapping[str, Any], dtype: np.dtype) -> tuple[dict[str, np.ndarray], str]:
+    missing = [k for k in _SPLITS if k not in data]
+    if missing:
+        raise NngridError(f"data is missing {', '.join(missing)}; it needs {', '.join(_SPLITS)}")
+    out: dict[str, np.ndarray] = {}
+    n_features = None
+    ys = {}
+    for part in ("train", "val", "test"):
+        X = np.asarray(data[f"X_{part}"])
+        y = np.asarray(data[f"y_{part}"])
+        if X.ndim != 2 or X.dtype.kind not in "biuf":
+            raise NngridError(f"X_{part} must be a 2-D numeric array, got {X.dtype} {X.shape}")
+        if n_features is None:
+            n_features = X.shape[1]
+        elif X.shape[1] != n_features:
+            raise NngridError(f"X_{part} has {X.shape[1]} features, X_train {n_features}")
+        if len(y) != len(X):
+            raise NngridError(f"y_{part} has {len(y)} entries but X_{part} {len(X)} rows")
+        if not np.all(np.isfinite(X)):
+            raise NngridError(f"X_{part} contains NaN or infinite values")
+        out[f"X_{part}"] = np.ascontiguousarray(X, dtype=dtype)
+        ys[part] = y
+    if len(out["X_train"]) < 1 or len(out["X_val"]) < 1:
+        raise NngridError("X_train and X_val need at least one row each")
+    classification = all(y.ndim == 1 and y.dtype.kind in "iub" for y in ys.values())
+    if classification:
+        for part, y in ys.items():
+            if y.size and y.min() < 0:
+                raise NngridError(f"y_{part} has negative labels; labels must be 0..C-1")
+            out[f"y_{part}"] = np.ascontiguousarray(y, dtype=np.intp)
+        return out, "classification"
+    for part, y in ys.items():
+        if y.dtype.kind not in "biuf":
+            raise NngridError(f"y_{part} must be numeric, got {y.dtype}")
+        y = y.reshape(len(y), -1)
+        if not np.all(np.isfinite(y)):
+            raise NngridError(f"y_{part} contains NaN or infinite values")
+        out[f"y_{part}"] = np.ascontiguousarray(y, dtype=dtype)
+    widths = {out[f"y_{p}"].shape[1] for p in ("train", "val", "test")}
+    if len(widths) > 1:
+        raise NngridError(f"the targets of the splits have different widths: {sorted(widths)}")
+    return out, "regression"
+
+
+def _parse_hidden(hidden: Any) -> list[int]:
+    if isinstance(hidden, str):
+        parts = [h for h in hidden.replace(" ", "").split(",") if h]
+    elif isinstance(hidden, (int, np.integer)):
+        parts = [hidden]
+    else:
+        parts = list(hidden)
+    try:
+        sizes = [int(h) for h in parts]
+    except (TypeError, ValueError):
+        raise NngridError(f"hidden must be layer widths like 128,128; got {hidden!r}") from None
+    if any(s < 1 for s in sizes) or any(
+        float(h) != int(h) for h in parts if not isinstance(h, str)
+    ):
+        raise NngridError(f"hidden layer widths must be positive integers, got {hidden!r}")
+    return sizes
+
+
+class _Replicas:
+    """Per-replica bookkeeping over the epochs."""
+
+    def __init__(self, R: int):
+        self.active = np.ones(R, bool)
+        self.diverged_epoch: list[int | None] = [None] * R
+        self.stopped_epoch: list[int | None] = [None] * R
+        self.history: list[list[dict[str, Any]]] = [[] for _ in range(R)]
+        self.best_loss = np.full(R, np.inf)
+        self.best_epoch: list[int | None] = [None] * R
+        self.best_acc = np.full(R, -np.inf)
+        self.wait = np.zeros(R, int)
+        self.target_epoch: list[int | None] = [None] * R
+        self.target_seconds: list[float | None] = [None] * R
+
+
+# --------------------------------------------------------------------------- the trainer
+
+
+def train_replicas(
+    data: Mapping[str, Any],
+    *,
+    hidden: Any,
+    activation: str,
+    init: str | None = None,
+    loss: str | None = None,
+    regularizer: str = "none",
+    reg_params: Mapping[str, Any] | None = None,
+    optimizer: str = "adam",
+    opt_params: Mapping[str, Any] | None = None,
+    schedule: str = "constant",
+    schedule_params: Mapping[str, Any] | None = None,
+    batch_size: int | str | None = None,
+    epochs: int = 100,
+    seeds: Sequence[int] = (0,),
+    dtype: str = "float32",
+    target_accuracy: float | None = None,
+    progress: Callable[[int, int, dict[str, Any]], None] | None = None,
+    dataset: str | None = None,
+) -> list[dict[str, Any]]:
+    """Train ``R = len(seeds)`` replicas of one MLP on ``data``; return one record per replica.
+
+    ``data`` holds ``X_train, y_train, X_val, y_val, X_test, y_test`` (as
+    :func:`nngrid.datasets.load_dataset` returns them): integer labels ``(n,)`` mean
+    classification (default loss ``softmax_cross_entropy``), float targets ``(n, k)`` regression
+    (default loss ``mse``). ``hidden`` lists the hidden widths (``[128, 128]`` or ``"128,128"``).
+    Any value in ``reg_params`` and ``opt_params['lr']`` may be a scalar or a list with one value
+    per replica; other optimizer hyperparameters are shared by the stack. ``batch_size`` None (or
+    ``"full"``) is full-batch gradient descent. ``dataset`` only labels the records' config.
+    Replica ``r`` uses ``SeedSequence(seeds[r]).spawn(3)`` for its initial weights, its shuffles and
+    its dropout masks, so it gives the same record alone as inside any stack.
+    The record's keys are :data:`RECORD_KEYS`; see the module docstring for their meaning.
+    """
+    seeds = [int(s) for s in seeds]
+    R = len(seeds)
+    if R < 1:
+        raise NngridError("seeds must hold at least one seed")
+    if dtype not in ("float32", "float64"):
+        raise NngridError(f"dtype must be float32 or float64, got {dtype!r}")
+    np_dtype = np.dtype(dtype)
+    epochs = int(epochs)
+    if epochs < 1:
+        raise NngridError(f"epochs must be >= 1, got {epochs}")
+    if target_accuracy is not None:
+        target_accuracy = float(target_accuracy)
+        if not 0.0 <= target_accuracy <= 1.0:
+            raise NngridError(f"target accuracy must be in [0, 1], got {target_accuracy}")
+
+    arrays, task = _check_data(data, np_dtype)
+    n_train, n_features = arrays["X_train"].shape
+    if task == "classification":
+        n_out = int(max(arrays[f"y_{p}"].max(initial=0) for p in ("train", "val", "test"))) + 1
+        n_out = max(n_out, 2)
+    else:
+        n_out = arrays["y_train"].shape[1]
+
+    # ---- batch size
+    if batch_size is None or batch_size == "full":
+        B = n_train
+        full_batch = True
+    else:
+        try:
+            B = int(batch_size)
+        except (TypeError, ValueError):
+            raise NngridError(
+                f"batch size must be a positive integer or 'full', got {batch_size!r}"
+            ) from None
+        if B < 1 or B != float(batch_size):
+            raise NngridError(
+                f"batch size must be a positive integer or 'full', got {batch_size!r}"
+            )
+        full_batch = B >= n_train
+        B = min(B, n_train)
+
+    # ---- components
+    sizes = [n_features, *_parse_hidden(hidden), n_out]
+    act = ACTIVATIONS.create(activation)
+    init_name = init if init is not None else act.default_init
+    initializer = INITIALIZERS.create(init_name)
+    loss_name = (
+        loss
+        if loss is not None
+        else ("softmax_cross_entropy" if task == "classification" else "mse")
+    )
+    loss_fn = LOSSES.create(loss_name)
+    loss_task = getattr(loss_fn, "task", task)
+    if loss_task != task:
+        raise NngridError(
+            f"loss {loss_name!r} is for {loss_task} but the data is {task} "
+            f"({'integer labels' if task == 'classification' else 'float targets'})"
+        )
+    classify = task == "classification"
+
+    reg_params = dict(reg_params or {})
+    reg_defaults = REGULARIZERS.parameters(regularizer)  # also rejects unknown names
+    unknown = sorted(set(reg_params) - set(reg_defaults))
+    if unknown:
+        valid = ", ".join(reg_defaults) or "none"
+        raise NngridError(
+            f"regularizer {regularizer!r} takes no parameter {unknown[0]!r}; "
+            f"its parameters: {valid}"
+        )
+    reg_values = {k: _per_replica(f"{regularizer} {k}", v, R) for k, v in reg_params.items()}
+    reg_per_replica = [
+        {**reg_defaults, **{k: v[r] for k, v in reg_values.items()}} for r in range(R)
+    ]
+    # each replica's setting must be valid on its own (clear messages naming the bad value) ...
+    for combo in {repr(sorted(p.items())): p for p in reg_per_replica}.values():
+        REGULARIZERS.create(regularizer, **{k: combo[k] for k in reg_values})
+    # ... and the stack gets one regularizer with per-replica arrays where the values differ
+    # (patience is the trainer's business: the regularizer sees one value, the trainer all R)
+    reg_kwargs = {
+        k: (np.asarray(v) if len({repr(x) for x in v}) > 1 and k != "patience" else v[0])
+        for k, v in reg_values.items()
+    }
+    reg = REGULARIZERS.create(regularizer, **reg_kwargs)
+    dropout_rate = np.broadcast_to(
+        np.asarray(getattr(reg, "dropout_rate", 0.0) or 0.0, np.float64).reshape(-1), (R,)
+    )
+    if np.any(dropout_rate < 0) or np.any(dropout_rate >= 1):
+        raise NngridError(f"dropout rate must be in [0, 1), got {dropout_rate.tolist()}")
+    patience = None
+    if getattr(reg, "patience", None) is not None:
+        patience = np.array([int(p.get("patience", reg.patience)) for p in reg_per_replica])
+
+    opt_params = dict(opt_params or {})
+    opt_defaults = OPTIMIZERS.parameters(optimizer)
+    unknown = sorted(set(opt_params) - set(opt_defaults))
+    if unknown:
+        valid = ", ".join(opt_defaults)
+        raise NngridError(
+            f"optimizer {optimizer!r} takes no parameter {unknown[0]!r}; its parameters: {valid}"
+        )
+    if "lr" not in opt_defaults:
+        raise NngridError(f"optimizer {optimizer!r} has no lr parameter")
+    lrs = [float(x) for x in _per_replica("lr", opt_params.pop("lr", opt_defaults["lr"]), R)]
+    for k, v in opt_params.items():
+        values = _per_replica(f"{optimizer} {k}", v, R, pair=k == "betas")
+        if len({repr(x) for x in values}) > 1:
+            raise NngridError(
+                f"only lr may differ between the replicas of one run; {optimizer} {k} got {v!r}"
+            )
+        opt_params[k] = values[0]
+    opt = OPTIMIZERS.create(optimizer, lr=lrs[0], **opt_params)
+    opt_resolved = {**opt_defaults, **opt_params}
+    if hasattr(opt, "hyperparams"):
+        opt_resolved = {k: v for k, v in opt.hyperparams().items() if k != "lr"}
+
+    schedule_params = dict(schedule_params or {})
+    sched = SCHEDULES.create(schedule, **schedule_params)
+    sched_resolved = {**SCHEDULES.parameters(schedule), **schedule_params}
+
+    # ---- randomness: one (init, shuffle, dropout) triple of streams per replica
+    streams = [np.random.SeedSequence(s).spawn(3) for s in seeds]
+    init_rngs = [np.random.default_rng(st[0]) for st in streams]
+    shuffle_rngs = [np.random.default_rng(st[1]) for st in streams]
+    dropout_rngs = [np.random.default_rng(st[2]) for st in streams]
+
+    net = MLP(sizes, act, initializer, init_rngs, dtype=np_dtype)
+    weights = net.weights()
+    dropout = (dropout_rate, dropout_rngs) if np.any(dropout_rate > 0) else None
+
+    # learning rate: a scalar while all replicas share it, else one value per parameter element
+    same_lr = len(set(lrs)) == 1
+    base_lr = lrs[0] if same_lr else net.per_replica(lrs).astype(np.float64)
+
+    # ---- data layout
+    X_train, y_train = arrays["X_train"], arrays["y_train"]
+    n_batches = 1 if full_batch else -(-n_train // B)
+    epoch_gather = (
+        not full_batch and R * n_train * (n_features * np_dtype.itemsize + 8) <= EPOCH_GATHER_BYTES
+    )
+    y_shape_tail = y_train.shape[1:]
+    if not full_batch:
+        idx = np.empty((R, n_train), np.intp)
+        if epoch_gather:
+            Xe = np.empty((R, n_train, n_features), np_dtype)
+            ye = np.empty((R, n_train, *y_shape_tail), y_train.dtype)
+        else:
+            Xb_full = np.empty((R, B, n_features), np_dtype)
+            yb_full = np.empty((R, B, *y_shape_tail), y_train.dtype)
+            last = n_train - (n_batches - 1) * B
+            Xb_last = np.empty((R, last, n_features), np_dtype)
+            yb_last = np.empty((R, last, *y_shape_tail), y_train.dtype)
+
+    state = _Replicas(R)
+    loss_sum = np.zeros(R)
+    correct = np.zeros(R)
+    last_good = net.flat.copy()  # parameters at the end of the last finite epoch
+    frozen_flat = net.flat.copy()  # the values frozen replicas are held at
+    frozen_mask = np.zeros(net.flat.shape, bool)
+    frozen_views = net.views(frozen_mask)
+    best_flat = net.flat.copy() if patience is not None else None
+    any_frozen = False
+    factor = None
+    epoch_times: list[float] = []
+    elapsed = 0.0
+
+    def freeze(r: int, restore_from: np.ndarray | None) -> None:
+        nonlocal any_frozen
+        if restore_from is not None:
+            src = net.views(restore_from)
+            for p, s in zip(net.params, src, strict=True):
+                p[r] = s[r]
+        dst = net.views(frozen_flat)
+        for p, d, m in zip(net.params, dst, frozen_views, strict=True):
+            d[r] = p[r]
+            m[r] = True
+        state.active[r] = False
+        any_frozen = True
+
+    with np.errstate(all="ignore"):
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            f = float(sched.factor(epoch, epochs))
+            if f != factor:
+                factor = f
+                opt.lr = base_lr * f
+            loss_sum.fill(0.0)
+            correct.fill(0.0)
+
+            # ---- one pass over the training points
+            if full_batch:
+                batches = [(X_train, y_train)]
+            else:
+                for r in range(R):
+                    idx[r] = shuffle_rngs[r].permutation(n_train)
+                if epoch_gather:
+                    np.take(X_train, idx, axis=0, out=Xe)
+                    np.take(y_train, idx, axis=0, out=ye)
+                    batches = ((Xe[:, s : s + B], ye[:, s : s + B]) for s in range(0, n_train, B))
+                else:
+                    batches = _gather_batches(
+                        X_train, y_train, idx, B, Xb_full, yb_full, Xb_last, yb_last
+                    )
+            for Xb, yb in batches:
+                out = net.forward(Xb, train=True, dropout=dropout)
+                lvals, grad = loss_fn.value_and_grad(out, yb)
+                nb = out.shape[1]
+                loss_sum += lvals * nb
+                if classify:
+                    correct += loss_fn.accuracy(out, yb) * nb
+                net.backward(grad)
+                for W, G in zip(weights, net.grads[0::2], strict=True):
+                    reg.add_grad(W, G)
+                opt.step([net.flat], [net.flat_grad])
+                for W in weights:
+                    reg.project(W)
+                if any_frozen:
+                    np.copyto(net.flat, frozen_flat, where=frozen_mask)
+
+            # ---- end of epoch: validation, divergence, early stopping, history
+            train_loss = loss_sum / n_train
+            train_acc = correct / n_train if classify else None
+            val_out = net.predict(arrays["X_val"])
+            val_loss = np.asarray(loss_fn.value(val_out, arrays["y_val"]), np.float64)
+            val_acc = (
+                np.asarray(loss_fn.accuracy(val_out, arrays["y_val"]), np.float64)
+                if classify
+                else None
+            )
+            params_finite = np.ones(R, bool)
+            for p in net.params:
+                params_finite &= np.isfinite(p).all(axis=(1, 2))
+            elapsed += time.perf_counter() - t0
+            epoch_times.append(time.perf_counter() - t0)
+            now = elapsed / R
+
+            for r in np.flatnonzero(state.active):
+                r = int(r)
+                tl, vl = float(train_loss[r]), float(val_loss[r])
+                entry = {
+                    "epoch": epoch + 1,
+                    "train_loss": _finite_or_none(tl),
+                    "val_loss": _finite_or_none(vl),
+                    "train_accuracy": None if train_acc is None else float(train_acc[r]),
+                    "val_accuracy": None if val_acc is None else float(val_acc[r]),
+                    "seconds": now,
+                }
+                state.history[r].append(entry)
+                if not (math.isfinite(tl) and math.isfinite(vl) and params_finite[r]):
+                    state.diverged_epoch[r] = epoch + 1
+                    freeze(r, last_good)
+                    continue
+                if vl < state.best_loss[r]:
+                    state.best_loss[r] = vl
+                    state.best_epoch[r] = epoch + 1
+                    state.wait[r] = 0
+                    if best_flat is not None:
+                        for p, b in zip(net.params, net.views(best_flat), strict=True):
+                            b[r] = p[r]
+                else:
+                    state.wait[r] += 1
+                if val_acc is not None:
+                    state.best_acc[r] = max(state.best_acc[r], float(val_acc[r]))
+                    if (
+                        target_accuracy is not None
+                        and state.target_epoch[r] is None
+                        and val_acc[r] >= target_accuracy
+                    ):
+                        state.target_epoch[r] = epoch + 1
+                        state.target_seconds[r] = now
+                if patience is not None and state.wait[r] >= patience[r]:
+                    state.stopped_epoch[r] = epoch + 1
+                    freeze(r, None)
+            np.copyto(last_good, net.flat)
+
+            if progress is not None:
+                progress(epoch + 1, epochs, _progress_metrics(state, R, epoch + 1, now))
+            if not state.active.any():
+                break
+
+        # ---- final weights: early stopping restores the best; frozen replicas their held values
+        if any_frozen:
+            np.copyto(net.flat, frozen_flat, where=frozen_mask)
+        if best_flat is not None:
+            for r in range(R):
+                if state.diverged_epoch[r] is None and state.best_epoch[r] is not None:
+                    for p, b in zip(net.params, net.views(best_flat), strict=True):
+                        p[r] = b[r]
+        final = {}
+        for part in ("train", "val", "test"):
+            X, y = arrays[f"X_{part}"], arrays[f"y_{part}"]
+            if len(X) == 0:
+                final[part] = (np.full(R, np.nan), np.full(R, np.nan) if classify else None)
+                continue
+            out = net.predict(X)
+            final[part] = (
+                np.asarray(loss_fn.value(out, y), np.float64),
+                np.asarray(loss_fn.accuracy(out, y), np.float64) if classify else None,
+            )
+
+    seconds_per_epoch = float(np.median(epoch_times)) / R if epoch_times else None
+    base_config = {
+        "dataset": dataset,
+        "hidden": sizes[1:-1],
+        "activation": activation,
+        "init": init_name,
+        "loss": loss_name,
+        "task": task,
+        "optimizer": optimizer,
+        "schedule": schedule,
+        "schedule_params": sched_resolved,
+        "batch_size": "full" if full_batch and batch_size in (None, "full") else B,
+        "epochs": epochs,
+        "dtype": dtype,
+        "target_accuracy": target_accuracy,
+    }
+    records = []
+    for r in range(R):
+        hist = state.history[r]
+
+        def acc(part: str, r: int = r) -> float | None:
+            return None if final[part][1] is None else _finite_or_none(final[part][1][r])
+
+        record = {
+            "train_accuracy": acc("train"),
+            "val_accuracy": acc("val"),
+            "test_accuracy": acc("test"),
+            "train_loss": _finite_or_none(final["train"][0][r]),
+            "val_loss": _finite_or_none(final["val"][0][r]),
+            "test_loss": _finite_or_none(final["test"][0][r]),
+            "best_val_accuracy": (
+                float(state.best_acc[r]) if classify and math.isfinite(state.best_acc[r]) else None
+            ),
+            "best_val_loss": _finite_or_none(state.best_loss[r]),
+            "best_epoch": state.best_epoch[r],
+            "epochs": len(hist),
+            "diverged": state.diverged_epoch[r] is not None,
+            "diverged_epoch": state.diverged_epoch[r],
+            "epochs_to_target": state.target_epoch[r],
+            "seconds_to_target": state.target_seconds[r],
+            "seconds": elapsed / R,
+            "seconds_per_epoch": seconds_per_epoch,
+            "history": hist,
+            "seed": seeds[r],
+            "lr": lrs[r],
+            "replica": r,
+            "config": {
+                **base_config,
+                "regularizer": regularizer,
+                "reg_params": _plain(reg_per_replica[r]),
+                "opt_params": _plain({"lr": lrs[r], **opt_resolved}),
+            },
+            "version": nngrid.__version__,
+        }
+        if state.stopped_epoch[r] is not None:
+            record["config"]["stopped_epoch"] = state.stopped_epoch[r]
+        records.append(record)
+    return records
+
+
+def _plain(d: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        elif isinstance(v, np.ndarray):
+            v = v.tolist()
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[k] = v
+    return out
+
+
+def _gather_batches(X, y, idx, B, Xb_full, yb_full, Xb_last, yb_last):
+    """Yield per-replica batches gathered from the permutations ``idx`` into reused buffers."""
+    n = idx.shape[1]
+    for s in range(0, n, B):
+        e = min(s + B, n)
+        Xb, yb = (Xb_full, yb_full) if e - s == B else (Xb_last, yb_last)
+        np.take(X, idx[:, s:e], axis=0, out=Xb)
+        np.take(y, idx[:, s:e], axis=0, out=yb)
+        yield Xb, yb
+
+
+def _progress_metrics(state: _Replicas, R: int, epoch: int, seconds: float) -> dict[str, Any]:
+    """Means over the replicas that reported this epoch (for the progress line)."""
+    rows = [h[-1] for h in state.history if h and h[-1]["epoch"] == epoch]
+
+    def mean(key: str) -> float | None:
+        vals = [row[key] for row in rows if row[key] is not None]
+        return float(np.mean(vals)) if vals else None
+
+    return {
+        "train_loss": mean("train_loss"),
+        "val_loss": mean("val_loss"),
+        "train_accuracy": mean("train_accuracy"),
+        "val_accuracy": mean("val_accuracy"),
+        "active": int(state.active.sum()),
+        "replicas": R,
+        "seconds": seconds,
+    }

@@ -284,6 +284,8 @@ def test_standardize_on_load(tmp_path):
         ({"y_val": np.array([0, 1, np.inf, 3, 0, 1])}, "y_val has 1 NaN or infinite"),
         ({"y_test": np.array([0, 1, 2, 3, 7, 0, 1, 2])}, "y_test has label 7 but y_train only"),
         ({"y_train": np.arange(20) % 4 * 2}, "y_train has no example of class 1"),
+        ({"y_train": np.arange(20) % 4 + 1}, "y_train has no example of class 0"),
+        ({"y_train": np.array([0, 1, 2, 3, 10**15] * 4)}, "y_train has no example of class 4"),
         ({"y_val": np.array([0, -1, 2, 3, 0, 1])}, "y_val has negative label -1"),
         ({"X_test": np.zeros((8, 2))}, "X_test has 2 features but X_train has 3"),
         ({"X_train": np.zeros(20)}, r"X_train has shape \(20,\); it must be 2-D"),

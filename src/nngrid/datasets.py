@@ -621,10 +621,12 @@ def _check_labels(path: Any, splits: dict[str, np.ndarray]) -> None:
                 f"{path}: {name} has negative label {int(y.min())}; labels must be 0..C-1"
             )
     top = int(y_train.max())
-    missing = np.flatnonzero(np.bincount(y_train, minlength=top + 1) == 0)
-    if missing.size:
+    present = np.unique(y_train)  # sorted; labels 0..top all present iff present[i] == i
+    if len(present) != top + 1:
+        gaps = np.flatnonzero(present != np.arange(len(present)))
+        first_missing = int(gaps[0]) if gaps.size else len(present)
         raise NngridError(
-            f"{path}: y_train has no example of class {int(missing[0])} (its labels run up to "
+            f"{path}: y_train has no example of class {first_missing} (its labels run up to "
             f"{top}); labels must be 0..C-1 with every class present in training"
         )
     for name, y in splits.items():

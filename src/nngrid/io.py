@@ -52,10 +52,14 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which would race with threads.
+_UMASK = _read_umask()
 
 
 def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
@@ -76,7 +80,7 @@ def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Non
             f.flush()
             os.fsync(f.fileno())
         # NamedTemporaryFile creates mode 0600; give the result the usual 0666 & ~umask.
-        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.chmod(tmp_name, 0o666 & ~_UMASK)
         os.replace(tmp_name, target)
         tmp_name = None
     except OSError as exc:

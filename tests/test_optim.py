@@ -1,0 +1,418 @@
+"""Optimizers: PyTorch reference values, literal re-implementations, inclusions, replicas."""
+
+import math
+
+import numpy as np
+import pytest
+
+from nngrid.errors import NngridError
+from nngrid.optim import OPTIMIZERS, make_optimizer
+
+# ---- reference values from STUDY.md: theta0 = 1, f = theta^2 / 2, grad = theta ----------
+
+STUDY = [
+    ("sgd", {"lr": 0.1}, [0.9, 0.81, 0.729]),
+    ("momentum", {"lr": 0.1, "momentum": 0.9}, [0.9, 0.72, 0.486]),
+    ("nesterov", {"lr": 0.1, "momentum": 0.9}, [0.81, 0.5751, 0.327321]),
+    ("adagrad", {"lr": 0.1}, [0.9, 0.8331035269, 0.7804561814]),
+    ("rmsprop", {"lr": 0.01}, [0.90000001, 0.8329179753, 0.779982282]),
+    ("adam", {"lr": 0.1}, [0.900000001, 0.8004122297, 0.7015862745]),
+    ("adamw", {"lr": 0.1, "weight_decay": 0.1}, [0.890000001, 0.781571857, 0.6751012232]),
+]
+
+
+def test_every_registered_optimizer_has_a_reference_row():
+    assert {row[0] for row in STUDY} == set(OPTIMIZERS.names())
+
+
+@pytest.mark.parametrize(("name", "hp", "expected"), STUDY, ids=[r[0] for r in STUDY])
+def test_study_reference_values(name, hp, expected):
+    opt = make_optimizer(name, **hp)
+    theta = np.array([1.0])
+    got = []
+    for _ in range(3):
+        opt.step([theta], [theta.copy()])
+        got.append(theta[0])
+    # the table gives 10 significant digits
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+# ---- literal transcriptions of the torch.optim pseudo-code --------------------------------
+
+
+def ref_sgd(p, grad_fn, steps, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    b = None
+    for t in range(1, steps + 1):
+        g = grad_fn(p)
+        if weight_decay != 0:
+            g = g + weight_decay * p
+        if momentum != 0:
+            if t > 1:
+                b = momentum * b + (1 - dampening) * g
+            else:
+                b = g
+            if nesterov:
+                g = g + momentum * b
+            else:
+                g = b
+        p = p - lr * g
+    return p
+
+
+def ref_adagrad(
+    p, grad_fn, steps, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10
+):
+    state_sum = np.full_like(p, initial_accumulator_value)
+    for t in range(1, steps + 1):
+        g = grad_fn(p)
+        if weight_decay != 0:
+            g = g + weight_decay * p
+        clr = lr / (1 + (t - 1) * lr_decay)
+        state_sum = state_sum + g * g
+        p = p - clr * g / (np.sqrt(state_sum) + eps)
+    return p
+
+
+def ref_rmsprop(
+    p, grad_fn, steps, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False
+):
+    v = np.zeros_like(p)
+    b = np.zeros_like(p)
+    g_ave = np.zeros_like(p)
+    for _ in range(steps):
+        g = grad_fn(p)
+        if weight_decay != 0:
+            g = g + weight_decay * p
+        v = alpha * v + (1 - alpha) * g * g
+        v_tilde = v
+        if centered:
+            g_ave = alpha * g_ave + (1 - alpha) * g
+            v_tilde = v - g_ave * g_ave
+        if momentum > 0:
+            b = momentum * b + g / (np.sqrt(v_tilde) + eps)
+            p = p - lr * b
+        else:
+            p = p - lr * g / (np.sqrt(v_tilde) + eps)
+    return p
+
+
+def ref_adam(
+    p,
+    grad_fn,
+    steps,
+    lr,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    amsgrad=False,
+    decoupled=False,
+):
+    b1, b2 = betas
+    m = np.zeros_like(p)
+    v = np.zeros_like(p)
+    v_max = np.zeros_like(p)
+    for t in range(1, steps + 1):
+        g = grad_fn(p)
+        if decoupled:
+            p = p * (1 - lr * weight_decay)
+        elif weight_decay != 0:
+            g = g + weight_decay * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat = m / (1 - b1**t)
+        if amsgrad:
+            v_max = np.maximum(v_max, v)
+            v_hat = v_max / (1 - b2**t)
+        else:
+            v_hat = v / (1 - b2**t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return p
+
+
+def ref_adamw(
+    p, grad_fn, steps, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False
+):
+    return ref_adam(p, grad_fn, steps, lr, betas, eps, weight_decay, amsgrad, decoupled=True)
+
+
+REFERENCE = {
+    "sgd": ref_sgd,
+    "adagrad": ref_adagrad,
+    "rmsprop": ref_rmsprop,
+    "adam": ref_adam,
+    "adamw": ref_adamw,
+}
+
+LITERAL = [
+    ("sgd", "sgd", {"lr": 0.05}),
+    ("sgd", "sgd", {"lr": 0.05, "weight_decay": 0.01}),
+    ("sgd", "sgd", {"lr": 0.05, "momentum": 0.8, "dampening": 0.3, "weight_decay": 0.02}),
+    ("sgd", "sgd", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.02}),
+    ("momentum", "sgd", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.02}),
+    ("momentum", "sgd", {"lr": 0.05, "momentum": 0.7, "dampening": 0.5}),
+    ("nesterov", "sgd", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.02}),
+    ("adagrad", "adagrad", {"lr": 0.1, "weight_decay": 0.02}),
+    (
+        "adagrad",
+        "adagrad",
+        {
+            "lr": 0.1,
+            "lr_decay": 0.05,
+            "initial_accumulator_value": 0.1,
+            "eps": 1e-6,
+            "weight_decay": 0.01,
+        },
+    ),
+    ("rmsprop", "rmsprop", {"lr": 0.01, "weight_decay": 0.02}),
+    ("rmsprop", "rmsprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "weight_decay": 0.02}),
+    ("rmsprop", "rmsprop", {"lr": 0.01, "centered": True, "weight_decay": 0.02}),
+    ("rmsprop", "rmsprop", {"lr": 0.01, "centered": True, "momentum": 0.9, "eps": 1e-5}),
+    ("adam", "adam", {"lr": 0.01, "weight_decay": 0.02}),
+    (
+        "adam",
+        "adam",
+        {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "amsgrad": True, "weight_decay": 0.02},
+    ),
+    ("adamw", "adamw", {"lr": 0.01}),
+    ("adamw", "adamw", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True, "betas": [0.5, 0.9]}),
+]
+
+
+def quadratic(seed=0, shape=(4, 6)):
+    """f(p) = sum(a p^2 / 2 + c p), a > 0: grad = a p + c (changes with p), random start."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.2, 3.0, shape)
+    c = rng.standard_normal(shape)
+    p0 = rng.standard_normal(shape)
+    return p0, (lambda p: a * p + c)
+
+
+def run(name, hp, p0, grad_fn, steps, dtype=np.float64):
+    opt = make_optimizer(name, **hp)
+    p = p0.astype(dtype)
+    for _ in range(steps):
+        g = grad_fn(p).astype(dtype)
+        opt.step([p], [g])
+    return p
+
+
+@pytest.mark.parametrize(
+    ("name", "ref", "hp"), LITERAL, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(LITERAL)]
+)
+def test_matches_literal_torch_algorithm_over_20_steps(name, ref, hp):
+    p0, grad_fn = quadratic()
+    got = run(name, hp, p0, grad_fn, 20)
+    ref_hp = dict(hp, nesterov=True) if name == "nesterov" else hp
+    expected = REFERENCE[ref](p0.copy(), grad_fn, 20, **ref_hp)
+    assert not np.allclose(got, p0)  # it moved
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_every_optimizer_is_checked_against_a_literal_transcription():
+    assert {n for n, _, _ in LITERAL} == set(OPTIMIZERS.names())
+
+
+# ---- inclusions (bitwise) ------------------------------------------------------------------
+
+
+def same(a_name, a_hp, b_name, b_hp, steps=15):
+    p0, grad_fn = quadratic(3)
+    return np.array_equal(
+        run(a_name, a_hp, p0, grad_fn, steps), run(b_name, b_hp, p0, grad_fn, steps)
+    )
+
+
+def test_inclusions_are_bitwise():
+    assert same("sgd", {"lr": 0.1, "momentum": 0.0}, "sgd", {"lr": 0.1})
+    assert same("momentum", {"lr": 0.1}, "sgd", {"lr": 0.1, "momentum": 0.9})
+    assert same("nesterov", {"lr": 0.1}, "sgd", {"lr": 0.1, "momentum": 0.9, "nesterov": True})
+    assert same("adamw", {"lr": 0.1, "weight_decay": 0.0}, "adam", {"lr": 0.1})
+    assert not same("adamw", {"lr": 0.1}, "adam", {"lr": 0.1})  # the default decay acts
+    assert same("rmsprop", {"lr": 0.01, "momentum": 0.0}, "rmsprop", {"lr": 0.01})
+
+
+def test_sgd_weight_decay_is_l2_gradient_added():
+    p0, grad_fn = quadratic(4)
+    wd = 0.05
+    a = run("sgd", {"lr": 0.1, "weight_decay": wd}, p0, grad_fn, 10)
+    b = run("sgd", {"lr": 0.1}, p0, lambda p: p * wd + grad_fn(p), 10)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_amsgrad_equals_adam_while_second_moment_grows():
+    # |g| grows every step, so v never decreases and max(v_max, v) = v
+    p_a = np.zeros(5)
+    p_b = np.zeros(5)
+    a = make_optimizer("adam", lr=0.01, amsgrad=True)
+    b = make_optimizer("adam", lr=0.01)
+    for t in range(1, 20):
+        g = np.linspace(1, 2, 5) * t
+        a.step([p_a], [g])
+        b.step([p_b], [g])
+    np.testing.assert_array_equal(p_a, p_b)
+
+
+def test_momentum_is_the_lessons_velocity_form():
+    """Lesson: m = b1 m - lr g; W += m. Same trajectory as torch's SGD momentum (constant lr)."""
+    p0, grad_fn = quadratic(5)
+    got = run("momentum", {"lr": 0.05}, p0, grad_fn, 20)
+    w, m = p0.copy(), np.zeros_like(p0)
+    for _ in range(20):
+        m = 0.9 * m - 0.05 * grad_fn(w)
+        w = w + m
+    np.testing.assert_allclose(got, w, rtol=1e-12, atol=1e-14)
+
+
+# ---- replicas, lr, state, dtype ------------------------------------------------------------
+
+ALL_HP = {
+    "sgd": {"weight_decay": 0.01},
+    "momentum": {"dampening": 0.1, "weight_decay": 0.01},
+    "nesterov": {"weight_decay": 0.01},
+    "adagrad": {"lr_decay": 0.01, "weight_decay": 0.01},
+    "rmsprop": {"momentum": 0.5, "centered": True, "weight_decay": 0.01},
+    "adam": {"weight_decay": 0.01, "amsgrad": True},
+    "adamw": {},
+}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS.names())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lr_layout", ["per_replica", "per_element"])
+def test_per_replica_lr_is_bitwise_separate_optimizers(name, dtype, lr_layout):
+    rng = np.random.default_rng(7)
+    R, shape = 3, (4, 5)
+    lrs = np.array([0.003, 0.02, 0.1])
+    hp = ALL_HP.get(name, {})
+    p0 = rng.standard_normal((R, *shape)).astype(dtype)
+    grads = [rng.standard_normal((R, *shape)).astype(dtype) for _ in range(8)]
+    lr = lrs.reshape(-1, 1, 1)
+    if lr_layout == "per_element":
+        lr = np.broadcast_to(lr, p0.shape).ravel()
+    stacked = make_optimizer(name, lr=lrs[0], **hp)
+    stacked.lr = lr  # reassigned after construction, as the trainer does
+    p = p0.copy()
+    if lr_layout == "per_element":  # one flat buffer, one lr per element
+        flat = p.reshape(-1)
+        for g in grads:
+            stacked.step([flat], [g.reshape(-1)])
+    else:
+        for g in grads:
+            stacked.step([p], [g])
+    for r in range(R):
+        alone = make_optimizer(name, lr=float(lrs[r]), **hp)
+        q = p0[r].copy()
+        for g in grads:
+            alone.step([q], [g[r]])
+        np.testing.assert_array_equal(p[r], q)
+    assert p.dtype == dtype
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS.names())
+def test_state_is_lazy_and_grads_untouched(name):
+    opt = make_optimizer(name, **ALL_HP.get(name, {}))
+    assert opt.state is None and opt.t == 0
+    rng = np.random.default_rng(0)
+    params = [rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 1, 4))]
+    grads = [rng.standard_normal(p.shape) for p in params]
+    before = [g.copy() for g in grads]
+    p_before = [p.copy() for p in params]
+    opt.step(params, grads)
+    assert len(opt.state) == 2 and opt.t == 1
+    for g, g0 in zip(grads, before, strict=True):
+        np.testing.assert_array_equal(g, g0)
+    for p, p0 in zip(params, p_before, strict=True):
+        assert not np.array_equal(p, p0)
+    with pytest.raises(NngridError):
+        opt.step(params[:1], grads[:1])
+
+
+def test_lr_can_be_reassigned_between_steps():
+    p = np.array([1.0])
+    opt = make_optimizer("sgd", lr=0.1)
+    opt.step([p], [np.array([1.0])])
+    opt.lr = 0.5
+    opt.step([p], [np.array([1.0])])
+    np.testing.assert_allclose(p, [1.0 - 0.1 - 0.5])
+    with pytest.raises(NngridError, match="lr"):
+        opt.lr = 0.0
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS.names())
+def test_defaults_are_torchs(name):
+    defaults = {
+        "sgd": {"lr": 1e-3, "momentum": 0, "dampening": 0, "weight_decay": 0, "nesterov": False},
+        "momentum": {"lr": 1e-3, "momentum": 0.9, "dampening": 0, "weight_decay": 0},
+        "nesterov": {"lr": 1e-3, "momentum": 0.9, "weight_decay": 0},
+        "adagrad": {
+            "lr": 1e-2,
+            "lr_decay": 0,
+            "weight_decay": 0,
+            "initial_accumulator_value": 0,
+            "eps": 1e-10,
+        },
+        "rmsprop": {
+            "lr": 1e-2,
+            "alpha": 0.99,
+            "eps": 1e-8,
+            "weight_decay": 0,
+            "momentum": 0,
+            "centered": False,
+        },
+        "adam": {
+            "lr": 1e-3,
+            "betas": (0.9, 0.999),
+            "eps": 1e-8,
+            "weight_decay": 0,
+            "amsgrad": False,
+        },
+        "adamw": {
+            "lr": 1e-3,
+            "betas": (0.9, 0.999),
+            "eps": 1e-8,
+            "weight_decay": 1e-2,
+            "amsgrad": False,
+        },
+    }[name]
+    assert OPTIMIZERS.parameters(name) == defaults
+    hp = make_optimizer(name).hyperparams()
+    assert set(hp) == set(defaults)
+
+
+BAD = [
+    ("sgd", {"lr": 0}, "lr"),
+    ("sgd", {"lr": -0.1}, "lr"),
+    ("sgd", {"lr": math.inf}, "lr"),
+    ("sgd", {"lr": math.nan}, "lr"),
+    ("sgd", {"lr": np.array([0.1, -1.0])}, "lr"),
+    ("sgd", {"momentum": -0.5}, "momentum"),
+    ("sgd", {"nesterov": True}, "nesterov"),
+    ("sgd", {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "dampening"),
+    ("sgd", {"weight_decay": -1}, "weight_decay"),
+    ("momentum", {"momentum": 0}, "momentum"),
+    ("adagrad", {"eps": -1e-10}, "eps"),
+    ("adagrad", {"lr_decay": -1}, "lr_decay"),
+    ("rmsprop", {"alpha": 1.0}, "alpha"),
+    ("rmsprop", {"eps": -1}, "eps"),
+    ("rmsprop", {"momentum": -1}, "momentum"),
+    ("adam", {"betas": (1.0, 0.999)}, r"betas\[0\]"),
+    ("adam", {"betas": (0.9, -0.1)}, r"betas\[1\]"),
+    ("adam", {"betas": 0.9}, "betas"),
+    ("adam", {"eps": -1e-8}, "eps"),
+    ("adamw", {"lr": "fast"}, "lr"),
+    ("adamw", {"weight_decay": -0.01}, "weight_decay"),
+]
+
+
+@pytest.mark.parametrize(("name", "hp", "param"), BAD)
+def test_bad_hyperparameters_raise_naming_the_parameter(name, hp, param):
+    with pytest.raises(NngridError, match=param) as info:
+        make_optimizer(name, **hp)
+    assert name in str(info.value)
+
+
+def test_unknown_names_and_parameters():
+    with pytest.raises(NngridError, match="valid choices"):
+        make_optimizer("adamm")
+    with pytest.raises(NngridError, match="momentum"):
+        make_optimizer("adam", momentum=0.9)

@@ -27,7 +27,9 @@ def test_ruff_format_is_clean():
 @pytest.mark.skipif(not (ROOT / "Snakefile").exists(), reason="no Snakefile yet")
 def test_snakemake_lint_is_clean():
     res = _run("snakemake", "--lint")
-    assert res.returncode == 0 and "Lints for" not in res.stdout + res.stderr, res.stdout + res.stderr
+    assert res.returncode == 0 and "Lints for" not in res.stdout + res.stderr, (
+        res.stdout + res.stderr
+    )
 
 
 @pytest.mark.skipif(not (ROOT / "Snakefile").exists(), reason="no Snakefile yet")

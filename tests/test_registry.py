@@ -36,7 +36,9 @@ def test_create_passes_keywords_and_rejects_unknown_ones():
     w = reg.create("plain", size=5, colour="blue")
     assert (w.size, w.colour) == (5, "blue")
     assert reg.parameters("plain") == {"size": 3, "colour": "red"}
-    with pytest.raises(NngridError, match="takes no parameter 'sise'; its parameters: size, colour"):
+    with pytest.raises(
+        NngridError, match="takes no parameter 'sise'; its parameters: size, colour"
+    ):
         reg.create("plain", sise=5)
     with pytest.raises(NngridError, match="its parameters: none"):
         reg.create("other", size=1)

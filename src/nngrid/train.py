@@ -386,6 +386,7 @@ def train_replicas(
             yb_last = np.empty((R, last, *y_shape_tail), y_train.dtype)
 
     state = _Replicas(R)
+    count_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     loss_sum = np.zeros(R)
     correct = np.zeros(R)
     last_good = net.flat.copy()  # parameters at the end of the last finite epoch
@@ -441,7 +442,10 @@ def train_replicas(
                 nb = out.shape[1]
                 loss_sum += lvals * nb
                 if classify:
-                    correct += loss_fn.accuracy(out, yb) * nb
+                    pred, hit = _count_buffers(count_cache, out.shape[:2])
+                    np.argmax(out, axis=2, out=pred)
+                    np.equal(pred, yb, out=hit)
+                    correct += np.count_nonzero(hit, axis=1)
                 net.backward(grad)
                 for W, G in zip(weights, net.grads[0::2], strict=True):
                     reg.add_grad(W, G)
@@ -603,6 +607,14 @@ def _plain(d: Mapping[str, Any]) -> dict[str, Any]:
             v = list(v)
         out[k] = v
     return out
+
+
+def _count_buffers(cache: dict, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Reused (predicted class, hit) arrays for counting right answers in a batch."""
+    bufs = cache.get(shape)
+    if bufs is None:
+        bufs = cache[shape] = (np.empty(shape, np.intp), np.empty(shape, bool))
+    return bufs
 
 
 def _gather_batches(X, y, idx, B, Xb_full, yb_full, Xb_last, yb_last):

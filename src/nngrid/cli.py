@@ -1,0 +1,584 @@
+"""The command line: ``nngrid train``, ``nngrid list`` and ``nngrid data``.
+
+``nngrid train`` trains one replica stack (every ``--seed`` x every ``--lr``) with
+:func:`nngrid.train.train_replicas` and writes the records as JSON: one object for one replica,
+a list for several. The choices of ``--activation``, ``--init``, ``--regularizer``,
+``--optimizer``, ``--schedule`` and ``--dataset`` are read from the registries, after the plugin
+modules (``--plugin MODULE``, repeatable, and the comma-separated ``NNGRID_PLUGINS`` variable)
+have been imported, so a plugin's decorated class is a valid choice.
+
+Every user error prints one line ``nngrid: error: <message>`` on stderr and exits with status 2;
+no output file is written then. The training path imports NumPy and nngrid only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from nngrid.errors import NngridError
+
+EXIT_USAGE = 2
+
+#: Regularizer flags: command-line option -> constructor parameter.
+REG_FLAGS = {
+    "strength": "strength",
+    "rate": "rate",
+    "p": "p",
+    "l1_ratio": "l1_ratio",
+    "max_norm": "max_norm",
+    "patience": "patience",
+}
+
+#: Optimizer flags (besides --lr): attribute of the parsed args -> constructor parameter.
+OPT_FLAGS = {
+    "momentum": "momentum",
+    "dampening": "dampening",
+    "alpha": "alpha",
+    "eps": "eps",
+    "betas": "betas",
+    "weight_decay": "weight_decay",
+    "nesterov": "nesterov",
+}
+
+
+class _UsageError(Exception):
+    """An argparse error, turned into one line by :func:`main`."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
+# --------------------------------------------------------------------------- value parsers
+
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _list(kind):
+    def parse(text: str) -> list:
+        parts = [p.strip() for p in text.split(",")]
+        if not parts or any(p == "" for p in parts):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return [kind(p) for p in parts]
+
+    return parse
+
+
+def _hidden(text: str) -> list[int]:
+    if text.strip() in ("", "none", "0"):
+        return []
+    return _list(_positive_int)(text)
+
+
+def _seeds(text: str) -> list[int]:
+    seeds = _list(_int)(text)
+    if any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {text!r}")
+    return seeds
+
+
+def _lrs(text: str) -> list[float]:
+    lrs = _list(_float)(text)
+    bad = [x for x in lrs if not x > 0]
+    if bad:
+        raise argparse.ArgumentTypeError(f"learning rates must be > 0, got {bad[0]!r}")
+    return lrs
+
+
+def _betas(text: str) -> tuple[float, float]:
+    values = _list(_float)(text)
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"betas are two numbers like 0.9,0.999; got {text!r}")
+    return (values[0], values[1])
+
+
+def _batch(text: str) -> int | str:
+    if text == "full":
+        return "full"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"batch size must be a positive integer or 'full', got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"batch size must be >= 1 or 'full', got {value}")
+    return value
+
+
+def _key_values(text: str) -> dict[str, Any]:
+    """``a=1,b=0.5,c=name`` -> {"a": 1, "b": 0.5, "c": "name"}."""
+    out: dict[str, Any] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise argparse.ArgumentTypeError(f"expected key=value pairs, got {item!r}")
+        out[key.strip().replace("-", "_")] = _scalar(raw.strip())
+    return out
+
+
+def _scalar(raw: str) -> Any:
+    for convert in (int, float):
+        try:
+            return convert(raw)
+        except ValueError:
+            pass
+    if raw in ("true", "false"):
+        return raw == "true"
+    return raw
+
+
+# --------------------------------------------------------------------------- plugins
+
+
+def load_plugins(argv: Sequence[str]) -> list[str]:
+    """Import the modules named by ``--plugin`` in ``argv`` and by ``NNGRID_PLUGINS``."""
+    names = [n.strip() for n in os.environ.get("NNGRID_PLUGINS", "").split(",") if n.strip()]
+    argv = list(argv)
+    for i, arg in enumerate(argv):
+        if arg == "--plugin":
+            if i + 1 >= len(argv):
+                raise NngridError("--plugin needs a module name")
+            names.append(argv[i + 1])
+        elif arg.startswith("--plugin="):
+            names.append(arg.split("=", 1)[1])
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            raise NngridError(
+                f"cannot import plugin module {name!r}: {type(exc).__name__}: {exc} "
+                "(is it on PYTHONPATH?)"
+            ) from None
+    return names
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; choices come from the registries as they are now."""
+    from nngrid.activations import ACTIVATIONS
+    from nngrid.datasets import DATASETS
+    from nngrid.initializers import INITIALIZERS
+    from nngrid.losses import LOSSES
+    from nngrid.optim import OPTIMIZERS
+    from nngrid.regularizers import REGULARIZERS
+    from nngrid.schedules import SCHEDULES
+
+    parser = _Parser(
+        prog="nngrid",
+        description="Train replica stacks of a NumPy MLP and list the registered components.",
+        epilog="Run 'nngrid train --help' for the training flags, 'nngrid list' for every name.",
+    )
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (repeatable); its registered components become choices. "
+        "NNGRID_PLUGINS=mod1,mod2 does the same.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    # ---- train
+    t = sub.add_parser(
+        "train",
+        help="train one replica stack and write its records as JSON",
+        description="Train every --seed x --lr combination as one replica stack; write one JSON "
+        "record per replica (an object for one, a list for several). The same command twice "
+        "gives the same JSON apart from the timing fields.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    t.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="see nngrid -h")
+    src = t.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--dataset",
+        choices=DATASETS.names(),
+        metavar="NAME",
+        help=f"generate a registered dataset: {', '.join(DATASETS.names())}",
+    )
+    src.add_argument(
+        "--data",
+        metavar="FILE.npz",
+        help="load X_train, y_train, X_test, y_test (optionally X_val, y_val) from an .npz",
+    )
+    t.add_argument(
+        "--data-seed", type=_int, default=0, help="seed of the generated dataset and its split"
+    )
+    t.add_argument(
+        "--dataset-params",
+        type=_key_values,
+        default={},
+        metavar="K=V,...",
+        help="constructor parameters of the dataset, e.g. n_samples=1000,noise=0.3",
+    )
+    t.add_argument(
+        "--hidden", type=_hidden, default=[32, 32], help="hidden layer widths, e.g. 128,128"
+    )
+    t.add_argument(
+        "--activation",
+        choices=ACTIVATIONS.names(),
+        default="relu",
+        metavar="NAME",
+        help=f"hidden-layer activation: {', '.join(ACTIVATIONS.names())}",
+    )
+    t.add_argument(
+        "--init",
+        choices=INITIALIZERS.names(),
+        default=None,
+        metavar="NAME",
+        help="weight initializer (default: the activation's own, He for relu-like, Glorot "
+        f"otherwise): {', '.join(INITIALIZERS.names())}",
+    )
+    t.add_argument(
+        "--loss",
+        choices=LOSSES.names(),
+        default=None,
+        metavar="NAME",
+        help="data loss (default: softmax_cross_entropy for labels, mse for float targets): "
+        f"{', '.join(LOSSES.names())}",
+    )
+    reg_help = "; ".join(
+        f"{n}({', '.join(REGULARIZERS.parameters(n)) or '-'})" for n in REGULARIZERS.names()
+    )
+    t.add_argument(
+        "--regularizer",
+        choices=REGULARIZERS.names(),
+        default="none",
+        metavar="NAME",
+        help=f"regularizer and the flags it takes: {reg_help}",
+    )
+    t.add_argument("--strength", type=_float, help="penalty strength (l1, l2, lp, elastic_net)")
+    t.add_argument("--rate", type=_float, help="dropout probability in [0, 1) (dropout)")
+    t.add_argument("--p", type=_float, help="exponent of the lp penalty (lp)")
+    t.add_argument("--l1-ratio", type=_float, help="share of L1 in [0, 1] (elastic_net)")
+    t.add_argument("--max-norm", type=_float, help="largest norm of a unit's weights (max_norm)")
+    t.add_argument(
+        "--patience", type=_positive_int, help="epochs without improvement (early_stopping)"
+    )
+    opt_help = "; ".join(
+        f"{n}({', '.join(f'{k}={v}' for k, v in OPTIMIZERS.parameters(n).items())})"
+        for n in OPTIMIZERS.names()
+    )
+    t.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS.names(),
+        default="adam",
+        metavar="NAME",
+        help=f"optimizer and its hyperparameters with defaults: {opt_help}",
+    )
+    t.add_argument(
+        "--lr",
+        type=_lrs,
+        default=None,
+        help="learning rate(s), comma-separated (default: the optimizer's); each is a replica",
+    )
+    t.add_argument("--momentum", type=_float, help="momentum factor (sgd, momentum, ...)")
+    t.add_argument("--dampening", type=_float, help="momentum dampening (sgd, momentum)")
+    t.add_argument("--alpha", type=_float, help="RMSProp smoothing constant (rmsprop)")
+    t.add_argument("--eps", type=_float, help="term added to the denominator (adaptive methods)")
+    t.add_argument("--betas", type=_betas, help="Adam's two decay rates, e.g. 0.9,0.999")
+    t.add_argument("--weight-decay", type=_float, help="weight decay (L2 in the update)")
+    t.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (sgd)")
+    t.add_argument(
+        "--schedule",
+        choices=SCHEDULES.names(),
+        default="constant",
+        metavar="NAME",
+        help=f"learning-rate schedule: {', '.join(SCHEDULES.names())}",
+    )
+    t.add_argument(
+        "--schedule-params",
+        type=_key_values,
+        default={},
+        metavar="K=V,...",
+        help="schedule parameters, e.g. step_size=30,gamma=0.1",
+    )
+    t.add_argument(
+        "--batch-size", type=_batch, default="full", help="mini-batch size, or 'full' for GD"
+    )
+    t.add_argument("--epochs", type=_positive_int, default=100, help="number of epochs")
+    t.add_argument(
+        "--seed",
+        type=_seeds,
+        default=[0],
+        help="seed(s), comma-separated; replicas = every seed x every lr",
+    )
+    t.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    t.add_argument(
+        "--target-accuracy",
+        type=_float,
+        default=None,
+        help="validation accuracy for time-to-target (epochs and seconds)",
+    )
+    t.add_argument("--output", metavar="FILE", help="write the JSON here (atomically)")
+    t.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    # ---- list
+    lst = sub.add_parser(
+        "list",
+        help="print every registry: activations, initializers, losses, regularizers, "
+        "optimizers, schedules, datasets",
+        description="Print every registered component with its parameters and defaults.",
+    )
+    lst.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    lst.add_argument("--json", action="store_true", help="print the registries as JSON")
+
+    # ---- data
+    dat = sub.add_parser(
+        "data",
+        help="generate a registered dataset and save its splits as .npz",
+        description="Generate a dataset, split and standardise it, and save it as .npz.",
+    )
+    dat.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    dat.add_argument("--dataset", required=True, choices=DATASETS.names(), metavar="NAME")
+    dat.add_argument("--seed", type=_int, default=0, help="seed of the data and the split")
+    dat.add_argument("--dataset-params", type=_key_values, default={}, metavar="K=V,...")
+    dat.add_argument("--output", required=True, metavar="FILE.npz")
+    return parser
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _registries() -> dict[str, Any]:
+    from nngrid.activations import ACTIVATIONS
+    from nngrid.datasets import DATASETS
+    from nngrid.initializers import INITIALIZERS
+    from nngrid.losses import LOSSES
+    from nngrid.optim import OPTIMIZERS
+    from nngrid.regularizers import REGULARIZERS
+    from nngrid.schedules import SCHEDULES
+
+    return {
+        "activations": ACTIVATIONS,
+        "initializers": INITIALIZERS,
+        "losses": LOSSES,
+        "regularizers": REGULARIZERS,
+        "optimizers": OPTIMIZERS,
+        "schedules": SCHEDULES,
+        "datasets": DATASETS,
+    }
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return list(v)
+    return v
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    table = {
+        kind: {name: {k: _plain(v) for k, v in reg.parameters(name).items()} for name in reg}
+        for kind, reg in _registries().items()
+    }
+    if args.json:
+        print(json.dumps(table, indent=1, default=str))
+        return 0
+    for kind, entries in table.items():
+        print(f"{kind}:")
+        for name, params in entries.items():
+            shown = ", ".join(f"{k}={v}" for k, v in params.items())
+            print(f"  {name}" + (f"  ({shown})" if shown else ""))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from nngrid import datasets, io
+
+    splits = datasets.build(args.dataset, seed=args.seed, **args.dataset_params)
+    io.write_npz(args.output, **splits)
+    return 0
+
+
+def _check_output(path: str) -> None:
+    """Refuse an output path that cannot be written, before any training."""
+    parent = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        raise NngridError(f"--output {path} is a folder; give a file name")
+    probe = parent
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
+        raise NngridError(f"--output {path}: cannot write into {probe}")
+
+
+def _progress_printer(quiet: bool):
+    if quiet:
+        return None
+    tty = sys.stderr.isatty()
+
+    def show(epoch: int, epochs: int, m: dict[str, Any]) -> None:
+        def fmt(key: str) -> str:
+            v = m.get(key)
+            return "-" if v is None else f"{v:.4f}"
+
+        line = (
+            f"epoch {epoch}/{epochs}  train_loss {fmt('train_loss')}  val_loss {fmt('val_loss')}"
+            f"  train_acc {fmt('train_accuracy')}  val_acc {fmt('val_accuracy')}"
+            f"  active {m.get('active')}/{m.get('replicas')}  {m.get('seconds', 0):.2f}s"
+        )
+        if tty:
+            width = 20
+            done = int(width * epoch / epochs)
+            bar = "#" * done + "." * (width - done)
+            end = "\n" if epoch == epochs or not m.get("active") else ""
+            sys.stderr.write(f"\r[{bar}] {line}" + end)
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from nngrid import datasets, io
+    from nngrid.optim import OPTIMIZERS
+    from nngrid.regularizers import REGULARIZERS
+    from nngrid.train import train_replicas
+
+    # regularizer and optimizer flags: only those the chosen component takes
+    reg_accepts = REGULARIZERS.parameters(args.regularizer)
+    reg_params = {}
+    for attr, param in REG_FLAGS.items():
+        value = getattr(args, attr)
+        if value is None:
+            continue
+        if param not in reg_accepts:
+            valid = ", ".join(_flag(p) for p in reg_accepts) or "none"
+            raise NngridError(
+                f"regularizer {args.regularizer!r} takes no {_flag(attr)}; its flags: {valid}"
+            )
+        reg_params[param] = value
+    opt_accepts = OPTIMIZERS.parameters(args.optimizer)
+    opt_params: dict[str, Any] = {}
+    for attr, param in OPT_FLAGS.items():
+        value = getattr(args, attr)
+        if value is None:
+            continue
+        if param not in opt_accepts:
+            valid = ", ".join(_flag(p) for p in opt_accepts)
+            raise NngridError(
+                f"optimizer {args.optimizer!r} takes no {_flag(attr)}; its flags: {valid}"
+            )
+        opt_params[param] = value
+    if args.output:
+        _check_output(args.output)
+
+    if args.data is not None:
+        data = datasets.load_dataset(args.data)
+        dataset_label = args.data
+    else:
+        data = datasets.build(args.dataset, seed=args.data_seed, **args.dataset_params)
+        dataset_label = args.dataset
+
+    lrs = args.lr if args.lr is not None else [opt_accepts.get("lr")]
+    seeds, lr_list = [], []
+    for lr in lrs:  # replicas: every lr x every seed, grouped by lr
+        for seed in args.seed:
+            seeds.append(seed)
+            lr_list.append(lr)
+    records = train_replicas(
+        data,
+        hidden=args.hidden,
+        activation=args.activation,
+        init=args.init,
+        loss=args.loss,
+        regularizer=args.regularizer,
+        reg_params=reg_params,
+        optimizer=args.optimizer,
+        opt_params={"lr": lr_list, **opt_params},
+        schedule=args.schedule,
+        schedule_params=args.schedule_params,
+        batch_size=None if args.batch_size == "full" else args.batch_size,
+        epochs=args.epochs,
+        seeds=seeds,
+        dtype=args.dtype,
+        target_accuracy=args.target_accuracy,
+        progress=_progress_printer(args.quiet),
+        dataset=dataset_label,
+    )
+    for rec in records:
+        rec["config"]["data_seed"] = args.data_seed if args.data is None else None
+        rec["config"]["dataset_params"] = dict(args.dataset_params)
+    result: Any = records[0] if len(records) == 1 else records
+    if args.output:
+        io.write_json(args.output, result)
+    else:
+        sys.stdout.write(json.dumps(io.to_jsonable(result), sort_keys=True, indent=1) + "\n")
+    if not args.quiet:
+        for rec in records:
+            sys.stderr.write(
+                f"replica {rec['replica']} seed {rec['seed']} lr {rec['lr']:g}: "
+                f"test_loss {rec['test_loss']} test_accuracy {rec['test_accuracy']}"
+                + (f"  DIVERGED at epoch {rec['diverged_epoch']}" if rec["diverged"] else "")
+                + "\n"
+            )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``nngrid``; returns the exit status (0, or 2 for a user error)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        load_plugins(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command == "list":
+            return cmd_list(args)
+        if args.command == "data":
+            return cmd_data(args)
+        return cmd_train(args)
+    except (NngridError, _UsageError) as exc:
+        message = " ".join(str(exc).split())  # one line
+        sys.stderr.write(f"nngrid: error: {message}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("nngrid: interrupted\n")
+        return 130
+
+
+def run() -> NoReturn:
+    """Console-script wrapper: exit with :func:`main`'s status."""
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Figure 3: per-layer gradient norms by depth, activation and initializer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import seaborn as sns
+
+from nngrid.figures import BAND, BOOTSTRAP_SEED, save, theme
+
+QUESTION = "Where do gradients vanish or explode, by depth, activation and initializer?"
+
+
+def gradient_flow(result: dict, path: str | Path) -> Path:
+    """``||dL/dW_l||`` against layer ``l`` (1 = input side), a line per depth; columns are
+    activations, rows ``initializer, stage`` (at initialisation / after training). Bands: 95%
+    bootstrap intervals over seeds. Log scale: a straight falling line is geometric decay."""
+    theme()
+    df = pd.DataFrame(result["records"])
+    df["panel"] = df["init"] + ", " + df["stage"]
+    rows = [f"{i}, {s}" for i in dict.fromkeys(df["init"]) for s in ("init", "trained")]
+    g = sns.relplot(
+        data=df,
+        x="layer",
+        y="grad_norm",
+        hue="depth",
+        palette="viridis",
+        col="activation",
+        row="panel",
+        row_order=rows,
+        kind="line",
+        marker="o",
+        markersize=3,
+        errorbar=BAND,
+        seed=BOOTSTRAP_SEED,
+        height=2.2,
+        aspect=1.3,
+        facet_kws={"sharey": True, "margin_titles": True},
+    )
+    g.set(yscale="log")
+    g.set_titles(row_template="{row_name}", col_template="{col_name}")
+    g.set_axis_labels("layer (1 = next to the input)", "||dL/dW||")
+    g.figure.suptitle(QUESTION, y=1.02)
+    return save(g.figure, path)

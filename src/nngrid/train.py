@@ -316,9 +316,9 @@ def train_replicas(
         for k, v in reg_values.items()
     }
     reg = REGULARIZERS.create(regularizer, **reg_kwargs)
-    dropout_rate = np.broadcast_to(
-        np.asarray(getattr(reg, "dropout_rate", 0.0) or 0.0, np.float64).reshape(-1), (R,)
-    )
+    rate_attr = getattr(reg, "dropout_rate", None)
+    rate_attr = 0.0 if rate_attr is None else rate_attr
+    dropout_rate = np.broadcast_to(np.asarray(rate_attr, np.float64).reshape(-1), (R,))
     if np.any(dropout_rate < 0) or np.any(dropout_rate >= 1):
         raise NngridError(f"dropout rate must be in [0, 1), got {dropout_rate.tolist()}")
     patience = None
@@ -485,6 +485,8 @@ def train_replicas(
                 }
                 state.history[r].append(entry)
                 if not (math.isfinite(tl) and math.isfinite(vl) and params_finite[r]):
+                    # accuracies of non-finite outputs mean nothing: recorded as None
+                    entry["train_accuracy"] = entry["val_accuracy"] = None
                     state.diverged_epoch[r] = epoch + 1
                     freeze(r, last_good)
                     continue

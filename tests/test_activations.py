@@ -148,6 +148,18 @@ def test_erf_matches_the_c_library():
         normal_cdf(x), [0.5 * math.erfc(-v / math.sqrt(2)) for v in x], rtol=1e-13, atol=1e-16
     )
     assert erf(np.float32(1.0)).dtype == np.float32
+    x32 = x.astype(np.float32)
+    ref32 = [math.erf(v) for v in x32.astype(np.float64)]
+    np.testing.assert_allclose(erf(x32), ref32, rtol=0, atol=1e-6)  # float32 resolution
+
+
+def test_saturated_derivatives_keep_relative_precision():
+    """Vanishing gradients must be measured, not rounded to zero."""
+    z = np.array([-30.0, 30.0])
+    d = ACTIVATIONS.create("sigmoid").derivative(z)
+    np.testing.assert_allclose(d, np.exp(-30.0) / (1 + np.exp(-30.0)) ** 2, rtol=1e-12)
+    t = ACTIVATIONS.create("atan").derivative(np.array([1e3]))
+    np.testing.assert_allclose(t, 2 / np.pi / (1 + 1e6), rtol=1e-12)
 
 
 def test_large_inputs_saturate_correctly():

@@ -79,16 +79,20 @@ def make_data(seed: int = DATA_SEED) -> dict[str, np.ndarray]:
 
 
 # --------------------------------------------------------------------------- contenders
-def run_nngrid(data: dict, epochs: int, seed: int) -> dict:
+def run_nngrid(data: dict, epochs: int, seed: int, n_val: int | None = None) -> dict:
+    """nngrid's ``train_replicas``; the test split doubles as its validation split.
+
+    nngrid's contract evaluates a validation split after every epoch (the other contenders do no
+    such thing), so that pass is part of its measured time. ``n_val`` keeps only that many
+    validation rows, to show the training loop's own cost (contender ``nngrid_val1``).
+    """
     from nngrid.train import train_replicas
 
     d = {
         "X_train": data["X_train"],
         "y_train": data["y_train"],
-        # nngrid's contract evaluates a validation split every epoch; the test split serves as
-        # validation here, so that per-epoch evaluation is part of the measured time.
-        "X_val": data["X_test"],
-        "y_val": data["y_test"],
+        "X_val": data["X_test"][:n_val],
+        "y_val": data["y_test"][:n_val],
         "X_test": data["X_test"],
         "y_test": data["y_test"],
     }
@@ -247,8 +251,14 @@ def run_floor(data: dict, epochs: int, seed: int) -> dict:
     return {"epoch_s": wall / epochs, "test_accuracy": float("nan")}
 
 
+def run_nngrid_val1(data: dict, epochs: int, seed: int) -> dict:
+    """nngrid with a one-row validation split: the training loop without the per-epoch eval."""
+    return run_nngrid(data, epochs, seed, n_val=1)
+
+
 CONTENDERS = {
     "nngrid": run_nngrid,
+    "nngrid_val1": run_nngrid_val1,
     "sklearn": run_sklearn,
     "torch": run_torch_slice,
     "torch_loader": run_torch_loader,
@@ -344,9 +354,10 @@ def main(argv: list[str] | None = None) -> int:
         ts = [1e3 * x["epoch_s"] for x in results[s]]
         a = "" if np.isnan(acc[s]) else f"{100 * acc[s]:8.2f}%"
         print(f"{s:14s} {1e3 * med[s]:9.2f} {min(ts):8.2f} {max(ts):8.2f} {a:>9s}")
-    if "nngrid" in names:
-        own = statistics.median(x["own_epoch_s"] for x in results["nngrid"])
-        print(f"{'  (own median)':14s} {1e3 * own:9.2f}  <- nngrid's seconds_per_epoch record")
+    for s in ("nngrid", "nngrid_val1"):
+        if s in names:
+            own = statistics.median(x["own_epoch_s"] for x in results[s])
+            print(f"{s:14s} {1e3 * own:9.2f}  <- its own seconds_per_epoch record (median)")
     print()
     ratios = {}
     torch_best = None
@@ -361,8 +372,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             ratios[ref] = med["nngrid"] / med[ref]
             ok = "meets" if ratios[ref] <= target else "MISSES"
-            print(f"nngrid / {ref:12s} = {ratios[ref]:5.2f}x   (target <= {target:.2f}x: {ok})")
-        accs = {s: acc[s] for s in names if not np.isnan(acc[s])}
+            extra = ""
+            if "nngrid_val1" in names:
+                ratios[f"{ref} (val1)"] = med["nngrid_val1"] / med[ref]
+                extra = f"; without the per-epoch validation {ratios[f'{ref} (val1)']:5.2f}x"
+            print(
+                f"nngrid / {ref:12s} = {ratios[ref]:5.2f}x   (target <= {target:.2f}x: {ok}){extra}"
+            )
+        accs = {s: acc[s] for s in names if not np.isnan(acc[s]) and s != "nngrid_val1"}
         spread = 100 * (max(accs.values()) - min(accs.values()))
         verdict = "agree within 1 point" if spread <= 1.0 else "DO NOT agree within 1 point"
         print(f"test accuracies (mean over rounds) span {spread:.2f} points: {verdict}")

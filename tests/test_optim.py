@@ -336,6 +336,11 @@ def test_lr_can_be_reassigned_between_steps():
     np.testing.assert_allclose(p, [1.0 - 0.1 - 0.5])
     with pytest.raises(NngridError, match="lr"):
         opt.lr = 0.0
+    arr = np.array([0.25])
+    opt.lr = arr
+    arr[0] = 100.0  # the optimizer keeps its own copy
+    opt.step([p], [np.array([1.0])])
+    np.testing.assert_allclose(p, [1.0 - 0.1 - 0.5 - 0.25])
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS.names())

@@ -42,7 +42,9 @@ Interface. ``step(params, grads)`` updates a list of float arrays in place (only
 params; grads are never written). State is created lazily on the first step, one entry
 per position in the list. ``lr`` may be reassigned between steps (a schedule, per-replica
 learning rates): a positive scalar or an array broadcastable against every param, e.g.
-``(R, 1, 1)`` or one value per element of a flat parameter buffer. Arithmetic on a
+``(R, 1, 1)`` or one value per element of a flat parameter buffer. Assign a new value
+(``opt.lr = base * factor``); the optimizer keeps a copy, so changing the caller's array in
+place has no effect. Arithmetic on a
 float32 param happens in float32 (lr is cast to the param's dtype), so replica ``r`` of a
 stack trained with an lr array gets bitwise the same numbers as a separate optimizer with
 the scalar ``lr[r]``.
@@ -106,7 +108,7 @@ def _check_lr(opt: str, lr: Any) -> float | np.ndarray:
     """A positive finite scalar, or an array of them (per replica or per element)."""
     if np.ndim(lr) == 0:
         return _check_number(opt, "lr", lr, 0.0, None, low_open=True)
-    arr = np.asarray(lr, dtype=np.float64)
+    arr = np.array(lr, dtype=np.float64)  # a copy: later changes to the caller's array are unseen
     if not np.all(np.isfinite(arr) & (arr > 0)):
         bad = arr[~(np.isfinite(arr) & (arr > 0))].flat[0]
         raise NngridError(f"{opt} lr must be finite and > 0 everywhere, got {bad!r} in the array")
@@ -146,6 +148,7 @@ class Optimizer:
     @lr.setter
     def lr(self, value: float | np.ndarray) -> None:
         self._lr = _check_lr(self.name, value)
+        self._lr_cast: dict[np.dtype, np.ndarray] = {}
 
     def hyperparams(self) -> dict[str, Any]:
         """The resolved hyperparameters (constructor names), for the run's record."""
@@ -156,8 +159,13 @@ class Optimizer:
         return out
 
     def _lr_for(self, p: np.ndarray) -> np.ndarray:
-        """lr in p's dtype (a 0-d array for a scalar), so scalar and array lr round alike."""
-        return np.asarray(self._lr, dtype=p.dtype)
+        """lr in p's dtype (a 0-d array for a scalar), so scalar and array lr round alike.
+
+        Cast once per assignment of ``lr`` and dtype, not once per step."""
+        lr = self._lr_cast.get(p.dtype)
+        if lr is None:
+            lr = self._lr_cast[p.dtype] = np.asarray(self._lr, dtype=p.dtype)
+        return lr
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Update every ``params[i]`` in place from ``grads[i]``; grads are not modified."""

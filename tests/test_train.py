@@ -1,0 +1,241 @@
+"""train_replicas: records, replica independence, determinism, divergence, early stopping."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from nngrid import datasets
+from nngrid.errors import NngridError
+from nngrid.optim import OPTIMIZERS
+from nngrid.regularizers import REGULARIZERS
+from nngrid.schedules import SCHEDULES
+from nngrid.train import RECORD_KEYS, TIMING_KEYS, train_replicas
+
+CONTRACT_KEYS = {
+    "train_accuracy", "val_accuracy", "test_accuracy", "train_loss", "val_loss", "test_loss",
+    "best_val_accuracy", "best_val_loss", "best_epoch", "epochs", "diverged", "diverged_epoch",
+    "epochs_to_target", "seconds_to_target", "seconds", "seconds_per_epoch", "history", "seed",
+    "lr", "replica", "config", "version",
+}  # fmt: skip
+HISTORY_KEYS = {"epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return datasets.build("moons", seed=0, n_samples=160)
+
+
+@pytest.fixture(scope="module")
+def regression():
+    return datasets.build("regression1d", seed=0)
+
+
+def untimed(record):
+    """The record without replica index and timing fields (the reproducible part)."""
+    r = {k: v for k, v in record.items() if k not in TIMING_KEYS and k != "replica"}
+    r["history"] = [{k: v for k, v in h.items() if k != "seconds"} for h in r["history"]]
+    return r
+
+
+KW = dict(hidden=[8, 8], activation="tanh", batch_size=16, epochs=6)
+
+
+def test_record_has_exactly_the_contract_keys_and_is_strict_json(moons):
+    (rec,) = train_replicas(moons, target_accuracy=0.6, **KW)
+    assert set(rec) == CONTRACT_KEYS == set(RECORD_KEYS)
+    assert all(set(h) == HISTORY_KEYS for h in rec["history"])
+    json.dumps(rec, allow_nan=False)
+    assert rec["epochs"] == len(rec["history"]) == 6
+    assert [h["epoch"] for h in rec["history"]] == list(range(1, 7))
+    assert 0 <= rec["test_accuracy"] <= 1 and rec["diverged"] is False
+    assert rec["best_val_loss"] == min(h["val_loss"] for h in rec["history"])
+    assert rec["best_val_accuracy"] == max(h["val_accuracy"] for h in rec["history"])
+    cfg = rec["config"]
+    for key in ("hidden", "activation", "init", "loss", "regularizer", "reg_params", "optimizer"):
+        assert key in cfg
+    assert cfg["init"] == "glorot_uniform" and cfg["loss"] == "softmax_cross_entropy"
+    assert cfg["opt_params"] == {**OPTIMIZERS.parameters("adam"), "betas": [0.9, 0.999]}
+    times = [h["seconds"] for h in rec["history"]]
+    assert times == sorted(times) and rec["seconds"] >= times[-1] * 0.999
+
+
+def test_final_metrics_are_those_of_the_last_epoch_without_early_stopping(moons):
+    (rec,) = train_replicas(moons, **KW)
+    assert rec["val_loss"] == pytest.approx(rec["history"][-1]["val_loss"], rel=1e-12)
+    assert rec["val_accuracy"] == rec["history"][-1]["val_accuracy"]
+
+
+def test_regression_uses_mse_and_reports_no_accuracy(regression):
+    (rec,) = train_replicas(regression, hidden=[16], activation="tanh", epochs=5, batch_size=8)
+    assert rec["config"]["loss"] == "mse" and rec["config"]["task"] == "regression"
+    assert rec["test_accuracy"] is None and rec["best_val_accuracy"] is None
+    assert all(h["val_accuracy"] is None for h in rec["history"])
+    assert rec["history"][-1]["train_loss"] < rec["history"][0]["train_loss"]
+
+
+def test_training_lowers_the_loss_full_batch_and_minibatch(moons):
+    for bs in (None, 16):
+        (rec,) = train_replicas(
+            moons, hidden=[16], activation="relu", batch_size=bs, epochs=30,
+            opt_params={"lr": 0.03},
+        )  # fmt: skip
+        assert rec["history"][-1]["train_loss"] < 0.8 * rec["history"][0]["train_loss"]
+        assert rec["config"]["batch_size"] == ("full" if bs is None else bs)
+
+
+@pytest.mark.parametrize(
+    "regularizer, values",
+    [
+        ("l2", {"strength": [1e-3, 1e-2, 0.0, 1e-1]}),
+        ("elastic_net", {"strength": [1e-3, 1e-2, 3e-2, 1e-1], "l1_ratio": [0.1, 0.5, 0.9, 0.3]}),
+        ("dropout", {"rate": [0.0, 0.2, 0.5, 0.1]}),
+        ("early_stopping", {"patience": [1, 2, 3, 50]}),
+        ("max_norm", {"max_norm": [0.5, 1.0, 2.0, 3.0]}),
+    ],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_replica_in_a_stack_equals_replica_alone(moons, regularizer, values, dtype):
+    """Bitwise: the stack's record for replica r == the record of r trained alone (==)."""
+    lrs = [0.1, 0.3, 0.05, 0.2]
+    kw = dict(KW, epochs=8, regularizer=regularizer, optimizer="sgd", dtype=dtype)
+    stack = train_replicas(
+        moons, seeds=[0, 1, 2, 3], opt_params={"lr": lrs}, reg_params=values, **kw
+    )
+    for r in range(4):
+        alone = train_replicas(
+            moons, seeds=[r], opt_params={"lr": lrs[r]},
+            reg_params={k: v[r] for k, v in values.items()}, **kw,
+        )[0]  # fmt: skip
+        assert untimed(stack[r]) == untimed(alone)  # exact equality of every float
+        assert stack[r]["replica"] == r and alone["replica"] == 0
+
+
+def test_early_stopping_stops_replicas_separately_and_restores_the_best(moons):
+    recs = train_replicas(
+        moons, seeds=[0, 0], regularizer="early_stopping", reg_params={"patience": [1, 100]},
+        opt_params={"lr": 0.3}, optimizer="sgd", **dict(KW, epochs=40),
+    )  # fmt: skip
+    short, long = recs
+    assert short["epochs"] < long["epochs"] == 40
+    assert short["epochs"] == short["best_epoch"] + 1  # patience 1: one epoch without progress
+    for rec in recs:  # the best-validation weights are back
+        assert rec["val_loss"] == pytest.approx(rec["best_val_loss"], rel=1e-9)
+        assert not rec["diverged"]
+    assert short["history"] == long["history"][: short["epochs"]]
+
+
+def test_same_seed_same_record_and_other_seeds_differ(moons):
+    kw = dict(KW, regularizer="dropout", reg_params={"rate": 0.2})
+    a = train_replicas(moons, seeds=[3, 4], **kw)
+    b = train_replicas(moons, seeds=[3, 4], **kw)
+    assert [untimed(r) for r in a] == [untimed(r) for r in b]
+    assert untimed(a[0])["history"] != untimed(a[1])["history"]
+    c = train_replicas(moons, seeds=[5], **kw)[0]
+    assert c["history"][0]["train_loss"] != a[0]["history"][0]["train_loss"]
+
+
+def test_divergence_is_flagged_and_leaves_the_other_replicas_alone(regression):
+    kw = dict(KW, activation="relu", optimizer="sgd", epochs=6)
+    lrs = [0.01, 10.0, 0.02]
+    stack = train_replicas(regression, seeds=[0, 1, 2], opt_params={"lr": lrs}, **kw)
+    bad = stack[1]
+    assert bad["diverged"] is True and bad["diverged_epoch"] is not None
+    assert bad["epochs"] == bad["diverged_epoch"] < 6
+    assert bad["history"][-1]["train_loss"] is None or bad["history"][-1]["val_loss"] is None
+    # the weights were restored to the last finite ones, so the final losses are numbers
+    assert bad["train_loss"] is not None and math.isfinite(bad["train_loss"])
+    json.dumps(stack, allow_nan=False)
+    for r in (0, 2):
+        assert not stack[r]["diverged"] and stack[r]["epochs"] == 6
+        alone = train_replicas(regression, seeds=[r], opt_params={"lr": lrs[r]}, **kw)[0]
+        assert untimed(stack[r]) == untimed(alone)
+
+
+def test_all_replicas_frozen_ends_training_early(regression):
+    recs = train_replicas(
+        regression, seeds=[0, 1], opt_params={"lr": 1e3}, optimizer="sgd",
+        **dict(KW, activation="relu", epochs=20),
+    )  # fmt: skip
+    assert all(r["diverged"] for r in recs)
+    assert all(r["epochs"] < 20 for r in recs)
+
+
+def test_time_to_target(moons):
+    (rec,) = train_replicas(
+        moons, hidden=[16], activation="relu", epochs=30, batch_size=16,
+        opt_params={"lr": 0.03}, target_accuracy=0.8,
+    )  # fmt: skip
+    e = rec["epochs_to_target"]
+    assert e is not None and rec["history"][e - 1]["val_accuracy"] >= 0.8
+    assert all(h["val_accuracy"] < 0.8 for h in rec["history"][: e - 1])
+    assert rec["seconds_to_target"] == rec["history"][e - 1]["seconds"]
+    (never,) = train_replicas(moons, target_accuracy=1.0, **dict(KW, epochs=2))
+    assert never["epochs_to_target"] is None and never["seconds_to_target"] is None
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES.names())
+def test_every_schedule_runs_and_a_decaying_one_changes_the_result(moons, schedule):
+    params = {"step_size": 1, "gamma": 0.5} if schedule == "step" else {}
+    (rec,) = train_replicas(moons, schedule=schedule, schedule_params=params, **KW)
+    assert rec["config"]["schedule"] == schedule
+    (const,) = train_replicas(moons, **KW)
+    if schedule != "constant":
+        assert rec["history"][-1]["train_loss"] != const["history"][-1]["train_loss"]
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS.names())
+def test_every_optimizer_trains(moons, optimizer):
+    (rec,) = train_replicas(moons, optimizer=optimizer, opt_params={"lr": 0.05}, **KW)
+    assert not rec["diverged"] and rec["config"]["optimizer"] == optimizer
+
+
+@pytest.mark.parametrize("regularizer", REGULARIZERS.names())
+def test_every_regularizer_trains(moons, regularizer):
+    (rec,) = train_replicas(moons, regularizer=regularizer, **KW)
+    assert rec["config"]["reg_params"] == REGULARIZERS.parameters(regularizer)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(opt_params={"lr": [0.1, 0.2, 0.3]}), "3 values but there are 2 replicas"),
+        (dict(opt_params={"lr": -1.0}), "lr"),
+        (dict(optimizer="sgd", opt_params={"momentum": [0.1, 0.9]}), "only lr may differ"),
+        (dict(optimizer="sgd", opt_params={"betas": (0.9, 0.99)}), "betas"),
+        (dict(regularizer="l2", reg_params={"rate": 0.5}), "strength"),
+        (dict(regularizer="dropout", reg_params={"rate": [0.5, 1.0]}), r"\[0, 1\)"),
+        (dict(regularizer="early_stopping", reg_params={"patience": 0}), "patience"),
+        (dict(batch_size=0), "batch size"),
+        (dict(batch_size="many"), "batch size"),
+        (dict(loss="mse"), "regression"),
+        (dict(activation="nope"), "valid choices"),
+        (dict(optimizer="nope"), "valid choices"),
+        (dict(dtype="float16"), "float32 or float64"),
+        (dict(epochs=0), "epochs"),
+        (dict(hidden="8,x"), "hidden"),
+    ],
+)
+def test_bad_arguments_raise_user_errors(moons, kwargs, match):
+    kw = dict(KW, seeds=[0, 1])
+    kw.update(kwargs)
+    with pytest.raises(NngridError, match=match):
+        train_replicas(moons, **kw)
+
+
+def test_bad_data_raises_user_errors(moons):
+    broken = dict(moons)
+    del broken["y_val"]
+    with pytest.raises(NngridError, match="missing y_val"):
+        train_replicas(broken, **KW)
+    nan = dict(moons, X_train=moons["X_train"].copy())
+    nan["X_train"][0, 0] = np.nan
+    with pytest.raises(NngridError, match="NaN"):
+        train_replicas(nan, **KW)
+    short = dict(moons, y_train=moons["y_train"][:-1])
+    with pytest.raises(NngridError, match="entries"):
+        train_replicas(short, **KW)
+    neg = dict(moons, y_test=moons["y_test"] - 1)
+    with pytest.raises(NngridError, match="negative"):
+        train_replicas(neg, **KW)

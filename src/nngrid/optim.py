@@ -23,10 +23,10 @@ rmsprop   g += wd p;  v = alpha v + (1 - alpha) g^2;  if centered:   lr=1e-2, al
           a = alpha a + (1 - alpha) g, v~ = v - a^2, else v~ = v;    eps=1e-8, weight_decay=0,
           d = g / (sqrt(v~) + eps);  with momentum:                  momentum=0, centered=False
           b = momentum b + d, p -= lr b;  else p -= lr d
-adam      g += wd p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2; lr=1e-3,
-          if amsgrad: vmax = max(vmax, v), used in place of v;       betas=(0.9, 0.999),
-          p -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps)  eps=1e-8, weight_decay=0,
-                                                                     amsgrad=False
+adam      g += wd p;  m = b1 m + (1 - b1) g;                       lr=1e-3,
+          v = b2 v + (1 - b2) g^2;  if amsgrad: vmax = max(vmax, v),  betas=(0.9, 0.999),
+          used in place of v;                                        eps=1e-8, weight_decay=0,
+          p -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps)  amsgrad=False
 adamw     p *= 1 - lr wd  (decoupled, before the update);  then      lr=1e-3,
           adam with no weight decay in the gradient                  betas=(0.9, 0.999),
                                                                      eps=1e-8, weight_decay=1e-2,
@@ -44,10 +44,9 @@ per position in the list. ``lr`` may be reassigned between steps (a schedule, pe
 learning rates): a positive scalar or an array broadcastable against every param, e.g.
 ``(R, 1, 1)`` or one value per element of a flat parameter buffer. Assign a new value
 (``opt.lr = base * factor``); the optimizer keeps a copy, so changing the caller's array in
-place has no effect. Arithmetic on a
-float32 param happens in float32 (lr is cast to the param's dtype), so replica ``r`` of a
-stack trained with an lr array gets bitwise the same numbers as a separate optimizer with
-the scalar ``lr[r]``.
+place has no effect. Arithmetic on a float32 param happens in float32 (lr is cast to the
+param's dtype), so replica ``r`` of a stack trained with an lr array gets bitwise the same
+numbers as a separate optimizer with the scalar ``lr[r]``.
 
 The update of each parameter is written with ``out=`` ufuncs on preallocated state and
 scratch buffers (adam: 12 ufunc calls per step, no temporaries), because the trainer calls

@@ -1,0 +1,276 @@
+"""The command line: end-to-end runs, reproducible JSON, one-line errors, list, plugins, imports."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from nngrid import datasets
+from nngrid.cli import main
+from nngrid.registry import Registry
+from nngrid.train import RECORD_KEYS, TIMING_KEYS
+
+SMALL = ["--dataset", "moons", "--dataset-params", "n_samples=120", "--hidden", "8",
+         "--epochs", "3", "--batch-size", "16", "--quiet"]  # fmt: skip
+
+
+def run(argv, capsys):
+    status = main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def untimed(rec):
+    rec = {k: v for k, v in rec.items() if k not in TIMING_KEYS}
+    rec["history"] = [{k: v for k, v in h.items() if k != "seconds"} for h in rec["history"]]
+    return rec
+
+
+def test_train_writes_one_record(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    status, _, err = run(["train", *SMALL, "--output", str(out)], capsys)
+    assert status == 0, err
+    rec = json.loads(out.read_text())
+    assert set(rec) == set(RECORD_KEYS)
+    assert rec["config"]["dataset"] == "moons" and rec["config"]["hidden"] == [8]
+    assert rec["epochs"] == 3
+
+
+def test_seeds_times_lrs_make_the_replicas(tmp_path, capsys):
+    out = tmp_path / "runs.json"
+    argv = ["train", *SMALL, "--seed", "0,1", "--lr", "0.1,0.01,0.001", "--output", str(out)]
+    status, _, err = run(argv, capsys)
+    assert status == 0, err
+    recs = json.loads(out.read_text())
+    assert isinstance(recs, list) and len(recs) == 6
+    assert [(r["lr"], r["seed"]) for r in recs] == [
+        (lr, s) for lr in (0.1, 0.01, 0.001) for s in (0, 1)
+    ]
+    assert [r["replica"] for r in recs] == list(range(6))
+
+
+def test_same_command_twice_gives_the_same_json_apart_from_timing(tmp_path, capsys):
+    outs = [tmp_path / "a.json", tmp_path / "b.json"]
+    for out in outs:
+        argv = ["train", *SMALL, "--seed", "0,1", "--regularizer", "dropout", "--rate", "0.2",
+                "--output", str(out)]  # fmt: skip
+        assert run(argv, capsys)[0] == 0
+    a, b = (json.loads(o.read_text()) for o in outs)
+    assert [untimed(r) for r in a] == [untimed(r) for r in b]
+
+
+def test_npz_data_and_flags_reach_the_record(tmp_path, capsys):
+    path = tmp_path / "d.npz"
+    datasets.save_dataset(path, datasets.build("xor", seed=1, n_samples=100))
+    out = tmp_path / "r.json"
+    argv = ["train", "--data", str(path), "--hidden", "4,4", "--activation", "tanh",
+            "--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.5", "--nesterov",
+            "--regularizer", "l2", "--strength", "0.001", "--epochs", "2", "--batch-size", "full",
+            "--dtype", "float64", "--target-accuracy", "0.5", "--schedule", "step",
+            "--schedule-params", "step_size=1,gamma=0.5", "--quiet",
+            "--output", str(out)]  # fmt: skip
+    status, _, err = run(argv, capsys)
+    assert status == 0, err
+    cfg = json.loads(out.read_text())["config"]
+    assert cfg["opt_params"]["momentum"] == 0.5 and cfg["opt_params"]["nesterov"] is True
+    assert cfg["reg_params"] == {"strength": 0.001}
+    assert cfg["dtype"] == "float64" and cfg["batch_size"] == "full"
+    assert cfg["schedule_params"] == {"step_size": 1, "gamma": 0.5}
+
+
+def test_progress_goes_to_stderr_one_line_per_epoch(capsys):
+    argv = [a for a in SMALL if a != "--quiet"]
+    status, out, err = run(["train", *argv], capsys)
+    assert status == 0
+    assert sum(line.startswith("epoch ") for line in err.splitlines()) == 3
+    assert json.loads(out)["epochs"] == 3  # without --output the JSON goes to stdout
+
+
+def bad_npz(tmp_path, key, change):
+    """Save moons with array ``key`` replaced by ``change(array)`` (dropped when None)."""
+    d = datasets.build("moons", seed=0, n_samples=60)
+    d[key] = change(d[key])
+    d = {k: v for k, v in d.items() if v is not None}
+    path = tmp_path / "bad.npz"
+    np.savez(path, **d)
+    return str(path)
+
+
+BAD = [
+    (["--dataset", "moonz"], "moons"),
+    (["--activation", "swoosh"], "relu"),
+    (["--init", "zeros"], "he_uniform"),
+    (["--optimizer", "adamax"], "adam"),
+    (["--regularizer", "l3"], "elastic_net"),
+    (["--schedule", "warm"], "cosine"),
+    (["--lr", "0"], "learning rates must be > 0"),
+    (["--lr", "-0.1"], "learning rates must be > 0"),
+    (["--lr", "abc"], "not a number"),
+    (["--regularizer", "dropout", "--rate", "1.0"], "[0, 1)"),
+    (["--regularizer", "dropout", "--rate", "-0.1"], "[0, 1)"),
+    (["--regularizer", "l2", "--rate", "0.5"], "--strength"),
+    (["--strength", "0.1"], "regularizer 'none' takes no --strength"),
+    (["--optimizer", "adam", "--momentum", "0.9"], "--betas"),
+    (["--optimizer", "sgd", "--betas", "0.9,0.99"], "--momentum"),
+    (["--betas", "0.9"], "two numbers"),
+    (["--batch-size", "0"], "batch size"),
+    (["--batch-size", "some"], "'full'"),
+    (["--epochs", "0"], ">= 1"),
+    (["--hidden", "8,x"], "not an integer"),
+    (["--seed", "-1"], "seeds"),
+    (["--dtype", "float16"], "float32"),
+    (["--plugin", "no_such_module_xyz"], "no_such_module_xyz"),
+]
+
+
+@pytest.mark.parametrize("extra, needle", BAD)
+def test_bad_flags_exit_2_with_one_line_and_no_output(tmp_path, capsys, extra, needle):
+    out = tmp_path / "out.json"
+    base = [a for a in SMALL if a not in extra[:1]]
+    if extra[0] == "--dataset":
+        base = SMALL[2:]
+    status, stdout, err = run(["train", *base, *extra, "--output", str(out)], capsys)
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nngrid: error: "), err
+    assert needle in lines[0]
+    assert not out.exists() and stdout == ""
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda p: str(p / "missing.npz"), "does not exist"),
+        (lambda p: (p / "text.npz").write_text("not a zip") and str(p / "text.npz"), "npz"),
+        (lambda p: bad_npz(p, "y_test", lambda a: None), "y_test"),
+        (lambda p: bad_npz(p, "X_train", lambda a: np.where(a > 1, np.nan, a)), "NaN"),
+        (lambda p: bad_npz(p, "y_train", lambda a: a[:5]), "entries"),
+        (lambda p: bad_npz(p, "X_val", lambda a: np.zeros((len(a), 3))), "features"),
+        (lambda p: bad_npz(p, "y_val", lambda a: np.full(len(a), 7)), "label"),
+        (lambda p: bad_npz(p, "X_test", lambda a: a[:, 0]), "2-D"),
+    ],
+)
+def test_bad_data_files_exit_2(tmp_path, capsys, make, needle):
+    path = make(tmp_path)
+    out = tmp_path / "sub" / "out.json"
+    status, _, err = run(["train", "--data", path, "--epochs", "1", "--output", str(out)], capsys)
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("nngrid: error: ")
+    assert needle in err
+    assert not out.exists()
+
+
+def test_missing_source_and_unknown_command_are_usage_errors(capsys):
+    for argv in (["train"], ["fly"], []):
+        status, _, err = run(argv, capsys)
+        assert status == 2 and err.startswith("nngrid: error: ")
+        assert len(err.strip().splitlines()) == 1
+
+
+def all_registries() -> dict[str, Registry]:
+    from nngrid.cli import _registries
+
+    return _registries()
+
+
+def test_list_shows_every_registered_name(capsys):
+    status, out, _ = run(["list"], capsys)
+    assert status == 0
+    for kind, reg in all_registries().items():
+        assert f"{kind}:" in out
+        for name in reg.names():
+            assert f"  {name}" in out
+    assert "strength=0.0001" in out and "patience=10" in out
+    status, out, _ = run(["list", "--json"], capsys)
+    table = json.loads(out)
+    assert table["optimizers"]["adam"]["betas"] == [0.9, 0.999]
+
+
+def test_help_explains_the_flags(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--dataset", "--data", "--hidden", "--activation", "--init", "--regularizer",
+                 "--strength", "--rate", "--p", "--l1-ratio", "--max-norm", "--patience",
+                 "--optimizer", "--lr", "--momentum", "--dampening", "--alpha", "--eps",
+                 "--betas", "--weight-decay", "--nesterov", "--schedule", "--batch-size",
+                 "--epochs", "--seed", "--dtype", "--target-accuracy", "--output", "--quiet",
+                 "--plugin"):  # fmt: skip
+        assert flag in text
+
+
+PLUGIN = textwrap.dedent(
+    """
+    import numpy as np
+    from nngrid.activations import ACTIVATIONS, Activation
+
+    @ACTIVATIONS.register("{name}")
+    class Cube(Activation):
+        def forward(self, z, out=None):
+            return np.multiply(np.tanh(z), 1.0, out=out)
+        def derivative(self, z):
+            return 1.0 - np.tanh(z) ** 2
+    """
+)
+
+
+def python(args, tmp_path, env_extra=None):
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), **(env_extra or {}))
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_plugins_add_choices(tmp_path, how):
+    name = f"plug_{how}"
+    (tmp_path / f"{name}.py").write_text(PLUGIN.format(name=f"tanh_{how}"))
+    args = ["-m", "nngrid", "train", *SMALL, "--activation", f"tanh_{how}", "--output", "o.json"]
+    if how == "flag":
+        proc = python([*args[:2], "--plugin", name, *args[2:]], tmp_path)
+    else:
+        proc = python(args, tmp_path, {"NNGRID_PLUGINS": name})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "o.json").read_text())["config"]["activation"] == f"tanh_{how}"
+
+
+def test_python_m_nngrid_trains_importing_numpy_only(tmp_path):
+    probe = textwrap.dedent(
+        """
+        import sys
+        from nngrid.cli import main
+        status = main(sys.argv[1:])
+        heavy = sorted({m.split('.')[0] for m in sys.modules}
+                       & {'pandas', 'sklearn', 'scipy', 'matplotlib', 'seaborn', 'torch',
+                          'mnist1d', 'snakemake', 'yaml'})
+        print('HEAVY', ','.join(heavy), file=sys.stderr)
+        sys.exit(status)
+        """
+    )
+    (tmp_path / "probe.py").write_text(probe)
+    proc = python(["probe.py", "train", *SMALL, "--output", "o.json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY \n" in proc.stderr  # nothing heavy imported
+    proc = python(["-m", "nngrid", "train", *SMALL], tmp_path)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["epochs"] == 3
+    proc = python(["-m", "nngrid", "train", "--dataset", "moons", "--lr", "0"], tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_data_command_writes_a_loadable_npz(tmp_path, capsys):
+    out = tmp_path / "d.npz"
+    status, _, err = run(
+        ["data", "--dataset", "circles", "--seed", "2", "--output", str(out)], capsys
+    )
+    assert status == 0, err
+    loaded = datasets.load_dataset(out)
+    ref = datasets.build("circles", seed=2)
+    for k, v in ref.items():
+        np.testing.assert_array_equal(loaded[k], v)

@@ -270,6 +270,22 @@ def run_nngrid_val1(data: dict, epochs: int, seed: int) -> dict:
     return run_nngrid(data, epochs, seed, n_val=1)
 
 
+def run_lean_ref(data: dict, epochs: int, seed: int) -> dict:
+    """bench/lean_loop.py: a lean hand-written NumPy loop (same maths, validation each epoch)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from lean_loop import train_lean
+
+    d = dict(data, X_val=data["X_test"], y_val=data["y_test"])
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = train_lean(d, hidden=HIDDEN, lr=LR, batch=BATCH, epochs=epochs, seeds=(seed,))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "epoch_s": wall / epochs,
+        "cpu_epoch_s": cpu / epochs,
+        "test_accuracy": res["test_accuracy"][0],
+    }
+
+
 CONTENDERS = {
     "nngrid": run_nngrid,
     "nngrid_val1": run_nngrid_val1,
@@ -277,6 +293,7 @@ CONTENDERS = {
     "torch": run_torch_slice,
     "torch_loader": run_torch_loader,
     "floor": run_floor,
+    "lean_ref": run_lean_ref,
 }
 
 
@@ -400,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
                 ratios["cpu"][f"{ref} (val1)"] = r1
                 extra = f"   ({r1:.2f}x)"
             print(f"nngrid / {ref:15s} {rw:6.2f} {rc:6.2f} {'<= ' + str(target):>8s} {ok}{extra}")
+        if "lean_ref" in names:
+            r = cpu["lean_ref"] / cpu["floor"] if "floor" in names else float("nan")
+            print(f"reference: lean_ref / floor (CPU) {r:.2f}x  (bench/lean_loop.py)")
         accs = {s: acc[s] for s in names if not np.isnan(acc[s]) and s != "nngrid_val1"}
         spread = 100 * (max(accs.values()) - min(accs.values()))
         verdict = "agree within 1 point" if spread <= 1.0 else "DO NOT agree within 1 point"

@@ -1,0 +1,55 @@
+# nngrid: every dataset x activation x regularizer x optimizer cell of config/config.yaml, trained
+# with a tuned and an untuned learning rate over several seeds, collected into tables.
+#   snakemake --cores 8                                   # the default study
+#   snakemake --cores 2 --configfile config/quick.yaml    # a two-minute smoke run
+# Every config key is explained in config/README.md.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# The default study; a `--configfile` given on the command line replaces it (not merged into it).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+# Helpers; then the config is checked before anything else happens.
+include: "workflow/rules/common.smk"
+
+
+validate_config(config, "workflow/schemas/config.schema.yaml")
+
+# The grid: one training job per study x dataset x optimizer (all its cells inside).
+JOBS = job_table(config)
+RUNS = run_targets(JOBS)
+CORE_HASH = source_hash(core_files())
+DATA_HASH = source_hash(data_files())
+# Everything `rule all` builds; later rule files append their figures and reports.
+FINAL_TARGETS = list(TABLES)
+
+
+wildcard_constraints:
+    study=alternatives(config["studies"]),
+    dataset=alternatives(config["datasets"]),
+    optimizer=alternatives(config["optimizers"]),
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/collect.smk"
+
+
+localrules:
+    all,
+    tables,
+
+
+rule all:
+    default_target: True
+    input:
+        FINAL_TARGETS,

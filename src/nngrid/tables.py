@@ -1,0 +1,467 @@
+"""Per-job JSON files -> pandas tables: every run, summaries with confidence intervals, rankings.
+
+The core never imports this module (it needs pandas). Inputs are the JSON files the training jobs
+write (``python -m nngrid.protocol``: ``{"spec", "seconds", "slurm_job_id", "rows"}``, one row per
+replica). Outputs, each written atomically (temporary name in the same folder, then rename):
+
+``runs``
+    One row per replica: the cell's axes, the arm (``tune``, ``tuned``, ``untuned``), seed, lr,
+    the flags and every final and best metric. ``epochs_to_target`` and ``seconds_to_target`` are
+    ``inf`` when the target validation accuracy was never reached. Diverged runs stay, flagged.
+``summary``
+    Per cell and arm (``tuned`` and ``untuned``; the single-seed ``tune`` rows are the
+    learning-rate sensitivity curve and stay in ``runs``): for each metric the mean, the sample
+    standard deviation ``s`` (``ddof=1``), the count ``n`` of finite values and the 95% confidence
+    interval ``mean -+ t_{0.975, n-1} * s / sqrt(n)`` (Student's t; ``NaN`` when ``n < 2``), plus
+    the number of diverged runs and of runs that reached the target.
+``rankings``
+    Per study and dataset, the levels of each factor (optimizer, activation, regularizer) ranked
+    by the mean test accuracy of their tuned runs (pooled over the other factors and the seeds;
+    test loss, smallest first, for regression), with the same confidence interval.
+``histories``
+    One row per replica per epoch (``run_id`` joins it to ``runs``).
+
+Command line::
+
+    python -m nngrid.tables --runs results/runs/**/*.json --out-dir results/tables
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nngrid.errors import NngridError
+
+__all__ = [
+    "AXES",
+    "METRICS",
+    "collect",
+    "confidence_interval",
+    "histories_table",
+    "load_rows",
+    "main",
+    "rankings_table",
+    "runs_table",
+    "summary_table",
+    "t_quantile",
+    "write_tables",
+]
+
+#: Columns that identify a cell.
+AXES = ["study", "dataset", "activation", "regularizer", "optimizer"]
+#: Metrics summarised per cell and arm.
+METRICS = [
+    "test_accuracy",
+    "val_accuracy",
+    "train_accuracy",
+    "best_val_accuracy",
+    "test_loss",
+    "val_loss",
+    "train_loss",
+    "epochs",
+    "seconds",
+]
+#: Per-epoch fields of a history entry.
+HISTORY_FIELDS = ["train_loss", "val_loss", "train_accuracy", "val_accuracy", "seconds"]
+_RECORD_FIELDS = [
+    "replica",
+    "seed",
+    "lr",
+    "train_accuracy",
+    "val_accuracy",
+    "test_accuracy",
+    "train_loss",
+    "val_loss",
+    "test_loss",
+    "best_val_accuracy",
+    "best_val_loss",
+    "best_epoch",
+    "epochs",
+    "diverged",
+    "diverged_epoch",
+    "epochs_to_target",
+    "seconds_to_target",
+    "seconds",
+    "seconds_per_epoch",
+]
+_CELL_FIELDS = [
+    "regularizer_kind",
+    "chosen_lr",
+    "default_lr",
+    "lr_on_edge",
+    "all_diverged",
+    "selected",
+    "slurm_job_id",
+]
+_CONFIG_FIELDS = ["hidden", "init", "loss", "schedule", "batch_size", "dtype", "target_accuracy"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Student's t quantile (no SciPy needed)
+# ----------------------------------------------------------------------------------------------
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularized incomplete beta function (modified Lentz).
+
+    ``I_x(a, b) = x^a (1-x)^b / (a B(a, b)) * 1 / (1 + d_1 / (1 + d_2 / (1 + ...)))`` with
+    ``d_{2m+1} = -(a+m)(a+b+m) x / ((a+2m)(a+2m+1))`` and ``d_{2m} = m(b-m) x / ((a+2m-1)(a+2m))``.
+    """
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        for num in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= c * d
+        if abs(c * d - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta ``I_x(a, b)`` for ``0 <= x <= 1``."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def _t_cdf(t: float, df: float) -> float:
+    """CDF of Student's t: ``F(t) = 1 - I_{df/(df+t^2)}(df/2, 1/2) / 2`` for ``t >= 0``."""
+    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t >= 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (e.g. 2.776 for 0.975, 4).
+
+    Found by bisection on the CDF to ~1e-12; ``NaN`` for ``df <= 0``.
+    """
+    if not 0.0 < p < 1.0:
+        raise NngridError(f"t_quantile needs 0 < p < 1, got {p!r}")
+    if not df > 0:
+        return math.nan
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while _t_cdf(hi, df) < p:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if _t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-13 * max(1.0, hi):
+            break
+    return 0.5 * (lo + hi)
+
+
+def confidence_interval(values: Iterable[float], level: float = 0.95) -> dict[str, float]:
+    """Mean, sample std, n and the t interval ``mean -+ t_{(1+level)/2, n-1} s / sqrt(n)``.
+
+    Non-finite values (a diverged run's loss) are left out of every statistic.
+    """
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    mean = float(x.mean()) if n else math.nan
+    std = float(x.std(ddof=1)) if n > 1 else math.nan
+    half = t_quantile(0.5 + level / 2.0, n - 1) * std / math.sqrt(n) if n > 1 else math.nan
+    return {"mean": mean, "std": std, "n": n, "ci_low": mean - half, "ci_high": mean + half}
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading
+# ----------------------------------------------------------------------------------------------
+
+
+def _read(path: str | os.PathLike[str]) -> dict:
+    try:
+        from nngrid.io import read_json
+    except ImportError:  # pragma: no cover - io is part of the package
+        read_json = None
+    if read_json is not None:
+        doc = read_json(path)
+    else:  # pragma: no cover
+        doc = json.loads(Path(path).read_text())
+    if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
+        raise NngridError(
+            f"{path}: not a training job result (no 'rows' list); delete it and rerun its job"
+        )
+    return doc
+
+
+def load_rows(paths: Iterable[str | os.PathLike[str]]) -> list[dict]:
+    """Every replica row of every job file, each with ``source`` (its file)."""
+    rows: list[dict] = []
+    for path in paths:
+        doc = _read(path)
+        for row in doc["rows"]:
+            rows.append({**row, "source": str(path)})
+    return rows
+
+
+def _inf_if_none(value: Any) -> float:
+    return math.inf if value is None else float(value)
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
+    """One row per replica (see the module docstring); ``run_id`` numbers them from 0."""
+    records = []
+    for i, row in enumerate(rows):
+        config = row.get("config") or {}
+        rec: dict[str, Any] = {"run_id": i}
+        for key in AXES:
+            rec[key] = row.get(key)
+        rec["arm"] = row.get("arm")
+        for key in _CELL_FIELDS:
+            rec[key] = row.get(key)
+        for key in _RECORD_FIELDS:
+            rec[key] = row.get(key)
+        for name, value in sorted((row.get("reg_params") or {}).items()):
+            rec[f"reg_{name}"] = value
+        rec["reg_params"] = json.dumps(row.get("reg_params") or {}, sort_keys=True)
+        rec["opt_params"] = json.dumps(row.get("opt_params") or {}, sort_keys=True)
+        for key in _CONFIG_FIELDS:
+            value = config.get(key)
+            rec[key] = "-".join(map(str, value)) if isinstance(value, list | tuple) else value
+        rec["max_epochs"] = config.get("epochs")
+        rec["source"] = row.get("source")
+        records.append(rec)
+    df = pd.DataFrame.from_records(records)
+    if df.empty:
+        return df
+    for key in ("epochs_to_target", "seconds_to_target"):
+        df[key] = [_inf_if_none(v) for v in df[key]]
+    for key in (
+        "train_accuracy",
+        "val_accuracy",
+        "test_accuracy",
+        "train_loss",
+        "val_loss",
+        "test_loss",
+        "best_val_accuracy",
+        "best_val_loss",
+        "seconds",
+        "seconds_per_epoch",
+        "lr",
+    ):
+        df[key] = [_num(v) for v in df[key]]
+    df["diverged"] = df["diverged"].fillna(False).astype(bool)
+    df["diverged_epoch"] = pd.array(df["diverged_epoch"], dtype="Int64")
+    for key in ("lr_on_edge", "all_diverged", "selected"):
+        df[key] = df[key].fillna(False).astype(bool)
+    df["slurm_job_id"] = df["slurm_job_id"].astype("string")
+    return df
+
+
+def histories_table(rows: Sequence[dict]) -> pd.DataFrame:
+    """One row per replica per epoch; ``run_id`` matches :func:`runs_table`'s."""
+    cols: dict[str, list] = {k: [] for k in ["run_id", "epoch", *HISTORY_FIELDS]}
+    for i, row in enumerate(rows):
+        for entry in row.get("history") or []:
+            cols["run_id"].append(i)
+            cols["epoch"].append(entry.get("epoch"))
+            for key in HISTORY_FIELDS:
+                cols[key].append(_num(entry.get(key)))
+    hist = pd.DataFrame(cols)
+    keys = pd.DataFrame(
+        {
+            "run_id": range(len(rows)),
+            **{k: [r.get(k) for r in rows] for k in [*AXES, "arm", "seed", "lr", "diverged"]},
+        }
+    )
+    return keys.merge(hist, on="run_id", how="right")
+
+
+# ----------------------------------------------------------------------------------------------
+# Summaries
+# ----------------------------------------------------------------------------------------------
+
+
+def summary_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per cell and arm (tuned, untuned): ``<metric>_{mean,std,n,ci_low,ci_high}`` and counts."""
+    runs = runs[runs["arm"].isin(["tuned", "untuned"])]
+    keys = [*AXES, "arm"]
+    out = []
+    for key, group in runs.groupby(keys, sort=False, dropna=False):
+        rec = dict(zip(keys, key, strict=True))
+        rec["lr"] = float(group["lr"].iloc[0])
+        rec["lr_on_edge"] = bool(group["lr_on_edge"].any())
+        rec["runs"] = len(group)
+        rec["diverged"] = int(group["diverged"].sum())
+        rec["reached_target"] = int(np.isfinite(group["epochs_to_target"]).sum())
+        for metric in METRICS:
+            stats = confidence_interval(group[metric], level)
+            for name, value in stats.items():
+                rec[f"{metric}_{name}"] = value
+        rec["epochs_to_target_median"] = float(np.median(group["epochs_to_target"]))
+        rec["seconds_to_target_median"] = float(np.median(group["seconds_to_target"]))
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def rankings_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per study and dataset, each factor's levels ranked by tuned mean test accuracy.
+
+    Regression datasets (no accuracy) rank by test loss, smallest first. Columns: study,
+    dataset, factor, level, rank, metric, mean, std, n, ci_low, ci_high, diverged.
+    """
+    tuned = runs[runs["arm"] == "tuned"]
+    out = []
+    for (study, dataset), data in tuned.groupby(["study", "dataset"], sort=False):
+        metric = "test_accuracy" if data["test_accuracy"].notna().any() else "test_loss"
+        for factor in ("optimizer", "activation", "regularizer"):
+            recs = []
+            for level_name, group in data.groupby(factor, sort=False):
+                stats = confidence_interval(group[metric], level)
+                recs.append(
+                    {
+                        "study": study,
+                        "dataset": dataset,
+                        "factor": factor,
+                        "level": level_name,
+                        "metric": metric,
+                        **stats,
+                        "diverged": int(group["diverged"].sum()),
+                    }
+                )
+            best_first = metric == "test_accuracy"
+            recs.sort(
+                key=lambda r: np.nan_to_num(r["mean"], nan=-np.inf if best_first else np.inf),
+                reverse=best_first,
+            )
+            for rank, rec in enumerate(recs, start=1):
+                rec["rank"] = rank
+            out += recs
+    columns = [
+        "study",
+        "dataset",
+        "factor",
+        "level",
+        "rank",
+        "metric",
+        "mean",
+        "std",
+        "n",
+        "ci_low",
+        "ci_high",
+        "diverged",
+    ]
+    return pd.DataFrame(out, columns=columns)
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing
+# ----------------------------------------------------------------------------------------------
+
+
+def _atomic(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp)`` on a temporary name next to ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise NngridError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def collect(paths: Iterable[str | os.PathLike[str]]) -> dict[str, pd.DataFrame]:
+    """All four tables from job files: ``{"runs", "summary", "rankings", "histories"}``."""
+    rows = load_rows(paths)
+    if not rows:
+        raise NngridError("no training results to collect; give at least one job JSON file")
+    runs = runs_table(rows)
+    return {
+        "runs": runs,
+        "summary": summary_table(runs),
+        "rankings": rankings_table(runs),
+        "histories": histories_table(rows),
+    }
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write runs.{parquet,csv}, summary.{parquet,csv}, rankings.csv, histories.parquet."""
+    out = Path(out_dir)
+    plan = [
+        ("runs", "parquet"),
+        ("runs", "csv"),
+        ("summary", "parquet"),
+        ("summary", "csv"),
+        ("rankings", "csv"),
+        ("histories", "parquet"),
+    ]
+    written = []
+    for name, ext in plan:
+        df = tables[name]
+        path = out / f"{name}.{ext}"
+        if ext == "csv":
+            _atomic(path, lambda tmp, df=df: df.to_csv(tmp, index=False))
+        else:
+            _atomic(path, lambda tmp, df=df: df.to_parquet(tmp, index=False))
+        written.append(path)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nngrid.tables --runs FILE... --out-dir DIR``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m nngrid.tables", description="Collect training job JSON files into tables."
+    )
+    parser.add_argument("--runs", nargs="+", required=True, help="job JSON files (globs allowed)")
+    parser.add_argument("--out-dir", required=True, help="folder for the tables")
+    args = parser.parse_args(argv)
+    try:
+        paths: list[str] = []
+        for pattern in args.runs:
+            matches = sorted(glob.glob(pattern, recursive=True))
+            paths += matches if matches else [pattern]
+        written = write_tables(collect(paths), args.out_dir)
+    except NngridError as exc:
+        print(f"nngrid: error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

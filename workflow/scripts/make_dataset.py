@@ -1,0 +1,19 @@
+"""Adapter for rule `dataset`: build one dataset with nngrid.datasets and save it."""
+
+import sys
+
+from nngrid.datasets import build, describe, save_dataset
+from nngrid.io import write_json
+
+with open(snakemake.log[0], "w") as log:  # noqa: F821 (injected by Snakemake)
+    sys.stderr = log
+    spec = snakemake.params.spec  # noqa: F821
+    splits = build(
+        spec["kind"],
+        seed=spec["seed"],
+        val_fraction=spec["val_fraction"],
+        test_fraction=spec["test_fraction"],
+        **spec["params"],
+    )
+    save_dataset(snakemake.output.data, splits)  # noqa: F821
+    write_json(snakemake.output.info, {**describe(splits), "spec": spec})  # noqa: F821

@@ -239,3 +239,20 @@ def test_bad_data_raises_user_errors(moons):
     neg = dict(moons, y_test=moons["y_test"] - 1)
     with pytest.raises(NngridError, match="negative"):
         train_replicas(neg, **KW)
+
+
+def test_per_batch_gather_gives_the_same_records_as_the_per_epoch_gather(moons, monkeypatch):
+    """Large data fall back to gathering each batch; the numbers must not change (==)."""
+    import nngrid.train as train_module
+
+    kw = dict(KW, seeds=[0, 1], opt_params={"lr": [0.01, 0.02]})
+    epoch_gather = train_replicas(moons, **kw)
+    monkeypatch.setattr(train_module, "EPOCH_GATHER_BYTES", 0)
+    batch_gather = train_replicas(moons, **kw)
+    assert [untimed(r) for r in epoch_gather] == [untimed(r) for r in batch_gather]
+
+
+def test_batch_larger_than_the_data_is_full_batch(moons):
+    (a,) = train_replicas(moons, **dict(KW, batch_size=10_000))
+    (b,) = train_replicas(moons, **dict(KW, batch_size=None))
+    assert untimed(a)["history"] == untimed(b)["history"]

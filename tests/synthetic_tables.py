@@ -111,3 +111,20 @@ def synthetic_benchmarks(runs) -> object:
     jobs["s"] = jobs["seconds"] * 1.05 + 0.5
     jobs["max_rss"] = 100.0
     return pd.DataFrame(jobs.drop(columns="seconds"))
+
+
+def write_benchmarks(runs, folder) -> tuple[list[str], list[dict]]:
+    """Benchmark TSVs (Snakemake's columns) of the synthetic jobs; returns (paths, jobs)."""
+    from pathlib import Path
+
+    bench = synthetic_benchmarks(runs)
+    paths, jobs = [], []
+    for i, row in enumerate(bench.to_dict("records")):
+        path = Path(folder) / f"job{i}.tsv"
+        path.write_text(
+            "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+            f"{row['s']:.4f}\t0:00:01\t{row['max_rss']}\t1\t1\t1\t0\t0\t0\t{row['s']:.2f}\n"
+        )
+        paths.append(str(path))
+        jobs.append({k: row[k] for k in ("study", "dataset", "optimizer", "regularizer")})
+    return paths, jobs

@@ -712,8 +712,8 @@ def regularizer_boundaries(
         "none": {},
         "l1": {"regularizer": "l1", "reg_params": {"strength": 1e-3}},
         "l2": {"regularizer": "l2", "reg_params": {"strength": 1e-3}},
-        "lp (p=3)": {"regularizer": "lp", "reg_params": {"strength": 1e-3, "p": 3}},
-        "lp (p=4)": {"regularizer": "lp", "reg_params": {"strength": 1e-3, "p": 4}},
+        "lp3": {"regularizer": "lp", "reg_params": {"strength": 1e-3, "p": 3}},
+        "lp4": {"regularizer": "lp", "reg_params": {"strength": 1e-3, "p": 4}},
         "dropout": {"regularizer": "dropout", "reg_params": {"rate": 0.3}},
     }
     data = build(dataset, seed, **(dataset_params or {"n_samples": 200, "noise": 0.35}))
@@ -791,3 +791,60 @@ def batch_size_curves(
         label = f"full ({n})" if not bs else str(bs)
         records += _long(run.history, batch_size=int(bs or n), batch=label, full_batch=not bs)
     return {"records": records}
+
+
+# --------------------------------------------------------------------------- running from config
+
+#: Experiment name (a key of the config's ``experiments`` section) -> function.
+EXPERIMENTS = {
+    "activation_curves": activation_curves,
+    "optimizer_paths": optimizer_paths,
+    "nonlinearity_boundaries": nonlinearity_boundaries,
+    "gradient_flow": gradient_flow,
+    "regression_overfitting": regression_overfitting,
+    "data_size_sweep": data_size_sweep,
+    "regularizer_boundaries": regularizer_boundaries,
+    "batch_size_curves": batch_size_curves,
+}
+
+#: Keys of an experiment's config section that only the figures read.
+PLOT_KEYS = ("plot",)
+
+
+def settings(name: str, section: dict, seed: int = 0) -> dict:
+    """Keyword arguments for experiment ``name`` from its config ``section``.
+
+    ``lr_grid: {low, high, points}`` becomes ``points`` log-spaced rates from ``low`` to
+    ``high``; a batch size ``"full"`` becomes ``None`` (the full batch); ``seed`` comes from the
+    section or the ``experiments.seed`` default; the figure-only ``plot`` key is dropped. An
+    unknown key raises :class:`~nngrid.errors.NngridError` naming it and the valid ones.
+    """
+    import inspect
+
+    from nngrid.errors import NngridError, choices_message
+
+    if name not in EXPERIMENTS:
+        raise NngridError(choices_message("experiment", name, list(EXPERIMENTS)))
+    accepted = inspect.signature(EXPERIMENTS[name]).parameters
+    kwargs = {k: v for k, v in (section or {}).items() if k not in PLOT_KEYS}
+    for key in kwargs:
+        if key not in accepted:
+            raise NngridError(
+                f"experiments.{name} has no key {key!r}; valid keys: "
+                + ", ".join([*accepted, *PLOT_KEYS])
+            )
+    grid = kwargs.get("lr_grid")
+    if isinstance(grid, dict):
+        kwargs["lr_grid"] = np.geomspace(grid["low"], grid["high"], int(grid["points"])).tolist()
+    if "batch_sizes" in kwargs:
+        kwargs["batch_sizes"] = [
+            None if b in ("full", None) else int(b) for b in kwargs["batch_sizes"]
+        ]
+    if "seed" in accepted and "seed" not in kwargs:
+        kwargs["seed"] = int(seed)
+    return kwargs
+
+
+def run(name: str, section: dict, seed: int = 0) -> Result:
+    """Run experiment ``name`` with the settings of its config ``section``."""
+    return EXPERIMENTS[name](**settings(name, section, seed))

@@ -77,16 +77,16 @@ def activations_caption(records) -> str:
         f"{len(peak)} activations. Largest slope on [{_fmt(df['x'].min())}, "
         f"{_fmt(df['x'].max())}]: " + ", ".join(f"{a} {_fmt(v, 2)}" for a, v in peak.items()) + ".",
     ]
+    if dead:
+        lines.append(
+            f"{', '.join(dead)} have exactly zero slope on part of the range"
+            " (a unit there passes back nothing)."
+        )
     if small:
         lines.append(
             f"The slope of {', '.join(small)} never exceeds {_fmt(max(peak[a] for a in small), 2)}:"
             " each such layer multiplies the backward signal by at most that, which is why deep"
             " stacks of them lose their gradient (figure 3)."
-        )
-    if dead:
-        lines.append(
-            f"{', '.join(dead)} have exactly zero slope on part of the range"
-            " (a unit there passes back nothing)."
         )
     return "\n\n".join(lines)
 
@@ -483,3 +483,66 @@ def cost_caption(jobs: pd.DataFrame) -> str:
         + ", ".join(f"{o} {_fmt(v, 3)} s" for o, v in per.items())
         + "."
     )
+
+
+# --------------------------------------------------------------------------- the claims table
+
+#: Figure stem -> the lesson's claim that figure tests (figures that only illustrate: none).
+CLAIMS = {
+    "fig01_activations": "an activation must be differentiable; sigmoid's slope is small",
+    "fig02_nonlinearity": "without a nonlinearity a network cannot separate non-linear classes",
+    "fig03_gradient_flow": "with many layers a careless activation makes gradients vanish",
+    "fig04_regression_losses": "an unregularised net overfits; L1/L2, dropout, early stopping "
+    "and more data cure it",
+    "fig05_data_size": "more data closes the train/test gap",
+    "fig06_weight_histograms": "L1 makes weights sparse, L2 small; regularizers straighten "
+    "boundaries",
+    "fig07_batch_size": "mini-batches are much cheaper per step and get there faster",
+    "fig09_target": "most of the time Adam gets there fast and well",
+}
+
+
+def claims_table(captions: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per claim the figures test: ``figure, claim, verdict, evidence``.
+
+    The verdict is read from the figure's computed caption: ``contradicted`` when it holds a
+    "Contrary to the lesson" sentence (which is then the evidence), else ``supported`` with
+    the caption's last sentence as evidence.
+    """
+    rows = []
+    for path in captions:
+        stem = Path(path).stem
+        if stem not in CLAIMS:
+            continue
+        paragraphs = [" ".join(p.split()) for p in Path(path).read_text().split("\n\n")]
+        prose = [p for p in paragraphs if p and not p.startswith("- ")]
+        sentences = [s.strip() for p in prose for s in p.split(". ") if s.strip()]
+        contrary = [s for s in sentences if CONTRARY in s]
+        evidence = contrary[0] if contrary else (prose[-1] if prose else "")
+        rows.append(
+            {
+                "figure": stem,
+                "claim": CLAIMS[stem],
+                "verdict": "contradicted" if contrary else "supported",
+                "evidence": evidence.rstrip(".") + ".",
+            }
+        )
+    return pd.DataFrame(rows, columns=["figure", "claim", "verdict", "evidence"])
+
+
+def main(argv=None) -> int:
+    """``python -m nngrid.report --captions A.rst B.rst ... --out claims.csv``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m nngrid.report", description=main.__doc__)
+    parser.add_argument("--captions", nargs="+", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    from nngrid.io import write_text
+
+    write_text(args.out, claims_table(args.captions).to_csv(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -13,38 +12,23 @@ from nngrid.figures import ordered, save, theme
 
 QUESTION = "What did each training job cost, and how much of it was training?"
 
-#: ``benchmarks/train/{study}/{dataset}/{optimizer}/{regularizer}.tsv``
-_PATTERN = re.compile(
-    r"(?P<study>[^/]+)/(?P<dataset>[^/]+)/(?P<optimizer>[^/]+)/"
-    r"(?P<regularizer>[^/]+)\.tsv$"
-)
 
-
-def read_benchmarks(paths) -> pd.DataFrame:
-    """One row per benchmark file: its wall seconds ``s``, ``max_rss`` (MB) and the job's axes
-    parsed from the path. Files with several repeats give their mean."""
+def read_benchmarks(paths, jobs: list[dict]) -> pd.DataFrame:
+    """One row per training job: its axes (``jobs[i]`` for ``paths[i]``), wall seconds ``s``
+    and ``max_rss`` (MB) from Snakemake's benchmark TSV (the mean if it holds repeats)."""
     rows = []
-    for p in paths:
-        m = _PATTERN.search(Path(p).as_posix())
-        if not m:
-            continue
-        bench = pd.read_csv(p, sep="\t")
-        rows.append(
-            {
-                **m.groupdict(),
-                "s": float(bench["s"].mean()),
-                "max_rss": float(pd.to_numeric(bench["max_rss"], errors="coerce").mean()),
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=["study", "dataset", "optimizer", "regularizer", "s", "max_rss"]
-    )
+    for path, job in zip(paths, jobs, strict=True):
+        bench = pd.read_csv(path, sep="\t")
+        rss = pd.to_numeric(bench["max_rss"], errors="coerce").mean()
+        rows.append({**job, "s": float(bench["s"].mean()), "max_rss": float(rss)})
+    return pd.DataFrame(rows)
 
 
 def job_costs(bench: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """Per job: wall seconds, summed training seconds of its runs, and the overhead share
-    ``1 - training / wall`` (process start, imports, data loading, evaluation, writing)."""
-    keys = ["study", "dataset", "optimizer", "regularizer"]
+    ``1 - training / wall`` (process start, imports, data loading, evaluation, writing).
+    Jobs are matched to runs on the axes both tables have (study, dataset, optimizer, ...)."""
+    keys = [k for k in bench.columns if k in runs.columns and k not in ("s", "max_rss")]
     train = runs.groupby(keys, as_index=False).agg(
         training=("seconds", "sum"), runs=("seconds", "size")
     )

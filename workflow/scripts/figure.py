@@ -1,0 +1,19 @@
+"""Adapter: draw the figures of one figure rule and write their captions (nngrid.figures.make)."""
+
+import sys
+
+from nngrid.figures.make import make
+
+
+def named(items):
+    """A Snakemake Namedlist as a dict of its named entries (lists stay lists)."""
+    return {name: getattr(items, name) for name in items.keys()}
+
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
+make(
+    snakemake.rule,  # noqa: F821
+    named(snakemake.input),  # noqa: F821
+    named(snakemake.output),  # noqa: F821
+    named(snakemake.params),  # noqa: F821
+)

@@ -404,6 +404,9 @@ def train_replicas(
     frozen_views = net.views(frozen_mask)
     best_flat = net.flat.copy() if patience is not None else None
     any_frozen = False
+    # the loss without per-batch target checks (the data were checked once, above)
+    value_and_grad = getattr(loss_fn, "_fast_value_and_grad", loss_fn.value_and_grad)
+    fast_value = getattr(loss_fn, "_fast_value", loss_fn.value)
     factor = None
     epoch_times: list[float] = []
     elapsed = 0.0
@@ -447,7 +450,7 @@ def train_replicas(
                     )
             for i, (Xb, yb) in enumerate(batches):
                 out = net.forward(Xb, train=True, dropout=dropout)
-                lvals, grad = loss_fn.value_and_grad(out, yb)
+                lvals, grad = value_and_grad(out, yb)
                 batch_losses[:, i] = lvals
                 if classify:  # right answers, counted once per epoch
                     s, e = bounds[i]
@@ -469,7 +472,7 @@ def train_replicas(
             train_loss = (batch_losses * batch_sizes).sum(axis=1) / n_train  # per row: no BLAS
             train_acc = np.count_nonzero(hits, axis=1) / n_train if classify else None
             val_out = net.predict(arrays["X_val"])
-            val_loss = np.asarray(loss_fn.value(val_out, arrays["y_val"]), np.float64)
+            val_loss = np.array(fast_value(val_out, arrays["y_val"]), np.float64)
             val_acc = (
                 np.asarray(loss_fn.accuracy(val_out, arrays["y_val"]), np.float64)
                 if classify

@@ -10,13 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def synthetic_rows(seed: int = 0, boost: dict | None = None, epochs: int = 6) -> list[dict]:
+def synthetic_rows(
+    seed: int = 0, boost: dict | None = None, epochs: int = 6, speed: dict | None = None
+) -> list[dict]:
     """Rows for 2 datasets x 2 activations x 2 regularizers x 3 optimizers, 3 lrs, 3 seeds."""
     rng = np.random.default_rng(seed)
     boost = boost or {}
     rows = []
     base = {"sgd": 0.80, "momentum": 0.85, "adam": 0.90}
-    speed = {"sgd": 4, "momentum": 3, "adam": 2}
+    speed = {"sgd": 4, "momentum": 3, "adam": 2, **(speed or {})}
     for dataset in ("moons", "circles"):
         for activation in ("relu", "sigmoid"):
             for regularizer in ("none", "l2"):
@@ -87,11 +89,11 @@ def synthetic_rows(seed: int = 0, boost: dict | None = None, epochs: int = 6) ->
     return rows
 
 
-def synthetic_tables(seed: int = 0, boost: dict | None = None) -> dict:
+def synthetic_tables(seed: int = 0, boost: dict | None = None, speed: dict | None = None) -> dict:
     """``runs``, ``summary``, ``rankings``, ``histories`` DataFrames of a synthetic study."""
     from nngrid import tables
 
-    rows = synthetic_rows(seed, boost)
+    rows = synthetic_rows(seed, boost, speed=speed)
     runs = tables.runs_table(rows)
     return {
         "runs": runs,

@@ -1,0 +1,178 @@
+"""Tests for nngrid.experiments: shapes of every result and the results the lesson predicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nngrid import experiments as E
+from nngrid.activations import ACTIVATIONS
+from nngrid.errors import NngridError
+from nngrid.optim import OPTIMIZERS
+
+
+def test_activation_curves_cover_every_activation():
+    result = E.activation_curves(points=21)
+    df = pd.DataFrame(result["records"])
+    assert len(df) == len(ACTIVATIONS) * 21 * 2
+    assert set(df["activation"]) == set(ACTIVATIONS.names())
+    slope = df[df["curve"] == "f'(x)"].groupby("activation")["value"]
+    assert slope.max()["sigmoid"] == pytest.approx(0.25)
+    assert slope.min()["identity"] == slope.max()["identity"] == 1.0
+
+
+@pytest.mark.parametrize("name", list(E.TEST_FUNCTIONS))
+def test_test_function_gradients_match_finite_differences(name):
+    fn = E.TEST_FUNCTIONS[name]
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x, y = rng.uniform(-1.5, 1.5, 2)
+        gx, gy = fn.grad(x, y)
+        h = 1e-6
+        assert gx == pytest.approx(
+            (fn.value(x + h, y) - fn.value(x - h, y)) / (2 * h), rel=1e-5, abs=1e-6
+        )
+        assert gy == pytest.approx(
+            (fn.value(x, y + h) - fn.value(x, y - h)) / (2 * h), rel=1e-5, abs=1e-6
+        )
+    if fn.minimum is not None and name != "saddle":
+        assert fn.grad(*fn.minimum) == pytest.approx((0.0, 0.0), abs=1e-12)
+
+
+def test_optimizer_paths_are_tuned_and_complete():
+    grid = [1e-3, 1e-2, 1e-1]
+    result = E.optimizer_paths(functions=("bowl", "saddle"), lr_grid=grid, steps=30)
+    df = pd.DataFrame(result["records"])
+    tuning = pd.DataFrame(result["tuning"])
+    assert set(df["optimizer"]) == set(OPTIMIZERS.names())
+    for (fn, opt), sub in df.groupby(["function", "optimizer"]):
+        assert len(sub) == 31
+        assert sub["lr"].iloc[0] in grid
+        scores = tuning[(tuning["function"] == fn) & (tuning["optimizer"] == opt)]
+        # the chosen rate has the lowest final value of its grid
+        assert sub["value"].iloc[-1] == pytest.approx(scores["final_value"].min())
+        assert result[f"path__{fn}__{opt}"].shape == (31, 2)
+        assert sub["lr_on_edge"].iloc[0] == (sub["lr"].iloc[0] in (grid[0], grid[-1]))
+    bowl = df[df["function"] == "bowl"].groupby("optimizer")["value"]
+    assert (bowl.last() < bowl.first()).all()
+
+
+def test_fit_is_deterministic_and_keeps_the_model():
+    from nngrid.datasets import build
+
+    data = build("moons", 0, n_samples=120)
+    a = E.fit(data, hidden=[8], epochs=3, seeds=(0, 1))
+    b = E.fit(data, hidden=[8], epochs=3, seeds=(0, 1))
+    assert a.model.R == 2 and len(a.history) == 4
+    np.testing.assert_array_equal(a.model.flat, b.model.flat)
+    assert a.history[-1]["train_loss"].shape == (2,)
+    assert a.history[-1]["train_loss"].mean() < a.history[0]["train_loss"].mean()
+
+
+def test_nonlinearity_separates_what_identity_cannot():
+    result = E.nonlinearity_boundaries(
+        datasets=("xor", "circles"),
+        activations=("identity", "relu"),
+        hidden=(16,),
+        epochs=40,
+        lr=3e-2,
+        mesh=20,
+    )
+    df = pd.DataFrame(result["records"]).set_index(["dataset", "activation"])
+    for ds in ("xor", "circles"):
+        assert df.loc[(ds, "identity"), "test_accuracy"] < 0.7
+        assert df.loc[(ds, "relu"), "test_accuracy"] > 0.9
+        assert result[f"proba__{ds}__relu"].shape == (20, 20)
+        assert ((result[f"proba__{ds}__relu"] >= 0) & (result[f"proba__{ds}__relu"] <= 1)).all()
+
+
+def test_gradients_vanish_in_deep_sigmoid_networks_only():
+    result = E.gradient_flow(
+        depths=(2, 12),
+        activations=("sigmoid", "relu"),
+        initializers=("he_normal",),
+        width=16,
+        dataset="moons",
+        epochs=1,
+        seeds=(0, 1),
+    )
+    df = pd.DataFrame(result["records"])
+    assert len(df) == 2 * 2 * 1 * 2 * (3 + 13)  # stages x seeds x layers per depth
+    init = df[(df["stage"] == "init") & (df["depth"] == 12)]
+    ratio = {}
+    for act, sub in init.groupby("activation"):
+        norms = sub.groupby("layer")["grad_norm"].median()
+        ratio[act] = norms.iloc[0] / norms.iloc[-1]
+    assert ratio["sigmoid"] < 1e-3
+    assert 1e-2 < ratio["relu"] < 1e2
+
+
+def test_regression_overfitting_and_cures():
+    result = E.regression_overfitting(
+        cures={"none": {}, "l2": {"regularizer": "l2", "reg_params": {"strength": 1e-3}}},
+        hidden=(32,),
+        epochs=60,
+        eval_every=20,
+    )
+    df = pd.DataFrame(result["records"])
+    assert sorted(set(df["epoch"])) == [0, 20, 40, 60]
+    assert result["cures"] == ["none", "l2"]
+    assert result["fit__none"].shape == result["x_test"].shape
+    assert np.isfinite(df[["train_loss", "test_loss"]].to_numpy()).all()
+
+
+def test_data_size_sweep_records():
+    result = E.data_size_sweep(sizes=(15, 60), hidden=(16,), epochs=50, seeds=(0, 1))
+    df = pd.DataFrame(result["records"])
+    assert len(df) == 4
+    assert df.groupby("n_samples")["n_train"].first().is_monotonic_increasing
+    np.testing.assert_allclose(df["gap"], df["test_loss"] - df["train_loss"])
+
+
+def test_l1_leaves_more_weights_near_zero_than_l2():
+    result = E.regularizer_boundaries(
+        regularizers={
+            "l1": {"regularizer": "l1", "reg_params": {"strength": 1e-3}},
+            "l2": {"regularizer": "l2", "reg_params": {"strength": 1e-3}},
+        },
+        hidden=(32,),
+        epochs=150,
+        mesh=10,
+    )
+    df = pd.DataFrame(result["records"]).set_index("label")
+    assert df.loc["l1", "near_zero"] > df.loc["l2", "near_zero"]
+    assert result["weights__l1"].size == 2 * 32 + 32 * 2
+
+
+def test_batch_size_curves_records():
+    result = E.batch_size_curves(
+        batch_sizes=(16, None), dataset="moons", hidden=(8,), epochs=3, seeds=(0, 1)
+    )
+    df = pd.DataFrame(result["records"])
+    assert len(df) == 2 * 4 * 2
+    assert set(df["full_batch"]) == {True, False}
+    for _, sub in df.groupby(["batch", "replica"]):
+        assert sub["seconds"].is_monotonic_increasing
+
+
+def test_save_and_load_round_trip(tmp_path):
+    result = {"records": [{"a": 1, "b": "x"}], "labels": ["p", "q"], "arr": np.arange(6.0)}
+    E.save(tmp_path / "r.npz", result)
+    back = E.load(tmp_path / "r.npz")
+    assert back["records"] == [{"a": 1, "b": "x"}]
+    assert back["labels"] == ["p", "q"]
+    np.testing.assert_array_equal(back["arr"], np.arange(6.0))
+
+
+def test_settings_from_config():
+    kw = E.settings("optimizer_paths", {"lr_grid": {"low": 1e-3, "high": 1e-1, "points": 3}})
+    assert kw["lr_grid"] == pytest.approx([1e-3, 1e-2, 1e-1])
+    kw = E.settings("batch_size_curves", {"batch_sizes": [8, "full"]})
+    assert kw["batch_sizes"] == [8, None]
+    assert E.settings("nonlinearity_boundaries", {}, seed=7)["seed"] == 7
+    assert "plot" not in E.settings("regularizer_boundaries", {"plot": {"boundaries": ["none"]}})
+    with pytest.raises(NngridError, match="no key 'epoch'.*epochs"):
+        E.settings("gradient_flow", {"epoch": 3})
+    with pytest.raises(NngridError, match="unknown experiment 'nope'"):
+        E.settings("nope", {})

@@ -108,6 +108,25 @@ def test_backward_in_place_into_grad_leaves_z_and_a_alone(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_training_path_equals_forward_and_backward(name, dtype):
+    """forward_train / backward_train (the network's path) give forward's and backward's values."""
+    act = ACTIVATIONS.create(name)
+    z = points(name).astype(dtype)
+    z0 = z.copy()
+    a, saved = np.empty_like(z), np.empty_like(z)
+    assert act.forward_train(z, a, saved) is a
+    np.testing.assert_array_equal(a, act.forward(z))
+    grad = np.random.default_rng(3).standard_normal(z.shape).astype(dtype)
+    expected = act.backward(z, a, grad.copy())
+    a0 = a.copy()
+    assert act.backward_train(z, a, saved, grad, grad) is grad
+    np.testing.assert_array_equal(grad, expected)
+    np.testing.assert_array_equal(z, z0)
+    np.testing.assert_array_equal(a, a0)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_forward_out_and_no_aliasing(name):
     act = ACTIVATIONS.create(name)
     z = points(name)

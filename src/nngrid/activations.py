@@ -58,6 +58,19 @@ class Activation:
         """Return ``grad * f'(z)`` (into ``out``, which may be ``grad``)."""
         return np.multiply(grad, self.derivative(z), out=out)
 
+    # The network's training path. ``saved`` is a work array shaped like ``z`` that the network
+    # keeps between the two calls; an activation may store there whatever makes its backward
+    # cheaper (relu: its 0/1 derivative). The defaults ignore it.
+    def forward_train(self, z: np.ndarray, out: np.ndarray, saved: np.ndarray) -> np.ndarray:
+        """``f(z)`` into ``out``, possibly storing backward's helper in ``saved``."""
+        return self.forward(z, out=out)
+
+    def backward_train(
+        self, z: np.ndarray, a: np.ndarray, saved: np.ndarray, grad: np.ndarray, out: np.ndarray
+    ) -> np.ndarray:
+        """``grad * f'(z)`` into ``out`` (may be ``grad``), after :meth:`forward_train`."""
+        return self.backward(z, a, grad, out=out)
+
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.forward(z)
 
@@ -119,6 +132,17 @@ class ReLU(Activation):
 
     def backward(self, z, a, grad, out=None):
         return np.multiply(grad, z > 0, out=out)
+
+    # Training path: the derivative [z > 0] kept as a float 0/1 array, so forward is
+    # z * [z > 0] and backward one float multiply (a float mask multiplies ~2x faster than a
+    # bool one, and greater + multiply beat np.maximum; measured). Same values as forward and
+    # backward, except that -inf maps to NaN rather than 0 (a diverged network either way).
+    def forward_train(self, z, out, saved):
+        np.greater(z, 0, out=saved)
+        return np.multiply(z, saved, out=out)
+
+    def backward_train(self, z, a, saved, grad, out):
+        return np.multiply(grad, saved, out=out)
 
 
 @ACTIVATIONS.register("leaky_relu")

@@ -58,6 +58,7 @@ class _Buffers:
         self.Z = [np.empty((R, B, w), dtype) for w in widths[1:]]
         self.A = [np.empty((R, B, w), dtype) for w in hidden]
         self.dA = [np.empty((R, B, w), dtype) for w in hidden]
+        self.S = [np.empty((R, B, w), dtype) for w in hidden]  # the activation's saved helper
         # dropout work arrays, created on first use
         self.H: list[np.ndarray] | None = None
         self.U: list[np.ndarray] | None = None
@@ -186,7 +187,9 @@ class MLP:
             self._buffers.move_to_end(B)
         return buf
 
-    def forward(self, X: np.ndarray, train: bool = False, dropout: Any = None) -> np.ndarray:
+    def forward(
+        self, X: np.ndarray, train: bool = False, dropout: Any = None, _keep: bool = True
+    ) -> np.ndarray:
         """Return the outputs ``Z_L`` of every replica, shape ``(R, B, sizes[-1])``.
 
         ``X`` is ``(B, n_0)`` (shared by all replicas) or ``(R, B, n_0)`` (one batch per replica),
@@ -226,13 +229,16 @@ class MLP:
             if layer == L - 1:
                 break
             A = buf.A[layer]
-            act.forward(Z, out=A)
+            if _keep:
+                act.forward_train(Z, A, buf.S[layer])
+            else:  # predict: no backward follows
+                act.forward(Z, out=A)
             if masks is not None:
                 H = buf.H[layer]
                 np.multiply(A, masks[layer], out=H)
             else:
                 H = A
-        self._last = {"buf": buf, "inputs": inputs, "masks": masks}
+        self._last = {"buf": buf, "inputs": inputs, "masks": masks} if _keep else None
         return buf.Z[L - 1]
 
     def _draw_masks(self, buf: _Buffers, B: int, rates: Any, rngs: Sequence) -> list | None:
@@ -275,7 +281,7 @@ class MLP:
             np.matmul(dZ, params[2 * layer].transpose(0, 2, 1), out=dA)
             if masks is not None:
                 np.multiply(dA, masks[layer - 1], out=dA)
-            act.backward(buf.Z[layer - 1], buf.A[layer - 1], dA, out=dA)
+            act.backward_train(buf.Z[layer - 1], buf.A[layer - 1], buf.S[layer - 1], dA, dA)
             dZ = dA
         return self.flat_grad
 
@@ -285,5 +291,5 @@ class MLP:
         out = np.empty((self.R, n, self.sizes[-1]), self.dtype)
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
-            out[:, start:stop] = self.forward(X[..., start:stop, :])
+            out[:, start:stop] = self.forward(X[..., start:stop, :], _keep=False)
         return out

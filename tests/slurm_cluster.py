@@ -254,15 +254,20 @@ def start(state_dir: Path = STATE_DIR, timeout: float = 60) -> Cluster:
         smoke_test()
         return Cluster(reused=True, state_dir=state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    cpus, memory_mb = write_conf(state_dir)
+    # A controller that already answers keeps its configuration; we only add what is missing.
+    ctld_running = node_state() is not None
+    cpus, memory_mb = machine_resources() if ctld_running else write_conf(state_dir)
     ensure_munge_key()
     cluster = Cluster(state_dir=state_dir, cpus=cpus, memory_mb=memory_mb)
     try:
         if (pid := _start_munged(state_dir)) is not None:
             cluster.pids.append(pid)
-        ctld_log = state_dir / "slurmctld.log"
-        cluster.pids.append(_spawn(["/usr/sbin/slurmctld", "-D", "-i"], state_dir / "ctld.out"))
-        _wait_for(lambda: node_state() is not None, timeout, "slurmctld", ctld_log)
+        if not ctld_running:
+            ctld = ["/usr/sbin/slurmctld", "-D", "-i"]
+            cluster.pids.append(_spawn(ctld, state_dir / "ctld.out"))
+            _wait_for(
+                lambda: node_state() is not None, timeout, "slurmctld", state_dir / "slurmctld.log"
+            )
         cluster.pids.append(
             _spawn(["/usr/sbin/slurmd", "-D", "-N", "localhost"], state_dir / "slurmd.out")
         )

@@ -80,9 +80,12 @@ def explain(error):
     error = _deepest(error)
     key, value, schema = _key(error.absolute_path), error.instance, error.schema
     kind = error.validator
+    subject = f"{key} = {_short(value)}"
+    if "propertyNames" in error.absolute_schema_path:
+        subject = f"{key} key {_short(value)}"
     if kind == "enum":
         choices = ", ".join(map(str, error.validator_value))
-        return f"{key} = {_short(value)} is not valid; valid choices: {choices}"
+        return f"{subject} is not valid; valid choices: {choices}"
     if kind == "additionalProperties":
         allowed = list(schema.get("properties", {}))
         extra = sorted(set(value) - set(allowed))
@@ -95,13 +98,13 @@ def explain(error):
         missing = [k for k in error.validator_value if k not in value]
         return f"{key} lacks the required key {missing[0]!r}"
     if kind == "minItems":
-        return f"{key} = {_short(value)} must list at least {error.validator_value} item(s)"
+        return f"{subject} must list at least {error.validator_value} item(s)"
     if kind == "minProperties":
         return (
-            f"{key} = {_short(value)} must name at least {error.validator_value} entry"
+            f"{subject} must name at least {error.validator_value} entry"
         )
     if kind == "uniqueItems":
-        return f"{key} = {_short(value)} repeats an item; list each once"
+        return f"{subject} repeats an item; list each once"
     if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         op = {
             "minimum": ">=",
@@ -109,17 +112,17 @@ def explain(error):
             "maximum": "<=",
             "exclusiveMaximum": "<",
         }
-        return f"{key} = {_short(value)} is out of range; it must be {op[kind]} {error.validator_value}"
+        return f"{subject} is out of range; it must be {op[kind]} {error.validator_value}"
     if kind == "type":
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
-        return f"{key} = {_short(value)} has the wrong type; it must be a(n) {want}"
+        return f"{subject} has the wrong type; it must be a(n) {want}"
     if kind == "pattern":
         return (
             f"{key}: name {_short(value)} is not valid; use lower_snake_case letters, digits "
             "and underscores, starting with a letter"
         )
-    return f"{key} = {_short(value)}: {error.message}"
+    return f"{subject}: {error.message}"
 
 
 def _check_params(where, kind, name, params, skip=()):
@@ -128,9 +131,13 @@ def _check_params(where, kind, name, params, skip=()):
     for key in params or {}:
         if key not in accepted:
             raise NngridError(
-                f"config error: {where} = {key!r} is not a parameter of {kind[:-1]} {name!r}; "
+                f"config error: {where} key {key!r} is not a parameter of {kind[:-1]} {name!r}; "
                 f"valid choices: {', '.join(accepted) or 'none'}"
             )
+    try:  # the component checks its own values (a dropout rate of 1.5, p < 1, ...)
+        registry(kind).create(name, **(params or {}))
+    except (NngridError, TypeError, ValueError) as exc:
+        raise NngridError(f"config error: {where} = {_short(params)}: {exc}") from None
 
 
 def check_config(cfg, schema_path):

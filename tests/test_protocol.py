@@ -1,0 +1,299 @@
+"""The fair-comparison protocol: tuning on validation, edge flags, tuned/untuned arms, jobs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from nngrid.datasets import build, save_dataset
+from nngrid.errors import NngridError
+from nngrid.protocol import ARMS, lr_grid, main, run_cell, run_job, select_lr
+
+
+def rec(val_acc=0.5, val_loss=1.0, diverged=False, test_acc=0.5):
+    return {
+        "val_accuracy": val_acc,
+        "val_loss": val_loss,
+        "test_accuracy": test_acc,
+        "diverged": diverged,
+    }
+
+
+class StubTrain:
+    """Records every call; scores candidate k by ``scores[k]`` (val accuracy) in the tune stack."""
+
+    def __init__(self, scores, diverged=(), test_scores=None):
+        self.scores = scores
+        self.diverged = set(diverged)
+        self.test_scores = test_scores
+        self.calls = []
+
+    def __call__(self, data, *, opt_params, seeds, **kw):
+        self.calls.append({"opt_params": opt_params, "seeds": list(seeds), **kw})
+        lrs = opt_params["lr"]
+        assert len(lrs) == len(seeds)
+        out = []
+        for i, (lr, seed) in enumerate(zip(lrs, seeds, strict=True)):
+            tuning = len(self.calls) == 1
+            acc = self.scores[i] if tuning else 0.9
+            test = self.test_scores[i] if (tuning and self.test_scores) else 0.8
+            out.append(
+                {
+                    **rec(acc, 1.0 - acc, tuning and i in self.diverged, test),
+                    "seed": seed,
+                    "lr_seen": lr,
+                }
+            )
+        return out
+
+
+# -- the grid ----------------------------------------------------------------------------------
+
+
+def test_lr_grid_is_log_spaced_with_exact_endpoints():
+    grid = lr_grid(1e-4, 1e-1, 7)
+    assert grid[0] == 1e-4 and grid[-1] == 0.1 and len(grid) == 7
+    ratios = np.diff(np.log10(grid))
+    np.testing.assert_allclose(ratios, 0.5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("args", [(0, 1, 3), (-1, 1, 3), (1, 0.1, 3), (1e-3, 1, 0), (1e-3, 1, 2.5)])
+def test_lr_grid_rejects_bad_bounds(args):
+    with pytest.raises(NngridError):
+        lr_grid(*args)
+
+
+# -- selection ---------------------------------------------------------------------------------
+
+
+def test_select_picks_best_validation_accuracy():
+    assert select_lr([rec(0.7), rec(0.9), rec(0.8)]) == (1, False)
+
+
+def test_select_breaks_accuracy_ties_by_lower_validation_loss_then_smaller_lr():
+    assert select_lr([rec(0.9, 0.5), rec(0.9, 0.3), rec(0.9, 0.4)]) == (1, False)
+    assert select_lr([rec(0.9, 0.3), rec(0.9, 0.3)]) == (0, False)
+
+
+def test_select_diverged_candidates_lose_even_with_higher_accuracy():
+    records = [rec(0.6), rec(0.99, diverged=True), rec(0.7)]
+    assert select_lr(records) == (2, False)
+    # a non-finite validation loss counts as diverged even without the flag
+    assert select_lr([rec(0.6), rec(0.99, val_loss=math.inf)]) == (0, False)
+    assert select_lr([rec(0.6), rec(0.99, val_loss=None)]) == (0, False)
+
+
+def test_select_all_diverged_returns_smallest_rate_and_flag():
+    assert select_lr([rec(diverged=True), rec(diverged=True)]) == (0, True)
+
+
+def test_select_regression_minimises_validation_loss():
+    records = [rec(None, 0.5), rec(None, 0.2), rec(None, 0.3)]
+    assert select_lr(records) == (1, False)
+
+
+def test_select_ignores_test_metrics():
+    records = [rec(0.9, test_acc=0.1), rec(0.8, test_acc=1.0)]
+    assert select_lr(records) == (0, False)
+
+
+# -- one cell ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scores", "winner", "edge"),
+    [([0.5, 0.9, 0.6], 1, False), ([0.9, 0.5, 0.6], 0, True), ([0.5, 0.6, 0.9], 2, True)],
+)
+def test_run_cell_edge_flag_and_arms(scores, winner, edge):
+    lrs = [0.001, 0.01, 0.1]
+    stub = StubTrain(scores)
+    rows = run_cell(
+        None,
+        activation="relu",
+        optimizer="adam",
+        lrs=lrs,
+        default_lr=0.003,
+        seeds=[7, 8],
+        axes={"dataset": "moons"},
+        train=stub,
+        epochs=3,
+    )
+    # tuning stack: one replica per rate, all from the first seed
+    assert stub.calls[0]["opt_params"]["lr"] == lrs
+    assert stub.calls[0]["seeds"] == [7, 7, 7]
+    # rerun stack: chosen rate over the seeds, then the default rate over the same seeds
+    assert stub.calls[1]["opt_params"]["lr"] == [lrs[winner]] * 2 + [0.003] * 2
+    assert stub.calls[1]["seeds"] == [7, 8, 7, 8]
+    assert stub.calls[1]["epochs"] == 3
+    arms = [r["arm"] for r in rows]
+    assert arms == ["tune"] * 3 + ["tuned"] * 2 + ["untuned"] * 2
+    assert set(arms) == set(ARMS)
+    assert all(r["lr_on_edge"] is edge for r in rows)
+    assert all(r["chosen_lr"] == lrs[winner] and r["dataset"] == "moons" for r in rows)
+    assert [r["selected"] for r in rows[:3]] == [k == winner for k in range(3)]
+    assert [r["lr"] for r in rows[3:]] == [lrs[winner]] * 2 + [0.003] * 2
+    assert [r["seed"] for r in rows[3:]] == [7, 8, 7, 8]
+    assert all(r["lr_seen"] == r["lr"] for r in rows)
+
+
+def test_run_cell_keeps_optimizer_params_and_passes_regularizer():
+    stub = StubTrain([0.5, 0.9])
+    rows = run_cell(
+        None,
+        activation="tanh",
+        optimizer="momentum",
+        opt_params={"momentum": 0.5},
+        regularizer="l2",
+        reg_params={"strength": 0.01},
+        lrs=[0.1, 1.0],
+        default_lr=0.001,
+        seeds=[0],
+        train=stub,
+    )
+    for call in stub.calls:
+        assert call["opt_params"]["momentum"] == 0.5
+        assert call["regularizer"] == "l2" and call["reg_params"] == {"strength": 0.01}
+    assert rows[0]["reg_params"] == {"strength": 0.01}
+    assert rows[0]["regularizer_kind"] == "l2"
+
+
+def test_run_cell_diverged_candidate_is_never_chosen():
+    stub = StubTrain([0.5, 0.99, 0.6], diverged={1})
+    rows = run_cell(
+        None, activation="relu", optimizer="sgd", lrs=[0.1, 1, 10], default_lr=0.001,
+        seeds=[0], train=stub,
+    )  # fmt: skip
+    assert rows[0]["chosen_lr"] == 10 and rows[0]["lr_on_edge"]
+    assert rows[1]["diverged"] and not rows[1]["selected"]
+
+
+def test_run_cell_rejects_empty_grid_or_seeds():
+    with pytest.raises(NngridError, match="grid"):
+        run_cell(None, activation="relu", optimizer="adam", lrs=[], default_lr=1, seeds=[0],
+                 train=StubTrain([]))  # fmt: skip
+    with pytest.raises(NngridError, match="seeds"):
+        run_cell(None, activation="relu", optimizer="adam", lrs=[1], default_lr=1, seeds=[],
+                 train=StubTrain([1]))  # fmt: skip
+
+
+# -- on the real core --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return build("moons", seed=0, n_samples=200, noise=0.2)
+
+
+def _cell(data, **kw):
+    args = dict(
+        activation="relu",
+        optimizer="adam",
+        lrs=[1e-4, 1e-2, 1.0],
+        default_lr=1e-3,
+        seeds=[0, 1],
+        hidden=[8],
+        epochs=5,
+        batch_size=32,
+    )
+    args.update(kw)
+    return run_cell(data, **args)
+
+
+def test_real_cell_rows_and_tuned_equals_tune_replica_of_first_seed(moons):
+    rows = _cell(moons)
+    assert len(rows) == 3 + 2 + 2
+    chosen = rows[0]["chosen_lr"]
+    tune = next(r for r in rows if r["arm"] == "tune" and r["lr"] == chosen)
+    tuned0 = next(r for r in rows if r["arm"] == "tuned" and r["seed"] == 0)
+    # replica r of a stack equals replica r trained alone: same seed and rate, same numbers
+    assert tuned0["val_loss"] == pytest.approx(tune["val_loss"], rel=1e-5)
+    assert {r["seed"] for r in rows if r["arm"] == "untuned"} == {0, 1}
+
+
+def test_real_cell_selection_ignores_the_test_split(moons):
+    flipped = dict(moons)
+    flipped["y_test"] = (moons["y_test"] + 1) % 2
+    a, b = _cell(moons), _cell(flipped)
+    assert a[0]["chosen_lr"] == b[0]["chosen_lr"]
+    assert [r["val_accuracy"] for r in a] == [r["val_accuracy"] for r in b]
+    assert [r["test_accuracy"] for r in a] != [r["test_accuracy"] for r in b]
+
+
+def test_real_cell_diverging_rate_loses(moons):
+    rows = _cell(moons, optimizer="sgd", lrs=[0.1, 1e3], default_lr=0.1)
+    blown = next(r for r in rows if r["arm"] == "tune" and r["lr"] == 1e3)
+    assert blown["diverged"]
+    assert rows[0]["chosen_lr"] == 0.1
+
+
+# -- jobs and the command line -----------------------------------------------------------------
+
+
+def _spec(**over):
+    spec = {
+        "axes": {"study": "s", "dataset": "moons"},
+        "activations": ["relu", "tanh"],
+        "regularizers": [
+            {"label": "none", "kind": "none", "params": {}},
+            {"label": "l2_big", "kind": "l2", "params": {"strength": 0.01}},
+        ],
+        "optimizers": [
+            {"name": "adam", "lr_grid": {"low": 1e-3, "high": 1e-1, "points": 2}},
+        ],
+        "seeds": [0, 1],
+        "training": {"hidden": [4], "epochs": 2, "batch_size": 50},
+    }
+    spec.update(over)
+    return spec
+
+
+def test_run_job_crosses_regularizers_and_activations(moons):
+    rows, seconds = run_job(moons, _spec())
+    assert seconds > 0
+    cells = {(r["regularizer"], r["activation"]) for r in rows}
+    assert cells == {(g, a) for g in ("none", "l2_big") for a in ("relu", "tanh")}
+    assert len(rows) == 4 * (2 + 2 + 2)
+    assert {r["study"] for r in rows} == {"s"}
+    l2 = [r for r in rows if r["regularizer"] == "l2_big"]
+    assert all(r["regularizer_kind"] == "l2" for r in l2)
+    # the untuned arm uses the optimizer's registered default when the spec gives none
+    assert {r["lr"] for r in rows if r["arm"] == "untuned"} == {0.001}
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [({"training": {"epochz": 3}}, "epochz"), ({"seeds": None}, "seeds")],
+)
+def test_run_job_rejects_bad_specs(moons, change, match):
+    spec = _spec(**change)
+    if spec["seeds"] is None:
+        del spec["seeds"]
+    with pytest.raises(NngridError, match=match):
+        run_job(moons, spec)
+
+
+def test_main_writes_rows_with_slurm_job_id(tmp_path, moons, monkeypatch):
+    data = tmp_path / "moons.npz"
+    save_dataset(data, moons)
+    spec = tmp_path / "spec.json"
+    spec.write_text(
+        json.dumps(_spec(activations=["relu"], regularizers=_spec()["regularizers"][:1]))
+    )
+    out = tmp_path / "out" / "job.json"
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    assert main(["--data", str(data), "--spec", str(spec), "--output", str(out), "--quiet"]) == 0
+    doc = json.loads(out.read_text())
+    assert len(doc["rows"]) == 6
+    assert {r["slurm_job_id"] for r in doc["rows"]} == {"4242"}
+    assert doc["spec"]["axes"]["dataset"] == "moons"
+    assert not [p for p in out.parent.iterdir() if p.name != "job.json"]  # no temporary left
+
+
+def test_main_reports_bad_spec_in_one_line(tmp_path, capsys):
+    code = main(["--data", "x.npz", "--spec", "{not json", "--output", str(tmp_path / "o.json")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nngrid: error: cannot read job spec") and err.count("\n") == 1

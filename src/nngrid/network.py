@@ -33,8 +33,9 @@ import numpy as np
 
 from nngrid.errors import NngridError
 
-#: Rows per forward pass in :meth:`MLP.predict` (bounds the memory of large evaluations).
-PREDICT_CHUNK = 4096
+#: Rows per forward pass in :meth:`MLP.predict` (bounds the memory of large evaluations; 2048
+#: rows of width 128 in float32 are 1 MB per array, about what stays in cache).
+PREDICT_CHUNK = 2048
 
 #: Batch sizes whose forward/backward buffers are kept (least recently used ones are dropped).
 _CACHE_SIZE = 4
@@ -57,8 +58,10 @@ class _Buffers:
         hidden = widths[1:-1]
         self.Z = [np.empty((R, B, w), dtype) for w in widths[1:]]
         self.A = [np.empty((R, B, w), dtype) for w in hidden]
-        self.dA = [np.empty((R, B, w), dtype) for w in hidden]
-        self.S = [np.empty((R, B, w), dtype) for w in hidden]  # the activation's saved helper
+        # backward's arrays, created by the first forward pass that keeps its work (predict
+        # does not: its chunks would allocate, and page in, megabytes never used)
+        self.dA: list[np.ndarray] | None = None
+        self.S: list[np.ndarray] | None = None  # the activation's saved helper
         # dropout work arrays, created on first use
         self.H: list[np.ndarray] | None = None
         self.U: list[np.ndarray] | None = None
@@ -66,6 +69,11 @@ class _Buffers:
         self.Mf: list[np.ndarray] | None = None
         # bias gradients as (1, B) @ dZ: one BLAS call, ~5x faster than a sum over the batch axis
         self.ones = np.ones((1, 1, B), dtype)
+
+    def training_arrays(self, R: int, B: int, widths: Sequence[int], dtype: np.dtype) -> None:
+        hidden = widths[1:-1]
+        self.dA = [np.empty((R, B, w), dtype) for w in hidden]
+        self.S = [np.empty((R, B, w), dtype) for w in hidden]
 
     def dropout_arrays(self, R: int, B: int, widths: Sequence[int], dtype: np.dtype) -> None:
         if self.H is None:
@@ -214,6 +222,8 @@ class MLP:
         if X.shape[-1] != self.sizes[0]:
             raise NngridError(f"inputs have {X.shape[-1]} features, the network {self.sizes[0]}")
         buf = self._get_buffers(B)
+        if _keep and buf.S is None:
+            buf.training_arrays(self.R, B, self.sizes, self.dtype)
         params, act = self.params, self.activation
         masks = None
         if train and dropout is not None:

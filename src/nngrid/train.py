@@ -542,6 +542,10 @@ def train_replicas(
         final = {}
         for part in ("train", "val", "test"):
             X, y = arrays[f"X_{part}"], arrays[f"y_{part}"]
+            if part == "val" and not any_frozen and best_flat is None:
+                # the weights are those of the last epoch's validation pass: reuse its metrics
+                final[part] = (val_loss, val_acc)
+                continue
             if len(X) == 0:
                 final[part] = (np.full(R, np.nan), np.full(R, np.nan) if classify else None)
                 continue

@@ -165,8 +165,19 @@ def ensure_munge_key() -> None:
     MUNGE_KEY.chmod(0o400)
 
 
+def controller_answers() -> bool:
+    """True when ``scontrol ping`` reports a controller UP (instant, unlike sinfo's retries)."""
+    try:
+        proc = _run(["scontrol", "ping"], timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and "is UP" in proc.stdout
+
+
 def node_state() -> str | None:
     """The node state ``sinfo -h -o %t`` prints (e.g. ``idle``), or None if sinfo fails."""
+    if not controller_answers():
+        return None
     try:
         proc = _run(["sinfo", "-h", "-o", "%t"], timeout=10)
     except (OSError, subprocess.TimeoutExpired):

@@ -249,6 +249,8 @@ def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
             rec[key] = row.get(key)
         for key in _RECORD_FIELDS:
             rec[key] = row.get(key)
+        for key in ("epochs_to_target", "seconds_to_target"):  # never reached: infinitely far
+            rec[key] = _inf_if_none(rec[key])
         for name, value in sorted((row.get("reg_params") or {}).items()):
             rec[f"reg_{name}"] = value
         rec["reg_params"] = json.dumps(row.get("reg_params") or {}, sort_keys=True)
@@ -262,8 +264,6 @@ def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
     df = pd.DataFrame.from_records(records)
     if df.empty:
         return df
-    for key in ("epochs_to_target", "seconds_to_target"):
-        df[key] = [_inf_if_none(v) for v in df[key]]
     for key in (
         "train_accuracy",
         "val_accuracy",

@@ -25,6 +25,9 @@ import seaborn as sns  # noqa: E402
 BOOTSTRAP_SEED = 0
 #: The 95% bootstrap band over seeds that every learning curve draws.
 BAND = ("ci", 95)
+#: Bootstrap resamples per band (seaborn's default is 1000; 300 keeps the figure jobs quick
+#: while the band's edges move by well under a line width).
+N_BOOT = 300
 
 _METADATA = {
     ".svg": {"Date": None},

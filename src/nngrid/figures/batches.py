@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from nngrid.figures import BAND, BOOTSTRAP_SEED, save, theme
+from nngrid.figures import BAND, BOOTSTRAP_SEED, N_BOOT, save, theme
 
 QUESTION = "Mini-batches or the full batch: which lowers the loss faster, per epoch and per second?"
 
@@ -28,6 +28,7 @@ def batch_size_curves(records: list[dict] | pd.DataFrame, path: str | Path) -> P
             hue_order=order,
             errorbar=BAND,
             seed=BOOTSTRAP_SEED,
+            n_boot=N_BOOT,
             ax=ax,
             palette="flare",
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import seaborn as sns
 
-from nngrid.figures import BAND, BOOTSTRAP_SEED, save, theme
+from nngrid.figures import BAND, BOOTSTRAP_SEED, N_BOOT, save, theme
 
 QUESTION = "Where do gradients vanish or explode, by depth, activation and initializer?"
 
@@ -34,6 +34,7 @@ def gradient_flow(result: dict, path: str | Path) -> Path:
         markersize=3,
         errorbar=BAND,
         seed=BOOTSTRAP_SEED,
+        n_boot=N_BOOT,
         height=2.2,
         aspect=1.3,
         facet_kws={"sharey": True, "margin_titles": True},

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from nngrid.figures import BAND, BOOTSTRAP_SEED, ordered, save, theme
+from nngrid.figures import BAND, BOOTSTRAP_SEED, N_BOOT, ordered, save, theme
 
 Q_HEATMAP = "Which activation x optimizer x regularizer reaches the best test accuracy?"
 Q_CURVES = "How fast does each optimizer learn (tuned rate, 95% band over seeds)?"
@@ -144,6 +144,7 @@ def learning_curves(
         kind="line",
         errorbar=BAND,
         seed=BOOTSTRAP_SEED,
+        n_boot=N_BOOT,
         height=2.4,
         aspect=1.3,
         facet_kws={"sharey": "row", "margin_titles": True},
@@ -174,6 +175,7 @@ def lr_sensitivity(
         marker="o",
         errorbar=BAND,
         seed=BOOTSTRAP_SEED,
+        n_boot=N_BOOT,
         height=2.8,
         aspect=1.2,
     )
@@ -256,6 +258,7 @@ def generalization_gap(
         kind="point",
         errorbar=BAND,
         seed=BOOTSTRAP_SEED,
+        n_boot=N_BOOT,
         linestyle="none",
         height=2.8,
         aspect=1.2,
@@ -336,6 +339,7 @@ def tuning_gain(
         kind="point",
         errorbar=BAND,
         seed=BOOTSTRAP_SEED,
+        n_boot=N_BOOT,
         linestyle="none",
         height=2.8,
         aspect=1.2,

@@ -1,0 +1,176 @@
+"""Tests for nngrid.figures: every figure function writes a file, the same bytes every time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from synthetic_tables import synthetic_tables, write_benchmarks
+
+from nngrid import experiments as E
+from nngrid.figures import (
+    activations,
+    batches,
+    boundaries,
+    cost,
+    gradients,
+    grid,
+    make,
+    overfitting,
+    paths,
+    save,
+)
+
+
+@pytest.fixture(scope="module")
+def results():
+    """Tiny runs of every experiment (about a second in all)."""
+    reg = {
+        "none": {},
+        "l1": {"regularizer": "l1", "reg_params": {"strength": 1e-3}},
+        "lp3": {"regularizer": "lp", "reg_params": {"strength": 1e-3, "p": 3}},
+    }
+    return {
+        "activation_curves": E.activation_curves(names=("relu", "sigmoid", "tanh"), points=21),
+        "optimizer_paths": E.optimizer_paths(
+            functions=("bowl", "beale"), optimizers=("sgd", "adam"), lr_grid=[1e-2, 1e-1], steps=10
+        ),
+        "nonlinearity_boundaries": E.nonlinearity_boundaries(
+            datasets=("xor",), activations=("identity", "relu"), hidden=(8,), epochs=3, mesh=12
+        ),
+        "gradient_flow": E.gradient_flow(
+            depths=(2, 3),
+            activations=("sigmoid",),
+            initializers=("he_normal",),
+            width=8,
+            dataset="moons",
+            epochs=1,
+            seeds=(0, 1),
+        ),
+        "regression_overfitting": E.regression_overfitting(
+            cures={"none": {}, "more data": {"n_samples": 60}},
+            hidden=(8,),
+            epochs=20,
+            eval_every=10,
+        ),
+        "data_size_sweep": E.data_size_sweep(sizes=(15, 40), hidden=(8,), epochs=10, seeds=(0, 1)),
+        "regularizer_boundaries": E.regularizer_boundaries(
+            regularizers=reg, hidden=(8,), epochs=5, mesh=12
+        ),
+        "batch_size_curves": E.batch_size_curves(
+            batch_sizes=(16, None), dataset="moons", hidden=(8,), epochs=2, seeds=(0, 1)
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return synthetic_tables()
+
+
+DRAW = {
+    "gallery": lambda r, t, p: activations.activation_gallery(r["activation_curves"]["records"], p),
+    "paths": lambda r, t, p: paths.optimizer_paths(r["optimizer_paths"]["records"], p),
+    "nonlinearity": lambda r, t, p: boundaries.nonlinearity_boundaries(
+        r["nonlinearity_boundaries"], p
+    ),
+    "regularizers": lambda r, t, p: boundaries.regularizer_boundaries(
+        r["regularizer_boundaries"], p
+    ),
+    "weights": lambda r, t, p: boundaries.weight_histograms(r["regularizer_boundaries"], p),
+    "gradients": lambda r, t, p: gradients.gradient_flow(r["gradient_flow"], p),
+    "fits": lambda r, t, p: overfitting.regression_fits(r["regression_overfitting"], p),
+    "losses": lambda r, t, p: overfitting.regression_losses(r["regression_overfitting"], p),
+    "size": lambda r, t, p: overfitting.data_size(r["data_size_sweep"]["records"], p),
+    "batches": lambda r, t, p: batches.batch_size_curves(r["batch_size_curves"]["records"], p),
+    "heatmaps": lambda r, t, p: grid.heatmaps(t["summary"], p),
+}
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", list(DRAW))
+def test_figure_files_are_deterministic(name, results, tables, tmp_path):
+    first, second = tmp_path / "a" / f"{name}.png", tmp_path / "b" / f"{name}.png"
+    assert DRAW[name](results, tables, first) == first
+    DRAW[name](results, tables, second)
+    assert first.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert first.stat().st_size > 5000
+    assert _digest(first) == _digest(second)
+
+
+@pytest.mark.parametrize("name", ["gallery", "heatmaps"])
+def test_svg_files_are_deterministic_and_undated(name, results, tables, tmp_path):
+    first, second = tmp_path / "a" / f"{name}.svg", tmp_path / "b" / f"{name}.svg"
+    DRAW[name](results, tables, first)
+    DRAW[name](results, tables, second)
+    text = first.read_text()
+    assert "<dc:date>" not in text
+    assert _digest(first) == _digest(second)
+
+
+def test_save_salts_svg_ids_with_the_stem(tmp_path):
+    import matplotlib.pyplot as plt
+
+    ids = []
+    for stem in ("one", "two"):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, 1])
+        save(fig, tmp_path / f"{stem}.svg")
+        ids.append(
+            {
+                line.split('id="')[1].split('"')[0]
+                for line in (tmp_path / f"{stem}.svg").read_text().splitlines()
+                if 'id="' in line
+            }
+        )
+    assert ids[0] and ids[0] != ids[1]
+
+
+def test_cost_figure_reads_benchmark_files(tables, tmp_path):
+    paths_, jobs = write_benchmarks(tables["runs"], tmp_path)
+    bench = cost.read_benchmarks(paths_, jobs)
+    assert len(bench) == len(jobs) and (bench["s"] > 0).all()
+    costs = cost.job_costs(bench, tables["runs"])
+    assert costs["training"].notna().all()
+    assert ((costs["overhead"] > 0) & (costs["overhead"] < 1)).all()
+    out = cost.cost(bench, tables["runs"], tmp_path / "cost.png")
+    assert out.stat().st_size > 5000
+
+
+def test_make_writes_every_grid_figure_and_caption_deterministically(tables, tmp_path):
+    inputs = {}
+    for name in ("runs", "summary", "histories"):
+        inputs[name] = tmp_path / f"{name}.parquet"
+        tables[name].to_parquet(inputs[name])
+    inputs["rankings"] = tmp_path / "rankings.csv"
+    tables["rankings"].to_csv(inputs["rankings"], index=False)
+    keys = ["heatmaps", "curves", "lr", "target", "gap", "rankings", "tuning"]
+    inputs["target_description"] = tmp_path / "desc.rst"
+    inputs["target_description"].write_text("**Static question?** Static text.")
+    outputs = {k: tmp_path / f"{k}.png" for k in keys}
+    outputs |= {f"{k}_caption": tmp_path / f"{k}.rst" for k in keys}
+    again = {k: tmp_path / "again" / v.name for k, v in outputs.items()}
+    for out in (outputs, again):
+        make.make("figure_grid", inputs, out, {"order": {"optimizers": ["adam", "sgd"]}})
+    for k in keys:
+        assert outputs[k].stat().st_size > 5000
+        assert outputs[f"{k}_caption"].read_text().strip()
+        # same data, same bytes: figures and captions
+        assert _digest(outputs[k]) == _digest(again[k])
+        assert _digest(outputs[f"{k}_caption"]) == _digest(again[f"{k}_caption"])
+    target = outputs["target_caption"].read_text()
+    assert target.startswith("**Static question?** Static text.")
+    assert "first adam" in target
+
+
+def test_make_cost_takes_jobs_as_json(tables, tmp_path):
+    paths_, jobs = write_benchmarks(tables["runs"], tmp_path)
+    runs = tmp_path / "runs.parquet"
+    tables["runs"].to_parquet(runs)
+    out = {"figure": tmp_path / "cost.png", "figure_caption": tmp_path / "cost.rst"}
+    make.make("figure_cost", {"runs": runs, "benchmarks": paths_}, out, {"jobs": json.dumps(jobs)})
+    assert f"{len(jobs)} training jobs" in out["figure_caption"].read_text()

@@ -1,0 +1,309 @@
+"""The workflow: lint, DAG, config checking at load time, and (slow) the quick study end to end."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nngrid.errors import NngridError
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def snakemake(*args, cwd=ROOT, timeout=600):
+    return subprocess.run(
+        ["snakemake", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def common():
+    """The helpers of workflow/rules/common.smk (plain Python: no rules live there)."""
+    namespace = {"__name__": "common_smk"}
+    code = (ROOT / "workflow" / "rules" / "common.smk").read_text()
+    exec(compile(code, "common.smk", "exec"), namespace)
+    return namespace
+
+
+def load(name):
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+# -- lint and DAG ------------------------------------------------------------------------------
+
+
+def test_lint_is_clean():
+    res = snakemake("--lint")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "Lints for" not in out, out
+
+
+def test_dry_run_of_the_default_study_builds_the_dag(common):
+    res = snakemake("-n", "--quiet", "rules")
+    assert res.returncode == 0, res.stderr
+    cfg = common["check_config"](load("config.yaml"), SCHEMA)
+    jobs = len(common["job_table"](cfg))
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", res.stdout, flags=re.M))
+    assert int(counts["train"]) == jobs
+    assert int(counts["tables"]) == 1
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "full.yaml"])
+def test_shipped_configs_are_valid_and_cover_their_promise(common, name):
+    cfg = common["check_config"](load(name), SCHEMA)
+    cells = common["cell_table"](cfg)
+    assert len(cells) and not cells.duplicated().any()
+    if name == "config.yaml":
+        from nngrid.activations import ACTIVATIONS
+        from nngrid.optim import OPTIMIZERS
+        from nngrid.regularizers import REGULARIZERS
+
+        grid = cfg["studies"]["grid"]
+        assert set(grid["activations"]) == set(ACTIVATIONS.names())
+        assert set(grid["optimizers"]) == set(OPTIMIZERS.names())
+        kinds = {cfg["regularizers"][r].get("kind", r) for r in grid["regularizers"]}
+        assert kinds == set(REGULARIZERS.names())
+        assert len(grid["datasets"]) >= 2 and len(cfg["training"]["seeds"]) == 5
+    if name == "quick.yaml":
+        (study,) = cfg["studies"].values()
+        sizes = [len(study[k]) for k in ("datasets", "activations", "regularizers", "optimizers")]
+        assert sizes == [2, 3, 3, 3] and len(cfg["training"]["seeds"]) == 2
+
+
+def test_schema_enums_come_from_the_registries(common):
+    from nngrid.activations import ACTIVATIONS
+    from nngrid.datasets import DATASETS
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    common["_fill_enums"](schema, load("quick.yaml"))
+    study = schema["properties"]["studies"]["additionalProperties"]["properties"]
+    assert study["activations"]["items"]["enum"] == ACTIVATIONS.names()
+    assert study["datasets"]["items"]["enum"] == ["moons", "circles"]  # the config's labels
+    kind = schema["properties"]["datasets"]["additionalProperties"]["properties"]["kind"]
+    assert kind["enum"] == DATASETS.names()
+
+
+def test_wildcard_constraints_never_confuse_prefixes(common):
+    pattern = common["alternatives"](["relu", "leaky_relu", "l1", "l1_big"])
+    assert re.fullmatch(pattern, "relu") and re.fullmatch(pattern, "leaky_relu")
+    assert not re.fullmatch(pattern, "leaky_rel") and not re.fullmatch(pattern, "relu2")
+    assert re.fullmatch(f"x/({pattern})", "x/l1_big")
+
+
+def test_job_spec_carries_every_hyperparameter(common):
+    cfg = common["check_config"](load("quick.yaml"), SCHEMA)
+    spec = common["job_spec"](cfg, "quick", "moons", "sgd")
+    assert spec["optimizers"] == [
+        {
+            "name": "sgd",
+            "lr_grid": cfg["optimizers"]["sgd"]["lr_grid"],
+            "default_lr": None,
+            "params": {},
+        }
+    ]
+    assert [r["label"] for r in spec["regularizers"]] == ["none", "l2", "dropout"]
+    assert spec["seeds"] == [0, 1] and spec["training"]["epochs"] == 15
+    json.dumps(spec)  # serialisable: it is passed to the job as JSON
+
+
+def test_source_hash_follows_file_contents(common, tmp_path, monkeypatch):
+    import nngrid
+
+    pkg = tmp_path / "nngrid"
+    pkg.mkdir()
+    a = pkg / "a.py"
+    a.write_text("x = 1\n")
+    monkeypatch.setattr(nngrid, "__file__", str(pkg / "__init__.py"))
+    before = common["source_hash"]([a])
+    a.write_text("x = 2\n")
+    assert common["source_hash"]([a]) != before
+
+
+# -- bad configs stop at load time, naming the key, the value and the valid choices ------------
+
+
+def _set(cfg, path, value):
+    node = cfg
+    for key in path[:-1]:
+        node = node[key]
+    if value is DELETE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return cfg
+
+
+DELETE = object()
+
+BAD = [
+    # (path, bad value, words the message must contain)
+    (("studies", "quick", "activations", 0), "rleu", ["activations[0]", "'rleu'", "leaky_relu"]),
+    (("optimizers", "sgd", "lr_grid", "low"), -0.1, ["lr_grid.low", "-0.1", "> 0"]),
+    (("optimizers", "adam", "lr_grid", "high"), 0, ["lr_grid.high", "0", "> 0"]),
+    (("studies", "quick", "regularizers"), [], ["studies.quick.regularizers", "[]", "at least 1"]),
+    (("training", "epochs"), "ten", ["training.epochs", "'ten'", "integer"]),
+    (("training", "epochs"), 0, ["training.epochs", ">= 1"]),
+    (("training", "seeds"), [0, 0], ["training.seeds", "repeats"]),
+    (("training", "hidden"), [16, "wide"], ["training.hidden[1]", "'wide'", "integer"]),
+    (("training", "init"), "xavier", ["training.init", "'xavier'", "glorot_uniform"]),
+    (("training", "schedule"), "linear", ["training.schedule", "'linear'", "cosine"]),
+    (("training", "dtype"), "float16", ["training.dtype", "'float16'", "float32, float64"]),
+    (("training", "batch_size"), -4, ["training.batch_size", "-4", ">= 1"]),
+    (("training", "target_accuracy"), 1.5, ["training.target_accuracy", "1.5", "<= 1"]),
+    (("training", "epoch"), 10, ["training", "'epoch'", "epochs"]),
+    (("studies", "quick", "datasets", 1), "spiral", ["datasets[1]", "'spiral'", "moons"]),
+    (("studies", "quick", "optimizers", 0), "adamm", ["optimizers[0]", "'adamm'", "momentum"]),
+    (("regularizers", "l2", "params", "strength"), -1, ["strength", "-1", ">= 0"]),
+    (("regularizers", "l2", "kind"), "l3", ["regularizers.l2.kind", "'l3'", "elastic_net"]),
+    (("regularizers", "dropout", "params", "rate"), 1.5, ["regularizers.dropout", "1.5", "rate"]),
+    (("regularizers", "l2", "params"), {"strenght": 1}, ["'strenght'", "strength"]),
+    (("optimizers", "sgd", "params"), {"momentun": 0.9}, ["'momentun'", "momentum"]),
+    (("optimizers", "sgd", "lr_grid", "points"), 1, ["lr_grid.points", "1", ">= 2"]),
+    (("optimizers", "sgd", "lr_grid", "low"), 5.0, ["optimizers.sgd.lr_grid", "high", "low"]),
+    (("optimizers", "sgd", "default_lr"), -1, ["default_lr", "-1", "> 0"]),
+    (("optimizers", "sgd", "lr_grid"), DELETE, ["optimizers.sgd", "'lr_grid'"]),
+    (("datasets", "moons", "params", "noize"), 0.1, ["'noize'", "noise"]),
+    (("datasets", "moons", "kind"), "moon", ["datasets.moons.kind", "'moon'", "spirals"]),
+    (("splits", "val_fraction"), 1.2, ["splits.val_fraction", "1.2", "< 1"]),
+    (("studies",), {}, ["studies", "at least 1"]),
+    (("studies", "Quick"), {}, ["'Quick'", "lower_snake_case"]),
+    (("training",), DELETE, ["'training'"]),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "words"), BAD, ids=lambda x: None)
+def test_bad_config_is_rejected_with_key_value_and_choices(common, path, value, words):
+    cfg = _set(load("quick.yaml"), path, value)
+    with pytest.raises(NngridError) as info:
+        common["check_config"](cfg, SCHEMA)
+    message = str(info.value)
+    assert message.startswith("config error: ") and "\n" not in message
+    for word in words:
+        assert word in message, message
+
+
+def test_optimizer_key_typo_lists_the_registry(common):
+    cfg = load("quick.yaml")
+    cfg["optimizers"]["adamm"] = cfg["optimizers"].pop("adam")
+    cfg["studies"]["quick"]["optimizers"] = ["sgd"]
+    with pytest.raises(NngridError, match=r"optimizers key 'adamm' is not valid.*adamw"):
+        common["check_config"](cfg, SCHEMA)
+
+
+def test_snakemake_stops_at_load_time_with_the_message(tmp_path):
+    cfg = load("quick.yaml")
+    cfg["studies"]["quick"]["activations"][1] = "tanhh"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    res = snakemake("-n", "--configfile", str(bad))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "config error: studies.quick.activations[1] = 'tanhh' is not valid" in out
+    assert "valid choices: identity, relu" in out
+    assert "Building DAG" not in out and "rule train" not in out
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=6),
+    st.lists(st.integers(-2, 2), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _paths(value, (*prefix, i))
+
+
+QUICK_PATHS = [p for p in _paths(yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())) if p]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=st.sampled_from(QUICK_PATHS), value=JUNK)
+def test_fuzzed_config_values_pass_or_fail_cleanly(common, path, value):
+    cfg = _set(copy.deepcopy(load("quick.yaml")), path, value)
+    try:
+        common["check_config"](cfg, SCHEMA)
+    except NngridError as exc:
+        assert str(exc).startswith("config error: ") and "\n" not in str(exc)
+
+
+# -- end to end (slow) -------------------------------------------------------------------------
+
+
+def _copy_workflow(dest):
+    shutil.copy(ROOT / "Snakefile", dest / "Snakefile")
+    for folder in ("workflow", "config", "profiles"):
+        shutil.copytree(ROOT / folder, dest / folder)
+
+
+def _train_jobs(dry_run_output):
+    """(study, dataset, optimizer) of every `train` job a dry run lists."""
+    jobs = []
+    for block in dry_run_output.split("\nrule ")[1:] + dry_run_output.split("\nlocalrule ")[1:]:
+        if block.startswith("train:"):
+            wc = re.search(r"wildcards: (.*)", block).group(1)
+            jobs.append(tuple(v.split("=")[1] for v in wc.split(", ")))
+    return sorted(jobs)
+
+
+@pytest.mark.slow
+def test_quick_study_end_to_end(tmp_path, common):
+    _copy_workflow(tmp_path)
+    res = snakemake("--cores", "2", "--configfile", "config/quick.yaml", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+
+    cfg = common["check_config"](load("quick.yaml"), SCHEMA)
+    cells = common["cell_table"](cfg)
+    runs = pd.read_parquet(tmp_path / "results" / "tables" / "runs.parquet")
+    seeds = len(cfg["training"]["seeds"])
+    per_cell = runs.groupby(["optimizer"]).size() / (len(cells) / len(cfg["optimizers"]))
+    for opt, n in per_cell.items():
+        assert n == cfg["optimizers"][opt]["lr_grid"]["points"] + 2 * seeds
+    keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
+    got = runs[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
+    want = cells[keys].sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+    for col in ("train_accuracy", "val_accuracy", "test_accuracy", "best_val_accuracy"):
+        assert runs[col].between(0, 1).all(), col
+    assert (runs["diverged"] == runs["diverged_epoch"].notna()).all()
+    assert set(runs["arm"]) == {"tune", "tuned", "untuned"}
+    summary = pd.read_csv(tmp_path / "results" / "tables" / "summary.csv")
+    assert len(summary) == 2 * len(cells)
+    hist = pd.read_parquet(tmp_path / "results" / "tables" / "histories.parquet")
+    assert hist["run_id"].nunique() == len(runs)
+
+    again = snakemake("-n", "--configfile", "config/quick.yaml", cwd=tmp_path)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+    # a changed sgd grid reruns exactly the sgd jobs
+    changed = load("quick.yaml")
+    changed["optimizers"]["sgd"]["lr_grid"]["high"] = 2.0
+    (tmp_path / "config" / "changed.yaml").write_text(yaml.safe_dump(changed))
+    dry = snakemake("-n", "--configfile", "config/changed.yaml", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    jobs = _train_jobs(dry.stdout + dry.stderr)
+    expected = sorted(("quick", d, "sgd") for d in changed["studies"]["quick"]["datasets"])
+    assert jobs == expected

@@ -98,6 +98,9 @@ class _Work:
         self.fi = np.empty((*lead, B), np.intp)  # flat index of each row's label
         self.pk = np.empty((*lead, B), dtype)  # each row's label logit
         self.lse = np.empty((*lead, B), dtype)  # per-example loss
+        # views used on every call, made once
+        self.mx1, self.se1 = self.mx[..., 0], self.se[..., 0]
+        self.E_flat, self.fi_flat = self.E.reshape(-1), self.fi.reshape(-1)
         self.loss = np.empty(tuple(lead) or (), np.float64)
         self.inv_b = dtype.type(1.0 / B) if B else dtype.type(1)
         self.inv_b64 = 1.0 / B if B else math.nan
@@ -131,22 +134,32 @@ class SoftmaxCrossEntropy(Loss):
             w = self._work[key] = _Work(out.shape, out.dtype)
         return w
 
-    def _forward(self, out: np.ndarray, y: np.ndarray, w: _Work) -> np.ndarray:
-        """Fill ``w.E = exp(out - max)``, its row sums ``w.se`` and ``w.fi``; return mean loss."""
+    def _forward(self, out: np.ndarray, y: np.ndarray, w: _Work, lse: np.ndarray) -> None:
+        """Fill ``w.E = exp(out - max)``, its row sums ``w.se``, ``w.fi`` and the per-example
+        losses ``lse`` (shape ``out.shape[:-1]``, ``out``'s dtype)."""
         np.copyto(w.ET, out.swapaxes(-1, -2))
-        np.max(w.ET, axis=-2, keepdims=True, out=w.mxT)
+        np.maximum.reduce(w.ET, axis=-2, keepdims=True, out=w.mxT)
         np.subtract(out, w.mx, out=w.E)
         np.exp(w.E, out=w.E)
         np.matmul(w.E, w.ones, out=w.se)  # row sums by BLAS: ~3x faster than a sum over C
         np.add(w.base, y, out=w.fi)
         np.take(out.reshape(-1), w.fi, out=w.pk, mode="clip")  # fi is in range by construction
-        lse = w.lse
-        np.log(w.se[..., 0], out=lse)
-        lse += w.mx[..., 0]
+        np.log(w.se1, out=lse)
+        lse += w.mx1
         lse -= w.pk
-        np.add.reduce(lse, axis=-1, dtype=np.float64, out=w.loss)
+
+    def _mean(self, w: _Work) -> np.ndarray:
+        np.add.reduce(w.lse, axis=-1, dtype=np.float64, out=w.loss)
         w.loss *= w.inv_b64
         return w.loss
+
+    def _grad(self, w: _Work) -> np.ndarray:
+        grad = w.E
+        grad /= w.se  # softmax
+        # subtract 1 at each example's label, by flat index into the contiguous grad
+        w.E_flat[w.fi_flat] -= 1
+        grad *= w.inv_b
+        return grad
 
     def _fast_value_and_grad(self, out: np.ndarray, y: np.ndarray):
         """``value_and_grad`` without label checks; both results are reused work arrays.
@@ -154,18 +167,21 @@ class SoftmaxCrossEntropy(Loss):
         ``y`` must hold integer labels in ``[0, C)`` broadcastable to ``out.shape[:-1]``.
         """
         w = self._get_work(out)
-        loss = self._forward(out, y, w)
-        grad = w.E
-        grad /= w.se  # softmax
-        # subtract 1 at each example's label, by flat index into the contiguous grad
-        flat = grad.reshape(-1)
-        flat[w.fi.reshape(-1)] -= 1
-        grad *= w.inv_b
-        return loss, grad
+        self._forward(out, y, w, w.lse)
+        return self._mean(w), self._grad(w)
+
+    def _fast_per_example(self, out: np.ndarray, y: np.ndarray, losses: np.ndarray) -> np.ndarray:
+        """The trainer's step: per-example losses into ``losses`` (``out.shape[:-1]``, ``out``'s
+        dtype); returns the gradient of the batch mean (a reused work array). No label checks."""
+        w = self._get_work(out)
+        self._forward(out, y, w, losses)
+        return self._grad(w)
 
     def _fast_value(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``value`` without label checks, into a reused work array."""
-        return self._forward(out, y, self._get_work(out))
+        w = self._get_work(out)
+        self._forward(out, y, w, w.lse)
+        return self._mean(w)
 
     def value(self, out, y):
         y = _labels(out, y)

@@ -393,6 +393,21 @@ def train_replicas(
     hits = np.empty((R, n_train), bool)
     pred_full = np.empty((R, B), np.intp)
     pred_last = np.empty((R, bounds[-1][1] - bounds[-1][0]), np.intp)
+    # a loss that writes per-example values (softmax cross-entropy) fills one epoch-long array,
+    # reduced once per epoch; others return per-batch means
+    per_example = getattr(loss_fn, "_fast_per_example", None)
+    ep_loss = np.empty((R, n_train), np_dtype) if per_example is not None else None
+    # every batch's fixed views, made once: (loss rows, hit rows, argmax buffer)
+    views = [
+        (
+            None if ep_loss is None else ep_loss[:, s:e],
+            hits[:, s:e],
+            pred_full if e - s == B else pred_last,
+        )
+        for s, e in bounds
+    ]
+    if not full_batch and epoch_gather:
+        epoch_batches = [(Xe[:, s:e], ye[:, s:e]) for s, e in bounds]
     # the loop's fixed arguments, and which regularizer hooks do anything
     flat_params, flat_grads = [net.flat], [net.flat_grad]
     weight_grads = net.grads[0::2]
@@ -406,6 +421,7 @@ def train_replicas(
     any_frozen = False
     # the loss without per-batch target checks (the data were checked once, above)
     value_and_grad = getattr(loss_fn, "_fast_value_and_grad", loss_fn.value_and_grad)
+    forward, backward = net.forward, net.backward
     fast_value = getattr(loss_fn, "_fast_value", loss_fn.value)
     factor = None
     epoch_times: list[float] = []
@@ -443,21 +459,23 @@ def train_replicas(
                     # check, which halves the cost of the gather (measured)
                     np.take(X_train, idx, axis=0, out=Xe, mode="clip")
                     np.take(y_train, idx, axis=0, out=ye, mode="clip")
-                    batches = ((Xe[:, s:e], ye[:, s:e]) for s, e in bounds)
+                    batches = epoch_batches
                 else:
                     batches = _gather_batches(
                         X_train, y_train, idx, B, Xb_full, yb_full, Xb_last, yb_last
                     )
             for i, (Xb, yb) in enumerate(batches):
-                out = net.forward(Xb, train=True, dropout=dropout)
-                lvals, grad = value_and_grad(out, yb)
-                batch_losses[:, i] = lvals
+                loss_rows, hit_rows, pred = views[i]
+                out = forward(Xb, True, dropout)
+                if per_example is not None:
+                    grad = per_example(out, yb, loss_rows)
+                else:
+                    lvals, grad = value_and_grad(out, yb)
+                    batch_losses[:, i] = lvals
                 if classify:  # right answers, counted once per epoch
-                    s, e = bounds[i]
-                    pred = pred_full if e - s == B else pred_last
-                    np.argmax(out, axis=2, out=pred)
-                    np.equal(pred, yb, out=hits[:, s:e])
-                net.backward(grad)
+                    out.argmax(axis=2, out=pred)
+                    np.equal(pred, yb, out=hit_rows)
+                backward(grad)
                 if penalizes:
                     for W, G in zip(weights, weight_grads, strict=True):
                         reg.add_grad(W, G)
@@ -469,7 +487,10 @@ def train_replicas(
                     np.copyto(net.flat, frozen_flat, where=frozen_mask)
 
             # ---- end of epoch: validation, divergence, early stopping, history
-            train_loss = (batch_losses * batch_sizes).sum(axis=1) / n_train  # per row: no BLAS
+            if ep_loss is not None:
+                train_loss = ep_loss.sum(axis=1, dtype=np.float64) / n_train
+            else:
+                train_loss = (batch_losses * batch_sizes).sum(axis=1) / n_train  # no BLAS
             train_acc = np.count_nonzero(hits, axis=1) / n_train if classify else None
             val_out = net.predict(arrays["X_val"])
             val_loss = np.array(fast_value(val_out, arrays["y_val"]), np.float64)

@@ -217,8 +217,8 @@ def test_dropout_masks_are_inverted_and_only_in_training():
     dropped = net.forward(X, train=True, dropout=(rates, gens)).copy()
     np.testing.assert_array_equal(dropped[0], plain[0])  # rate 0: untouched
     assert not np.allclose(dropped[1], plain[1])
-    H = net._last["buf"].H[0][1]
-    A = net._last["buf"].A[0][1]
+    H = net._last[0].H[0][1]  # (buffers, X, masks) of the last forward
+    A = net._last[0].A[0][1]
     kept = H != 0
     assert 0.3 < kept.mean() < 0.7
     np.testing.assert_allclose(H[kept], 2.0 * A[kept])  # scaled by 1 / (1 - 0.5)

@@ -74,6 +74,7 @@ class _Buffers:
         hidden = widths[1:-1]
         self.dA = [np.empty((R, B, w), dtype) for w in hidden]
         self.S = [np.empty((R, B, w), dtype) for w in hidden]
+        self.AT = [a.transpose(0, 2, 1) for a in self.A]  # backward's H^T without dropout
 
     def dropout_arrays(self, R: int, B: int, widths: Sequence[int], dtype: np.dtype) -> None:
         if self.H is None:
@@ -142,7 +143,13 @@ class MLP:
                 W = self.initializer(rng, sizes[layer], sizes[layer + 1], self.dtype)
                 self.params[2 * layer][r] = W
         self._buffers: OrderedDict[int, _Buffers] = OrderedDict()
-        self._last: dict[str, Any] | None = None
+        self._last: tuple | None = None  # (buffers, X, dropout masks) of the last kept forward
+        # per layer, made once: (W, b, W^T, dW, db) views used by every pass
+        p, g = self.params, self.grads
+        self._layers = [
+            (p[2 * i], p[2 * i + 1], p[2 * i].transpose(0, 2, 1), g[2 * i], g[2 * i + 1])
+            for i in range(self.n_layers)
+        ]
 
     # ----------------------------------------------------------------- parameter layout
     def views(self, flat: np.ndarray) -> list[np.ndarray]:
@@ -224,19 +231,18 @@ class MLP:
         buf = self._get_buffers(B)
         if _keep and buf.S is None:
             buf.training_arrays(self.R, B, self.sizes, self.dtype)
-        params, act = self.params, self.activation
+        act = self.activation
         masks = None
         if train and dropout is not None:
             masks = self._draw_masks(buf, B, *dropout)
+        matmul, add = np.matmul, np.add
         H = X
-        inputs = []
-        L = self.n_layers
-        for layer in range(L):
-            inputs.append(H)
+        last = self.n_layers - 1
+        for layer, (W, b, _, _, _) in enumerate(self._layers):
             Z = buf.Z[layer]
-            np.matmul(H, params[2 * layer], out=Z)
-            np.add(Z, params[2 * layer + 1], out=Z)
-            if layer == L - 1:
+            matmul(H, W, out=Z)
+            add(Z, b, out=Z)
+            if layer == last:
                 break
             A = buf.A[layer]
             if _keep:
@@ -248,8 +254,8 @@ class MLP:
                 np.multiply(A, masks[layer], out=H)
             else:
                 H = A
-        self._last = {"buf": buf, "inputs": inputs, "masks": masks} if _keep else None
-        return buf.Z[L - 1]
+        self._last = (buf, X, masks) if _keep else None
+        return buf.Z[last]
 
     def _draw_masks(self, buf: _Buffers, B: int, rates: Any, rngs: Sequence) -> list | None:
         rates = np.broadcast_to(np.asarray(rates, np.float64).reshape(-1), (self.R,))
@@ -277,18 +283,23 @@ class MLP:
         """
         if self._last is None:
             raise RuntimeError("backward() called before forward()")
-        buf, inputs, masks = self._last["buf"], self._last["inputs"], self._last["masks"]
-        params, grads, act = self.params, self.grads, self.activation
+        buf, X, masks = self._last
+        act, layers, matmul = self.activation, self._layers, np.matmul
         dZ = grad_out
         for layer in range(self.n_layers - 1, -1, -1):
-            H = inputs[layer]
-            HT = H.T if H.ndim == 2 else H.transpose(0, 2, 1)
-            np.matmul(HT, dZ, out=grads[2 * layer])
-            np.matmul(buf.ones, dZ, out=grads[2 * layer + 1])
+            _, _, WT, dW, db = layers[layer]
+            if layer == 0:
+                HT = X.T if X.ndim == 2 else X.transpose(0, 2, 1)
+            elif masks is None:
+                HT = buf.AT[layer - 1]
+            else:
+                HT = buf.H[layer - 1].transpose(0, 2, 1)
+            matmul(HT, dZ, out=dW)
+            matmul(buf.ones, dZ, out=db)
             if layer == 0:
                 break
             dA = buf.dA[layer - 1]
-            np.matmul(dZ, params[2 * layer].transpose(0, 2, 1), out=dA)
+            matmul(dZ, WT, out=dA)
             if masks is not None:
                 np.multiply(dA, masks[layer - 1], out=dA)
             act.backward_train(buf.Z[layer - 1], buf.A[layer - 1], buf.S[layer - 1], dA, dA)

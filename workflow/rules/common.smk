@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import itertools
 import json
+import math
 import re
 from pathlib import Path
 
@@ -100,9 +101,7 @@ def explain(error):
     if kind == "minItems":
         return f"{subject} must list at least {error.validator_value} item(s)"
     if kind == "minProperties":
-        return (
-            f"{subject} must name at least {error.validator_value} entry"
-        )
+        return f"{subject} must name at least {error.validator_value} entry"
     if kind == "uniqueItems":
         return f"{subject} repeats an item; list each once"
     if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
@@ -112,7 +111,9 @@ def explain(error):
             "maximum": "<=",
             "exclusiveMaximum": "<",
         }
-        return f"{subject} is out of range; it must be {op[kind]} {error.validator_value}"
+        return (
+            f"{subject} is out of range; it must be {op[kind]} {error.validator_value}"
+        )
     if kind == "type":
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
@@ -358,19 +359,29 @@ TABLES = [
 ]
 
 
-def train_runtime(wildcards):
-    """Wall-time limit in minutes for one training job (for cluster executors).
+#: CPU seconds per replica, epoch and training example for hidden widths up to 64, measured on
+#: this machine (docs/BENCHMARKS.md); wider layers cost (width / 64)^2 times more.
+SECONDS_PER_REPLICA_EPOCH_EXAMPLE = 1.2e-6
+#: Dataset sizes of the kinds without an `n_samples` parameter.
+SHIPPED_SIZES = {"digits": 1797, "mnist1d": 4000}
 
-    Upper estimate from the measured cost per replica-epoch on the default study (see
-    docs/BENCHMARKS.md), times a safety factor of 10, at least 10 minutes.
+
+def train_runtime(wildcards):
+    """Wall-time limit in minutes of one training job (for cluster executors).
+
+    The measured cost per replica-epoch-example times the job's replicas, epochs and training
+    examples, times a safety factor of 4; at least 10 minutes.
     """
     spec = job_spec(config, wildcards.study, wildcards.dataset, wildcards.optimizer)
+    data = dataset_spec(wildcards.dataset)
+    sizes = registry("datasets").parameters(data["kind"])
+    n = data["params"].get(
+        "n_samples", sizes.get("n_samples", SHIPPED_SIZES.get(data["kind"], 1000))
+    )
+    n_train = n * (1 - data["val_fraction"] - data["test_fraction"])
     points = spec["optimizers"][0]["lr_grid"]["points"]
     cells = len(spec["activations"]) * len(spec["regularizers"])
     replicas = cells * (points + 2 * len(spec["seeds"]))
-    seconds = replicas * spec["training"]["epochs"] * SECONDS_PER_REPLICA_EPOCH
-    return max(10, int(10 * seconds / 60) + 1)
-
-
-#: Measured on this machine for the default study; only used for train_runtime.
-SECONDS_PER_REPLICA_EPOCH = 0.001
+    width = max(1.0, max(spec["training"]["hidden"]) / 64) ** 2
+    seconds = replicas * spec["training"]["epochs"] * n_train * width
+    return max(10, math.ceil(4 * seconds * SECONDS_PER_REPLICA_EPOCH_EXAMPLE / 60))

@@ -9,7 +9,9 @@ FIGURE_CODE = source_hash(
 )
 FIG = "results/figures/"
 DESC = "workflow/report/"
-# Captions are rule outputs; report() resolves their paths from this file's folder.
+# Captions are rule outputs; report() resolves their paths from this file's folder. One label
+# per figure: with two labels, the report's table takes a category of two figures for a toggle
+# and fails to open them (Snakemake 9.27).
 CAP = "../../results/figures/"
 # Config order of every axis, so panels and legends follow the config.
 ORDER = {
@@ -58,7 +60,7 @@ rule figure_activations:
             FIG + "fig01_activations.png",
             caption=CAP + "fig01_activations.rst",
             category="1. Why activation functions",
-            labels={"figure": "1", "shows": "activations and their derivatives"},
+            labels={"figure": "1: activations and their derivatives"},
         ),
         figure_caption=FIG + "fig01_activations.rst",
     log:
@@ -109,7 +111,7 @@ rule figure_gradient_flow:
             FIG + "fig03_gradient_flow.png",
             caption=CAP + "fig03_gradient_flow.rst",
             category="1. Why activation functions",
-            labels={"figure": "3", "shows": "per-layer gradient norms by depth"},
+            labels={"figure": "3: per-layer gradient norms by depth"},
         ),
         figure_caption=FIG + "fig03_gradient_flow.rst",
     log:
@@ -134,13 +136,13 @@ rule figure_overfitting:
             FIG + "fig04_regression_fits.png",
             caption=CAP + "fig04_regression_fits.rst",
             category="2. Overfitting and its cures",
-            labels={"figure": "4a", "shows": "fitted curves with each cure"},
+            labels={"figure": "4a: fitted curves with each cure"},
         ),
         losses=report(
             FIG + "fig04_regression_losses.png",
             caption=CAP + "fig04_regression_losses.rst",
             category="2. Overfitting and its cures",
-            labels={"figure": "4b", "shows": "train and test loss over epochs"},
+            labels={"figure": "4b: train and test loss over epochs"},
         ),
         fits_caption=FIG + "fig04_regression_fits.rst",
         losses_caption=FIG + "fig04_regression_losses.rst",
@@ -193,13 +195,13 @@ rule figure_regularizers:
             FIG + "fig06_regularizer_boundaries.png",
             caption=CAP + "fig06_regularizer_boundaries.rst",
             category="2. Overfitting and its cures",
-            labels={"figure": "6a", "shows": "decision boundaries per regularizer"},
+            labels={"figure": "6a: decision boundaries per regularizer"},
         ),
         histograms=report(
             FIG + "fig06_weight_histograms.png",
             caption=CAP + "fig06_weight_histograms.rst",
             category="2. Overfitting and its cures",
-            labels={"figure": "6b", "shows": "weight histograms per penalty"},
+            labels={"figure": "6b: weight histograms per penalty"},
         ),
         boundaries_caption=FIG + "fig06_regularizer_boundaries.rst",
         histograms_caption=FIG + "fig06_weight_histograms.rst",
@@ -252,7 +254,7 @@ rule figure_optimizer_paths:
             FIG + "fig08_optimizer_paths.png",
             caption=CAP + "fig08_optimizer_paths.rst",
             category="3. Speeding training up",
-            labels={"figure": "8", "shows": "optimizer paths on 2-D functions"},
+            labels={"figure": "8: optimizer paths on 2-D functions"},
         ),
         figure_caption=FIG + "fig08_optimizer_paths.rst",
     log:
@@ -286,43 +288,43 @@ rule figure_grid:
             FIG + "fig09_heatmaps.png",
             caption=CAP + "fig09_heatmaps.rst",
             category="4. The grid",
-            labels={"figure": "9a", "shows": "test accuracy of every cell"},
+            labels={"figure": "9a: test accuracy of every cell"},
         ),
         curves=report(
             FIG + "fig09_curves.png",
             caption=CAP + "fig09_curves.rst",
             category="4. The grid",
-            labels={"figure": "9b", "shows": "learning curves per optimizer"},
+            labels={"figure": "9b: learning curves per optimizer"},
         ),
         lr=report(
             FIG + "fig09_lr.png",
             caption=CAP + "fig09_lr.rst",
             category="4. The grid",
-            labels={"figure": "9c", "shows": "learning-rate sensitivity"},
+            labels={"figure": "9c: learning-rate sensitivity"},
         ),
         target=report(
             FIG + "fig09_target.png",
             caption=CAP + "fig09_target.rst",
             category="4. The grid",
-            labels={"figure": "9d", "shows": "time to target accuracy"},
+            labels={"figure": "9d: time to target accuracy"},
         ),
         gap=report(
             FIG + "fig09_gap.png",
             caption=CAP + "fig09_gap.rst",
             category="4. The grid",
-            labels={"figure": "9e", "shows": "train/test gap per regularizer"},
+            labels={"figure": "9e: train/test gap per regularizer"},
         ),
         rankings=report(
             FIG + "fig09_rankings.png",
             caption=CAP + "fig09_rankings.rst",
             category="4. The grid",
-            labels={"figure": "9f", "shows": "rankings across datasets"},
+            labels={"figure": "9f: rankings across datasets"},
         ),
         tuning=report(
             FIG + "fig09_tuning.png",
             caption=CAP + "fig09_tuning.rst",
             category="4. The grid",
-            labels={"figure": "9g", "shows": "what tuning gained"},
+            labels={"figure": "9g: what tuning gained"},
         ),
         heatmaps_caption=FIG + "fig09_heatmaps.rst",
         curves_caption=FIG + "fig09_curves.rst",
@@ -356,7 +358,7 @@ rule figure_cost:
             FIG + "fig10_cost.png",
             caption=CAP + "fig10_cost.rst",
             category="5. Cost",
-            labels={"figure": "10", "shows": "seconds per training job"},
+            labels={"figure": "10: seconds per training job"},
         ),
         figure_caption=FIG + "fig10_cost.rst",
     log:

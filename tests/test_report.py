@@ -1,0 +1,335 @@
+"""Tests for nngrid.report (captions follow the data) and for the report of a real quick run:
+figures regenerate without retraining, and the HTML report renders in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from synthetic_tables import synthetic_tables
+
+from nngrid import report as R
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+
+
+# ----------------------------------------------------------------------------- captions
+
+
+def test_heatmap_caption_follows_the_table():
+    before = R.heatmap_caption(synthetic_tables()["summary"])
+    assert "best relu + adam" in before
+    after = R.heatmap_caption(synthetic_tables(boost={"sgd": 0.3})["summary"])
+    assert "best relu + sgd" in after
+    best = synthetic_tables(boost={"sgd": 0.3})["summary"]
+    best = best[(best["arm"] == "tuned") & (best["dataset"] == "moons")]
+    assert f"{best['test_accuracy_mean'].max():.3g}" in after
+
+
+def test_time_to_target_caption_names_the_first_optimizer_and_flags_the_lesson():
+    default = R.time_to_target_caption(synthetic_tables()["runs"])
+    assert "moons: first adam" in default and "circles: first adam" in default
+    assert R.CONTRARY not in default
+    sgd_first = R.time_to_target_caption(
+        synthetic_tables(boost={"sgd": 0.2}, speed={"sgd": 1})["runs"]
+    )
+    assert "moons: first sgd" in sgd_first
+    assert f'{R.CONTRARY} ("Adam gets there fast"), Adam was not first on moons' in sgd_first
+
+
+def test_tuning_rankings_gap_and_lr_captions_carry_numbers():
+    t = synthetic_tables()
+    tuning = R.tuning_caption(t["summary"])
+    gain = t["summary"].pivot_table(
+        index=["dataset", "activation", "regularizer", "optimizer"],
+        columns="arm",
+        values="test_accuracy_mean",
+    )
+    median = (gain["tuned"] - gain["untuned"]).groupby("optimizer").median()
+    assert f"adam: median gain {median['adam']:.2g}" in tuning
+    assert "adam has the best mean rank 1" in R.rankings_caption(t["rankings"])
+    assert "smallest gap l2" in R.gap_caption(t["runs"])
+    lr = R.lr_caption(t["runs"])
+    assert "sgd:" in lr and "4 diverged tuning runs" in lr
+    assert "8 cells chose a rate on the grid's edge" in lr
+
+
+def test_experiment_captions_say_where_the_data_contradicts_the_lesson():
+    linear_wins = [
+        {"dataset": "xor", "activation": "identity", "test_accuracy": 0.95},
+        {"dataset": "xor", "activation": "relu", "test_accuracy": 0.96},
+    ]
+    assert R.CONTRARY in R.nonlinearity_caption(linear_wins)
+    lesson_holds = [dict(linear_wins[0], test_accuracy=0.5), linear_wins[1]]
+    text = R.nonlinearity_caption(lesson_holds)
+    assert R.CONTRARY not in text and "identity 0.5 vs relu 0.96" in text
+
+    def sweep(gaps):
+        return [
+            {"n_train": n, "seed": 0, "train_loss": 0.1, "test_loss": 0.1 + g, "gap": g}
+            for n, g in gaps.items()
+        ]
+
+    assert R.CONTRARY not in R.data_size_caption(sweep({10: 0.3, 100: 0.01}))
+    assert R.CONTRARY in R.data_size_caption(sweep({10: 0.01, 100: 0.3}))
+
+
+def test_overfitting_caption_detects_rising_test_loss():
+    def curve(test):
+        return [
+            {"cure": "none", "epoch": e, "train_loss": 1.0 / (1 + e), "test_loss": v}
+            for e, v in enumerate(test)
+        ]
+
+    assert "overfits" in R.overfitting_caption(curve([1.0, 0.2, 0.5, 0.9]))
+    assert R.CONTRARY in R.overfitting_caption(curve([1.0, 0.5, 0.3, 0.2]))
+
+
+def test_claims_table_reads_verdicts_from_captions(tmp_path):
+    good = tmp_path / "fig05_data_size.rst"
+    R.write_caption(
+        good,
+        "- 10 points: gap 0.3\n\nThe gap shrinks, as the lesson says.",
+        "**Does more data help?**",
+    )
+    bad = tmp_path / "fig09_target.rst"
+    R.write_caption(bad, f"Numbers.\n\n{R.CONTRARY}, Adam was not first on moons.")
+    (tmp_path / "fig08_optimizer_paths.rst").write_text("Illustration only.")
+    table = R.claims_table(sorted(tmp_path.glob("*.rst")))
+    assert list(table["figure"]) == ["fig05_data_size", "fig09_target"]
+    assert list(table["verdict"]) == ["supported", "contradicted"]
+    assert table["evidence"].iloc[1] == f"{R.CONTRARY}, Adam was not first on moons."
+    assert good.read_text().startswith("**Does more data help?**\n\n- 10 points")
+
+
+# ----------------------------------------------------------------------------- a quick run
+
+
+def _copy_tree(dest: Path) -> None:
+    """The repository's files (tracked and untracked, not ignored) copied to ``dest``."""
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, files):
+        src = ROOT / name
+        if src.is_file() and not name.startswith(("results/", "bench/")):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+
+
+def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(workdir / "src"))
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--configfile", "config/quick.yaml", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run():
+    """The quick study run in a temporary copy (its own `src` first on PYTHONPATH), with the
+    report built. ``NNGRID_QUICK_RUN=<folder>`` reuses a finished copy."""
+    if os.environ.get("NNGRID_QUICK_RUN"):
+        yield Path(os.environ["NNGRID_QUICK_RUN"])
+        return
+    with tempfile.TemporaryDirectory(prefix="nngrid-quick-") as tmp:
+        work = Path(tmp)
+        _copy_tree(work)
+        run = _snakemake(work, "--cores", "2")
+        assert run.returncode == 0, run.stderr[-3000:]
+        rep = _snakemake(work, "--report", "results/report.html")
+        assert rep.returncode == 0, rep.stderr[-3000:]
+        yield work
+
+
+def _planned_rules(work: Path) -> set[str]:
+    dry = _snakemake(work, "--cores", "2", "--dry-run")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    return set(re.findall(r"^(?:local)?rule (\w+):", dry.stdout + dry.stderr, re.M))
+
+
+@pytest.mark.slow
+def test_changing_a_plotting_function_reruns_figure_jobs_only(quick_run, tmp_path):
+    work = tmp_path / "copy"
+    shutil.copytree(quick_run, work, symlinks=True)
+    assert _planned_rules(work) == set()
+    module = work / "src" / "nngrid" / "figures" / "activations.py"
+    module.write_text(module.read_text().replace('"x", ""', '"x", "f"'))
+    planned = _planned_rules(work)
+    assert "figure_activations" in planned
+    # only figure jobs (and the claims table built from their captions) may rerun
+    assert planned <= {r for r in planned if r.startswith("figure_")} | {"claims", "all"}
+    assert not planned & {"train", "experiment", "tables", "dataset"}
+
+
+def _cdp_page(port_file: Path):
+    import websocket  # websocket-client (test extra)
+
+    for _ in range(400):
+        if port_file.exists() and port_file.read_text().strip():
+            break
+        time.sleep(0.05)
+    port = int(port_file.read_text().split()[0])
+    for _ in range(100):
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json"))
+        pages = [t for t in targets if t["type"] == "page"]
+        if pages:
+            break
+        time.sleep(0.05)
+    return websocket.create_connection(
+        pages[0]["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
+    )
+
+
+class DevTools:
+    """The few Chrome DevTools Protocol calls the test needs, with every event kept."""
+
+    def __init__(self, ws):
+        self.ws, self.next_id, self.events = ws, 0, []
+
+    def call(self, method: str, **params):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.next_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            self.events.append(msg)
+
+    def js(self, expression: str):
+        result = self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
+        if "exceptionDetails" in result:
+            raise RuntimeError(result["exceptionDetails"])
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 20.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            value = self.js(expression)
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {expression}")
+
+
+_CLICK = """(() => {{
+  const a = Array.from(document.querySelectorAll('a')).find(e => e.innerText.trim() == {text});
+  if (!a) return false; a.click(); return true; }})()"""
+_ROWS = "document.querySelectorAll('table tbody tr a[iconname=eye]').length"
+_SHOWN = """(() => {{
+  const img = Array.from(document.querySelectorAll('img'))
+    .find(i => i.src.includes('filename=' + {name} + ';'));
+  return img && img.complete && img.naturalWidth > 0 ? img.naturalWidth : 0; }})()"""
+
+
+@pytest.mark.browser
+def test_report_renders_every_image_in_chromium(quick_run, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    html = quick_run / "results" / "report.html"
+    profile = tmp_path / "profile"
+    proc = subprocess.Popen(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "--window-size=1400,1000",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        page = DevTools(_cdp_page(profile / "DevToolsActivePort"))
+        for domain in ("Runtime", "Page", "Log"):
+            page.call(f"{domain}.enable")
+        page.call("Page.navigate", url=html.as_uri())
+        page.wait_for("typeof results === 'object' && document.querySelector('#app a') !== null")
+        results = page.js(
+            "JSON.stringify(Object.values(results).map(r => [r.filename, r.mime_type]))"
+        )
+        images = sorted(f for f, mime in json.loads(results) if mime.startswith("image/"))
+        expected = {Path(p).name for p in (quick_run / "results" / "figures").glob("*.png")}
+        assert set(images) == expected and len(images) >= 17
+        categories = page.js("JSON.stringify(Object.keys(categories))")
+        shown = {}
+        for category in json.loads(categories):
+            page.call("Page.navigate", url=html.as_uri())
+            page.wait_for("document.querySelector('#app a') !== null")
+            assert page.js(_CLICK.format(text=json.dumps(category))), category
+            rows = page.wait_for(_ROWS)
+            for i in range(rows):
+                page.js(f"document.querySelectorAll('table tbody tr a[iconname=eye]')[{i}].click()")
+                time.sleep(0.3)
+                for name in images:
+                    if name not in shown and page.js(_SHOWN.format(name=json.dumps(name))):
+                        shown[name] = True
+                assert page.js(_CLICK.format(text=json.dumps(category)))
+                page.wait_for(_ROWS)
+        assert sorted(shown) == images, f"never displayed: {set(images) - set(shown)}"
+        shot = page.call("Page.captureScreenshot", format="png")["data"]
+        import base64
+
+        png = base64.b64decode(shot)
+        (tmp_path / "report.png").write_bytes(png)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+        errors = [e for e in page.events if e.get("method") == "Runtime.exceptionThrown"]
+        errors += [
+            e
+            for e in page.events
+            if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
+        ]
+        errors += [
+            e
+            for e in page.events
+            if e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error"
+        ]
+        assert not errors, json.dumps(errors)[:2000]
+        page.ws.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_report_rule_files_are_consistent():
+    """Every caption description the figure rules name exists, and every figure stem has one."""
+    rules = (ROOT / "workflow" / "rules" / "figures.smk").read_text()
+    named = set(re.findall(r'DESC \+ "([\w.]+)"', rules))
+    assert named, "no descriptions named in figures.smk"
+    for name in named:
+        assert (ROOT / "workflow" / "report" / name).is_file(), name
+    stems = set(re.findall(r'FIG \+ "(fig\d\d_\w+)\.png"', rules))
+    assert stems == {Path(n).stem for n in named}
+    assert set(R.CLAIMS) <= stems

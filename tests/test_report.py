@@ -326,10 +326,10 @@ def test_report_renders_every_image_in_chromium(quick_run, tmp_path):
 def test_report_rule_files_are_consistent():
     """Every caption description the figure rules name exists, and every figure stem has one."""
     rules = (ROOT / "workflow" / "rules" / "figures.smk").read_text()
-    named = set(re.findall(r'DESC \+ "([\w.]+)"', rules))
+    named = set(re.findall(r'"workflow/report/([\w.]+)"', rules))
     assert named, "no descriptions named in figures.smk"
     for name in named:
         assert (ROOT / "workflow" / "report" / name).is_file(), name
-    stems = set(re.findall(r'FIG \+ "(fig\d\d_\w+)\.png"', rules))
+    stems = set(re.findall(r'"results/figures/(fig\d\d_\w+)\.png"', rules))
     assert stems == {Path(n).stem for n in named}
     assert set(R.CLAIMS) <= stems

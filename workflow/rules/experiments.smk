@@ -20,6 +20,8 @@ rule experiment:
         "logs/experiments/{experiment}.log",
     benchmark:
         "benchmarks/experiments/{experiment}.tsv"
+    conda:
+        "../envs/nngrid.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -22,6 +22,8 @@ rule claims:
         ),
     log:
         "logs/report/claims.log",
+    conda:
+        "../envs/nngrid.yaml"
     threads: 1
     resources:
         mem_mb=500,

@@ -40,6 +40,11 @@ def _fmt(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def _secs(x: float) -> str:
+    """Seconds for prose; an infinite time (target never reached) reads "never"."""
+    return "never" if math.isinf(x) else f"{_fmt(x, 2)} s"
+
+
 def _pct(x: float) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{100 * x:.0f}%"
 
@@ -387,9 +392,9 @@ def time_to_target_caption(runs: pd.DataFrame) -> str:
         first = med.index[0] if np.isfinite(med.iloc[0]) else None
         firsts[label] = first
         lines.append(
-            f"{label}: first {first or 'none'} (median {_fmt(float(med.iloc[0]), 2)} s, "
+            f"{label}: first {first or 'none'} (median {_secs(float(med.iloc[0]))}, "
             f"{_pct(share[med.index[0]])} of its runs reached it); "
-            + ", ".join(f"{o} {_fmt(float(v), 2)} s" for o, v in med.items())
+            + ", ".join(f"{o} {_secs(float(v))}" for o, v in med.items())
         )
     head = f"Target validation accuracy {_fmt(float(target.iloc[0]), 2)}. " if len(target) else ""
     text = head + "Median over every tuned run (never = infinite).\n\n" + _bullets(lines)

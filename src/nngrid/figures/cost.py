@@ -7,6 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import NullFormatter
 
 from nngrid.figures import ordered, save, theme
 
@@ -63,6 +64,7 @@ def cost(
         data=per_epoch, x="spe", y="optimizer", hue="dataset", order=opts, ax=axes[1], fliersize=1
     )
     axes[1].set(xlabel="training seconds per replica per epoch", ylabel="", xscale="log")
+    axes[1].xaxis.set_minor_formatter(NullFormatter())
     total = jobs["s"].sum()
     share = 1 - jobs["training"].sum() / total if total else float("nan")
     fig.suptitle(

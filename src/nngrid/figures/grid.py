@@ -107,7 +107,10 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
             ax.tick_params(axis="y", labelsize=7)
     sm = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(vmin, vmax))
     fig.colorbar(sm, ax=axes, fraction=0.02, pad=0.01, label="mean test accuracy (tuned)")
-    fig.suptitle(Q_HEATMAP + "\n(x: a seed diverged; grey: no finite result)")
+    fig.suptitle(
+        Q_HEATMAP + "\n(x: a seed diverged; grey: no finite result)",
+        y=1.0 + 0.55 / fig.get_figheight(),
+    )
     return save(fig, path)
 
 

@@ -159,12 +159,17 @@ class Optimizer:
         return out
 
     def _lr_for(self, p: np.ndarray) -> np.ndarray:
-        """lr in p's dtype (a 0-d array for a scalar), so scalar and array lr round alike.
+        """lr in p's dtype (a NumPy scalar, or an array), so scalar and array lr round alike.
 
-        Cast once per assignment of ``lr`` and dtype, not once per step."""
+        Cast once per assignment of ``lr`` and dtype, not once per step. A scalar lr is a NumPy
+        scalar of p's dtype: arithmetic with it rounds as the array's elements do, and costs far
+        less per call than a 0-d array."""
         lr = self._lr_cast.get(p.dtype)
         if lr is None:
-            lr = self._lr_cast[p.dtype] = np.asarray(self._lr, dtype=p.dtype)
+            lr = np.asarray(self._lr, dtype=p.dtype)
+            if lr.ndim == 0:
+                lr = lr[()]
+            self._lr_cast[p.dtype] = lr
         return lr
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:

@@ -285,8 +285,9 @@ def job_spec(cfg, study, dataset, optimizer):
 
 def spec_param(wildcards):
     """The job spec as canonical JSON text (a `params:` value: a change reruns the job)."""
-    spec = job_spec(config, wildcards.study, wildcards.dataset, wildcards.optimizer)
-    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return canonical(
+        job_spec(config, wildcards.study, wildcards.dataset, wildcards.optimizer)
+    )
 
 
 def dataset_spec(label):
@@ -299,6 +300,13 @@ def dataset_spec(label):
         "test_fraction": spec.get("test_fraction", config["splits"]["test_fraction"]),
         "params": spec.get("params", {}),
     }
+
+
+def canonical(value):
+    """`value` as JSON with sorted keys: a `params:` value that changes only when the data does
+    (Snakemake compares params as text, and dict order depends on the config file's order).
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ rule dataset:
         mem_mb=1000,
         runtime=10,
     params:
-        spec=lambda wc: dataset_spec(wc.dataset),
+        spec=lambda wc: canonical(dataset_spec(wc.dataset)),
         code=DATA_HASH,
     script:
         "../scripts/make_dataset.py"

@@ -1,5 +1,6 @@
 """Adapter for rule `dataset`: build one dataset with nngrid.datasets and save it."""
 
+import json
 import sys
 
 from nngrid.datasets import build, describe, save_dataset
@@ -7,7 +8,7 @@ from nngrid.io import write_json
 
 with open(snakemake.log[0], "w") as log:  # noqa: F821 (injected by Snakemake)
     sys.stderr = log
-    spec = snakemake.params.spec  # noqa: F821
+    spec = json.loads(snakemake.params.spec)  # noqa: F821
     splits = build(
         spec["kind"],
         seed=spec["seed"],

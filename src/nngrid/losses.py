@@ -96,10 +96,10 @@ class _Work:
         self.ones = np.ones((C, 1), dtype)
         self.base = np.arange(0, int(np.prod(shape)), C).reshape(*lead, B)  # flat row starts
         self.fi = np.empty((*lead, B), np.intp)  # flat index of each row's label
-        self.pk = np.empty((*lead, B), dtype)  # each row's label logit
+        self.pk = np.empty((*lead, B), dtype)  # each row's label logit minus the row max
         self.lse = np.empty((*lead, B), dtype)  # per-example loss
         # views used on every call, made once
-        self.mx1, self.se1 = self.mx[..., 0], self.se[..., 0]
+        self.se1 = self.se[..., 0]
         self.E_flat, self.fi_flat = self.E.reshape(-1), self.fi.reshape(-1)
         self.loss = np.empty(tuple(lead) or (), np.float64)
         self.inv_b = dtype.type(1.0 / B) if B else dtype.type(1)
@@ -140,12 +140,12 @@ class SoftmaxCrossEntropy(Loss):
         np.copyto(w.ET, out.swapaxes(-1, -2))
         np.maximum.reduce(w.ET, axis=-2, keepdims=True, out=w.mxT)
         np.subtract(out, w.mx, out=w.E)
+        np.add(w.base, y, out=w.fi)
+        # the label's shifted logit out_y - m; fi is in range by construction (no bounds check)
+        np.take(w.E_flat, w.fi, out=w.pk, mode="clip")
         np.exp(w.E, out=w.E)
         np.matmul(w.E, w.ones, out=w.se)  # row sums by BLAS: ~3x faster than a sum over C
-        np.add(w.base, y, out=w.fi)
-        np.take(out.reshape(-1), w.fi, out=w.pk, mode="clip")  # fi is in range by construction
         np.log(w.se1, out=lse)
-        lse += w.mx1
         lse -= w.pk
 
     def _mean(self, w: _Work) -> np.ndarray:

@@ -152,6 +152,9 @@ def quick_run():
     if os.environ.get("NNGRID_QUICK_RUN"):
         yield Path(os.environ["NNGRID_QUICK_RUN"])
         return
+    snakefile = (ROOT / "Snakefile").read_text()
+    missing = [f for f in ("experiments.smk", "figures.smk", "report.smk") if f not in snakefile]
+    assert not missing, f"the Snakefile must include workflow/rules/{missing}"
     with tempfile.TemporaryDirectory(prefix="nngrid-quick-") as tmp:
         work = Path(tmp)
         _copy_tree(work)

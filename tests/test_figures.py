@@ -174,3 +174,15 @@ def test_make_cost_takes_jobs_as_json(tables, tmp_path):
     out = {"figure": tmp_path / "cost.png", "figure_caption": tmp_path / "cost.rst"}
     make.make("figure_cost", {"runs": runs, "benchmarks": paths_}, out, {"jobs": json.dumps(jobs)})
     assert f"{len(jobs)} training jobs" in out["figure_caption"].read_text()
+
+
+def test_heatmaps_mark_cells_with_a_diverged_seed(tables, monkeypatch, tmp_path):
+    summary = tables["summary"].copy()
+    tuned = summary.index[summary["arm"] == "tuned"]
+    summary.loc[tuned[:3], "diverged"] = 1
+    summary.loc[tuned[3], "test_accuracy_mean"] = float("nan")
+    figures = []
+    monkeypatch.setattr(grid, "save", lambda fig, path: figures.append(fig) or path)
+    grid.heatmaps(summary, tmp_path / "h.png")
+    marks = [t for ax in figures[0].axes for t in ax.texts if t.get_text() == "x"]
+    assert len(marks) == 3

@@ -1,0 +1,610 @@
+"""Faults the workflow survives: killed jobs, interrupted runs, truncated files, read-only and full
+folders, divergence, untrusted files, and the same numbers whatever the number of cores.
+
+Every workflow-running test is marked ``slow``. They share one baseline: a tiny study (``TINY``:
+2 datasets x 2 activations x 1 regularizer x 2 optimizers, 4 training jobs, 56 runs) run once per
+session in a temporary copy of the workflow with ``--cores 2``. Each fault test works in its own
+copy, provokes its fault, reruns, and compares the tables with the baseline apart from the timing
+columns. ``NNGRID_RELIABILITY_CONFIG=config/quick.yaml`` runs the same set on another study
+(slower; the divergence test then needs a cell that diverges and skips otherwise).
+
+Every process these tests start runs in its own session; only those processes are signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TARGET = "tables"  # the collection rule: the tables without the figures, which are not tested here
+TIMEOUT = 300
+
+# The sgd cells' untuned arm runs at lr 100: with the identity activation it diverges (epoch 2).
+TINY = {
+    "data_seed": 0,
+    "splits": {"val_fraction": 0.25, "test_fraction": 0.25},
+    "datasets": {
+        "moons": {"params": {"n_samples": 400, "noise": 0.2}},
+        "circles": {"params": {"n_samples": 400, "noise": 0.1, "factor": 0.5}},
+    },
+    "regularizers": {"none": {}},
+    "optimizers": {
+        "sgd": {"lr_grid": {"low": 1.0e-2, "high": 1.0, "points": 3}, "default_lr": 100.0},
+        "adam": {"lr_grid": {"low": 1.0e-3, "high": 1.0e-1, "points": 3}},
+    },
+    "training": {
+        "hidden": [16],
+        "epochs": 20,
+        "batch_size": 32,
+        "seeds": [0, 1],
+        "target_accuracy": 0.8,
+    },
+    "studies": {
+        "tiny": {
+            "datasets": ["moons", "circles"],
+            "activations": ["relu", "identity"],
+            "regularizers": ["none"],
+            "optimizers": ["sgd", "adam"],
+        }
+    },
+}
+
+TABLES = {
+    "runs": "results/tables/runs.parquet",
+    "summary": "results/tables/summary.parquet",
+    "rankings": "results/tables/rankings.csv",
+    "histories": "results/tables/histories.parquet",
+}
+#: Columns that measure time (or name the Slurm job): the only ones allowed to differ.
+TIMING = re.compile(r"seconds|slurm_job_id")
+
+pytestmark = pytest.mark.slow
+
+
+# ------------------------------------------------------------------------------------------
+# Helpers
+# ------------------------------------------------------------------------------------------
+
+
+def study_config() -> dict:
+    path = os.environ.get("NNGRID_RELIABILITY_CONFIG")
+    return yaml.safe_load((ROOT / path).read_text()) if path else TINY
+
+
+def workflow_copy(dest: Path, cfg: dict) -> Path:
+    """A runnable copy of the workflow in ``dest`` whose default config is ``cfg`` alone."""
+    dest.mkdir(parents=True)
+    shutil.copy(ROOT / "Snakefile", dest / "Snakefile")
+    shutil.copytree(ROOT / "workflow", dest / "workflow")
+    shutil.copytree(ROOT / "profiles", dest / "profiles")
+    (dest / "config").mkdir()
+    (dest / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return dest
+
+
+def snakemake(wf: Path, *args: str, cores: int = 2) -> subprocess.CompletedProcess:
+    """Run snakemake in ``wf`` to the end; stdout and stderr together in ``.stdout``."""
+    return subprocess.run(
+        [*SNAKEMAKE, "--cores", str(cores), *args],
+        cwd=wf,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=TIMEOUT,
+        start_new_session=True,
+    )
+
+
+def start_snakemake(wf: Path, *args: str, cores: int = 2) -> subprocess.Popen:
+    """Start snakemake in ``wf`` in its own session (its output goes to ``wf/run.log``)."""
+    return subprocess.Popen(
+        [*SNAKEMAKE, "--cores", str(cores), *args],
+        cwd=wf,
+        stdout=open(wf / "run.log", "w"),  # noqa: SIM115 (closed with the process)
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_for(condition, what: str, proc: subprocess.Popen | None = None, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"snakemake ended (status {proc.returncode}) before {what}")
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process whose parent chain leads to ``pid``."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            parent = _ppid(int(entry.name))
+            if parent is not None:
+                parents[int(entry.name)] = parent
+    out, frontier = [], {pid}
+    while frontier:
+        children = {p for p, parent in parents.items() if parent in frontier}
+        out += sorted(children)
+        frontier = children
+    return out
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def training_processes(proc: subprocess.Popen) -> list[int]:
+    """The Python processes of the training jobs that ``proc`` started (not their shells)."""
+    return [
+        p
+        for p in descendants(proc.pid)
+        if "nngrid.protocol" in cmdline(p) and not cmdline(p).startswith(("/bin/", "/usr/bin/"))
+    ]
+
+
+def session_gone(sid: int) -> bool:
+    """True when no process of session ``sid`` is left (orphans included)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == sid:
+                    return False
+            except OSError:
+                pass
+    return True
+
+
+def untimed(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=[c for c in df.columns if TIMING.search(c)])
+
+
+def read_tables(wf: Path) -> dict[str, pd.DataFrame]:
+    out = {}
+    for name, rel in TABLES.items():
+        path = wf / rel
+        out[name] = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    return out
+
+
+def assert_same_tables(wf: Path, baseline: dict[str, pd.DataFrame]) -> None:
+    """Every table of ``wf`` equals the baseline's exactly, apart from the timing columns."""
+    tables = read_tables(wf)
+    for name, expected in baseline.items():
+        pd.testing.assert_frame_equal(untimed(tables[name]), untimed(expected), check_exact=True)
+
+
+def no_temporary_files(wf: Path) -> list[Path]:
+    """Leftover temporary files of the atomic writers (``.<name>.<random>.tmp``) under results/."""
+    return sorted((wf / "results").rglob(".*.tmp")) if (wf / "results").exists() else []
+
+
+def grid_rows(cfg: dict) -> int:
+    """Rows of the runs table: per cell, points tuning runs + 2 arms x seeds reruns."""
+    total = 0
+    for study in cfg["studies"].values():
+        training = {**cfg["training"], **study.get("training", {})}
+        for opt in study["optimizers"]:
+            per_cell = cfg["optimizers"][opt]["lr_grid"]["points"] + 2 * len(training["seeds"])
+            total += (
+                per_cell
+                * len(study["datasets"])
+                * len(study["activations"])
+                * len(study["regularizers"])
+            )
+    return total
+
+
+@contextlib.contextmanager
+def mounted(args: list[str], where: Path):
+    """``mount args... where`` for the block (skip with mount's own reason if refused)."""
+    proc = subprocess.run(["mount", *args, str(where)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount here ({' '.join(args)}): {proc.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """``folder`` made read-only by a read-only bind mount onto itself (chmod does not stop
+    root, which runs these tests)."""
+    with mounted(["--bind", str(folder)], folder):
+        proc = subprocess.run(
+            ["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            pytest.skip(f"cannot remount read-only here: {proc.stderr.strip()}")
+        yield folder
+
+
+# ------------------------------------------------------------------------------------------
+# The baseline: one uninterrupted run, shared
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def base_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("reliability")
+
+
+@pytest.fixture(scope="session")
+def baseline(base_dir) -> Path:
+    wf = workflow_copy(base_dir / "baseline", study_config())
+    proc = snakemake(wf, TARGET)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    return wf
+
+
+@pytest.fixture(scope="session")
+def baseline_tables(baseline) -> dict[str, pd.DataFrame]:
+    return read_tables(baseline)
+
+
+@pytest.fixture
+def fresh(base_dir, request) -> Path:
+    """A copy of the workflow with nothing built yet."""
+    return workflow_copy(base_dir / f"fresh-{request.node.name}", study_config())
+
+
+@pytest.fixture
+def built(baseline, base_dir, request) -> Path:
+    """A copy of the baseline after its run (results and Snakemake's metadata included)."""
+    dest = base_dir / f"built-{request.node.name}"
+    shutil.copytree(baseline, dest, symlinks=True)
+    return dest
+
+
+def test_the_baseline_is_complete_and_a_rerun_does_nothing(baseline, baseline_tables):
+    runs = baseline_tables["runs"]
+    assert len(runs) == grid_rows(study_config())
+    assert runs["test_accuracy"].between(0, 1).all()
+    proc = snakemake(baseline, TARGET, "--dry-run")
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout, proc.stdout[-3000:]
+    assert not no_temporary_files(baseline)
+
+
+def test_the_default_profile_reruns_incomplete_jobs():
+    profile = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
+    assert profile.get("rerun-incomplete") is True
+
+
+# ------------------------------------------------------------------------------------------
+# (g) Determinism: --cores 1 gives the tables of --cores 2
+# ------------------------------------------------------------------------------------------
+
+
+def test_one_core_gives_the_tables_of_two_cores(fresh, baseline_tables):
+    proc = snakemake(fresh, TARGET, cores=1)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert_same_tables(fresh, baseline_tables)
+
+
+# ------------------------------------------------------------------------------------------
+# (a) kill -9 of a training job mid-run
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_training_job_killed_mid_run_is_redone(fresh, baseline_tables):
+    proc = start_snakemake(fresh, TARGET)
+    try:
+        # a training job that has started training: its own log shows its first cell
+        def started():
+            for pid in training_processes(proc):
+                out = cmdline(pid).split("--output ")[1].split()[0]
+                log = fresh / "logs" / "train" / Path(out).relative_to("results/runs")
+                log = log.with_suffix(".log")
+                if log.exists() and "cell " in log.read_text():
+                    return pid, out
+            return None
+
+        job, output = wait_for(started, "a training job to start training", proc)
+        os.kill(job, signal.SIGKILL)
+        status = proc.wait(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    log = (fresh / "run.log").read_text()
+    assert status != 0, log[-3000:]
+    assert "Error in rule train" in log
+    assert not (fresh / output).exists()  # the killed job left nothing at its output path
+    rerun = snakemake(fresh, TARGET)
+    assert rerun.returncode == 0, rerun.stdout[-4000:]
+    assert_same_tables(fresh, baseline_tables)
+
+
+# ------------------------------------------------------------------------------------------
+# (b) the whole snakemake run interrupted: SIGINT, and SIGKILL of snakemake itself
+# ------------------------------------------------------------------------------------------
+
+
+def _interrupt_mid_run(wf: Path, sig: int) -> tuple[subprocess.Popen, int]:
+    proc = start_snakemake(wf, TARGET)
+    try:
+        wait_for(lambda: training_processes(proc), "a training job", proc)
+        os.kill(proc.pid, sig)
+        status = proc.wait(timeout=TIMEOUT)
+        # jobs the signal did not reach finish on their own; wait for the whole session to end
+        wait_for(lambda: session_gone(proc.pid), "the interrupted run's jobs to end")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return proc, status
+
+
+def test_a_run_interrupted_by_sigint_is_completed_by_a_rerun(fresh, baseline_tables):
+    _, status = _interrupt_mid_run(fresh, signal.SIGINT)
+    assert status != 0
+    assert not (fresh / TABLES["runs"]).exists()
+    rerun = snakemake(fresh, TARGET)
+    assert rerun.returncode == 0, rerun.stdout[-4000:]
+    assert_same_tables(fresh, baseline_tables)
+    assert not no_temporary_files(fresh)
+
+
+def test_a_run_whose_snakemake_is_killed_is_completed_after_unlock(fresh, baseline_tables):
+    _, status = _interrupt_mid_run(fresh, signal.SIGKILL)
+    assert status == -signal.SIGKILL
+    # Snakemake's lock outlives a SIGKILL; the rerun says so and names the fix ...
+    locked = snakemake(fresh, TARGET)
+    if locked.returncode != 0:
+        assert "--unlock" in locked.stdout, locked.stdout[-3000:]
+        assert snakemake(fresh, "--unlock").returncode == 0
+    # ... and after `snakemake --unlock` the rerun redoes the jobs left incomplete
+    rerun = snakemake(fresh, TARGET)
+    assert rerun.returncode == 0, rerun.stdout[-4000:]
+    assert_same_tables(fresh, baseline_tables)
+    assert not no_temporary_files(fresh)
+
+
+# ------------------------------------------------------------------------------------------
+# (c) a truncated result or dataset is never taken for a result
+# ------------------------------------------------------------------------------------------
+
+
+def truncate(path: Path) -> None:
+    """Cut ``path`` to half its size; its modification time becomes now (newer than the rest)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_a_truncated_result_json_is_named_and_rebuilt(built, baseline_tables):
+    result = sorted((built / "results" / "runs").rglob("*.json"))[0]
+    rel = str(result.relative_to(built))
+    truncate(result)
+    # newer than the tables: Snakemake reruns the collection, which refuses the file by name
+    proc = snakemake(built, TARGET)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    errors = [ln for ln in proc.stdout.splitlines() if ln.startswith("nngrid: error:")]
+    assert errors and rel in errors[0] and "not valid JSON" in errors[0], proc.stdout[-3000:]
+    assert "delete it and rerun its rule" in errors[0]
+    # the fix the message names: delete it, rerun
+    result.unlink()
+    proc = snakemake(built, TARGET)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert_same_tables(built, baseline_tables)
+
+
+def test_a_truncated_dataset_is_named_and_rebuilt(built, baseline_tables):
+    data = built / "results" / "data" / "moons.npz"
+    truncate(data)
+    # newer than the results: Snakemake reruns the training jobs, which refuse it by name
+    proc = snakemake(built, TARGET)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    errors = [ln for ln in proc.stdout.splitlines() if ln.startswith("nngrid: error:")]
+    assert errors and "results/data/moons.npz" in errors[0], proc.stdout[-3000:]
+    assert "truncated" in errors[0] and "recreate it" in errors[0]
+    # the fix the message names: delete it, rerun (its rule makes it again)
+    data.unlink()
+    proc = snakemake(built, TARGET)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "rule dataset:" in proc.stdout
+    assert_same_tables(built, baseline_tables)
+
+
+def test_a_leftover_temporary_file_is_ignored(built, baseline_tables):
+    """What a job killed mid-write leaves (a temporary name) is never read as a result."""
+    result = sorted((built / "results" / "runs").rglob("*.json"))[0]
+    leftover = result.parent / f".{result.name}.abc123.tmp"
+    leftover.write_text('{"rows": [')
+    result.unlink()
+    # a missing intermediate file alone does not make Snakemake rerun anything (the tables are
+    # up to date); rebuilding the tables rebuilds it
+    proc = snakemake(built, TARGET, "--forcerun", TARGET)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "rule train:" in proc.stdout  # the missing result was made again, not replaced
+    assert_same_tables(built, baseline_tables)
+    assert leftover.read_text() == '{"rows": ['  # neither read nor mistaken for the output
+
+
+# ------------------------------------------------------------------------------------------
+# (d) a read-only or full results folder
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_read_only_results_folder_gives_a_clear_error(built):
+    runs = built / "results" / "runs"
+    victim = sorted(runs.rglob("*.json"))[0]
+    rel = str(victim.relative_to(built))
+    victim.unlink()
+    with read_only(runs):
+        proc = snakemake(built, rel)  # rebuild the missing result into the read-only folder
+    assert proc.returncode != 0
+    # Snakemake itself meets the folder first (it clears the job's output before starting it):
+    # `OSError: [Errno 30] Read-only file system: '<the output>'`; had the job started, the
+    # atomic writer would say `nngrid: error: cannot write <the output>: Read-only file system`
+    lines = [ln for ln in proc.stdout.splitlines() if "Read-only file system" in ln]
+    assert lines and rel in lines[0], proc.stdout[-3000:]
+    assert not victim.exists() and not no_temporary_files(built)
+
+
+def test_a_full_disk_gives_a_clear_error_and_no_partial_file(built):
+    runs = built / "results" / "runs"
+    shutil.rmtree(runs)
+    runs.mkdir()
+    with mounted(["-t", "tmpfs", "-o", "size=16k", "tmpfs"], runs):
+        proc = snakemake(built, TARGET, "--forcerun", TARGET)  # remake the missing results
+        left = sorted(p.relative_to(built) for p in runs.rglob("*") if p.is_file())
+    assert proc.returncode != 0
+    errors = [ln for ln in proc.stdout.splitlines() if ln.startswith("nngrid: error:")]
+    assert errors, proc.stdout[-3000:]
+    assert "No space left on device" in errors[0] and "disk full" in errors[0]
+    assert re.search(r"cannot write results/runs/\S+\.json", errors[0]), errors[0]
+    assert left == []  # neither a partial result nor a temporary file stayed behind
+
+
+# ------------------------------------------------------------------------------------------
+# (e) divergence: completes, recorded with its epoch in every table
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_diverging_cell_completes_and_is_recorded_with_its_epoch(baseline_tables):
+    runs, summary = baseline_tables["runs"], baseline_tables["summary"]
+    histories, rankings = baseline_tables["histories"], baseline_tables["rankings"]
+    diverged = runs[runs["diverged"]]
+    if diverged.empty:
+        pytest.skip("this study has no diverging cell (TINY has one: identity x sgd at lr 100)")
+    if study_config() is TINY:
+        cell = runs[
+            (runs["activation"] == "identity") & (runs["optimizer"] == "sgd")
+            & (runs["arm"] == "untuned")
+        ]  # fmt: skip
+        assert len(cell) == 2 * 2 and cell["diverged"].all()
+    # runs: the flag and the epoch, within the run's epochs; the run still has its metrics
+    assert diverged["diverged_epoch"].notna().all()
+    assert (diverged["diverged_epoch"] >= 1).all()
+    assert (diverged["diverged_epoch"] <= diverged["max_epochs"]).all()
+    assert (diverged["epochs"] == diverged["diverged_epoch"]).all()
+    assert runs.loc[~runs["diverged"], "diverged_epoch"].isna().all()
+    # histories: a diverged run's history stops at its diverging epoch
+    last = histories.groupby("run_id")["epoch"].max()
+    assert (last.loc[diverged["run_id"]].to_numpy() == diverged["diverged_epoch"].to_numpy()).all()
+    assert histories.loc[histories["run_id"].isin(diverged["run_id"]), "diverged"].all()
+    # summary: per cell and arm, the count of diverged runs and the earliest diverging epoch
+    keys = ["study", "dataset", "activation", "regularizer", "optimizer", "arm"]
+    finals = runs[runs["arm"].isin(["tuned", "untuned"])]
+    counts = finals.groupby(keys)["diverged"].sum()
+    merged = summary.set_index(keys)
+    assert (merged.loc[counts.index, "diverged"].to_numpy() == counts.to_numpy()).all()
+    assert "diverged_epoch_min" in summary.columns, (
+        "summary lacks the epoch of divergence (diverged_epoch_min)"
+    )
+    first = finals.groupby(keys)["diverged_epoch"].min()
+    got = merged.loc[first.index, "diverged_epoch_min"]
+    assert (got.isna().to_numpy() == first.isna().to_numpy()).all()
+    assert (got.dropna().to_numpy() == first.dropna().to_numpy()).all()
+    # rankings: the diverged count of every level
+    tuned_div = runs[runs["arm"] == "tuned"].groupby(["study", "dataset", "optimizer"])["diverged"]
+    opt = rankings[rankings["factor"] == "optimizer"].set_index(["study", "dataset", "level"])
+    sums = tuned_div.sum()
+    assert (opt.loc[sums.index, "diverged"].to_numpy() == sums.to_numpy()).all()
+
+
+# ------------------------------------------------------------------------------------------
+# (f) untrusted input: pickles refused, config values never evaluated, paths stay inside
+# ------------------------------------------------------------------------------------------
+
+
+class Payload:
+    """Unpickling this creates the file ``marker`` (it must never happen)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickled_dataset_in_the_workflow_is_refused_and_never_run(built):
+    data = built / "results" / "data" / "moons.npz"
+    marker = built / "marker"
+    with np.load(data) as z:
+        arrays = dict(z)
+    arrays["y_train"] = np.array([Payload(marker)] * len(arrays["y_train"]), dtype=object)
+    np.savez(data, allow_pickle=True, **arrays)  # planted, newer than every result
+    proc = snakemake(built, TARGET)
+    assert proc.returncode != 0
+    errors = [ln for ln in proc.stdout.splitlines() if ln.startswith("nngrid: error:")]
+    assert errors and "results/data/moons.npz" in errors[0], proc.stdout[-3000:]
+    assert "pickle" in errors[0] and "refused" in errors[0]
+    assert not marker.exists()
+
+
+EVIL = "__import__('os').system('touch marker')"
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        ("studies", "tiny", "activations", 0),
+        ("training", "init"),
+    ],
+)
+def test_config_values_are_never_evaluated(where, tmp_path):
+    cfg = json.loads(json.dumps(TINY))
+    node = cfg
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = EVIL
+    wf = workflow_copy(tmp_path / "wf", cfg)
+    proc = snakemake(wf, TARGET, "--dry-run")
+    assert proc.returncode != 0
+    assert any(
+        ln.startswith("config error: ") and "__import__" in ln for ln in proc.stdout.splitlines()
+    )
+    assert not (wf / "marker").exists() and not (tmp_path / "marker").exists()
+
+
+def test_yaml_python_tags_in_the_config_are_refused(tmp_path):
+    wf = workflow_copy(tmp_path / "wf", TINY)
+    config = wf / "config" / "config.yaml"
+    text = config.read_text().replace(
+        "data_seed: 0", 'data_seed: !!python/object/apply:os.system ["touch marker"]'
+    )
+    config.write_text(text)
+    proc = snakemake(wf, TARGET, "--dry-run")
+    assert proc.returncode != 0
+    assert "not valid JSON or YAML" in proc.stdout
+    assert not (wf / "marker").exists()
+
+
+def test_every_output_path_lies_inside_the_working_directory(baseline):
+    """Paths come from config labels, which the schema limits to ``[a-z][a-z0-9_]*``."""
+    proc = snakemake(baseline, TARGET, "--summary", "--forceall")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    paths = [ln.split("\t")[0] for ln in proc.stdout.splitlines()[1:] if "\t" in ln]
+    assert paths and all(
+        (baseline / p).resolve().is_relative_to(baseline.resolve()) for p in paths
+    ), paths

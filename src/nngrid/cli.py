@@ -91,6 +91,13 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
+def _seed(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be an integer >= 0, got {value}")
+    return value
+
+
 def _list(kind):
     def parse(text: str) -> list:
         parts = [p.strip() for p in text.split(",")]
@@ -244,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="load X_train, y_train, X_test, y_test (optionally X_val, y_val) from an .npz",
     )
     t.add_argument(
-        "--data-seed", type=_int, default=0, help="seed of the generated dataset and its split"
+        "--data-seed", type=_seed, default=0, help="seed of the generated dataset and its split"
     )
     t.add_argument(
         "--dataset-params",
@@ -373,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dat.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     dat.add_argument("--dataset", required=True, choices=DATASETS.names(), metavar="NAME")
-    dat.add_argument("--seed", type=_int, default=0, help="seed of the data and the split")
+    dat.add_argument("--seed", type=_seed, default=0, help="seed of the data and the split")
     dat.add_argument("--dataset-params", type=_key_values, default={}, metavar="K=V,...")
     dat.add_argument("--output", required=True, metavar="FILE.npz")
     return parser

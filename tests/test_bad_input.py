@@ -413,6 +413,7 @@ CLI_CASES = {
     "epochs-not-an-integer": (["--epochs", "ten"], ["--epochs", "'ten'", "integer"]),
     "seeds-empty": (["--seed", ""], ["--seed", "''", "comma-separated"]),
     "seed-negative": (["--seed", "0,-3"], ["--seed", "'0,-3'", ">= 0"]),
+    "data-seed-negative": (["--data-seed", "-1"], ["--data-seed", "-1", ">= 0"]),
     "batch-size-zero": (["--batch-size", "0"], ["--batch-size", "0", "'full'"]),
     "hidden-with-empty-width": (["--hidden", "12,,4"], ["--hidden", "'12,,4'", "comma-separated"]),
     "dtype-float16": (["--dtype", "float16"], ["--dtype", "'float16'", "'float32'"]),
@@ -445,6 +446,14 @@ def test_bad_flag_is_refused_in_one_line_before_training(case, tmp_path, capsys)
     missing = [n for n in needles if n not in lines[0]]
     assert not missing, f"message lacks {missing}: {lines[0]}"
     assert not out.exists() and not out.parent.exists()
+
+
+def test_data_command_refuses_a_negative_seed(tmp_path, capsys):
+    out = tmp_path / "d.npz"
+    status = main(["data", "--dataset", "moons", "--seed", "-1", "--output", str(out)])
+    _, err = capsys.readouterr()
+    assert status == 2 and not out.exists()
+    assert err.count("\n") == 1 and "--seed" in err and "-1" in err and ">= 0" in err
 
 
 class Payload:

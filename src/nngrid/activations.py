@@ -9,6 +9,10 @@ Every activation works element-wise on arrays of any shape (the network hands it
   itself (in place); ``z`` and ``a`` are never written. Every backward here computes the
   derivative from ``z`` alone, so ``a`` may have been changed since the forward pass
   (for example multiplied by a dropout mask); it is accepted for interface symmetry.
+* ``forward_train(z, out, saved)`` / ``backward_train(z, a, saved, grad, out)``: the
+  network's training path, with ``saved`` a work array shaped like ``z`` kept between the two
+  calls. The defaults call ``forward`` and ``backward``; relu stores its 0/1 derivative there
+  (as a float array) so that its backward is one multiply. Same values as the plain methods.
 * ``default_init`` names the initializer that suits the activation: He for the
   rectifier family (relu, leaky_relu, elu, gelu, silu), Glorot for the rest.
 

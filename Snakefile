@@ -42,11 +42,25 @@ wildcard_constraints:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/collect.smk"
+include: "workflow/rules/experiments.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 localrules:
     all,
     tables,
+    figure_activations,
+    figure_nonlinearity,
+    figure_gradient_flow,
+    figure_overfitting,
+    figure_data_size,
+    figure_regularizers,
+    figure_batch_size,
+    figure_optimizer_paths,
+    figure_grid,
+    figure_cost,
+    claims,
 
 
 rule all:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -351,9 +352,14 @@ def test_the_workflow_stops_while_loading(case, tmp_path):
     mutate, needles = CONFIG_CASES[case]
     wf = workflow_copy(tmp_path / "wf", mutated(mutate))
     before = sorted(p.name for p in wf.iterdir())
+    stub = tmp_path / "bin"  # a stub scontrol: see local_env in tests/test_reliability.py
+    stub.mkdir()
+    (stub / "scontrol").write_text("#!/bin/sh\nexit 1\n")
+    (stub / "scontrol").chmod(0o755)
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "1"],
         cwd=wf,
+        env={**os.environ, "PATH": f"{stub}{os.pathsep}{os.environ['PATH']}"},
         capture_output=True,
         text=True,
         timeout=120,

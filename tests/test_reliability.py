@@ -329,6 +329,20 @@ def test_one_core_gives_the_tables_of_two_cores(fresh, baseline_tables):
     assert_same_tables(fresh, baseline_tables)
 
 
+def test_the_quick_study_gives_the_same_tables_on_one_and_two_cores(base_dir):
+    """config/quick.yaml itself (the Slurm comparison is in tests/test_slurm.py)."""
+    cfg = yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+    tables = []
+    for cores in (2, 1):
+        wf = workflow_copy(base_dir / f"quick-{cores}", cfg)
+        proc = snakemake(wf, TARGET, cores=cores)
+        assert proc.returncode == 0, proc.stdout[-4000:]
+        tables.append(wf)
+    expected = read_tables(tables[0])
+    assert len(expected["runs"]) == grid_rows(cfg)
+    assert_same_tables(tables[1], expected)
+
+
 # ------------------------------------------------------------------------------------------
 # (a) kill -9 of a training job mid-run
 # ------------------------------------------------------------------------------------------

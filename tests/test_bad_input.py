@@ -16,6 +16,7 @@ Three groups, one test id per case:
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import shutil
@@ -561,6 +562,87 @@ def test_bad_data_file_is_refused_naming_the_file(case, tmp_path, capsys):
     assert not (tmp_path / "in" / "marker").exists()  # the pickle payload never ran
 
 
+# ------------------------------------------------------------------------------------------
+# Result files read by the collection (python -m nngrid.tables)
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def job_result(tmp_path_factory) -> dict:
+    """One real training job result (python -m nngrid.protocol on a tiny dataset)."""
+    from nngrid import protocol
+
+    folder = tmp_path_factory.mktemp("job")
+    data = npz_with(folder / "d.npz")
+    spec = {
+        "axes": {"study": "s", "dataset": "d"},
+        "activations": ["relu"],
+        "regularizers": [{"label": "none", "kind": "none", "params": {}}],
+        "optimizers": [{"name": "sgd", "lr_grid": [0.1, 0.2], "default_lr": 0.1, "params": {}}],
+        "seeds": [0],
+        "training": {"hidden": [2], "epochs": 1},
+    }
+    out = folder / "r.json"
+    args = ["--data", str(data), "--spec", json.dumps(spec), "--output", str(out), "--quiet"]
+    assert protocol.main(args) == 0
+    return json.loads(out.read_text())
+
+
+def _row_edit(edit):
+    def make(doc):
+        doc = copy.deepcopy(doc)
+        edit(doc["rows"][0])
+        return json.dumps(doc)
+
+    return make
+
+
+# id -> the file's text made from a real result, substrings of the message besides the file
+RESULT_CASES = {
+    "truncated": (lambda doc: json.dumps(doc)[:500], ["not valid JSON", "delete it"]),
+    "binary-junk": (lambda doc: "\x00\x01\x02", ["not valid JSON"]),
+    "not-an-object": (lambda doc: "[]", ["not a training job result"]),
+    "no-rows": (lambda doc: json.dumps({"spec": doc["spec"]}), ["not a training job result"]),
+    "row-not-an-object": (lambda doc: json.dumps({**doc, "rows": [1, 2]}), ["row 0"]),
+    "empty-row": (lambda doc: json.dumps({**doc, "rows": [{}]}), ["row 0"]),
+    "row-without-a-metric": (_row_edit(lambda r: r.pop("test_accuracy")), ["test_accuracy"]),
+    "history-not-a-list": (_row_edit(lambda r: r.update(history=5)), ["history"]),
+    "epoch-as-text": (_row_edit(lambda r: r.update(diverged_epoch="x")), ["diverged_epoch"]),
+}
+
+
+def test_a_real_result_is_collected(job_result, tmp_path, capsys):
+    from nngrid import tables
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(job_result))
+    assert tables.main(["--runs", str(path), "--out-dir", str(tmp_path / "t")]) == 0
+    assert (tmp_path / "t" / "runs.parquet").exists()
+
+
+@pytest.mark.parametrize("case", list(RESULT_CASES))
+def test_bad_result_file_is_refused_naming_the_file(case, job_result, tmp_path, capsys):
+    """A result file that is not what a training job writes stops the collection, in one line
+    naming the file, before any table is written."""
+    from nngrid import tables
+
+    make, needles = RESULT_CASES[case]
+    path = tmp_path / "runs" / "r.json"
+    path.parent.mkdir()
+    path.write_text(make(job_result))
+    out = tmp_path / "tables"
+    status = tables.main(["--runs", str(path), "--out-dir", str(out)])
+    _, err = capsys.readouterr()
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nngrid: error: "), err
+    assert str(path) in lines[0]
+    missing = [n for n in needles if n not in lines[0]]
+    assert not missing, f"message lacks {missing}: {lines[0]}"
+    assert not out.exists()
+
+
 def test_the_catalogue_is_large_enough():
     """The issue asks for at least 20 distinct bad config values and command-line arguments."""
     assert len(CONFIG_CASES) >= 20 and len(CLI_CASES) + len(FILE_CASES) >= 20
+    assert len(RESULT_CASES) >= 5

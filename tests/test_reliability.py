@@ -360,8 +360,17 @@ def test_a_training_job_killed_mid_run_is_redone(fresh, baseline_tables):
                         return pid, cmdline(pid).split("--output ")[1].split()[0]
             return None
 
-        job, output = wait_for(started, "a training job to start training", proc)
-        os.kill(job, signal.SIGKILL)
+        def killed():
+            found = started()
+            if found is None:
+                return None
+            try:
+                os.kill(found[0], signal.SIGKILL)
+            except ProcessLookupError:  # it finished in the meantime: take the next one
+                return None
+            return found[1]
+
+        output = wait_for(killed, "a training job to kill mid-run", proc)
         status = proc.wait(timeout=TIMEOUT)
     finally:
         if proc.poll() is None:

@@ -13,7 +13,8 @@ replica). Outputs, each written atomically (temporary name in the same folder, t
     learning-rate sensitivity curve and stay in ``runs``): for each metric the mean, the sample
     standard deviation ``s`` (``ddof=1``), the count ``n`` of finite values and the 95% confidence
     interval ``mean -+ t_{0.975, n-1} * s / sqrt(n)`` (Student's t; ``NaN`` when ``n < 2``), plus
-    the number of diverged runs and of runs that reached the target.
+    the number of diverged runs, the earliest epoch at which one diverged (``diverged_epoch_min``,
+    missing when none did) and the number of runs that reached the target.
 ``rankings``
     Per study and dataset, the levels of each factor (optimizer, activation, regularizer) ranked
     by the mean test accuracy of their tuned runs (pooled over the other factors and the seeds;
@@ -321,6 +322,8 @@ def summary_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         rec["lr_on_edge"] = bool(group["lr_on_edge"].any())
         rec["runs"] = len(group)
         rec["diverged"] = int(group["diverged"].sum())
+        first = group["diverged_epoch"].dropna()
+        rec["diverged_epoch_min"] = int(first.min()) if len(first) else pd.NA
         rec["reached_target"] = int(np.isfinite(group["epochs_to_target"]).sum())
         for metric in METRICS:
             stats = confidence_interval(group[metric], level)
@@ -329,7 +332,10 @@ def summary_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         rec["epochs_to_target_median"] = float(np.median(group["epochs_to_target"]))
         rec["seconds_to_target_median"] = float(np.median(group["seconds_to_target"]))
         out.append(rec)
-    return pd.DataFrame(out)
+    df = pd.DataFrame(out)
+    if not df.empty:
+        df["diverged_epoch_min"] = df["diverged_epoch_min"].astype("Int64")
+    return df
 
 
 def rankings_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:

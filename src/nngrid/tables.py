@@ -219,12 +219,36 @@ def _read(path: str | os.PathLike[str]) -> dict:
     return doc
 
 
+def _check_row(path: Any, i: int, row: Any) -> None:
+    """A row must be what ``python -m nngrid.protocol`` writes: an object with the cell's axes,
+    the arm, the record's fields (numbers, ``null`` or, for ``diverged``, a boolean) and a
+    history list; anything else stops the collection naming the file."""
+    fix = "delete it and rerun its job"
+    if not isinstance(row, dict):
+        raise NngridError(f"{path}: row {i} is not a JSON object; {fix}")
+    missing = [k for k in (*AXES, "arm", *_RECORD_FIELDS, "history") if k not in row]
+    if missing:
+        raise NngridError(f"{path}: row {i} lacks {missing[0]!r}; {fix}")
+    history = row["history"]
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        raise NngridError(f"{path}: row {i} has a history that is not a list of epochs; {fix}")
+    for key in _RECORD_FIELDS:
+        value = row[key]
+        if key == "diverged":
+            ok = isinstance(value, bool)
+        else:
+            ok = value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+        if not ok:
+            raise NngridError(f"{path}: row {i} has {key} = {value!r}, not a number; {fix}")
+
+
 def load_rows(paths: Iterable[str | os.PathLike[str]]) -> list[dict]:
     """Every replica row of every job file, each with ``source`` (its file)."""
     rows: list[dict] = []
     for path in paths:
         doc = _read(path)
-        for row in doc["rows"]:
+        for i, row in enumerate(doc["rows"]):
+            _check_row(path, i, row)
             rows.append({**row, "source": str(path)})
     return rows
 

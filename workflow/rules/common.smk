@@ -141,6 +141,20 @@ def _check_params(where, kind, name, params, skip=()):
         raise NngridError(f"config error: {where} = {_short(params)}: {exc}") from None
 
 
+def _check_finite(node, path):
+    """Refuse NaN and infinities anywhere (JSON Schema's bounds let NaN through)."""
+    if isinstance(node, float) and not math.isfinite(node):
+        raise NngridError(
+            f"config error: {_key(path)} = {node} is not a finite number; give a finite number"
+        )
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_finite(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_finite(value, (*path, i))
+
+
 def check_config(cfg, schema_path):
     """Validate `cfg` in place against the schema (defaults filled in) and cross-check names.
 
@@ -163,6 +177,33 @@ def check_config(cfg, schema_path):
     error = jsonschema.exceptions.best_match(validator.iter_errors(cfg))
     if error is not None:
         raise NngridError(f"config error: {explain(error)}")
+    _check_finite(cfg, ())
+    for label in cfg["datasets"]:
+        kind = cfg["datasets"][label].get("kind", label)
+        if kind not in registry("datasets"):
+            raise NngridError(
+                f"config error: datasets.{label} has no kind and {label!r} is not a dataset; "
+                f"valid choices: {', '.join(registry('datasets').names())}"
+            )
+    for label, spec in cfg["datasets"].items():
+        val = spec.get("val_fraction", cfg["splits"]["val_fraction"])
+        test = spec.get("test_fraction", cfg["splits"]["test_fraction"])
+        if val + test >= 1:
+            raise NngridError(
+                f"config error: splits of datasets.{label}: val_fraction {val} + test_fraction "
+                f"{test} = {val + test:g} leaves no training data; make their sum < 1"
+            )
+    for where, training in [("training", cfg["training"])] + [
+        (f"studies.{name}.training", {**cfg["training"], **s.get("training", {})})
+        for name, s in cfg["studies"].items()
+        if "training" in s
+    ]:
+        _check_params(
+            f"{where}.schedule_params",
+            "schedules",
+            training.get("schedule", "constant"),
+            training.get("schedule_params"),
+        )
     for label, spec in cfg["datasets"].items():
         _check_params(
             f"datasets.{label}.params",
@@ -193,13 +234,6 @@ def check_config(cfg, schema_path):
             raise NngridError(
                 f"config error: optimizers.{name}.lr_grid has high = {grid['high']} <= "
                 f"low = {grid['low']}; make high larger than low"
-            )
-    for label in cfg["datasets"]:
-        kind = cfg["datasets"][label].get("kind", label)
-        if kind not in registry("datasets"):
-            raise NngridError(
-                f"config error: datasets.{label} has no kind and {label!r} is not a dataset; "
-                f"valid choices: {', '.join(registry('datasets').names())}"
             )
     return cfg
 

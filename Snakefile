@@ -49,6 +49,7 @@ include: "workflow/rules/report.smk"
 
 localrules:
     all,
+    dataset,
     tables,
     figure_activations,
     figure_nonlinearity,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from local_env import local_env
 
 from nngrid.cli import main
 from nngrid.errors import NngridError
@@ -353,14 +353,10 @@ def test_the_workflow_stops_while_loading(case, tmp_path):
     mutate, needles = CONFIG_CASES[case]
     wf = workflow_copy(tmp_path / "wf", mutated(mutate))
     before = sorted(p.name for p in wf.iterdir())
-    stub = tmp_path / "bin"  # a stub scontrol: see local_env in tests/test_reliability.py
-    stub.mkdir()
-    (stub / "scontrol").write_text("#!/bin/sh\nexit 1\n")
-    (stub / "scontrol").chmod(0o755)
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "1"],
         cwd=wf,
-        env={**os.environ, "PATH": f"{stub}{os.pathsep}{os.environ['PATH']}"},
+        env=local_env(),
         capture_output=True,
         text=True,
         timeout=120,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from local_env import local_env
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -97,27 +98,12 @@ def workflow_copy(dest: Path, cfg: dict) -> Path:
     return dest
 
 
-def local_env(wf: Path) -> dict[str, str]:
-    """The environment of a local snakemake run, with a stub ``scontrol`` first on PATH.
-
-    Snakemake imports every executor plugin at start; the Slurm plugin then runs
-    ``scontrol show config`` (timeout 10 s), which waits ~9 s on a machine that has the Slurm
-    client but no answering controller. The stub fails at once; local runs never use Slurm.
-    """
-    stub = wf.parent / f".{wf.name}-bin"
-    if not stub.exists():
-        stub.mkdir()
-        (stub / "scontrol").write_text("#!/bin/sh\nexit 1\n")
-        (stub / "scontrol").chmod(0o755)
-    return {**os.environ, "PATH": f"{stub}{os.pathsep}{os.environ.get('PATH', '')}"}
-
-
 def snakemake(wf: Path, *args: str, cores: int = 2) -> subprocess.CompletedProcess:
     """Run snakemake in ``wf`` to the end; stdout and stderr together in ``.stdout``."""
     return subprocess.run(
         [*SNAKEMAKE, "--cores", str(cores), *args],
         cwd=wf,
-        env=local_env(wf),
+        env=local_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -131,7 +117,7 @@ def start_snakemake(wf: Path, *args: str, cores: int = 2) -> subprocess.Popen:
     return subprocess.Popen(
         [*SNAKEMAKE, "--cores", str(cores), *args],
         cwd=wf,
-        env=local_env(wf),
+        env=local_env(),
         stdout=open(wf / "run.log", "w"),  # noqa: SIM115 (closed with the process)
         stderr=subprocess.STDOUT,
         start_new_session=True,

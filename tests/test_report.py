@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from local_env import local_env
 from synthetic_tables import synthetic_tables
 
 from nngrid import report as R
@@ -135,7 +136,7 @@ def _copy_tree(dest: Path) -> None:
 
 
 def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(workdir / "src"))
+    env = local_env(PYTHONPATH=str(workdir / "src"))
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "--configfile", "config/quick.yaml", *args],
         cwd=workdir,

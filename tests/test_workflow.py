@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +14,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from local_env import local_env
 
 from nngrid.errors import NngridError
 
@@ -23,13 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
-# The Slurm executor plugin runs `scontrol show config` when Snakemake starts; with Slurm
-# installed but no controller running that call waits 9 s. Local runs never need it: a stub
-# `scontrol` that fails at once goes first on PATH.
-_STUB = Path(tempfile.mkdtemp(prefix="nngrid-stub-"))
-(_STUB / "scontrol").write_text("#!/bin/sh\nexit 1\n")
-(_STUB / "scontrol").chmod(0o755)
-ENV = {**os.environ, "PATH": f"{_STUB}{os.pathsep}{os.environ.get('PATH', '')}"}
+ENV = local_env()
 
 
 def snakemake(*args, cwd=ROOT, timeout=600):

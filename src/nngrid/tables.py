@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from nngrid.errors import NngridError
+from nngrid.io import read_json
 
 __all__ = [
     "AXES",
@@ -204,14 +205,7 @@ def confidence_interval(values: Iterable[float], level: float = 0.95) -> dict[st
 
 
 def _read(path: str | os.PathLike[str]) -> dict:
-    try:
-        from nngrid.io import read_json
-    except ImportError:  # pragma: no cover - io is part of the package
-        read_json = None
-    if read_json is not None:
-        doc = read_json(path)
-    else:  # pragma: no cover
-        doc = json.loads(Path(path).read_text())
+    doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
         raise NngridError(
             f"{path}: not a training job result (no 'rows' list); delete it and rerun its job"

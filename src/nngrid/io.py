@@ -35,6 +35,7 @@ import numpy as np
 from nngrid.errors import NngridError
 
 __all__ = [
+    "atomic_write",
     "load_npz",
     "read_json",
     "safe_output_path",
@@ -62,9 +63,10 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write(f)`` on a temporary file next to ``path``, then rename it over ``path``.
 
+    ``f`` is a binary file handle (pandas' ``to_csv``/``to_parquet`` and ``np.savez`` take one).
     The temporary file is removed if anything fails; an ``OSError`` becomes an ``NngridError``.
     Other exceptions (a bug in ``write``) propagate unchanged, after the clean-up.
     """
@@ -128,13 +130,13 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Atomically write ``obj`` as strict JSON (sorted keys, indent 1, NaN/inf -> null)."""
     text = json.dumps(to_jsonable(obj), sort_keys=True, indent=1, allow_nan=False) + "\n"
     data = text.encode("utf-8")
-    return _atomic_write(path, lambda f: f.write(data))
+    return atomic_write(path, lambda f: f.write(data))
 
 
 def write_text(path: str | os.PathLike[str], s: str) -> Path:
     """Atomically write the string ``s`` (UTF-8)."""
     data = s.encode("utf-8")
-    return _atomic_write(path, lambda f: f.write(data))
+    return atomic_write(path, lambda f: f.write(data))
 
 
 def write_npz(path: str | os.PathLike[str], **arrays: Any) -> Path:
@@ -151,7 +153,7 @@ def write_npz(path: str | os.PathLike[str], **arrays: Any) -> Path:
                 "only numeric arrays can be saved (pickle is never used)"
             )
         converted[name] = array
-    return _atomic_write(path, lambda f: np.savez(f, allow_pickle=False, **converted))
+    return atomic_write(path, lambda f: np.savez(f, allow_pickle=False, **converted))
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

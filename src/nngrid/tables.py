@@ -35,8 +35,7 @@ import json
 import math
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from nngrid.errors import NngridError
-from nngrid.io import read_json
+from nngrid.io import atomic_write, read_json
 
 __all__ = [
     "AXES",
@@ -411,23 +410,6 @@ def rankings_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------
 
 
-def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp)`` on a temporary name next to ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise NngridError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def collect(paths: Iterable[str | os.PathLike[str]]) -> dict[str, pd.DataFrame]:
     """All four tables from job files: ``{"runs", "summary", "rankings", "histories"}``."""
     rows = load_rows(paths)
@@ -458,9 +440,9 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | os.PathLike[str
         df = tables[name]
         path = out / f"{name}.{ext}"
         if ext == "csv":
-            _atomic(path, lambda tmp, df=df: df.to_csv(tmp, index=False))
+            atomic_write(path, lambda f, df=df: df.to_csv(f, index=False))
         else:
-            _atomic(path, lambda tmp, df=df: df.to_parquet(tmp, index=False))
+            atomic_write(path, lambda f, df=df: df.to_parquet(f, index=False))
         written.append(path)
     return written
 

@@ -44,6 +44,7 @@ import pandas as pd
 
 from nngrid.errors import NngridError
 from nngrid.io import atomic_write, read_json
+from nngrid.train import RECORD_KEYS
 
 __all__ = [
     "AXES",
@@ -76,26 +77,11 @@ METRICS = [
 ]
 #: Per-epoch fields of a history entry.
 HISTORY_FIELDS = ["train_loss", "val_loss", "train_accuracy", "val_accuracy", "seconds"]
-_RECORD_FIELDS = [
-    "replica",
-    "seed",
-    "lr",
-    "train_accuracy",
-    "val_accuracy",
-    "test_accuracy",
-    "train_loss",
-    "val_loss",
-    "test_loss",
-    "best_val_accuracy",
-    "best_val_loss",
-    "best_epoch",
-    "epochs",
-    "diverged",
-    "diverged_epoch",
-    "epochs_to_target",
-    "seconds_to_target",
-    "seconds",
-    "seconds_per_epoch",
+#: The record's scalar fields (:data:`nngrid.train.RECORD_KEYS` less the nested ``history`` and
+#: ``config`` and the ``version`` string), the replica's identity first.
+_RECORD_FIELDS = ["replica", "seed", "lr"]
+_RECORD_FIELDS += [
+    k for k in RECORD_KEYS if k not in {*_RECORD_FIELDS, "history", "config", "version"}
 ]
 _CELL_FIELDS = [
     "regularizer_kind",

@@ -14,7 +14,6 @@ no output file is written then. The training path imports NumPy and nngrid only.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -22,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from nngrid import plugins
 from nngrid.errors import NngridError
 
 EXIT_USAGE = 2
@@ -178,25 +178,17 @@ def _scalar(raw: str) -> Any:
 
 
 def load_plugins(argv: Sequence[str]) -> list[str]:
-    """Import the modules named by ``--plugin`` in ``argv`` and by ``NNGRID_PLUGINS``."""
-    names = [n.strip() for n in os.environ.get("NNGRID_PLUGINS", "").split(",") if n.strip()]
+    """Import the modules named by ``NNGRID_PLUGINS`` and by ``--plugin`` in ``argv``."""
+    extra = []
     argv = list(argv)
     for i, arg in enumerate(argv):
         if arg == "--plugin":
             if i + 1 >= len(argv):
                 raise NngridError("--plugin needs a module name")
-            names.append(argv[i + 1])
+            extra.append(argv[i + 1])
         elif arg.startswith("--plugin="):
-            names.append(arg.split("=", 1)[1])
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:
-            raise NngridError(
-                f"cannot import plugin module {name!r}: {type(exc).__name__}: {exc} "
-                "(is it on PYTHONPATH?)"
-            ) from None
-    return names
+            extra.append(arg.split("=", 1)[1])
+    return plugins.load_plugins(extra)
 
 
 # --------------------------------------------------------------------------- the parser

@@ -280,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from nngrid.datasets import load_dataset
         from nngrid.io import write_json
+        from nngrid.plugins import load_plugins
+
+        load_plugins()
 
         spec = _read_spec(args.spec)
         data = load_dataset(args.data)

@@ -35,6 +35,9 @@ REGISTRIES = {
 
 def registry(kind):
     """The core's registry of one kind (plugins named in NNGRID_PLUGINS included)."""
+    from nngrid.plugins import load_plugins
+
+    load_plugins()
     module_name, name = REGISTRIES[kind]
     return getattr(importlib.import_module(module_name), name)
 

@@ -53,7 +53,9 @@ def _bullets(lines: Iterable[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
-def _label(df: pd.DataFrame) -> pd.Series:
+def panel_label(df: pd.DataFrame) -> pd.Series:
+    """``dataset`` (or ``study/dataset`` when a dataset appears in several studies): the panel
+    names of the figures and the labels of their captions."""
     if "study" in df and df.groupby("dataset")["study"].nunique().max() > 1:
         return df["study"].astype(str) + "/" + df["dataset"].astype(str)
     return df["dataset"].astype(str)
@@ -320,7 +322,7 @@ def paths_caption(records, tuning=None) -> str:
 def heatmap_caption(summary: pd.DataFrame) -> str:
     """Best cell per dataset, and how many cells had a diverged seed."""
     df = summary[summary["arm"] == "tuned"].copy()
-    df["label"] = _label(df)
+    df["label"] = panel_label(df)
     lines = []
     for label, sub in df.groupby("label", sort=False):
         best = sub.sort_values("test_accuracy_mean", ascending=False).iloc[0]
@@ -336,15 +338,10 @@ def heatmap_caption(summary: pd.DataFrame) -> str:
 
 def curves_caption(histories: pd.DataFrame, runs: pd.DataFrame) -> str:
     """Which optimizer ends highest in the reference cell, per dataset."""
-    from nngrid.figures.grid import reference_cell
+    from nngrid.figures.grid import reference_histories
 
-    act, reg = reference_cell(runs)
-    h = histories[
-        (histories["arm"] == "tuned")
-        & (histories["activation"] == act)
-        & (histories["regularizer"] == reg)
-    ].copy()
-    h["label"] = _label(h)
+    h, act, reg = reference_histories(histories, runs)
+    h["label"] = panel_label(h)
     lines = []
     for label, sub in h.groupby("label", sort=False):
         last = sub[sub["epoch"] == sub["epoch"].max()]
@@ -381,7 +378,7 @@ def lr_caption(runs: pd.DataFrame) -> str:
 def time_to_target_caption(runs: pd.DataFrame) -> str:
     """Which optimizer reached the target first on each dataset (median seconds)."""
     tuned = runs[runs["arm"] == "tuned"].copy()
-    tuned["label"] = _label(tuned)
+    tuned["label"] = panel_label(tuned)
     lines, firsts = [], {}
     target = tuned["target_accuracy"].dropna()
     for label, sub in tuned.groupby("label", sort=False):
@@ -413,7 +410,7 @@ def time_to_target_caption(runs: pd.DataFrame) -> str:
 def gap_caption(runs: pd.DataFrame) -> str:
     """The regularizer with the smallest train - test accuracy gap, per dataset."""
     tuned = runs[(runs["arm"] == "tuned") & ~runs["diverged"]].copy()
-    tuned["label"] = _label(tuned)
+    tuned["label"] = panel_label(tuned)
     tuned["gap"] = tuned["train_accuracy"] - tuned["test_accuracy"]
     lines = []
     for label, sub in tuned.groupby("label", sort=False):

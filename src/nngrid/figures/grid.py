@@ -15,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 
 from nngrid.figures import BAND, BOOTSTRAP_SEED, N_BOOT, ordered, save, theme
+from nngrid.report import panel_label
 
 Q_HEATMAP = "Which activation x optimizer x regularizer reaches the best test accuracy?"
 Q_CURVES = "How fast does each optimizer learn (tuned rate, 95% band over seeds)?"
@@ -23,13 +24,6 @@ Q_TARGET = "Which optimizer reaches the target validation accuracy first?"
 Q_GAP = "Which regularizer closes the train/test gap?"
 Q_RANK = "Which optimizers, activations and regularizers rank best across datasets?"
 Q_TUNING = "What did tuning the learning rate gain over each optimizer's default?"
-
-
-def _label(df: pd.DataFrame) -> pd.Series:
-    """``dataset`` (or ``study/dataset`` when a dataset appears in several studies)."""
-    if "study" in df and df.groupby("dataset")["study"].nunique().max() > 1:
-        return df["study"].astype(str) + "/" + df["dataset"].astype(str)
-    return df["dataset"].astype(str)
 
 
 def reference_cell(runs: pd.DataFrame, activation: str = "relu", regularizer: str = "none"):
@@ -42,6 +36,18 @@ def reference_cell(runs: pd.DataFrame, activation: str = "relu", regularizer: st
     return tuple(pairs.sort_values(ascending=False).index[0])
 
 
+def reference_histories(histories: pd.DataFrame, runs: pd.DataFrame):
+    """The tuned arm's histories in the reference cell (a copy), and that cell's
+    ``(activation, regularizer)``: what the learning curves and their caption show."""
+    act, reg = reference_cell(runs)
+    h = histories[
+        (histories["arm"] == "tuned")
+        & (histories["activation"] == act)
+        & (histories["regularizer"] == reg)
+    ].copy()
+    return h, act, reg
+
+
 def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = None) -> Path:
     """Mean tuned test accuracy, activation (rows) x optimizer (columns); a panel per
     regularizer (columns of the figure) and dataset (rows); one colour scale for all.
@@ -49,7 +55,7 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
     theme()
     order = axes_order or {}
     df = summary[summary["arm"] == "tuned"].copy()
-    df["panel_row"] = _label(df)
+    df["panel_row"] = panel_label(df)
     rows = ordered(df["panel_row"])
     regs = ordered(df["regularizer"], order.get("regularizers"))
     acts = ordered(df["activation"], order.get("activations"))
@@ -124,13 +130,8 @@ def learning_curves(
     reference cell (:func:`reference_cell`), a line per optimizer, 95% bootstrap bands over
     seeds; a column per dataset."""
     theme()
-    act, reg = reference_cell(runs)
-    h = histories[
-        (histories["arm"] == "tuned")
-        & (histories["activation"] == act)
-        & (histories["regularizer"] == reg)
-    ].copy()
-    h["panel"] = _label(h)
+    h, act, reg = reference_histories(histories, runs)
+    h["panel"] = panel_label(h)
     long = h.melt(
         id_vars=["panel", "optimizer", "seed", "epoch"],
         value_vars=["val_accuracy", "train_loss"],
@@ -165,7 +166,7 @@ def lr_sensitivity(
     Diverged tuning runs count as accuracy 0 here (and are counted in the caption)."""
     theme()
     tune = runs[runs["arm"] == "tune"].copy()
-    tune["panel"] = _label(tune)
+    tune["panel"] = panel_label(tune)
     tune["val_accuracy"] = tune["val_accuracy"].where(~tune["diverged"], 0.0).fillna(0.0)
     g = sns.relplot(
         data=tune,
@@ -197,7 +198,7 @@ def time_to_target(
     that did is in the tick label."""
     theme()
     tuned = runs[runs["arm"] == "tuned"].copy()
-    tuned["panel"] = _label(tuned)
+    tuned["panel"] = panel_label(tuned)
     finite = tuned["seconds_to_target"].replace(np.inf, np.nan)
     never = float(np.nanmax(finite)) * 1.15 if finite.notna().any() else 1.0
     tuned["seconds to target"] = finite.fillna(never)
@@ -243,20 +244,22 @@ def time_to_target(
     return save(fig, path)
 
 
-def generalization_gap(
-    runs: pd.DataFrame, path: str | Path, regularizers: list[str] | None = None
+def _differences(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    order: list[str] | None,
+    xlabel: str,
+    title: str,
+    path: str | Path,
 ) -> Path:
-    """Train minus test accuracy of the tuned runs per regularizer (mean, 95% interval over
-    every cell and seed), a column per dataset; diverged runs are left out and counted."""
-    theme()
-    tuned = runs[(runs["arm"] == "tuned") & ~runs["diverged"]].copy()
-    tuned["panel"] = _label(tuned)
-    tuned["gap"] = tuned["train_accuracy"] - tuned["test_accuracy"]
+    """The difference ``x`` per level of ``y`` (mean and 95% band), a column per ``panel``, with
+    a line at zero."""
     g = sns.catplot(
-        data=tuned,
-        x="gap",
-        y="regularizer",
-        order=ordered(tuned["regularizer"], regularizers),
+        data=data,
+        x=x,
+        y=y,
+        order=ordered(data[y], order),
         col="panel",
         kind="point",
         errorbar=BAND,
@@ -269,9 +272,23 @@ def generalization_gap(
     for ax in g.axes.flat:
         ax.axvline(0, color="0.5", lw=0.7)
     g.set_titles("{col_name}")
-    g.set_axis_labels("train - test accuracy", "")
-    g.figure.suptitle(Q_GAP, y=1.04)
+    g.set_axis_labels(xlabel, "")
+    g.figure.suptitle(title, y=1.04)
     return save(g.figure, path)
+
+
+def generalization_gap(
+    runs: pd.DataFrame, path: str | Path, regularizers: list[str] | None = None
+) -> Path:
+    """Train minus test accuracy of the tuned runs per regularizer (mean, 95% interval over
+    every cell and seed), a column per dataset; diverged runs are left out and counted."""
+    theme()
+    tuned = runs[(runs["arm"] == "tuned") & ~runs["diverged"]].copy()
+    tuned["panel"] = panel_label(tuned)
+    tuned["gap"] = tuned["train_accuracy"] - tuned["test_accuracy"]
+    return _differences(
+        tuned, "gap", "regularizer", regularizers, "train - test accuracy", Q_GAP, path
+    )
 
 
 def rankings(table: pd.DataFrame, path: str | Path) -> Path:
@@ -279,7 +296,7 @@ def rankings(table: pd.DataFrame, path: str | Path) -> Path:
     marker per dataset; levels sorted by their mean rank across datasets."""
     theme()
     df = table.copy()
-    df["panel"] = _label(df)
+    df["panel"] = panel_label(df)
     factors = ordered(df["factor"], ["optimizer", "activation", "regularizer"])
     fig, axes = plt.subplots(1, len(factors), figsize=(4.2 * len(factors), 3.6), squeeze=False)
     panels = ordered(df["panel"])
@@ -332,24 +349,7 @@ def tuning_gain(
     cells), a column per dataset."""
     theme()
     gain = tuning_gain_table(summary)
-    gain["panel"] = _label(gain)
-    g = sns.catplot(
-        data=gain,
-        x="gain",
-        y="optimizer",
-        order=ordered(gain["optimizer"], optimizers),
-        col="panel",
-        kind="point",
-        errorbar=BAND,
-        seed=BOOTSTRAP_SEED,
-        n_boot=N_BOOT,
-        linestyle="none",
-        height=2.8,
-        aspect=1.2,
+    gain["panel"] = panel_label(gain)
+    return _differences(
+        gain, "gain", "optimizer", optimizers, "tuned - untuned test accuracy", Q_TUNING, path
     )
-    for ax in g.axes.flat:
-        ax.axvline(0, color="0.5", lw=0.7)
-    g.set_titles("{col_name}")
-    g.set_axis_labels("tuned - untuned test accuracy", "")
-    g.figure.suptitle(Q_TUNING, y=1.04)
-    return save(g.figure, path)

@@ -461,9 +461,7 @@ class Adam(Optimizer):
                 p *= dt(1.0) - lr * dt(self.weight_decay)
             else:  # Adam: g + wd p, into a buffer of its own (the scratch is needed below)
                 gd = st.setdefault("grad", np.empty_like(p))
-                np.multiply(p, dt(self.weight_decay), out=gd)
-                gd += g
-                g = gd
+                g = _with_weight_decay(p, g, self.weight_decay, gd)
         # m = b1 m + (1 - b1) g  <=>  m' = b1 m' + g  with m = (1 - b1) m'      (2 calls)
         m *= dt(b1)
         m += g

@@ -46,41 +46,18 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
-
-N_SAMPLES, N_FEATURES, N_INFORMATIVE, N_CLASSES = 10_000, 40, 20, 10
-HIDDEN = (128, 128)
-LR = 1e-3
-BATCH = 128
-DATA_SEED = 0
-#: nngrid's initializer here: sklearn's MLPClassifier initialises with Glorot uniform too. nngrid's
-#: default for relu (He uniform) ends 20 epochs ~2.5 points lower in test accuracy on this workload
-#: (the speed does not depend on it); torch's default (U(+-1/sqrt(fan_in))) lands with Glorot.
-NNGRID_INIT = "glorot_uniform"
-
-
-def make_data(seed: int = DATA_SEED) -> dict[str, np.ndarray]:
-    """The workload: make_classification, stratified 80/20 split, standardised, float32."""
-    from sklearn.datasets import make_classification
-    from sklearn.model_selection import train_test_split
-
-    X, y = make_classification(
-        n_samples=N_SAMPLES,
-        n_features=N_FEATURES,
-        n_informative=N_INFORMATIVE,
-        n_redundant=10,
-        n_classes=N_CLASSES,
-        random_state=seed,
-    )
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
-    mu, sd = X_tr.mean(axis=0), X_tr.std(axis=0)
-    X_tr = ((X_tr - mu) / sd).astype(np.float32)
-    X_te = ((X_te - mu) / sd).astype(np.float32)
-    return {
-        "X_train": np.ascontiguousarray(X_tr),
-        "y_train": y_tr.astype(np.int64),
-        "X_test": np.ascontiguousarray(X_te),
-        "y_test": y_te.astype(np.int64),
-    }
+from workload import (  # noqa: E402
+    BATCH,
+    HIDDEN,
+    LR,
+    N_CLASSES,
+    N_FEATURES,
+    N_SAMPLES,
+    make_data,
+    nngrid_args,
+    torch_mlp,
+    with_val,
+)
 
 
 # --------------------------------------------------------------------------- contenders
@@ -93,27 +70,9 @@ def run_nngrid(data: dict, epochs: int, seed: int, n_val: int | None = None) -> 
     """
     from nngrid.train import train_replicas
 
-    d = {
-        "X_train": data["X_train"],
-        "y_train": data["y_train"],
-        "X_val": data["X_test"][:n_val],
-        "y_val": data["y_test"][:n_val],
-        "X_test": data["X_test"],
-        "y_test": data["y_test"],
-    }
+    d = with_val(data, n_val)
     t0, c0 = time.perf_counter(), time.process_time()
-    (rec,) = train_replicas(
-        d,
-        hidden=HIDDEN,
-        activation="relu",
-        init=NNGRID_INIT,
-        optimizer="adam",
-        opt_params={"lr": LR},
-        batch_size=BATCH,
-        epochs=epochs,
-        seeds=(seed,),
-        dtype="float32",
-    )
+    (rec,) = train_replicas(d, epochs=epochs, seeds=(seed,), **nngrid_args())
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "epoch_s": wall / epochs,
@@ -156,14 +115,7 @@ def run_sklearn(data: dict, epochs: int, seed: int) -> dict:
 
 def _torch_model(torch, seed: int):
     torch.manual_seed(seed)
-    nn = torch.nn
-    return nn.Sequential(
-        nn.Linear(N_FEATURES, HIDDEN[0]),
-        nn.ReLU(),
-        nn.Linear(HIDDEN[0], HIDDEN[1]),
-        nn.ReLU(),
-        nn.Linear(HIDDEN[1], N_CLASSES),
-    )
+    return torch_mlp(torch)
 
 
 def _torch_accuracy(torch, model, data: dict) -> float:
@@ -275,7 +227,7 @@ def run_lean_ref(data: dict, epochs: int, seed: int) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from lean_loop import train_lean
 
-    d = dict(data, X_val=data["X_test"], y_val=data["y_test"])
+    d = with_val(data)
     t0, c0 = time.perf_counter(), time.process_time()
     res = train_lean(d, hidden=HIDDEN, lr=LR, batch=BATCH, epochs=epochs, seeds=(seed,))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import BATCH, HIDDEN, LR, NNGRID_INIT, make_data  # noqa: E402
+from workload import BATCH, HIDDEN, LR, NNGRID_INIT, make_data, nngrid_args, torch_mlp, with_val  # noqa: E402
 
 from nngrid.network import MLP  # noqa: E402
 from nngrid.train import train_replicas  # noqa: E402
@@ -38,31 +38,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     data = make_data()
-    d = dict(data, X_val=data["X_test"], y_val=data["y_test"])
-    (rec,) = train_replicas(
-        d,
-        hidden=HIDDEN,
-        activation="relu",
-        init=NNGRID_INIT,
-        optimizer="adam",
-        opt_params={"lr": LR},
-        batch_size=BATCH,
-        epochs=args.epochs,
-        seeds=(args.seed,),
-    )
+    (rec,) = train_replicas(with_val(data), epochs=args.epochs, seeds=(args.seed,), **nngrid_args())
     init_seq, shuffle_seq, _ = np.random.SeedSequence(args.seed).spawn(3)
     sizes = [data["X_train"].shape[1], *HIDDEN, int(data["y_train"].max()) + 1]
     net = MLP(sizes, "relu", NNGRID_INIT, [np.random.default_rng(init_seq)])
     shuffle = np.random.default_rng(shuffle_seq)
-    nn = torch.nn
-    layers = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
-    model = nn.Sequential(layers[0], nn.ReLU(), layers[1], nn.ReLU(), layers[2])
+    model = torch_mlp(torch)
+    layers = [m for m in model if isinstance(m, torch.nn.Linear)]
     with torch.no_grad():
         for i, lin in enumerate(layers):
             lin.weight.copy_(torch.from_numpy(net.params[2 * i][0].T.copy()))
             lin.bias.copy_(torch.from_numpy(net.params[2 * i + 1][0, 0].copy()))
     opt = torch.optim.Adam(model.parameters(), lr=LR)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = torch.nn.CrossEntropyLoss()
     X, y = torch.from_numpy(data["X_train"]), torch.from_numpy(data["y_train"])
     n = len(X)
     worst = 0.0

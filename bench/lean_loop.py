@@ -231,11 +231,9 @@ if __name__ == "__main__":
     import sys
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench_core import make_data
+    from workload import make_data, with_val
 
-    dd = make_data()
-    dd = dict(dd, X_val=dd["X_test"], y_val=dd["y_test"])
-    res = train_lean(dd, epochs=20)
+    res = train_lean(with_val(make_data()), epochs=20)
     print(
         f"lean loop: {1e3 * res['seconds_per_epoch']:.2f} ms/epoch (median), "
         f"test accuracy {res['test_accuracy']}, final train loss "

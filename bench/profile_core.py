@@ -31,7 +31,8 @@ from collections import defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import BATCH, HIDDEN, LR, NNGRID_INIT, make_data, run_floor  # noqa: E402
+from bench_core import run_floor  # noqa: E402
+from workload import make_data, nngrid_args, with_val  # noqa: E402
 
 import nngrid.train as T  # noqa: E402
 
@@ -93,16 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=10)
     args = ap.parse_args(argv)
     data = make_data()
-    d = dict(data, X_val=data["X_test"], y_val=data["y_test"])
-    kw = dict(
-        hidden=HIDDEN,
-        activation="relu",
-        init=NNGRID_INIT,
-        optimizer="adam",
-        opt_params={"lr": LR},
-        batch_size=BATCH,
-        seeds=(0,),
-    )
+    d = with_val(data)
+    kw = dict(nngrid_args(), seeds=(0,))
     T.train_replicas(d, epochs=1, **kw)  # warm-up, uninstrumented
     floors = [run_floor(data, 3, s)["cpu_epoch_s"] for s in range(3)]
     t_plain = CLOCK()

@@ -16,7 +16,7 @@ test suite's parametrisation all see it, because they read the registry.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from nngrid.errors import NngridError, choices_message
@@ -55,15 +55,20 @@ class Registry:
 
     def create(self, name: str, **kwargs: Any) -> Any:
         """Instantiate ``name`` with keyword arguments, rejecting unknown ones clearly."""
-        cls = self.get(name)
+        self.check_params(name, kwargs)
+        return self.get(name)(**kwargs)
+
+    def check_params(self, name: str, params: Iterable[str]) -> dict[str, Any]:
+        """Refuse an unknown ``name`` (as :meth:`get` does) or a parameter it does not take;
+        return its :meth:`parameters` with their defaults."""
         accepted = self.parameters(name)
-        unknown = sorted(set(kwargs) - set(accepted))
+        unknown = sorted(set(params) - set(accepted))
         if unknown:
             valid = ", ".join(accepted) or "none"
             raise NngridError(
                 f"{self.kind} {name!r} takes no parameter {unknown[0]!r}; its parameters: {valid}"
             )
-        return cls(**kwargs)
+        return accepted
 
     def parameters(self, name: str) -> dict[str, Any]:
         """The keyword parameters ``name`` accepts, with their defaults."""

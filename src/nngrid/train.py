@@ -325,14 +325,7 @@ def train_replicas(
     classify = task == "classification"
 
     reg_params = dict(reg_params or {})
-    reg_defaults = REGULARIZERS.parameters(regularizer)  # also rejects unknown names
-    unknown = sorted(set(reg_params) - set(reg_defaults))
-    if unknown:
-        valid = ", ".join(reg_defaults) or "none"
-        raise NngridError(
-            f"regularizer {regularizer!r} takes no parameter {unknown[0]!r}; "
-            f"its parameters: {valid}"
-        )
+    reg_defaults = REGULARIZERS.check_params(regularizer, reg_params)
     reg_values = {k: _per_replica(f"{regularizer} {k}", v, R) for k, v in reg_params.items()}
     reg_per_replica = [
         {**reg_defaults, **{k: v[r] for k, v in reg_values.items()}} for r in range(R)
@@ -357,13 +350,7 @@ def train_replicas(
         patience = np.array([int(p.get("patience", reg.patience)) for p in reg_per_replica])
 
     opt_params = dict(opt_params or {})
-    opt_defaults = OPTIMIZERS.parameters(optimizer)
-    unknown = sorted(set(opt_params) - set(opt_defaults))
-    if unknown:
-        valid = ", ".join(opt_defaults)
-        raise NngridError(
-            f"optimizer {optimizer!r} takes no parameter {unknown[0]!r}; its parameters: {valid}"
-        )
+    opt_defaults = OPTIMIZERS.check_params(optimizer, opt_params)
     if "lr" not in opt_defaults:
         raise NngridError(f"optimizer {optimizer!r} has no lr parameter")
     lrs = [float(x) for x in _per_replica("lr", opt_params.pop("lr", opt_defaults["lr"]), R)]

@@ -51,11 +51,19 @@ def reference_histories(histories: pd.DataFrame, runs: pd.DataFrame):
 def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = None) -> Path:
     """Mean tuned test accuracy, activation (rows) x optimizer (columns); a panel per
     regularizer (columns of the figure) and dataset (rows); one colour scale for all.
-    ``x`` marks a cell with at least one diverged seed, grey an all-diverged cell."""
+    ``x`` marks a cell with at least one diverged seed, grey a trained cell without a finite
+    result (every seed diverged); white cells were not part of the study. A dataset trained on a
+    single activation x optimizer cell (the MNIST-1D arm) has nothing to compare and is left out.
+    """
     theme()
     order = axes_order or {}
     df = summary[summary["arm"] == "tuned"].copy()
     df["panel_row"] = panel_label(df)
+    cells = df.groupby("panel_row")[["activation", "optimizer"]].nunique()
+    df = df[df["panel_row"].isin(cells.index[(cells > 1).any(axis=1)])]
+    if df.empty:  # nothing to compare anywhere: draw what there is
+        df = summary[summary["arm"] == "tuned"].copy()
+        df["panel_row"] = panel_label(df)
     rows = ordered(df["panel_row"])
     regs = ordered(df["regularizer"], order.get("regularizers"))
     acts = ordered(df["activation"], order.get("activations"))
@@ -95,8 +103,12 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
                 linecolor="white",
                 square=False,
             )
-            ax.set_facecolor("0.8")
+            ax.set_facecolor("white")
             for (a, o), n in div.stack().items():
+                if np.isnan(acc.loc[a, o]):  # trained, but no seed gave a finite result
+                    ax.add_patch(
+                        plt.Rectangle((opts.index(o), acts.index(a)), 1, 1, color="0.8", lw=0)
+                    )
                 if n and n > 0:
                     ax.text(
                         opts.index(o) + 0.5,
@@ -114,7 +126,7 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
     sm = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(vmin, vmax))
     fig.colorbar(sm, ax=axes, fraction=0.02, pad=0.01, label="mean test accuracy (tuned)")
     fig.suptitle(
-        Q_HEATMAP + "\n(x: a seed diverged; grey: no finite result)",
+        Q_HEATMAP + "\n(x: a seed diverged; grey: every seed diverged; white: not in the study)",
         y=1.0 + 0.55 / fig.get_figheight(),
     )
     return save(fig, path)

@@ -70,6 +70,56 @@ def test_fit_is_deterministic_and_keeps_the_model():
     assert a.history[-1]["train_loss"].mean() < a.history[0]["train_loss"].mean()
 
 
+def test_fit_is_train_replicas_with_test_history_and_the_model():
+    from nngrid.datasets import build
+    from nngrid.train import train_replicas
+
+    data = build("moons", 0, n_samples=120)
+    run = E.fit(data, hidden=[8], epochs=3, seeds=(0, 1))
+    plain = train_replicas(
+        data,
+        hidden=[8],
+        activation="relu",
+        opt_params={"lr": 1e-2},
+        batch_size=32,
+        epochs=3,
+        seeds=(0, 1),
+        dtype="float64",
+    )
+    assert [h["epoch"] for h in run.history] == [0, 1, 2, 3]
+    assert run.history[0]["seconds"] == 0.0
+    for r, rec in enumerate(plain):
+        assert rec["epochs"] == 3 and "test_loss" not in rec["history"][-1]
+        assert [h["val_loss"] for h in rec["history"]] == [
+            float(h["val_loss"][r]) for h in run.history[1:]
+        ]
+        for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+            assert rec[key] == run.final[key][r]
+    # no early stopping: the last epoch's test metrics are the final ones
+    np.testing.assert_array_equal(run.history[-1]["test_loss"], run.final["test_loss"])
+    np.testing.assert_array_equal(run.history[-1]["test_accuracy"], run.final["test_accuracy"])
+
+
+def test_early_stopped_replica_history_ends_and_best_weights_come_back():
+    from nngrid.datasets import build
+
+    data = build("moons", 0, n_samples=120)
+    run = E.fit(
+        data,
+        hidden=[8],
+        epochs=40,
+        lr=0.5,
+        regularizer="early_stopping",
+        reg_params={"patience": 2},
+        seeds=(0, 1),
+    )
+    assert len(run.history) < 41
+    best = np.nanmin(np.stack([h["val_loss"] for h in run.history[1:]]), axis=0)
+    np.testing.assert_allclose(run.final["val_loss"], best)
+    rows = E._long(run.history)
+    assert all(np.isfinite(row["val_loss"]) for row in rows)
+
+
 def test_nonlinearity_separates_what_identity_cannot():
     result = E.nonlinearity_boundaries(
         datasets=("xor", "circles"),

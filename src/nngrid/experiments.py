@@ -58,21 +58,31 @@ def load(path: str | Path) -> Result:
     return out
 
 
-# --------------------------------------------------------------------------- a small trainer
+# --------------------------------------------------------------------------- training
 
 
 class Fit:
-    """A trained stack: the network, its per-epoch history and the arrays it saw."""
+    """A trained stack: the network, its per-epoch history and its final metrics.
 
-    def __init__(self, model, history: list[dict]):
+    ``history`` is a list of per-epoch dicts (``epoch`` from 0, the initial weights, to the last
+    epoch trained) with ``seconds`` and, per replica (NumPy arrays, NaN where a replica's history
+    has ended or its value was not finite), ``train_loss``, ``val_loss``, ``test_loss`` and, for
+    classification, ``train_accuracy``, ``val_accuracy``, ``test_accuracy``. ``final`` holds the
+    same keys per replica for the final weights (whole splits, no dropout; after early stopping's
+    restoration): the records' final metrics of :func:`nngrid.train.train_replicas`.
+    """
+
+    def __init__(self, model, history: list[dict], final: dict[str, np.ndarray]):
         self.model = model
         self.history = history
+        self.final = final
 
 
-def _rngs(seeds: Sequence[int]) -> tuple[list, list, list]:
-    """Per replica: (init, shuffle, dropout) Generators from ``SeedSequence(seed).spawn(3)``."""
-    streams = [np.random.SeedSequence(int(s)).spawn(3) for s in seeds]
-    return tuple([np.random.default_rng(st[i]) for st in streams] for i in range(3))
+_METRICS = tuple(f"{s}_{m}" for m in ("loss", "accuracy") for s in ("train", "val", "test"))
+
+
+def _floats(values: Sequence[Any]) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values])
 
 
 def fit(
@@ -88,100 +98,63 @@ def fit(
     batch_size: int | None = 32,
     epochs: int = 100,
     seeds: Sequence[int] = (0,),
-    dtype=np.float64,
-    eval_every: int = 1,
+    dtype: str = "float64",
 ) -> Fit:
-    """Train ``len(seeds)`` replicas of one MLP with mini-batch ``optimizer`` and keep the model.
+    """Train ``len(seeds)`` replicas of one MLP with :func:`nngrid.train.train_replicas`.
 
-    Per step on batch ``B`` (``batch_size=None`` is the full batch):
-    ``g = dL_B/dtheta + dP/dW`` (the regularizer's penalty gradient, weights only), then the
-    optimizer's update, then the regularizer's projection. Inverted dropout and early stopping
-    (restore the weights of the best validation loss after ``patience`` epochs without a better
-    one) follow the regularizer. All replicas see the same batches (one shuffle stream, the
-    first seed's); replica ``r``'s initial weights and dropout masks come from its own seed.
-    Every ``eval_every`` epochs the history gets ``epoch``, ``seconds`` (training time so far,
-    evaluation excluded) and per replica ``train_loss``, ``val_loss``, ``test_loss`` (data
-    loss, no penalty) and, for classification, the accuracies.
+    The training is the project's one loop (``batch_size=None`` is the full batch; each replica
+    shuffles with its own seed; regularizer, dropout and early stopping as there), run with
+    ``history_test``, ``history_initial`` and ``return_model``; this only reshapes its records
+    into a :class:`Fit`. The history's ``train_loss`` and ``train_accuracy`` are those of the
+    epoch's points as they were seen (with dropout, if any); ``seconds`` is the training time so
+    far (the validation pass included, the test pass not).
     """
-    import time
+    from nngrid.train import train_replicas
 
-    from nngrid.losses import LOSSES
-    from nngrid.network import MLP
-    from nngrid.optim import make_optimizer
-    from nngrid.regularizers import REGULARIZERS
-
-    X, y = data["X_train"].astype(dtype), data["y_train"]
-    classify = y.dtype.kind in "iu"
-    loss = LOSSES.create("softmax_cross_entropy" if classify else "mse")
-    n_out = int(max(y.max(), data["y_test"].max()) + 1) if classify else y.shape[1]
-    init_rngs, shuffle_rngs, drop_rngs = _rngs(seeds)
-    model = MLP([X.shape[1], *hidden, n_out], activation, init, init_rngs, dtype)
-    reg = REGULARIZERS.create(regularizer, **(reg_params or {}))
-    opt = make_optimizer(optimizer, lr=lr)
-    rate = np.asarray(reg.dropout_rate)
-    dropout = (rate, drop_rngs) if np.any(rate > 0) else None
-    patience = reg.patience
-    splits = {s: (data[f"X_{s}"].astype(dtype), data[f"y_{s}"]) for s in ("train", "val", "test")}
-    n = X.shape[0]
-    bs = n if not batch_size else min(int(batch_size), n)
-    shuffle = shuffle_rngs[0]
-    history: list[dict] = []
-    seconds = 0.0
-    best = np.full(model.R, np.inf)
-    best_params = [model.get_replica(r) for r in range(model.R)]
-    waited = np.zeros(model.R, int)
-
-    def evaluate(epoch: int) -> dict:
-        row: dict[str, Any] = {"epoch": epoch, "seconds": seconds}
-        for split, (Xs, ys) in splits.items():
-            if Xs.shape[0] == 0:
-                continue
-            out = model.predict(Xs)
-            row[f"{split}_loss"] = np.asarray(loss.value(out, ys), dtype=float)
-            if classify:
-                row[f"{split}_accuracy"] = np.asarray(loss.accuracy(out, ys), dtype=float)
-        return row
-
-    history.append(evaluate(0))
-    with np.errstate(all="ignore"):
-        for epoch in range(1, epochs + 1):
-            start = time.perf_counter()
-            order = shuffle.permutation(n)
-            for lo in range(0, n, bs):
-                idx = order[lo : lo + bs]
-                out = model.forward(X[idx], train=True, dropout=dropout)
-                _, grad = loss.value_and_grad(out, y[idx])
-                model.backward(grad)
-                for W, G in zip(model.weights(), model.grads[0::2], strict=True):
-                    reg.add_grad(W, G)
-                opt.step(model.params, model.grads)
-                for W in model.weights():
-                    reg.project(W)
-            seconds += time.perf_counter() - start
-            if epoch % eval_every == 0 or epoch == epochs or patience is not None:
-                row = evaluate(epoch)
-                history.append(row)
-                if patience is not None and "val_loss" in row:
-                    better = row["val_loss"] < best
-                    for r in np.flatnonzero(better):
-                        best[r] = row["val_loss"][r]
-                        best_params[r] = model.get_replica(r)
-                    waited = np.where(better, 0, waited + 1)
-                    if np.all(waited > patience):
-                        break
-    if patience is not None:
-        for r in range(model.R):
-            model.set_replica(r, best_params[r])
-    return Fit(model, history)
+    records, model = train_replicas(
+        data,
+        hidden=list(hidden),
+        activation=activation,
+        init=init,
+        regularizer=regularizer,
+        reg_params=reg_params,
+        optimizer=optimizer,
+        opt_params={"lr": lr},
+        batch_size=batch_size,
+        epochs=epochs,
+        seeds=seeds,
+        dtype=dtype,
+        history_test=True,
+        history_initial=True,
+        return_model=True,
+    )
+    R = len(records)
+    keys = [k for k in _METRICS if records[0][k] is not None or not k.endswith("accuracy")]
+    rows: dict[int, dict[str, Any]] = {}
+    for r, rec in enumerate(records):
+        for entry in rec["history"]:
+            row = rows.setdefault(
+                entry["epoch"],
+                {"epoch": entry["epoch"], "seconds": entry["seconds"]}
+                | {k: np.full(R, np.nan) for k in keys},
+            )
+            for k in keys:
+                row[k][r] = np.nan if entry[k] is None else entry[k]
+    final = {k: _floats([rec[k] for rec in records]) for k in keys}
+    return Fit(model, [rows[e] for e in sorted(rows)], final)
 
 
 def _long(history: list[dict], **keys: Any) -> list[dict]:
-    """Per-epoch history (values per replica) -> one record per (epoch, replica)."""
+    """Per-epoch history (values per replica) -> one record per (epoch, replica).
+
+    A replica whose history has ended (early stopping, divergence) has no record after it."""
     out = []
     for row in history:
         per = {k: v for k, v in row.items() if isinstance(v, np.ndarray)}
         R = len(next(iter(per.values())))
         for r in range(R):
+            if all(np.isnan(v[r]) for v in per.values()):
+                continue
             rec = {**keys, "epoch": row["epoch"], "seconds": row["seconds"], "replica": r}
             rec.update({k: float(v[r]) for k, v in per.items()})
             out.append(rec)
@@ -462,15 +435,13 @@ def nonlinearity_boundaries(
                 batch_size=batch_size,
                 epochs=epochs,
                 seeds=(seed,),
-                eval_every=epochs,
             )
-            last = run.history[-1]
             records.append(
                 {
                     "dataset": ds,
                     "activation": act,
-                    "train_accuracy": float(last["train_accuracy"][0]),
-                    "test_accuracy": float(last["test_accuracy"][0]),
+                    "train_accuracy": float(run.final["train_accuracy"][0]),
+                    "test_accuracy": float(run.final["test_accuracy"][0]),
                 }
             )
             arrays[f"proba__{ds}__{act}"] = _proba(run.model, gx, gy)
@@ -516,21 +487,21 @@ def gradient_flow(
     """
     from nngrid.datasets import build
     from nngrid.losses import LOSSES
+    from nngrid.network import MLP
+    from nngrid.train import replica_rngs
 
     data = build(dataset, int(seeds[0]))
     loss = LOSSES.create("softmax_cross_entropy")
     Xp, yp = data["X_train"][:probe], data["y_train"][:probe]
     records: list[dict] = []
     accuracy: list[dict] = []
-    from nngrid.network import MLP
-
     for depth in depths:
         for act in activations:
             for init in initializers:
                 key = {"depth": int(depth), "activation": act, "init": init}
                 n_out = int(data["y_train"].max() + 1)
                 sizes = [data["X_train"].shape[1], *[width] * depth, n_out]
-                at_init = MLP(sizes, act, init, _rngs(seeds)[0], np.float64)
+                at_init = MLP(sizes, act, init, replica_rngs(seeds)[0], np.float64)
                 norms = {"init": _layer_grad_norms(at_init, loss, Xp, yp)}
                 run = fit(
                     data,
@@ -542,7 +513,6 @@ def gradient_flow(
                     batch_size=batch_size,
                     epochs=epochs,
                     seeds=seeds,
-                    eval_every=epochs,
                 )
                 norms["trained"] = _layer_grad_norms(run.model, loss, Xp, yp)
                 for stage, g in norms.items():
@@ -562,7 +532,7 @@ def gradient_flow(
                         {
                             **key,
                             "seed": int(seed),
-                            "test_accuracy": float(run.history[-1]["test_accuracy"][r]),
+                            "test_accuracy": float(run.final["test_accuracy"][r]),
                         }
                     )
     return {"records": records, "accuracy": accuracy}
@@ -587,7 +557,8 @@ def regression_overfitting(
     The data is ``regression1d`` (``y = sin(2 pi x) + eps``, a few training points; its test split
     is the noise-free curve on a dense grid, so the test loss measures the distance to the true
     curve). Each cure is ``{"regularizer": name, "reg_params": {...}}`` or
-    ``{"n_samples": n}`` (more data). Full-batch training. Records: per (cure, epoch)
+    ``{"n_samples": n}`` (more data). Full-batch training. Records: per (cure, epoch) for epoch 0
+    (the initial weights), every ``eval_every``-th epoch and the last one trained,
     ``train_loss, val_loss, test_loss``. Arrays: ``x_train__<cure>``, ``y_train__<cure>``,
     ``x_test``, ``y_test``, ``fit__<cure>`` (the fitted curve on ``x_test``).
     """
@@ -619,9 +590,10 @@ def regression_overfitting(
             batch_size=None,
             epochs=epochs,
             seeds=(seed,),
-            eval_every=eval_every,
         )
-        records += _long(run.history, cure=cure)
+        end = run.history[-1]["epoch"]
+        kept = [h for h in run.history if h["epoch"] % eval_every == 0 or h["epoch"] == end]
+        records += _long(kept, cure=cure)
         arrays[f"x_train__{cure}"] = data["X_train"][:, 0]
         arrays[f"y_train__{cure}"] = data["y_train"][:, 0]
         arrays[f"fit__{cure}"] = run.model.predict(data["X_test"])[0, :, 0]
@@ -662,11 +634,9 @@ def data_size_sweep(
             batch_size=None,
             epochs=epochs,
             seeds=seeds,
-            eval_every=epochs,
         )
-        last = run.history[-1]
         for r, seed in enumerate(seeds):
-            train, test = float(last["train_loss"][r]), float(last["test_loss"][r])
+            train, test = float(run.final["train_loss"][r]), float(run.final["test_loss"][r])
             records.append(
                 {
                     "n_samples": int(n),
@@ -732,16 +702,14 @@ def regularizer_boundaries(
             batch_size=batch_size,
             epochs=epochs,
             seeds=(seed,),
-            eval_every=epochs,
         )
         w = np.concatenate([W[0].ravel() for W in run.model.weights()]).astype(np.float64)
-        last = run.history[-1]
         records.append(
             {
                 "label": label,
                 "regularizer": spec.get("regularizer", "none"),
-                "train_accuracy": float(last["train_accuracy"][0]),
-                "test_accuracy": float(last["test_accuracy"][0]),
+                "train_accuracy": float(run.final["train_accuracy"][0]),
+                "test_accuracy": float(run.final["test_accuracy"][0]),
                 "near_zero": float(np.mean(np.abs(w) < 1e-3)),
                 "max_abs_weight": float(np.abs(w).max()),
             }
@@ -769,8 +737,8 @@ def batch_size_curves(
     One epoch is one pass over the training set: with batch size ``B`` that is ``ceil(n/B)``
     updates, each costing ``O(B)``. Full batch (``None``) is one update per epoch. Same rate for
     all sizes. Records per (batch size, epoch, replica): ``batch_size`` (``n`` for full),
-    ``full_batch``, ``seconds`` (training time so far, evaluation excluded), losses and
-    accuracies.
+    ``full_batch``, ``seconds`` (training time so far, the validation pass included), losses and
+    accuracies (epoch 0: the initial weights, at 0 seconds).
     """
     from nngrid.datasets import build
 

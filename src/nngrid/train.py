@@ -38,6 +38,19 @@ whose validation accuracy reaches ``target_accuracy``.
 
 Best values: ``best_epoch`` is the epoch of the lowest validation loss and ``best_val_loss`` that
 loss; ``best_val_accuracy`` is the highest validation accuracy of any epoch.
+
+Options for callers that study the training itself (nngrid.experiments); all off by default, and
+none touches the per-batch loop:
+
+* ``history_test=True``: every history entry also has ``test_loss`` and ``test_accuracy`` (None
+  for regression), those of the whole test split with the weights at the end of that epoch (no
+  dropout). The test pass is not timed (it is outside ``seconds``).
+* ``history_initial=True``: each history starts with an entry for ``epoch`` 0, the metrics of the
+  initial weights on the whole splits (no dropout; ``seconds`` 0). It is not an epoch: the
+  record's ``epochs`` does not count it.
+* ``return_model=True``: return ``(records, model)``, the trained :class:`~nngrid.network.MLP`
+  stack with the final weights (early stopping's best weights restored, frozen replicas at their
+  held values), the weights the records' final metrics were computed with.
 """
 
 from __future__ import annotations
@@ -249,7 +262,10 @@ def train_replicas(
     target_accuracy: float | None = None,
     progress: Callable[[int, int, dict[str, Any]], None] | None = None,
     dataset: str | None = None,
-) -> list[dict[str, Any]]:
+    history_test: bool = False,
+    history_initial: bool = False,
+    return_model: bool = False,
+) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], MLP]:
     """Train ``R = len(seeds)`` replicas of one MLP on ``data``; return one record per replica.
 
     ``data`` holds ``X_train, y_train, X_val, y_val, X_test, y_test`` (as
@@ -261,7 +277,8 @@ def train_replicas(
     ``"full"``) is full-batch gradient descent. ``dataset`` only labels the records' config.
     Replica ``r`` uses ``SeedSequence(seeds[r]).spawn(3)`` for its initial weights, its shuffles and
     its dropout masks, so it gives the same record alone as inside any stack.
-    The record's keys are :data:`RECORD_KEYS`; see the module docstring for their meaning.
+    The record's keys are :data:`RECORD_KEYS`; see the module docstring for their meaning, and for
+    the options ``history_test``, ``history_initial`` and ``return_model``.
     """
     _tune_malloc()
     seeds = [int(s) for s in seeds]
@@ -371,10 +388,7 @@ def train_replicas(
     sched_resolved = {**SCHEDULES.parameters(schedule), **schedule_params}
 
     # ---- randomness: one (init, shuffle, dropout) triple of streams per replica
-    streams = [np.random.SeedSequence(s).spawn(3) for s in seeds]
-    init_rngs = [np.random.default_rng(st[0]) for st in streams]
-    shuffle_rngs = [np.random.default_rng(st[1]) for st in streams]
-    dropout_rngs = [np.random.default_rng(st[2]) for st in streams]
+    init_rngs, shuffle_rngs, dropout_rngs = replica_rngs(seeds)
 
     net = MLP(sizes, act, initializer, init_rngs, dtype=np_dtype)
     weights = net.weights()
@@ -458,7 +472,34 @@ def train_replicas(
         state.active[r] = False
         any_frozen = True
 
+    def split_metrics(part: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Loss and accuracy (None for regression) per replica on a whole split, no dropout."""
+        X, y = arrays[f"X_{part}"], arrays[f"y_{part}"]
+        if len(X) == 0:
+            return np.full(R, np.nan), (np.full(R, np.nan) if classify else None)
+        out = net.predict(X)
+        return (
+            np.asarray(loss_fn.value(out, y), np.float64),
+            np.asarray(loss_fn.accuracy(out, y), np.float64) if classify else None,
+        )
+
+    def add_test(entry: dict[str, Any], test: tuple, r: int) -> None:
+        entry["test_loss"] = _finite_or_none(test[0][r])
+        entry["test_accuracy"] = None if test[1] is None else _finite_or_none(test[1][r])
+
     with np.errstate(all="ignore"):
+        if history_initial:
+            initial = {part: split_metrics(part) for part in ("train", "val")}
+            test = split_metrics("test") if history_test else None
+            for r in range(R):
+                entry = {"epoch": 0, "seconds": 0.0}
+                for part, (lv, av) in initial.items():
+                    entry[f"{part}_loss"] = _finite_or_none(lv[r])
+                    entry[f"{part}_accuracy"] = None if av is None else _finite_or_none(av[r])
+                if test is not None:
+                    add_test(entry, test, r)
+                state.history[r].append(entry)
+
         for epoch in range(epochs):
             t0 = time.perf_counter()
             f = float(sched.factor(epoch, epochs))
@@ -523,6 +564,7 @@ def train_replicas(
             elapsed += time.perf_counter() - t0
             epoch_times.append(time.perf_counter() - t0)
             now = elapsed / R
+            test = split_metrics("test") if history_test else None  # untimed
 
             for r in np.flatnonzero(state.active):
                 r = int(r)
@@ -535,10 +577,14 @@ def train_replicas(
                     "val_accuracy": None if val_acc is None else float(val_acc[r]),
                     "seconds": now,
                 }
+                if test is not None:
+                    add_test(entry, test, r)
                 state.history[r].append(entry)
                 if not (math.isfinite(tl) and math.isfinite(vl) and params_finite[r]):
                     # accuracies of non-finite outputs mean nothing: recorded as None
                     entry["train_accuracy"] = entry["val_accuracy"] = None
+                    if test is not None:
+                        entry["test_accuracy"] = None
                     state.diverged_epoch[r] = epoch + 1
                     freeze(r, last_good)
                     continue
@@ -580,19 +626,11 @@ def train_replicas(
                         p[r] = b[r]
         final = {}
         for part in ("train", "val", "test"):
-            X, y = arrays[f"X_{part}"], arrays[f"y_{part}"]
             if part == "val" and not any_frozen and best_flat is None:
                 # the weights are those of the last epoch's validation pass: reuse its metrics
                 final[part] = (val_loss, val_acc)
                 continue
-            if len(X) == 0:
-                final[part] = (np.full(R, np.nan), np.full(R, np.nan) if classify else None)
-                continue
-            out = net.predict(X)
-            final[part] = (
-                np.asarray(loss_fn.value(out, y), np.float64),
-                np.asarray(loss_fn.accuracy(out, y), np.float64) if classify else None,
-            )
+            final[part] = split_metrics(part)
 
     seconds_per_epoch = float(np.median(epoch_times)) / R if epoch_times else None
     base_config = {
@@ -629,7 +667,7 @@ def train_replicas(
             ),
             "best_val_loss": _finite_or_none(state.best_loss[r]),
             "best_epoch": state.best_epoch[r],
-            "epochs": len(hist),
+            "epochs": len(hist) - int(history_initial),
             "diverged": state.diverged_epoch[r] is not None,
             "diverged_epoch": state.diverged_epoch[r],
             "epochs_to_target": state.target_epoch[r],
@@ -651,7 +689,14 @@ def train_replicas(
         if state.stopped_epoch[r] is not None:
             record["config"]["stopped_epoch"] = state.stopped_epoch[r]
         records.append(record)
-    return records
+    return (records, net) if return_model else records
+
+
+def replica_rngs(seeds: Sequence[int]) -> tuple[list, list, list]:
+    """Per replica: its (init, shuffle, dropout) Generators from ``SeedSequence(seed).spawn(3)``."""
+    streams = [np.random.SeedSequence(int(s)).spawn(3) for s in seeds]
+    init, shuffle, dropout = ([np.random.default_rng(st[i]) for st in streams] for i in range(3))
+    return init, shuffle, dropout
 
 
 def _plain(d: Mapping[str, Any]) -> dict[str, Any]:

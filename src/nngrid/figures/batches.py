@@ -35,7 +35,7 @@ def batch_size_curves(records: list[dict] | pd.DataFrame, path: str | Path) -> P
         ax.set(
             yscale="log",
             ylabel="training loss",
-            xlabel="epochs" if x == "epoch" else "training seconds (evaluation excluded)",
+            xlabel="epochs" if x == "epoch" else "training seconds (validation pass included)",
         )
     axes[0].legend(title="batch size", fontsize=8)
     axes[1].get_legend().remove()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -435,6 +436,13 @@ CLI_CASES = {
         ["--dataset-params", "n_samples"],
         ["--dataset-params", "'n_samples'", "key=value"],
     ),
+    # a value that silently changed the network or the replicas
+    "hidden-empty": (["--hidden", ""], ["--hidden", "''", "'none'"]),
+    "hidden-zero": (["--hidden", "0"], ["--hidden", "'0'", "'none'"]),
+    "seed-given-twice": (["--seed", "0", "--seed", "1"], ["--seed", "given twice"]),
+    "lr-given-twice": (["--lr", "0.1", "--lr", "0.2"], ["--lr", "given twice"]),
+    "seed-repeated": (["--seed", "0,0"], ["--seed", "seed 0 is repeated", "once"]),
+    "seed-beyond-int64": (["--seed", str(2**63)], ["--seed", str(2**63), "2**63"]),
 }
 
 
@@ -502,6 +510,32 @@ def truncated_npz(path):
     return path
 
 
+def npy_header(shape, dtype="<f8") -> bytes:
+    """A version 1.0 .npy header declaring `shape` (written by NumPy's own header writer)."""
+    import io as _io
+
+    buf = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": dtype, "fortran_order": False, "shape": tuple(shape)}
+    )
+    return buf.getvalue()
+
+
+def lying_npz(path, rows=300_000_000):
+    """An .npz of a few kB whose X_train header declares (rows, 2) float64 (4.8 GB for 3e8)."""
+    import zipfile
+
+    arrays = good_arrays()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, a in arrays.items():
+            if name == "X_train":
+                z.writestr(name + ".npy", npy_header((rows, 2)) + np.zeros(64).tobytes())
+            else:
+                with z.open(name + ".npy", "w") as f:
+                    np.lib.format.write_array(f, a)
+    return path
+
+
 # id -> (make the file in a folder -> its path, substrings of the message besides the file name)
 FILE_CASES = {
     "missing-file": (lambda d: d / "nothing.npz", ["does not exist"]),
@@ -537,6 +571,41 @@ FILE_CASES = {
         lambda d: npz_with(d / "d.npz", X_test=lambda a: a.astype(str)),
         ["X_test", "numeric"],
     ),
+    # files that are not what they seem
+    "header-declares-a-huge-array": (
+        lambda d: lying_npz(d / "d.npz"),
+        ["X_train", "(300000000, 2)", "4.8 GB", "truncated or corrupted"],
+    ),
+    "fifo-instead-of-file": (
+        lambda d: os.mkfifo(d / "d.npz") or d / "d.npz",
+        ["FIFO", "not a regular file"],
+    ),
+    # data whose meaning would silently change
+    "integer-train-labels-fractional-test-labels": (
+        lambda d: npz_with(d / "d.npz", y_test=lambda a: a + 0.5),
+        ["y_train", "integer class labels", "y_test", "fractional"],
+    ),
+    "integer-column-of-shape-n-1": (
+        lambda d: npz_with(d / "d.npz", y_train=lambda a: a.reshape(-1, 1)),
+        ["y_train", "(40, 1)", "ambiguous", "1-D"],
+    ),
+    "one-class-only": (
+        lambda d: npz_with(
+            d / "d.npz",
+            y_train=np.zeros(40, int),
+            y_val=np.zeros(10, int),
+            y_test=np.zeros(10, int),
+        ),
+        ["y_train", "only class 0", ">= 2 classes"],
+    ),
+    "empty-test-split": (
+        lambda d: npz_with(d / "d.npz", X_test=np.zeros((0, 2)), y_test=np.zeros(0, int)),
+        ["X_test", "0 rows", "null"],
+    ),
+    "beyond-float32": (
+        lambda d: npz_with(d / "d.npz", X_val=lambda a: a * 1e300),
+        ["X_val", "float32 range", "--dtype float64"],
+    ),
 }
 
 
@@ -545,9 +614,11 @@ def test_bad_data_file_is_refused_naming_the_file(case, tmp_path, capsys):
     make, needles = FILE_CASES[case]
     (tmp_path / "in").mkdir()
     path = make(tmp_path / "in")
+    before = snapshot(tmp_path)
     out = tmp_path / "out" / "run.json"
     status = main(["train", "--data", str(path), "--epochs", "1", "--output", str(out)])
     _, err = capsys.readouterr()
+    assert snapshot(tmp_path) == before  # nothing written, nothing damaged
     assert status == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nngrid: error: "), err
@@ -556,6 +627,125 @@ def test_bad_data_file_is_refused_naming_the_file(case, tmp_path, capsys):
     assert not missing, f"message lacks {missing}: {lines[0]}"
     assert not out.exists()
     assert not (tmp_path / "in" / "marker").exists()  # the pickle payload never ran
+
+
+def snapshot(folder: Path) -> dict:
+    """Every path under `folder` with its type, mtime and (for regular files) its bytes."""
+    import stat as _stat
+
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        st = os.lstat(p)
+        data = p.read_bytes() if _stat.S_ISREG(st.st_mode) else None
+        out[str(p.relative_to(folder))] = (_stat.S_IFMT(st.st_mode), st.st_mtime_ns, data)
+    return out
+
+
+def test_a_huge_declared_size_is_refused_before_loading(tmp_path, capsys, monkeypatch):
+    """Arrays whose declared size (as float64) exceeds the limit are refused from the headers,
+    with the size and the limit; the limit is the memory (or NNGRID_MAX_DATA_BYTES)."""
+    path = npz_with(tmp_path / "d.npz")
+    monkeypatch.setenv("NNGRID_MAX_DATA_BYTES", "1000")
+    loads = []
+    monkeypatch.setattr(np, "load", lambda *a, **k: loads.append(a))  # must never be reached
+    out = tmp_path / "run.json"
+    status = main(["train", "--data", str(path), "--epochs", "1", "--output", str(out)])
+    _, err = capsys.readouterr()
+    assert status == 2 and not out.exists() and loads == []
+    assert err.count("\n") == 1 and str(path) in err, err
+    from nngrid.io import human_bytes
+
+    declared = human_bytes(8 * sum(a.size for a in good_arrays().values()))
+    assert f"declares {declared}" in err and "limit of 1.0 kB" in err, err
+    assert "NNGRID_MAX_DATA_BYTES" in err, err
+
+
+def test_a_fifo_as_data_never_blocks(tmp_path):
+    """`--data` naming a FIFO is refused from its file type; nothing ever opens it (opening a
+    FIFO for reading blocks until a writer comes)."""
+    fifo = tmp_path / "d.npz"
+    os.mkfifo(fifo)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nngrid", "train", "--data", str(fifo), "--epochs", "1"],
+        capture_output=True, text=True, timeout=60, env=local_env(),
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "FIFO" in proc.stderr, proc.stderr
+
+
+def _device_like_dev_null(path: Path) -> Path:
+    """A character device with /dev/null's numbers, made in the test folder (root only)."""
+    import stat as _stat
+
+    rdev = os.stat("/dev/null").st_rdev
+    os.mknod(path, 0o666 | _stat.S_IFCHR, rdev)
+    return path
+
+
+# id -> (make the --output target in a folder -> its path (as text), substrings of the message)
+OUTPUT_CASES = {
+    "device-node": (lambda d: str(_device_like_dev_null(d / "null")), ["character device"]),
+    "symlink-to-a-device": (
+        lambda d: (d / "link").symlink_to(_device_like_dev_null(d / "null")) or str(d / "link"),
+        ["character device"],
+    ),
+    "fifo": (lambda d: os.mkfifo(d / "pipe") or str(d / "pipe"), ["FIFO"]),
+    "folder": (lambda d: (d / "sub").mkdir() or str(d / "sub"), ["a folder"]),
+    "trailing-slash": (lambda d: str(d / "o.json") + "/", ["ends in '/'"]),
+    "empty-path": (lambda d: "", ["empty"]),
+    "the-data-file-itself": (lambda d: str(d / "d.npz"), ["--data", "destroy"]),
+    "the-data-file-through-a-symlink": (
+        lambda d: (d / "alias.npz").symlink_to(d / "d.npz") or str(d / "alias.npz"),
+        ["--data", "destroy"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(OUTPUT_CASES))
+def test_output_that_is_not_a_regular_file_is_refused(case, tmp_path, capsys):
+    """`--output` onto a device, FIFO, folder, '', 'x/' or an input file: exit 2, one line, and
+    every file around untouched (the device node stays a device: as root the rename would
+    replace it)."""
+    if case in ("device-node", "symlink-to-a-device") and os.geteuid() != 0:
+        pytest.skip("mknod needs root")
+    make, needles = OUTPUT_CASES[case]
+    data = npz_with(tmp_path / "d.npz")
+    target = make(tmp_path)
+    before = snapshot(tmp_path)
+    status = main(["train", "--data", str(data), "--epochs", "1", "--hidden", "2",
+                   "--output", target])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert status == 2 and out == "", err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nngrid: error: --output"), err
+    missing = [n for n in needles if n not in lines[0]]
+    assert not missing, f"message lacks {missing}: {lines[0]}"
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("case", ["device-node", "fifo", "trailing-slash", "empty-path"])
+def test_data_command_output_is_checked_too(case, tmp_path, capsys):
+    if case == "device-node" and os.geteuid() != 0:
+        pytest.skip("mknod needs root")
+    make, needles = OUTPUT_CASES[case]
+    target = make(tmp_path)
+    before = snapshot(tmp_path)
+    status = main(["data", "--dataset", "moons", "--output", target])
+    _, err = capsys.readouterr()
+    assert status == 2 and err.count("\n") == 1 and all(n in err for n in needles), err
+    assert snapshot(tmp_path) == before
+
+
+def test_a_write_error_on_stdout_is_one_line(tmp_path):
+    """`nngrid list > /dev/full`: exit 1 (an I/O error), one line, no traceback."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "nngrid", "list"],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, env=local_env(),
+        )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("nngrid: error: cannot write to stdout: No space left")
 
 
 # ------------------------------------------------------------------------------------------

@@ -274,3 +274,31 @@ def test_data_command_writes_a_loadable_npz(tmp_path, capsys):
     ref = datasets.build("circles", seed=2)
     for k, v in ref.items():
         np.testing.assert_array_equal(loaded[k], v)
+
+
+@pytest.mark.parametrize(
+    "y_kind, task",
+    [("integer", "classification"), ("whole-floats", "classification"),
+     ("fractional", "regression"), ("column", "regression")],
+)  # fmt: skip
+def test_the_task_the_data_was_taken_as_is_said_on_stderr_and_in_the_record(
+    tmp_path, capsys, y_kind, task
+):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 3))
+    labels = np.arange(50) % 3
+    y = {
+        "integer": labels,
+        "whole-floats": labels.astype(float),
+        "fractional": X[:, 0] * 0.5,
+        "column": (X[:, :1] * 0.5),
+    }[y_kind]
+    path = tmp_path / "d.npz"
+    np.savez(path, X_train=X[:30], y_train=y[:30], X_test=X[30:], y_test=y[30:])
+    out = tmp_path / "r.json"
+    status, _, err = run(["train", "--data", str(path), "--hidden", "4", "--epochs", "1",
+                          "--output", str(out)], capsys)  # fmt: skip
+    assert status == 0, err
+    said = [ln for ln in err.splitlines() if ln.startswith(f"data {path} taken as ")]
+    assert len(said) == 1 and said[0].split(" taken as ")[1].startswith(task), err
+    assert json.loads(out.read_text())["config"]["task"] == task

@@ -283,3 +283,48 @@ def test_safe_output_path_symlink_escape_and_root(tmp_path, monkeypatch):
     assert io.safe_output_path("link/x.json", root=tmp_path) == tmp_path.resolve() / "x.json"
     with pytest.raises(NngridError, match="outside"):
         io.safe_output_path("x.json", root=tmp_path / "elsewhere")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device", "symlink-to-device"])
+def test_atomic_write_never_replaces_a_non_regular_file(tmp_path, kind):
+    """Every writer (results, tables, npz) refuses a target that exists and is not a regular
+    file: the rename would put a regular file in the place of a FIFO, a folder or (as root) a
+    device node."""
+    import stat
+
+    target = tmp_path / "t"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("mknod needs root")
+        node = tmp_path / "null"
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.stat("/dev/null").st_rdev)
+        if kind == "device":
+            target = node
+        else:
+            target.symlink_to(node)
+    mode = os.lstat(target).st_mode
+    for write in (lambda: io.write_json(target, {}), lambda: io.write_npz(target, a=[1])):
+        with pytest.raises(NngridError, match="not a regular file"):
+            write()
+    assert os.lstat(target).st_mode == mode
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("bad", ["", "x.json/"])
+def test_atomic_write_refuses_an_empty_or_folder_name(tmp_path, monkeypatch, bad):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NngridError, match="empty|ends in '/'"):
+        io.write_text(bad, "x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_npz_headers_are_read_without_loading(tmp_path, monkeypatch):
+    path = tmp_path / "d.npz"
+    np.savez(path, a=np.zeros((3, 4), np.float32), b=np.arange(5))
+    monkeypatch.setattr(np, "load", None)  # the headers alone, never the arrays
+    headers = io.npz_headers(path)
+    assert headers == {"a": ((3, 4), np.dtype(np.float32)), "b": ((5,), np.arange(5).dtype)}

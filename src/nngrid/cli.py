@@ -91,10 +91,16 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
+#: Seeds are stored as int64 in the tables: 0 <= seed < 2**63.
+SEED_LIMIT = 2**63
+
+
 def _seed(text: str) -> int:
     value = _int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"a seed must be an integer >= 0, got {value}")
+    if value >= SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"a seed must be < 2**63, got {value}")
     return value
 
 
@@ -109,16 +115,41 @@ def _list(kind):
 
 
 def _hidden(text: str) -> list[int]:
-    if text.strip() in ("", "none", "0"):
+    """Comma-separated widths >= 1; ``none`` (and only ``none``) means no hidden layer."""
+    if text.strip() == "none":
         return []
+    if text.strip() in ("", "0"):
+        raise argparse.ArgumentTypeError(
+            f"expected widths >= 1 like 32,32, got {text!r}; write 'none' for no hidden layer"
+        )
     return _list(_positive_int)(text)
 
 
 def _seeds(text: str) -> list[int]:
     seeds = _list(_int)(text)
-    if any(s < 0 for s in seeds):
-        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {text!r}")
+    if any(s < 0 or s >= SEED_LIMIT for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0 and < 2**63, got {text!r}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(
+            f"seed {repeated[0]} is repeated in {text!r} (its replicas would be identical); "
+            "give each seed once"
+        )
     return seeds
+
+
+class _Once(argparse.Action):
+    """Store the value, refusing a second occurrence of the flag (``--seed 0 --seed 1`` would
+    otherwise silently keep the last)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = getattr(namespace, "_given", set())
+        if self.dest in seen:
+            raise argparse.ArgumentError(
+                self, "given twice; give it once with a comma-separated list"
+            )
+        namespace._given = seen | {self.dest}
+        setattr(namespace, self.dest, values)
 
 
 def _lrs(text: str) -> list[float]:
@@ -310,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--lr",
         type=_lrs,
+        action=_Once,
         default=None,
         help="learning rate(s), comma-separated (default: the optimizer's); each is a replica",
     )
@@ -341,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--seed",
         type=_seeds,
+        action=_Once,
         default=[0],
         help="seed(s), comma-separated; replicas = every seed x every lr",
     )
@@ -426,16 +459,34 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_data(args: argparse.Namespace) -> int:
     from nngrid import datasets, io
 
+    _check_output(args.output)
     splits = datasets.build(args.dataset, seed=args.seed, **args.dataset_params)
     io.write_npz(args.output, **splits)
     return 0
 
 
-def _check_output(path: str) -> None:
-    """Refuse an output path that cannot be written, before any training."""
+def _same_file(a: str, b: str) -> bool:
+    """True if paths ``a`` and ``b`` name one file (the same inode, or the same real path)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_output(path: str, inputs: dict[str, str | None] | None = None) -> None:
+    """Refuse an output path that cannot be written, before any work: empty, ending in ``/``,
+    an existing non-regular file (folder, device, FIFO), one of the ``inputs`` (flag -> path:
+    writing there would destroy it), or a folder nngrid cannot write into."""
+    from nngrid import io
+
+    io.check_output_target(path, "--output")
+    for flag, source in (inputs or {}).items():
+        if source is not None and _same_file(path, source):
+            raise NngridError(
+                f"--output {path} is the {flag} input file; writing there would destroy it: "
+                "give another file name"
+            )
     parent = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
-        raise NngridError(f"--output {path} is a folder; give a file name")
     probe = parent
     while not os.path.exists(probe):
         probe = os.path.dirname(probe)
@@ -502,11 +553,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"optimizer {args.optimizer!r} takes no {_flag(attr)}; its flags: {valid}"
             )
         opt_params[param] = value
-    if args.output:
-        _check_output(args.output)
+    if args.output is not None:
+        _check_output(args.output, {"--data": args.data})
 
     if args.data is not None:
-        data = datasets.load_dataset(args.data)
+        data = datasets.load_dataset(args.data, dtype=args.dtype)
         dataset_label = args.data
     else:
         data = datasets.build(args.dataset, seed=args.data_seed, **args.dataset_params)
@@ -542,11 +593,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         rec["config"]["data_seed"] = args.data_seed if args.data is None else None
         rec["config"]["dataset_params"] = dict(args.dataset_params)
     result: Any = records[0] if len(records) == 1 else records
-    if args.output:
+    if args.output is not None:
         io.write_json(args.output, result)
     else:
         sys.stdout.write(json.dumps(io.to_jsonable(result), sort_keys=True, indent=1) + "\n")
     if not args.quiet:
+        sys.stderr.write(f"data {dataset_label} taken as {datasets.task_summary(data)}\n")
         for rec in records:
             sys.stderr.write(
                 f"replica {rec['replica']} seed {rec['seed']} lr {rec['lr']:g}: "
@@ -557,25 +609,64 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_IO = 1
+
+
+def _stdout_failed(exc: OSError) -> int:
+    """Report a failed write to stdout (``nngrid list > /dev/full``, a closed pipe) in one line.
+
+    stdout is then pointed at ``/dev/null`` so the interpreter's final flush cannot fail again
+    (which would print ``Exception ignored ...``). A closed pipe (``| head``) is not an error.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (tests)
+        pass
+    if isinstance(exc, BrokenPipeError):
+        return 0
+    reason = exc.strerror or type(exc).__name__
+    sys.stderr.write(f"nngrid: error: cannot write to stdout: {reason}; redirect it to a file\n")
+    return EXIT_IO
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``nngrid``; returns the exit status (0, or 2 for a user error)."""
+    """Entry point of ``nngrid``; returns the exit status (0; 2 for a user error; 1 when
+    stdout cannot be written)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        load_plugins(argv)
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        if args.command == "list":
-            return cmd_list(args)
-        if args.command == "data":
-            return cmd_data(args)
-        return cmd_train(args)
-    except (NngridError, _UsageError) as exc:
-        message = " ".join(str(exc).split())  # one line
-        sys.stderr.write(f"nngrid: error: {message}\n")
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        sys.stderr.write("nngrid: interrupted\n")
-        return 130
+        try:
+            load_plugins(argv)
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if args.command == "list":
+                status = cmd_list(args)
+            elif args.command == "data":
+                status = cmd_data(args)
+            else:
+                status = cmd_train(args)
+            sys.stdout.flush()  # a write error shows here, not at exit
+            return status
+        except (NngridError, _UsageError) as exc:
+            message = " ".join(str(exc).split())  # one line
+            sys.stderr.write(f"nngrid: error: {message}\n")
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            sys.stderr.write("nngrid: interrupted\n")
+            return 130
+    except OSError as exc:
+        if _is_stdout_error(exc):
+            return _stdout_failed(exc)
+        raise
+
+
+def _is_stdout_error(exc: OSError) -> bool:
+    """True for an error writing to stdout (a full device, a closed pipe), which only stdout's
+    own writes raise here: every file nngrid writes goes through nngrid.io (NngridError)."""
+    import errno
+
+    return isinstance(exc, BrokenPipeError) or exc.errno in (errno.ENOSPC, errno.EIO, errno.EPIPE)
 
 
 def run() -> NoReturn:

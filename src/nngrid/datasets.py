@@ -45,7 +45,9 @@ __all__ = [
     "build",
     "content_hash",
     "describe",
+    "check_dtype_range",
     "infer_task",
+    "task_summary",
     "load_dataset",
     "save_dataset",
     "split_indices",
@@ -467,17 +469,80 @@ def build(
 # --------------------------------------------------------------------------- metadata
 
 
-def infer_task(splits: dict[str, np.ndarray]) -> str:
-    """``"classification"`` if every ``y_*`` is 1-D and integer-valued, else ``"regression"``."""
-    ys = [np.asarray(v) for k, v in splits.items() if k.startswith("y_")]
-    for y in ys:
+#: The rule by which a loaded file's targets decide the task (also in load_dataset's docstring).
+TASK_RULE = (
+    "integer-dtype y must be 1-D class labels (classification); 2-D y must be float "
+    "(regression); 1-D float y is classification if every split holds whole numbers only, "
+    "regression otherwise"
+)
+
+
+def _whole(y: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
+
+
+def infer_task(splits: dict[str, np.ndarray], source: Any = None) -> str:
+    """The task the targets ``y_*`` mean, by :data:`TASK_RULE`.
+
+    Without ``source`` the rule is applied leniently (``"regression"`` for anything that is not
+    1-D whole-number labels everywhere). With ``source`` (a file name, for the message) the
+    ambiguous cases are refused with an ``NngridError``: an integer-dtype ``y`` that is 2-D
+    (an ``(n, 1)`` column could be labels or targets), and integer labels in one split with
+    fractional values in another (which used to turn the whole run into regression silently).
+    """
+    ys = {k: np.asarray(v) for k, v in splits.items() if k.startswith("y_")}
+    if source is not None:
+        for name, y in ys.items():
+            if y.dtype.kind in "iub" and y.ndim != 1:
+                raise NngridError(
+                    f"{source}: {name} is integer with shape {y.shape}, which is ambiguous; "
+                    "save class labels 1-D (y.ravel()) or regression targets as float"
+                )
+        integer = [k for k, y in ys.items() if y.dtype.kind in "iub"]
+        fractional = [k for k, y in ys.items() if y.dtype.kind == "f" and not _whole(y)]
+        if integer and fractional:
+            raise NngridError(
+                f"{source}: {integer[0]} holds integer class labels but {fractional[0]} has "
+                "fractional values; save every split's y as integer labels (classification) "
+                "or all as float targets of shape (n, 1) (regression)"
+            )
+    for y in ys.values():
         if y.ndim != 1:
             return "regression"
         if y.dtype.kind in "iub":
             continue
-        if y.dtype.kind != "f" or not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+        if y.dtype.kind != "f" or not _whole(y):
             return "regression"
     return "classification"
+
+
+def task_summary(splits: dict[str, np.ndarray]) -> str:
+    """One phrase saying what the data was taken as, e.g. ``classification (3 classes)``."""
+    task = infer_task(splits)
+    if task == "classification":
+        n = int(max(int(np.max(v)) for k, v in splits.items() if k[0] == "y" and v.size)) + 1
+        return f"classification ({n} classes, integer labels)"
+    width = int(np.reshape(splits["y_train"], (len(splits["y_train"]), -1)).shape[1])
+    return f"regression ({width} float target column{'s' if width > 1 else ''})"
+
+
+def check_dtype_range(splits: dict[str, np.ndarray], dtype: str, source: Any) -> None:
+    """Refuse values that are finite in float64 but overflow ``dtype`` (they would become inf
+    and the run would be reported as diverged)."""
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        return
+    top = float(np.finfo(dt).max)
+    for name in sorted(splits):
+        a = np.asarray(splits[name])
+        if a.dtype.kind != "f" or a.size == 0 or np.finfo(a.dtype).max <= top:
+            continue
+        biggest = float(np.max(np.abs(a)))
+        if biggest > top:
+            raise NngridError(
+                f"{source}: {name} holds {biggest:.3g}, beyond the {dtype} range "
+                f"(+-{top:.3g}); rescale the data or train with --dtype float64"
+            )
 
 
 def content_hash(splits: dict[str, np.ndarray]) -> str:
@@ -532,7 +597,7 @@ def save_dataset(path: str | os.PathLike[str], splits: dict[str, np.ndarray]) ->
 
 
 def load_dataset(
-    path: str | os.PathLike[str], standardize_x: bool = False
+    path: str | os.PathLike[str], standardize_x: bool = False, dtype: str | None = None
 ) -> dict[str, np.ndarray]:
     """Load and check a dataset ``.npz``; return the six split arrays.
 
@@ -546,7 +611,17 @@ def load_dataset(
     larger label; anything else is regression, and a 1-D float ``y`` becomes ``(n, 1)``.
     The file's ``X`` is returned as stored (``save_dataset`` files are already standardised);
     ``standardize_x=True`` standardises with the training statistics.
+
+    Before any array is read, the archive's ``.npy`` headers are checked
+    (:func:`nngrid.io.npz_headers`): the declared shapes must agree (2-D ``X``, one ``y`` entry
+    per row, one feature count) and their total size must fit the memory limit, so a small file
+    declaring a huge array is refused at once. The task follows :data:`TASK_RULE`; ambiguous
+    targets (an integer ``(n, 1)`` column, integer labels beside fractional ones) are refused,
+    as are a single class, empty test or validation splits, and (with ``dtype``) values beyond
+    that float type's range.
     """
+    headers = io.npz_headers(path)
+    _check_shapes(path, {k: v[0] for k, v in headers.items() if k in SPLIT_NAMES})
     arrays = io.load_npz(
         path, required=("X_train", "y_train", "X_test", "y_test"), optional=("X_val", "y_val")
     )
@@ -555,7 +630,9 @@ def load_dataset(
         raise NngridError(f"{path} has {have} but no {lack}; save both or neither")
     splits = {k: np.asarray(v) for k, v in arrays.items()}
     _check_arrays(path, splits)
-    task = infer_task(splits)
+    if dtype is not None:
+        check_dtype_range(splits, dtype, path)
+    task = infer_task(splits, source=path)
     if task == "classification":
         splits = {k: v.astype(np.int64) if k[0] == "y" else v for k, v in splits.items()}
         _check_labels(path, splits)
@@ -578,6 +655,32 @@ def load_dataset(
     if standardize_x:
         splits = standardize(splits)
     return {k: np.ascontiguousarray(splits[k]) for k in SPLIT_NAMES}
+
+
+def _check_shapes(path: Any, shapes: dict[str, tuple[int, ...]]) -> None:
+    """The declared shapes (from the headers) agree; missing arrays are left to the loader."""
+    n_features = None
+    for part in ("train", "val", "test"):
+        xs, ys = shapes.get(f"X_{part}"), shapes.get(f"y_{part}")
+        if xs is None or ys is None:
+            continue
+        if len(xs) != 2:
+            raise NngridError(
+                f"{path}: X_{part} has shape {xs}; it must be 2-D (samples, features)"
+            )
+        if n_features is None:
+            n_features = xs[1]
+        elif xs[1] != n_features:
+            raise NngridError(f"{path}: X_{part} has {xs[1]} features but X_train has {n_features}")
+        if len(ys) not in (1, 2):
+            raise NngridError(f"{path}: y_{part} has shape {ys}; it must be 1-D or 2-D")
+        if ys[0] != xs[0]:
+            raise NngridError(f"{path}: y_{part} has {ys[0]} entries but X_{part} has {xs[0]} rows")
+        if part != "train" and xs[0] == 0:
+            raise NngridError(
+                f"{path}: X_{part} has 0 rows, so its metrics would be null; "
+                f"give the {part} split some rows"
+            )
 
 
 def _check_arrays(path: Any, splits: dict[str, np.ndarray]) -> None:
@@ -621,6 +724,10 @@ def _check_labels(path: Any, splits: dict[str, np.ndarray]) -> None:
                 f"{path}: {name} has negative label {int(y.min())}; labels must be 0..C-1"
             )
     top = int(y_train.max())
+    if top == 0:
+        raise NngridError(
+            f"{path}: y_train has only class 0; classification needs labels of >= 2 classes"
+        )
     present = np.unique(y_train)  # sorted; labels 0..top all present iff present[i] == i
     if len(present) != top + 1:
         gaps = np.flatnonzero(present != np.arange(len(present)))

@@ -25,7 +25,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -35,8 +37,15 @@ import numpy as np
 from nngrid.errors import NngridError
 
 __all__ = [
+    "MAX_LOAD_BYTES",
     "atomic_write",
+    "check_input_file",
+    "check_output_target",
+    "check_load_size",
+    "human_bytes",
     "load_npz",
+    "max_load_bytes",
+    "npz_headers",
     "read_json",
     "safe_output_path",
     "to_jsonable",
@@ -63,14 +72,73 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def check_output_target(path: str | os.PathLike[str], what: str = "output") -> Path:
+    """Refuse an output path that is not (or would not be) a regular file; return it as a Path.
+
+    Refused, each in one line naming the path and the fix: the empty path, a path ending in
+    ``/`` (a folder name), and an existing path that is not a regular file once symbolic links
+    are followed (a folder, a device node such as ``/dev/null``, a FIFO, a socket). The rename of
+    :func:`atomic_write` would otherwise *replace* that node by a regular file (as root, even a
+    device in ``/dev``).
+    """
+    text = os.fspath(path)
+    if text == "":
+        raise NngridError(f"{what} path is empty; give a file name")
+    if text.endswith(("/", os.sep)):
+        raise NngridError(f"{what} {text} ends in '/' (a folder); give a file name")
+    try:
+        st = os.stat(text)
+    except OSError:  # absent (or a parent is not a folder: the write reports that)
+        return Path(text)
+    if not stat.S_ISREG(st.st_mode):
+        raise NngridError(
+            f"{what} {text} is {_kind(st.st_mode)}, not a regular file; "
+            "nngrid only replaces regular files: give a file name"
+        )
+    return Path(text)
+
+
+def _kind(mode: int) -> str:
+    """'a folder', 'a character device' ... for a file mode."""
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_input_file(path: str | os.PathLike[str], what: str = "input") -> os.stat_result:
+    """``os.stat`` of an input that must be an existing regular file (checked before opening,
+    so a FIFO is refused instead of blocking the reader forever)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise NngridError(f"{path} does not exist; run the rule that makes it") from None
+    except OSError as exc:
+        raise NngridError(f"cannot read {path}: {_reason(exc)}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise NngridError(
+            f"cannot read {path}: it is {_kind(st.st_mode)}, not a regular file; "
+            f"give the {what} file itself"
+        )
+    return st
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write(f)`` on a temporary file next to ``path``, then rename it over ``path``.
 
     ``f`` is a binary file handle (pandas' ``to_csv``/``to_parquet`` and ``np.savez`` take one).
     The temporary file is removed if anything fails; an ``OSError`` becomes an ``NngridError``.
-    Other exceptions (a bug in ``write``) propagate unchanged, after the clean-up.
+    Other exceptions (a bug in ``write``) propagate unchanged, after the clean-up. A target that
+    exists and is not a regular file (folder, device, FIFO ...) is refused before anything is
+    written (:func:`check_output_target`), checked again just before the rename.
     """
-    target = Path(path)
+    target = check_output_target(path)
     tmp_name: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +151,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
             os.fsync(f.fileno())
         # NamedTemporaryFile creates mode 0600; give the result the usual 0666 & ~umask.
         os.chmod(tmp_name, 0o666 & ~_UMASK)
+        check_output_target(path)  # again: something may have appeared there meanwhile
         os.replace(tmp_name, target)
         tmp_name = None
     except OSError as exc:
@@ -158,6 +227,7 @@ def write_npz(path: str | os.PathLike[str], **arrays: Any) -> Path:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file; a missing, unreadable or corrupted file raises ``NngridError``."""
+    check_input_file(path, "JSON")
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -176,6 +246,141 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         ) from None
 
 
+def _memory_bytes() -> int:
+    """The memory this process may count on: ``MemAvailable`` (Linux), else physical RAM."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (OSError, ValueError, AttributeError):
+        return 8 * 2**30
+
+
+def max_load_bytes() -> tuple[int, str]:
+    """The most bytes of arrays :func:`load_npz` loads, and where that limit comes from.
+
+    ``NNGRID_MAX_DATA_BYTES`` if set, else a quarter of the memory available now (training
+    converts the arrays to float64, standardises and batches them: a few copies).
+    """
+    env = os.environ.get("NNGRID_MAX_DATA_BYTES", "").strip()
+    if env:
+        try:
+            value = int(float(env))
+        except ValueError:
+            raise NngridError(
+                f"NNGRID_MAX_DATA_BYTES={env!r} is not a number of bytes; unset it or fix it"
+            ) from None
+        return value, "NNGRID_MAX_DATA_BYTES"
+    return (
+        _memory_bytes() // 4,
+        "a quarter of the available memory; NNGRID_MAX_DATA_BYTES raises it",
+    )
+
+
+#: Default of :func:`max_load_bytes`, as measured at import (informative only).
+MAX_LOAD_BYTES = _memory_bytes() // 4
+
+
+def human_bytes(n: float) -> str:
+    """``1536`` -> ``'1.5 kB'`` (powers of 1000, as disks and ``ls -h --si`` count)."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"  # pragma: no cover
+
+
+def npz_headers(path: str | os.PathLike[str]) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Read only the ``.npy`` headers inside an ``.npz``: ``{name: (shape, dtype)}``.
+
+    Nothing but the few hundred header bytes of each member is read, so a file that declares a
+    huge array is judged by its headers (:func:`check_load_size`) before any data is loaded. The
+    file must be a regular file (checked before opening: a FIFO is refused, never read). A
+    member whose declared size exceeds its stored (uncompressed) size is refused as truncated or
+    corrupted; an object dtype is refused as pickle.
+    """
+    check_input_file(path, ".npz")
+    out: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise NngridError(f"{path} does not exist; run the rule that makes it") from None
+    except OSError as exc:
+        raise NngridError(f"cannot read {path}: {_reason(exc)}") from exc
+    except Exception as exc:  # not a zip at all, or a zip whose directory is cut off
+        try:
+            with open(path, "rb") as f:
+                magic = f.read(6)
+        except OSError:
+            magic = b""
+        if magic == b"\x93NUMPY":
+            raise NngridError(
+                f"{path} holds a single .npy array, not an .npz archive of named arrays"
+            ) from None
+        raise NngridError(
+            f"{path} is not a valid .npz archive (truncated, corrupted or pickled?): {exc}; "
+            "delete it and recreate it"
+        ) from None
+    with archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            name = info.filename[: -len(".npy")]
+            try:
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                    else:  # (2, 0) and (3, 0) share the 4-byte header length
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                    header_len = member.tell()
+            except Exception as exc:
+                raise NngridError(
+                    f"{path}: array {name!r} has an unreadable header (truncated or corrupted?): "
+                    f"{exc}; delete the file and recreate it"
+                ) from None
+            if dtype.hasobject:
+                raise NngridError(
+                    f"{path}: array {name!r} is a pickled object array, which is refused "
+                    "(loading it could run code); save numeric arrays only"
+                )
+            declared = math.prod(shape) * dtype.itemsize
+            if declared > info.file_size - header_len:
+                raise NngridError(
+                    f"{path}: array {name!r} declares shape {tuple(shape)} {dtype} "
+                    f"({human_bytes(declared)}) but stores only "
+                    f"{human_bytes(info.file_size - header_len)} (truncated or corrupted?); "
+                    "delete the file and recreate it"
+                )
+            out[name] = (tuple(int(n) for n in shape), dtype)
+    return out
+
+
+def check_load_size(
+    path: str | os.PathLike[str], headers: Mapping[str, tuple[tuple[int, ...], np.dtype]]
+) -> int:
+    """Refuse arrays whose declared sizes, converted to float64, exceed :func:`max_load_bytes`."""
+    limit, source = max_load_bytes()
+    sizes = {
+        name: math.prod(shape) * max(8, dtype.itemsize) for name, (shape, dtype) in headers.items()
+    }
+    total = sum(sizes.values())
+    if total > limit:
+        big = max(sizes, key=sizes.__getitem__)
+        shape, dtype = headers[big]
+        raise NngridError(
+            f"{path} declares {human_bytes(total)} of arrays as float64 (largest: {big!r}, shape "
+            f"{shape} {dtype}), more than the limit of {human_bytes(limit)} ({source}); "
+            "use a smaller dataset"
+        )
+    return total
+
+
 def load_npz(
     path: str | os.PathLike[str],
     required: Iterable[str] = (),
@@ -189,6 +394,9 @@ def load_npz(
     """
     required = list(required)
     optional = list(optional)
+    headers = npz_headers(path)
+    wanted_names = set(headers) if not (required or optional) else set(required + optional)
+    check_load_size(path, {k: v for k, v in headers.items() if k in wanted_names})
     try:
         loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:

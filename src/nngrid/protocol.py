@@ -285,7 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_plugins()
 
         spec = _read_spec(args.spec)
-        data = load_dataset(args.data)
+        training = spec.get("training") if isinstance(spec, dict) else None
+        dtype = training.get("dtype", "float32") if isinstance(training, dict) else "float32"
+        data = load_dataset(args.data, dtype=dtype)
 
         def progress(msg: str) -> None:
             if not args.quiet:

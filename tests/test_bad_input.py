@@ -749,6 +749,135 @@ def test_a_write_error_on_stdout_is_one_line(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------
+# Plugins: checked when loaded (CLI, config check and training jobs share nngrid.plugins)
+# ------------------------------------------------------------------------------------------
+
+_ACT = "from nngrid.activations import ACTIVATIONS, Activation\nimport numpy as np\n"
+
+# id -> (plugin module source, substrings of the one-line message besides the module's name)
+PLUGIN_CASES = {
+    "activation-derivative-sign-flipped": (
+        _ACT + "@ACTIVATIONS.register('badtanh')\nclass T(Activation):\n"
+        "    def forward(self, z, out=None):\n        return np.tanh(z, out=out)\n"
+        "    def derivative(self, z):\n        return np.tanh(z) ** 2 - 1\n",
+        ["activation 'badtanh'", "finite difference"],
+    ),
+    "activation-forward-ignores-out": (
+        _ACT + "@ACTIVATIONS.register('outless')\nclass T(Activation):\n"
+        "    def forward(self, z, out=None):\n        return np.tanh(z)\n"
+        "    def derivative(self, z):\n        return 1 - np.tanh(z) ** 2\n",
+        ["activation 'outless'", "written into out"],
+    ),
+    "activation-without-forward": (
+        _ACT + "@ACTIVATIONS.register('noforward')\nclass T(Activation):\n"
+        "    def derivative(self, z):\n        return np.ones_like(z)\n",
+        ["activation 'noforward'", "no forward"],
+    ),
+    "built-in-replaced-behind-the-registry": (
+        _ACT + "class Evil(Activation):\n    def forward(self, z, out=None):\n"
+        "        return np.multiply(z, 0, out=out)\nACTIVATIONS._entries['relu'] = Evil\n",
+        ["activation 'relu'", "replaced or changed"],
+    ),
+    "built-in-method-patched": (
+        _ACT + "ACTIVATIONS.get('tanh').forward = lambda self, z, out=None: z\n",
+        ["activation 'tanh'", "replaced or changed"],
+    ),
+    "built-in-name-registered-again": (
+        _ACT + "@ACTIVATIONS.register('relu')\nclass R(Activation):\n"
+        "    def forward(self, z, out=None):\n        return z\n",
+        ["'relu' is registered twice"],
+    ),
+    "loss-gradient-halved": (
+        "from nngrid.losses import LOSSES, Loss\nimport numpy as np\n"
+        "@LOSSES.register('halfmse')\nclass L(Loss):\n    task = 'regression'\n"
+        "    def value(self, out, y):\n        return 0.5 * ((out - y) ** 2).sum(-1).mean(-1)\n"
+        "    def value_and_grad(self, out, y):\n"
+        "        return self.value(out, y), 0.5 * (out - y) / out.shape[1]\n",
+        ["loss 'halfmse'", "gradient", "finite difference"],
+    ),
+    "regularizer-gradient-wrong": (
+        "from nngrid.regularizers import REGULARIZERS, Regularizer\nimport numpy as np\n"
+        "@REGULARIZERS.register('badl2')\nclass B(Regularizer):\n"
+        "    def __init__(self, strength=0.1):\n        self.strength = strength\n"
+        "    def penalty(self, W):\n        return self.strength * (W ** 2).sum(axis=(1, 2))\n"
+        "    def add_grad(self, W, G):\n        G += self.strength * W\n        return G\n",
+        ["regularizer 'badl2'", "add_grad", "finite difference"],
+    ),
+    "optimizer-that-ascends": (
+        "from nngrid.optim import OPTIMIZERS, Optimizer\n"
+        "@OPTIMIZERS.register('ascent')\nclass A(Optimizer):\n"
+        "    def __init__(self, lr=0.1):\n        super().__init__(lr)\n"
+        "    def _init_state(self, p):\n        return {}\n"
+        "    def _update(self, p, g, state):\n        p += 0.1 * g\n",
+        ["optimizer 'ascent'", "descend"],
+    ),
+    "import-error": ("raise RuntimeError('broken on purpose')\n", ["broken on purpose"]),
+}
+
+
+def plugin_env(tmp_path, source, name="plug"):
+    (tmp_path / f"{name}.py").write_text(source)
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    return local_env(PYTHONPATH=path, NNGRID_PLUGINS=name)
+
+
+@pytest.mark.parametrize("case", list(PLUGIN_CASES))
+def test_a_bad_plugin_is_refused_naming_it(case, tmp_path):
+    """A plugin whose component fails its finite-difference (or descent) check, has no forward,
+    or changes a built-in behind the registry's back: exit 2, one line naming the plugin and the
+    component, nothing trained or written (a subprocess: a refused plugin has already run)."""
+    source, needles = PLUGIN_CASES[case]
+    env = plugin_env(tmp_path, source)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nngrid", "train", *SMALL, "--output", "o.json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nngrid: error: "), proc.stderr
+    missing = [n for n in ["'plug'", *needles] if n not in lines[0]]
+    assert not missing, f"message lacks {missing}: {lines[0]}"
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_a_correct_plugin_passes_its_checks(tmp_path):
+    """The checks do not refuse correct components (the negative cases above could pass by
+    refusing everything): the sign-flip case with the sign fixed, the halved loss gradient
+    doubled back, and a correct optimizer."""
+    fixed = (
+        PLUGIN_CASES["activation-derivative-sign-flipped"][0].replace(
+            "** 2 - 1", "* 0 + 1 - np.tanh(z) ** 2"
+        )
+        + PLUGIN_CASES["loss-gradient-halved"][0].replace("0.5 * (out - y)", "(out - y)")
+        + PLUGIN_CASES["optimizer-that-ascends"][0].replace("p += 0.1 * g", "p -= 0.1 * g")
+        + "print('hello from the plugin')\n"
+    )
+    env = plugin_env(tmp_path, fixed)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nngrid", "list", "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    table = json.loads(proc.stdout)  # the plugin's print did not corrupt the JSON ...
+    assert "hello from the plugin" in proc.stderr  # ... it went to stderr
+    assert {"badtanh"} <= set(table["activations"]) and "halfmse" in table["losses"]
+    assert "ascent" in table["optimizers"]
+
+
+def test_the_config_check_refuses_a_bad_plugin(tmp_path, monkeypatch):
+    """The workflow's config check loads plugins through the same checks."""
+    source = PLUGIN_CASES["activation-derivative-sign-flipped"][0].replace("badtanh", "cfgtanh")
+    (tmp_path / "cfgplug.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("NNGRID_PLUGINS", "cfgplug")
+    with pytest.raises(NngridError, match=r"plugin 'cfgplug': activation 'cfgtanh' fails"):
+        check_config(copy.deepcopy(VALID))
+    from nngrid.activations import ACTIVATIONS
+
+    assert "cfgtanh" not in ACTIVATIONS  # the refused plugin's entry was taken back
+
+
+# ------------------------------------------------------------------------------------------
 # Result files read by the collection (python -m nngrid.tables)
 # ------------------------------------------------------------------------------------------
 

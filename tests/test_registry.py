@@ -50,3 +50,62 @@ def test_double_registration_and_bad_names_are_programming_errors():
         reg.register("plain")(type("Again", (), {}))
     with pytest.raises(ValueError, match="lower_snake_case"):
         reg.register("Bad-Name")
+
+
+# ------------------------------------------------------------------------------------------
+# Plugins reach the test suite and the workflow's hashes
+# ------------------------------------------------------------------------------------------
+
+GOOD_PLUGIN = """
+import numpy as np
+from nngrid.activations import ACTIVATIONS, Activation
+
+@ACTIVATIONS.register("{name}")
+class Softsign(Activation):
+    def forward(self, z, out=None):
+        return np.divide(z, 1 + np.abs(z), out=out)
+    def derivative(self, z):
+        return 1 / (1 + np.abs(z)) ** 2
+"""
+
+
+def test_the_suite_parametrisation_includes_loaded_plugins(tmp_path):
+    """tests/conftest.py loads NNGRID_PLUGINS before the test modules read the registries, so
+    the finite-difference test of every activation collects the plugin's one too."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "suiteplug.py").write_text(GOOD_PLUGIN.format(name="suite_softsign"))
+    tests = Path(__file__).parent
+    env = dict(os.environ, NNGRID_PLUGINS="suiteplug")
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         str(tests / "test_activations.py"), "-k", "central_differences and suite_softsign"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tests.parent,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "1 passed" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_plugin_sources_enter_the_workflow_hashes(tmp_path, monkeypatch):
+    """Editing a plugin changes CORE_HASH (common.smk's source_hash), so its jobs rerun."""
+    from pathlib import Path
+
+    common = Path(__file__).parents[1] / "workflow" / "rules" / "common.smk"
+    namespace: dict = {"__name__": "common_smk"}
+    exec(compile(common.read_text(), str(common), "exec"), namespace)  # noqa: S102
+    files = namespace["core_files"]()
+    without = namespace["source_hash"](files)
+    plugin = tmp_path / "hashplug.py"
+    plugin.write_text(GOOD_PLUGIN.format(name="hash_softsign"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("NNGRID_PLUGINS", "hashplug")
+    with_plugin = namespace["source_hash"](files)
+    plugin.write_text(plugin.read_text() + "# edited\n")
+    edited = namespace["source_hash"](files)
+    assert len({without, with_plugin, edited}) == 3
+    monkeypatch.delenv("NNGRID_PLUGINS")
+    assert namespace["source_hash"](files) == without  # no plugin: the core's hash alone

@@ -1,19 +1,47 @@
-"""User plugins: modules whose decorated classes join the registries.
+"""User plugins: modules whose decorated classes join the registries, checked when loaded.
 
 A plugin is any importable module that registers components, e.g.
 ``@ACTIVATIONS.register("mish") class Mish(Activation): ...``. The command line, the workflow's
 config check and its training jobs all import the modules named in the environment variable
-``NNGRID_PLUGINS`` (comma-separated) before they read a registry, so a plugin's names are valid
-choices everywhere. ``nngrid train --plugin MODULE`` adds more for one command.
+``NNGRID_PLUGINS`` (comma-separated) through :func:`load_plugins` before they read a registry, so
+a plugin's names are valid choices everywhere. ``nngrid train --plugin MODULE`` adds more for one
+command.
+
+Loading a plugin module:
+
+1. imports it with ``sys.stdout`` sent to ``sys.stderr`` (a plugin that prints while importing
+   cannot corrupt the JSON that ``nngrid train`` or ``nngrid list --json`` writes on stdout);
+2. refuses it if it changed a component that was registered before it (an entry replaced in a
+   registry, or a method of a registered class, or of a base class, reassigned): the record would
+   still name the original component while another one ran;
+3. checks every component it added (:func:`check_component`): activations, losses and
+   regularizers by central finite differences in float64 (derivative and backward, the gradient
+   of the loss, the penalty's gradient), optimizers by a few steps on a quadratic (they must
+   descend), initializers and schedules by one call (shape, dtype, finite values).
+
+A failure is one ``NngridError`` naming the plugin, the component and what failed; the failed
+module's components are removed from the registries again. Each module is checked once per
+process (the outcome is remembered).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
+import inspect
 import os
+import sys
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from nngrid.errors import NngridError
+
+#: plugin module -> None (loaded and checked) or the one-line error it failed with.
+_OUTCOME: dict[str, str | None] = {}
 
 
 def plugin_names(extra: Iterable[str] = ()) -> list[str]:
@@ -22,15 +50,307 @@ def plugin_names(extra: Iterable[str] = ()) -> list[str]:
     return names + [n for n in extra if n]
 
 
+def registries() -> dict[str, Any]:
+    """Every registry of the core, by kind (plural, as ``nngrid list`` prints them)."""
+    from nngrid.activations import ACTIVATIONS
+    from nngrid.datasets import DATASETS
+    from nngrid.initializers import INITIALIZERS
+    from nngrid.losses import LOSSES
+    from nngrid.optim import OPTIMIZERS
+    from nngrid.regularizers import REGULARIZERS
+    from nngrid.schedules import SCHEDULES
+
+    return {
+        "activations": ACTIVATIONS,
+        "initializers": INITIALIZERS,
+        "losses": LOSSES,
+        "regularizers": REGULARIZERS,
+        "optimizers": OPTIMIZERS,
+        "schedules": SCHEDULES,
+        "datasets": DATASETS,
+    }
+
+
+def _fingerprint(obj: Any) -> tuple:
+    """The identity of an entry and of every attribute along its class hierarchy."""
+    classes = inspect.getmro(obj) if inspect.isclass(obj) else (obj,)
+    attrs = tuple(
+        (cls.__qualname__, key, id(value))
+        for cls in classes
+        if cls is not object
+        for key, value in sorted(vars(cls).items())
+        if key not in ("__dict__", "__weakref__", "__doc__")
+    )
+    return (id(obj), attrs)
+
+
+def _state() -> dict[tuple[str, str], tuple]:
+    return {
+        (kind, name): _fingerprint(reg.get(name))
+        for kind, reg in registries().items()
+        for name in reg.names()
+    }
+
+
 def load_plugins(extra: Iterable[str] = ()) -> list[str]:
-    """Import every plugin module; a module that fails to import is a one-line error."""
+    """Import and check every plugin module (see the module docstring); return their names.
+
+    A module that cannot be imported, changes a registered component, or adds a component that
+    fails its check raises an ``NngridError`` naming it.
+    """
     names = plugin_names(extra)
     for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:
-            raise NngridError(
-                f"cannot import plugin module {name!r}: {type(exc).__name__}: {exc} "
-                "(is it on PYTHONPATH?)"
-            ) from None
+        if name in _OUTCOME:
+            if _OUTCOME[name] is not None:
+                raise NngridError(_OUTCOME[name])
+            continue
+        message = _load_one(name)
+        _OUTCOME[name] = message
+        if message is not None:
+            raise NngridError(message)
     return names
+
+
+def _load_one(name: str) -> str | None:
+    """Import plugin ``name`` and check it; the error message, or None when it is fine."""
+    before = _state()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        _remove_added(before)
+        return (
+            f"cannot import plugin module {name!r}: {type(exc).__name__}: {exc} "
+            "(is it on PYTHONPATH?)"
+        )
+    except Exception as exc:
+        _remove_added(before)
+        return f"cannot import plugin module {name!r}: {type(exc).__name__}: {exc}; fix the plugin"
+    after = _state()
+    for key, print_ in before.items():
+        if after.get(key) != print_:
+            kind, entry = key
+            _remove_added(before)
+            return (
+                f"plugin {name!r} replaced or changed the registered {_singular(kind)} {entry!r} "
+                "(a record would name it while other code ran); register a new name instead"
+            )
+    added = [key for key in after if key not in before]
+    for kind, entry in added:
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                check_component(kind, entry)
+        except Exception as exc:
+            _remove_added(before)
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            return (
+                f"plugin {name!r}: {_singular(kind)} {entry!r} fails its check: {reason}; "
+                "fix it or leave the plugin out of NNGRID_PLUGINS/--plugin"
+            )
+    return None
+
+
+def _singular(kind: str) -> str:
+    return registries()[kind].kind
+
+
+def _remove_added(before: dict[tuple[str, str], tuple]) -> None:
+    for kind, reg in registries().items():
+        for entry in reg.names():
+            if (kind, entry) not in before:
+                reg._remove(entry)
+
+
+# --------------------------------------------------------------------------- the checks
+
+_H = 1e-6  # central-difference step (float64)
+_RTOL, _ATOL = 1e-4, 1e-6  # looser than the test suite's: a correct plugin must never fail here
+
+
+def _close(what: str, got: Any, want: np.ndarray, ref: str = "the finite difference") -> None:
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != want.shape:
+        raise NngridError(f"{what} has shape {got.shape}, expected {want.shape}")
+    if not np.all(np.isfinite(got)):
+        raise NngridError(f"{what} is not finite")
+    err = np.abs(got - want)
+    bad = err > _ATOL + _RTOL * np.abs(want)
+    if np.any(bad):
+        i = np.unravel_index(np.argmax(err - _RTOL * np.abs(want)), want.shape)
+        raise NngridError(
+            f"{what} {float(got[i]):.6g} differs from {ref} {float(want[i]):.6g} "
+            f"(at {tuple(int(k) for k in i)}, {int(bad.sum())} of {bad.size} entries)"
+        )
+
+
+def _has(obj: Any, method: str, base: type | None) -> None:
+    impl = getattr(type(obj), method, None)
+    if not callable(impl) or (base is not None and impl is getattr(base, method, None)):
+        raise NngridError(f"it has no {method} method; define {method}")
+
+
+def check_activation(act: Any) -> None:
+    """forward, derivative, backward and the training path against central differences."""
+    from nngrid.activations import Activation
+
+    _has(act, "forward", Activation)
+    rng = np.random.default_rng(0)
+    z = rng.uniform(-3.0, 3.0, size=(2, 3, 5))
+    z[np.abs(z) < 1e-2] += 0.05  # away from a kink at 0
+    numeric = (np.asarray(act.forward(z + _H)) - np.asarray(act.forward(z - _H))) / (2 * _H)
+    a = np.asarray(act.forward(z.copy()), dtype=np.float64)
+    if a.shape != z.shape or not np.all(np.isfinite(a)):  # (uniform on [-3, 3]: finite)
+        raise NngridError(f"forward gave shape {a.shape} (finite: {np.all(np.isfinite(a))})")
+    grad = rng.standard_normal(z.shape)
+    _close("backward", act.backward(z.copy(), a.copy(), grad.copy()), grad * numeric)
+    if type(act).derivative is not Activation.derivative:
+        _close("derivative", act.derivative(z.copy()), numeric)
+    # the network's training path writes into work arrays and ignores return values
+    out, saved = np.full_like(z, np.nan), np.empty_like(z)
+    act.forward_train(z.copy(), out, saved)
+    _close("forward(z, out=...) written into out", out, a, "forward(z)")
+    dz = np.full_like(z, np.nan)
+    act.backward_train(z.copy(), out, saved, grad.copy(), dz)
+    _close("backward(..., out=...) written into out", dz, grad * numeric)
+    from nngrid.initializers import INITIALIZERS
+
+    if getattr(act, "default_init", None) not in INITIALIZERS:
+        raise NngridError(
+            f"its default_init {getattr(act, 'default_init', None)!r} is not an initializer"
+        )
+
+
+def check_loss(loss: Any) -> None:
+    """value_and_grad's gradient against central differences of value."""
+    rng = np.random.default_rng(0)
+    R, B, C = 2, 3, 4
+    out = rng.standard_normal((R, B, C))
+    task = getattr(loss, "task", None)
+    if task not in ("classification", "regression"):
+        raise NngridError(f"its task is {task!r}; set task = 'classification' or 'regression'")
+    y = rng.integers(0, C, size=(R, B)) if task == "classification" else rng.normal(size=out.shape)
+    value, grad = loss.value_and_grad(out.copy(), y)
+    numeric = np.empty_like(out)
+    for idx in np.ndindex(out.shape):
+        plus, minus = out.copy(), out.copy()
+        plus[idx] += _H
+        minus[idx] -= _H
+        numeric[idx] = (np.sum(loss.value(plus, y)) - np.sum(loss.value(minus, y))) / (2 * _H)
+    _close("value_and_grad's value", value, np.asarray(loss.value(out.copy(), y), np.float64))
+    _close("value_and_grad's gradient", grad, numeric)
+    # the trainer's fast path (the base class's calls the two above)
+    fast_value, fast_grad = loss._fast_value_and_grad(out.copy(), y)
+    _close("_fast_value_and_grad's value", fast_value, np.asarray(value, np.float64))
+    _close("_fast_value_and_grad's gradient", fast_grad, numeric)
+    _close("_fast_value", loss._fast_value(out.copy(), y), np.asarray(value, np.float64))
+
+
+def check_regularizer(reg: Any) -> None:
+    """add_grad against central differences of penalty (a no-op penalty passes trivially)."""
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((2, 3, 4))
+    W[np.abs(W) < 1e-2] = 0.1
+    G = np.zeros_like(W)
+    reg.add_grad(W.copy(), G)
+    numeric = np.empty_like(W)
+    for idx in np.ndindex(W.shape):
+        plus, minus = W.copy(), W.copy()
+        plus[idx] += _H
+        minus[idx] -= _H
+        numeric[idx] = (np.sum(reg.penalty(plus)) - np.sum(reg.penalty(minus))) / (2 * _H)
+    _close("add_grad", G, numeric)
+
+
+def check_optimizer(opt: Any) -> None:
+    """A few steps on f(p) = |p|^2 / 2 (gradient p) must be finite and lower f."""
+    p = np.random.default_rng(0).standard_normal((2, 3, 4))
+    start = 0.5 * float(np.sum(p * p))
+    for _ in range(5):
+        opt.step([p], [p.copy()])
+    end = 0.5 * float(np.sum(p * p))
+    if not np.isfinite(end) or not end < start:
+        raise NngridError(
+            f"5 steps on |p|^2/2 took it from {start:.6g} to {end:.6g}; a step must descend"
+        )
+
+
+def check_initializer(init: Any) -> None:
+    w = init(np.random.default_rng(0), 4, 5, np.dtype(np.float64))
+    if np.shape(w) != (4, 5) or not np.all(np.isfinite(w)):
+        raise NngridError(f"init(rng, 4, 5, float64) gave shape {np.shape(w)}, expected (4, 5)")
+
+
+def check_schedule(schedule: Any) -> None:
+    factors = [schedule.factor(epoch, 10) for epoch in range(10)]
+    if not all(isinstance(f, (int, float, np.number)) and np.isfinite(f) and f >= 0
+               for f in factors):  # fmt: skip
+        raise NngridError(f"factor(epoch, 10) gave {factors}; expected finite numbers >= 0")
+
+
+_CHECKS = {
+    "activations": check_activation,
+    "losses": check_loss,
+    "regularizers": check_regularizer,
+    "initializers": check_initializer,
+    "schedules": check_schedule,
+}
+
+
+def _strong_defaults(reg: Any, name: str) -> dict[str, Any]:
+    """Constructor arguments that make a penalty non-trivial (a strength of 0 checks nothing)."""
+    params = reg.parameters(name)
+    return {"strength": 0.3} if "strength" in params and not params["strength"] else {}
+
+
+def check_component(kind: str, name: str) -> None:
+    """Build ``name`` of ``kind`` with its defaults and check it; raise on any failure."""
+    reg = registries()[kind]
+    if kind == "datasets":
+        task = getattr(reg.get(name), "task", None)
+        if task not in ("classification", "regression"):
+            raise NngridError(f"its task is {task!r}; set task = 'classification' or 'regression'")
+        return
+    if kind == "optimizers":
+        from nngrid.optim import make_optimizer
+
+        check_optimizer(make_optimizer(name, lr=1e-2))
+        return
+    kwargs = _strong_defaults(reg, name) if kind == "regularizers" else {}
+    _CHECKS[kind](reg.create(name, **kwargs))
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def plugin_sources(extra: Iterable[str] = ()) -> list[tuple[str, bytes]]:
+    """(label, bytes) of every plugin module's source files, sorted; a package gives all its
+    ``.py`` files. The workflow hashes them into the jobs' parameters, so editing a plugin
+    reruns the jobs it may change."""
+    out: dict[str, bytes] = {}
+    for name in plugin_names(extra):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        file = getattr(module, "__file__", None)
+        if not file:
+            continue
+        path = Path(file)
+        files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+        for f in files:
+            label = f"{name}:{f.relative_to(path.parent)}"
+            try:
+                out[label] = f.read_bytes()
+            except OSError as exc:
+                raise NngridError(f"cannot read plugin source {f}: {exc}") from None
+    return sorted(out.items())
+
+
+def sources_digest(extra: Iterable[str] = ()) -> str:
+    """sha256 of :func:`plugin_sources` (``""`` when no plugin is loaded)."""
+    sources = plugin_sources(extra)
+    if not sources:
+        return ""
+    digest = hashlib.sha256()
+    for label, data in sources:
+        digest.update(b"\0".join([label.encode(), data, b""]))
+    return digest.hexdigest()

@@ -46,6 +46,10 @@ class Registry:
 
         return decorate
 
+    def _remove(self, name: str) -> None:
+        """Forget ``name`` (nngrid.plugins takes back the entries of a plugin it refused)."""
+        self._entries.pop(name, None)
+
     def get(self, name: str) -> Any:
         """Return the entry for ``name``; an unknown name lists the valid ones."""
         try:

@@ -355,13 +355,24 @@ NOT_CORE = {"tables.py", "report.py", "experiments.py", "cli.py", "__main__.py"}
 
 
 def source_hash(files):
-    """sha256 over the (relative name, bytes) of `files`, first 16 hex digits."""
+    """sha256 over the (relative name, bytes) of `files`, first 16 hex digits.
+
+    The sources of the plugin modules in NNGRID_PLUGINS enter every such hash (a plugin can
+    register or change anything), so editing a plugin reruns the jobs; without plugins the
+    hash is that of `files` alone.
+    """
+    from nngrid.plugins import load_plugins, sources_digest
+
     root = Path(nngrid.__file__).parent
     digest = hashlib.sha256()
     for path in sorted(files):
         digest.update(
             b"\0".join([str(path.relative_to(root)).encode(), path.read_bytes(), b""])
         )
+    load_plugins()
+    plugins = sources_digest()
+    if plugins:
+        digest.update(b"plugins\0" + plugins.encode())
     return digest.hexdigest()[:16]
 
 

@@ -309,6 +309,75 @@ CONFIG_CASES = {
         _set("training", None),
         ["training", "null", "object"],
     ),
+    # values that pass a schema check and cannot run (estimated at load, vs this machine)
+    "hidden-too-wide-for-memory": (
+        _set("training", "hidden", [100_000_000]),
+        ["job tiny/moons/", "memory", "training.hidden = [100000000]", "this machine"],
+    ),
+    "lr-grid-with-a-billion-points": (
+        _set("optimizers", "sgd", "lr_grid", "points", 1_000_000_000),
+        ["job tiny/moons/sgd", "memory", "optimizers.sgd.lr_grid.points = 1000000000"],
+    ),
+    "a-billion-samples": (
+        _set("datasets", "moons", "params", "n_samples", 1_000_000_000),
+        ["memory", "datasets.moons.params.n_samples = 1000000000"],
+    ),
+    "epochs-beyond-any-time-limit": (
+        _set("training", "epochs", 10**12),
+        ["minutes of training", "training.epochs = 1000000000000", "limit of 10,080"],
+    ),
+    "seed-beyond-int64": (
+        _set("training", "seeds", [0, 2**70]),
+        ["training.seeds[1]", str(2**70), "<= 9223372036854775807"],
+    ),
+    "schedule-param-true": (
+        lambda cfg: cfg["training"].update(schedule="step", schedule_params={"step_size": True}),
+        ["training.schedule_params.step_size", "true", "boolean", "number"],
+    ),
+    # a YAML alias bomb (what yaml.safe_load gives: nested shared lists), refused by its size
+    "alias-bomb": (
+        _set(
+            "training",
+            "hidden",
+            yaml.safe_load(
+                "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+                + "".join(
+                    f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n"
+                    for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+                )
+            )["i"],
+        ),
+        ["expands to more than 100,000 values", "aliases"],
+    ),  # fmt: skip
+    # the experiments section gets the grid's checks
+    "experiment-unknown-key": (
+        _set("experiments", {"activation_curves": {"pts": 81}}),
+        ["experiments.activation_curves", "'pts'", "valid keys: names, lo, hi, points"],
+    ),
+    "experiment-negative-points": (
+        _set("experiments", {"activation_curves": {"points": -1}}),
+        ["experiments.activation_curves.points", "-1", "integer >= 1"],
+    ),
+    "experiment-count-as-text": (
+        _set("experiments", {"optimizer_paths": {"steps": "ten"}}),
+        ["experiments.optimizer_paths.steps", "'ten'", "integer >= 1"],
+    ),
+    "experiment-bool-as-count": (
+        _set("experiments", {"nonlinearity_boundaries": {"epochs": True}}),
+        ["experiments.nonlinearity_boundaries.epochs", "true", "integer"],
+    ),
+    "experiment-unknown-activation": (
+        _set("experiments", {"gradient_flow": {"activations": ["tanh", "relux"]}}),
+        ["experiments.gradient_flow.activations[1]", "'relux'", "valid choices: " + ACTS],
+    ),
+    "experiment-lr-grid-points-zero": (
+        _set("experiments", {"optimizer_paths": {"lr_grid": {"low": 1, "high": 2, "points": 0}}}),
+        ["experiments.optimizer_paths.lr_grid.points", "0", ">= 1"],
+    ),
+    "experiment-nan-learning-rate": (
+        _set("experiments", {"data_size_sweep": {"lr": float("nan")}}),
+        ["experiments.data_size_sweep.lr", "finite"],
+    ),
 }
 
 
@@ -367,6 +436,76 @@ def test_the_workflow_stops_while_loading(case, tmp_path):
     assert len(lines) == 1, proc.stderr
     assert all(n in lines[0] for n in needles), lines[0]
     # nothing was made: no results, logs or benchmarks (Snakemake's own .snakemake/ aside)
+    assert sorted(p.name for p in wf.iterdir() if p.name != ".snakemake") == before
+
+
+def _config_text(edit) -> str:
+    return edit(yaml.safe_dump(VALID, sort_keys=False))
+
+
+# id -> (edit of the valid config's YAML text, substrings of the one-line message)
+CONFIG_FILE_CASES = {
+    "duplicate-nested-key": (
+        lambda text: text.replace("  epochs: 3\n", "  epochs: 3\n  epochs: 300\n"),
+        ["key training.epochs appears twice", "at lines"],
+    ),
+    "second-top-level-block": (
+        lambda text: text + "training:\n  hidden: [4]\n  epochs: 1\n  seeds: [0]\n",
+        ["key training appears twice", "at lines"],
+    ),
+    "alias-bomb": (
+        lambda text: (
+            text
+            + "lol:\n  a: &a [x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"  {b}: &{b} [{', '.join(['*' + a] * 9)}]\n"
+                for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+            )
+        ),
+        ["expands to more than 100,000 values"],
+    ),
+}
+
+
+def _line_numbers(text, key):
+    return [i + 1 for i, ln in enumerate(text.splitlines()) if ln.lstrip().startswith(key + ":")]
+
+
+@pytest.mark.parametrize("case", ["duplicate-nested-key", "second-top-level-block"])
+def test_duplicate_keys_in_a_config_file_are_refused_with_their_lines(case, tmp_path):
+    edit, needles = CONFIG_FILE_CASES[case]
+    text = _config_text(edit)
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    if not _HELPERS:
+        _HELPERS.update(load_workflow_helpers())
+    with pytest.raises(NngridError) as info:
+        _HELPERS["check_config_file"](path)
+    message = str(info.value)
+    assert all(n in message for n in needles) and "\n" not in message, message
+    key = "epochs" if case == "duplicate-nested-key" else "training"
+    first, second = _line_numbers(text, key)[-2:]  # the valid config has each key once
+    assert f"lines {first} and {second}" in message, message
+    (tmp_path / "ok.yaml").write_text(_config_text(lambda t: t))
+    _HELPERS["check_config_file"](tmp_path / "ok.yaml")  # the valid text passes
+
+
+@pytest.mark.parametrize("case", ["second-top-level-block", "alias-bomb"])
+def test_the_workflow_refuses_a_bad_config_file_while_loading(case, tmp_path):
+    """Through `snakemake` itself: duplicate keys and an alias bomb stop the workflow while
+    loading (the bomb within the timeout: it is refused before anything walks it)."""
+    edit, needles = CONFIG_FILE_CASES[case]
+    wf = workflow_copy(tmp_path / "wf", VALID)
+    (wf / "config" / "config.yaml").write_text(_config_text(edit))
+    before = sorted(p.name for p in wf.iterdir())
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1"],
+        cwd=wf, env=local_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("config error: ")]
+    assert len(lines) == 1, proc.stderr
+    assert all(n in lines[0] for n in needles), lines[0]
     assert sorted(p.name for p in wf.iterdir() if p.name != ".snakemake") == before
 
 

@@ -7,6 +7,7 @@ import importlib
 import itertools
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -131,12 +132,19 @@ def explain(error):
 
 def _check_params(where, kind, name, params, skip=()):
     """Every key of `params` must be a keyword parameter of registry entry `name`."""
-    accepted = [p for p in registry(kind).parameters(name) if p not in skip]
+    defaults = registry(kind).parameters(name)
+    accepted = [p for p in defaults if p not in skip]
     for key in params or {}:
         if key not in accepted:
             raise NngridError(
                 f"config error: {where} key {key!r} is not a parameter of {kind[:-1]} {name!r}; "
                 f"valid choices: {', '.join(accepted) or 'none'}"
+            )
+        default = defaults[key]
+        if isinstance(params[key], bool) and not isinstance(default, bool):
+            raise NngridError(
+                f"config error: {where}.{key} = {json.dumps(params[key])} is a boolean, but "
+                f"{kind[:-1]} {name!r} takes a number there (default {default!r}); give a number"
             )
     try:  # the component checks its own values (a dropout rate of 1.5, p < 1, ...)
         registry(kind).create(name, **(params or {}))
@@ -163,6 +171,7 @@ def check_config(cfg, schema_path):
 
     Raises NngridError with one line: the key, the bad value and the valid choices.
     """
+    _check_size(cfg)
     schema = yaml.safe_load(Path(schema_path).read_text())
     _fill_enums(schema, cfg)
     base = jsonschema.Draft202012Validator
@@ -238,7 +247,330 @@ def check_config(cfg, schema_path):
                 f"config error: optimizers.{name}.lr_grid has high = {grid['high']} <= "
                 f"low = {grid['low']}; make high larger than low"
             )
+    _check_experiments(cfg)
+    _check_costs(cfg)
     return cfg
+
+
+# ---------------------------------------------------------------------------------------------
+# Configs that would hang the check or fail inside a job: bounded size, duplicate keys, the
+# experiments section, and an estimate of every job's memory and work.
+# ---------------------------------------------------------------------------------------------
+
+#: The most values (map entries and list items, YAML aliases expanded) and the deepest nesting
+#: a config may have; the default study has ~400 values and depth 6.
+MAX_CONFIG_VALUES = 100_000
+MAX_CONFIG_DEPTH = 50
+
+
+def _check_size(cfg):
+    """Refuse a config that expands past MAX_CONFIG_VALUES before anything walks it.
+
+    YAML aliases load as shared objects, so a "billion laughs" file is small in memory, but
+    every walk (the schema check, the job table) would visit its ~10^9 expanded values. The
+    sizes are counted once per distinct object (memoised), so the count itself is cheap.
+    """
+    memo, active = {}, set()
+
+    def size(obj, depth):
+        if not isinstance(obj, (dict, list)):
+            return 1
+        if depth > MAX_CONFIG_DEPTH:
+            raise NngridError(
+                f"config error: the config nests deeper than {MAX_CONFIG_DEPTH} levels; "
+                "flatten it (the study's format is 6 levels deep)"
+            )
+        key = id(obj)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            raise NngridError(
+                "config error: the config contains itself (a recursive YAML alias); "
+                "remove the alias"
+            )
+        active.add(key)
+        total = 1
+        for child in obj.values() if isinstance(obj, dict) else obj:
+            total += size(child, depth + 1)
+            if total > MAX_CONFIG_VALUES:
+                raise NngridError(
+                    f"config error: the config expands to more than {MAX_CONFIG_VALUES:,} "
+                    "values (YAML aliases nested inside each other, a 'billion laughs'?); "
+                    "write the values out without nested aliases"
+                )
+        active.discard(key)
+        memo[key] = total
+        return total
+
+    size(cfg, 0)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader; used here only to compose nodes (which keep their lines)."""
+
+
+def check_config_file(path):
+    """Refuse duplicate keys in a YAML/JSON config file, naming the key and both lines.
+
+    YAML (and Snakemake's loader) silently keeps the last of two equal keys: `epochs: 3` then
+    `epochs: 300`, or a second top-level `training:` block. The file is composed into nodes
+    only (no values are constructed, no tags run), each node visited once (aliases included).
+    """
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError):
+        return  # Snakemake read it already; nothing more to learn here
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError:
+        return  # not YAML Snakemake would load either; it reports that itself
+    finally:
+        loader.dispose()
+    if node is None:
+        return
+    seen = set()
+    stack = [(node, ())]
+    while stack:
+        current, where = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            first = {}
+            for key_node, value_node in current.value:
+                name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if name is not None and key_node.tag != "tag:yaml.org,2002:merge":
+                    line = key_node.start_mark.line + 1
+                    if name in first:
+                        raise NngridError(
+                            f"config error: {path}: key {_key((*where, name))} appears twice, "
+                            f"at lines {first[name]} and {line} (YAML would keep the last "
+                            "silently); keep one"
+                        )
+                    first[name] = line
+                stack.append((value_node, (*where, name if name is not None else "?")))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, (*where, i)) for i, item in enumerate(current.value))
+
+
+def _check_experiments(cfg):
+    """The experiments section gets the grid's checks: unknown keys, types, ranges, names.
+
+    Each experiment's keys must be keyword parameters of the function of the same name in
+    nngrid.experiments (its `settings` says which), and each value must suit the parameter's
+    annotation: integers (not booleans) >= 1 for counts (>= 0 for seeds), finite numbers,
+    strings, lists of them; names of activations, optimizers, initializers and datasets must
+    be registered. `lr_grid` is `{low, high, points}` or a list of rates.
+    """
+    import inspect
+
+    from nngrid import experiments
+
+    section = cfg.get("experiments") or {}
+    seed = section.get("seed", 0)
+    registries = {
+        "activation": "activations",
+        "activations": "activations",
+        "names": "activations",
+        "optimizer": "optimizers",
+        "optimizers": "optimizers",
+        "initializers": "initializers",
+        "dataset": "datasets",
+        "datasets": "datasets",
+    }
+    for name, settings in section.items():
+        if name == "seed":
+            continue
+        where = f"experiments.{name}"
+        try:
+            experiments.settings(name, settings, seed)
+        except NngridError as exc:
+            raise NngridError(f"config error: {exc}") from None
+        except Exception as exc:  # a malformed lr_grid ...
+            raise NngridError(
+                f"config error: {where} = {_short(settings)}: {type(exc).__name__}: {exc}"
+            ) from None
+        params = inspect.signature(experiments.EXPERIMENTS[name]).parameters
+        for key, value in settings.items():
+            if key in experiments.PLOT_KEYS:
+                continue
+            _check_experiment_value(
+                f"{where}.{key}",
+                key,
+                value,
+                str(params[key].annotation),
+                registries.get(key),
+            )
+
+
+def _experiment_error(where, value, want):
+    return NngridError(
+        f"config error: {where} = {_short(value)} is not valid; it must be {want}"
+    )
+
+
+def _check_int(where, value, low):
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise _experiment_error(where, value, f"an integer >= {low}")
+    if value >= 2**63:
+        raise _experiment_error(where, value, "an integer < 2**63")
+
+
+def _check_experiment_value(where, key, value, annotation, kind):
+    low = 0 if "seed" in key else 1
+    optional = annotation.endswith("| None")
+    if value is None and optional:
+        return
+    base = annotation.removesuffix(" | None")
+    if key == "lr_grid":
+        if isinstance(value, dict):
+            if set(value) != {"low", "high", "points"}:
+                raise _experiment_error(where, value, "{low, high, points}")
+            for part in ("low", "high"):
+                _check_number(f"{where}.{part}", value[part], positive=True)
+            _check_int(f"{where}.points", value["points"], 1)
+            if value["high"] < value["low"]:
+                raise _experiment_error(where, value, "a grid with high >= low")
+            return
+        base = "Sequence[float]"
+    if base == "int":
+        _check_int(where, value, low)
+    elif base == "float":
+        _check_number(where, value)
+    elif base == "str":
+        if not isinstance(value, str):
+            raise _experiment_error(where, value, "a name (text)")
+        _check_registered(where, value, kind)
+    elif base.startswith("Sequence["):
+        item = base[len("Sequence[") : -1]
+        if not isinstance(value, list) or not value:
+            raise _experiment_error(where, value, "a non-empty list")
+        for i, v in enumerate(value):
+            here = f"{where}[{i}]"
+            if item == "int":
+                _check_int(here, v, low)
+            elif item == "int | None":
+                if v not in (None, "full"):
+                    _check_int(here, v, 1)
+            elif item == "float":
+                _check_number(here, v, positive=True)
+            elif item == "str":
+                if not isinstance(v, str):
+                    raise _experiment_error(here, v, "a name (text)")
+                _check_registered(here, v, kind)
+    elif base.startswith("dict"):
+        if not isinstance(value, dict):
+            raise _experiment_error(where, value, "a mapping")
+
+
+def _check_number(where, value, positive=False):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or (positive and value <= 0):
+        want = "a finite number > 0" if positive else "a finite number"
+        raise _experiment_error(where, value, want)
+
+
+def _check_registered(where, value, kind):
+    if kind is not None and value not in registry(kind):
+        raise NngridError(
+            f"config error: {where} = {value!r} is not valid; valid choices: "
+            f"{', '.join(registry(kind).names())}"
+        )
+
+
+#: Features and classes of the dataset kinds that fix them; the others read `n_features` and
+#: `n_classes` from their params (defaults 2 features, 10 classes: an upper bound).
+SHIPPED_SHAPES = {"digits": (64, 10), "mnist1d": (40, 10)}
+#: Longest estimated training job accepted (minutes of CPU on this machine's measured speed).
+MAX_JOB_MINUTES = 7 * 24 * 60
+
+
+def _machine_memory():
+    """Physical memory of this machine in bytes (the limit of one job's estimate)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def job_cost(cfg, study, dataset, optimizer):
+    """Estimated peak memory (bytes) and work (minutes, as train_runtime counts) of one job.
+
+    Memory: the dataset (kept, converted and standardised: 3 float64 copies) plus the largest
+    replica stack (max(lr_grid.points, 2 x seeds) replicas) x (parameters, gradients and up to
+    4 optimizer/work copies of them + 4 work arrays per layer for one batch + 2 for a forward
+    over the whole dataset). A rough upper estimate: what it refuses cannot run.
+    """
+    spec = job_spec(cfg, study, dataset, optimizer)
+    data = dataset_spec(dataset, cfg)
+    kind = data["kind"]
+    params = {**registry("datasets").parameters(kind), **data["params"]}
+    n = int(params.get("n_samples", SHIPPED_SIZES.get(kind, 1000)))
+    d, c = SHIPPED_SHAPES.get(
+        kind, (params.get("n_features", 2), params.get("n_classes", 10))
+    )
+    training = spec["training"]
+    itemsize = 8 if training.get("dtype") == "float64" else 4
+    widths = [int(d), *training["hidden"], int(c)]
+    n_params = sum(a * b + b for a, b in zip(widths, widths[1:]))
+    points = spec["optimizers"][0]["lr_grid"]["points"]
+    stack = max(points, 2 * len(spec["seeds"]))
+    n_train = max(1, n * (1 - data["val_fraction"] - data["test_fraction"]))
+    batch = min(training.get("batch_size") or n_train, n_train)
+    units = sum(widths[1:])
+    memory = 3 * n * (d + 1) * 8 + stack * itemsize * (
+        6 * n_params + 4 * batch * units + 2 * n * max(widths[1:])
+    )
+    cells = len(spec["activations"]) * len(spec["regularizers"])
+    replicas = cells * (points + 2 * len(spec["seeds"]))
+    width = max(1.0, max(training["hidden"]) / 64) ** 2
+    seconds = replicas * training["epochs"] * n_train * width
+    minutes = 4 * seconds * SECONDS_PER_REPLICA_EPOCH_EXAMPLE / 60
+    factors = {
+        "training.hidden": (training["hidden"], max(training["hidden"]) / 64),
+        f"optimizers.{optimizer}.lr_grid.points": (points, points / 20),
+        "training.seeds": (spec["seeds"], len(spec["seeds"]) / 10),
+        f"datasets.{dataset}.params.n_samples": (n, n / 10_000),
+        "training.epochs": (training["epochs"], training["epochs"] / 1000),
+        "training.batch_size": (training.get("batch_size"), batch / 1000),
+    }
+    return memory, minutes, factors
+
+
+def _culprits(factors, keys):
+    """`key = value` of the factors named in `keys`, the largest (relative to a typical study)
+    first."""
+    ranked = sorted(keys, key=lambda k: -factors[k][1])
+    return ", ".join(f"{k} = {_short(factors[k][0], 30)}" for k in ranked)
+
+
+def _check_costs(cfg):
+    """Refuse at load a job whose estimated memory exceeds this machine's RAM or whose work
+    exceeds MAX_JOB_MINUTES, naming the job, the keys that drive it, the estimate and limit.
+    """
+    from nngrid.io import human_bytes
+
+    limit = _machine_memory()
+    for row in job_table(cfg).to_dict("records"):
+        memory, minutes, factors = job_cost(
+            cfg, row["study"], row["dataset"], row["optimizer"]
+        )
+        job = f"{row['study']}/{row['dataset']}/{row['optimizer']}"
+        if memory > limit:
+            keys = [k for k in factors if not k.endswith("epochs")]
+            raise NngridError(
+                f"config error: job {job} needs an estimated {human_bytes(memory)} of memory, "
+                f"more than this machine's {human_bytes(limit)} (driven by "
+                f"{_culprits(factors, keys)}); make the largest of them smaller"
+            )
+        if minutes > MAX_JOB_MINUTES:
+            keys = [k for k in factors if not k.endswith("batch_size")]
+            raise NngridError(
+                f"config error: job {job} needs an estimated {minutes:,.0f} minutes of "
+                f"training, more than the limit of {MAX_JOB_MINUTES:,} (7 days; driven by "
+                f"{_culprits(factors, keys)}); make the largest of them smaller"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,14 +659,16 @@ def spec_param(wildcards):
     )
 
 
-def dataset_spec(label):
-    """How to build dataset `label`: kind, seed, split fractions and generator params."""
-    spec = config["datasets"][label]
+def dataset_spec(label, cfg=None):
+    """How to build dataset `label`: kind, seed, split fractions and generator params
+    (of `cfg`, by default the workflow's config)."""
+    cfg = config if cfg is None else cfg
+    spec = cfg["datasets"][label]
     return {
         "kind": spec.get("kind", label),
-        "seed": config["data_seed"],
-        "val_fraction": spec.get("val_fraction", config["splits"]["val_fraction"]),
-        "test_fraction": spec.get("test_fraction", config["splits"]["test_fraction"]),
+        "seed": cfg["data_seed"],
+        "val_fraction": spec.get("val_fraction", cfg["splits"]["val_fraction"]),
+        "test_fraction": spec.get("test_fraction", cfg["splits"]["test_fraction"]),
         "params": spec.get("params", {}),
     }
 
@@ -372,7 +706,7 @@ def source_hash(files):
     load_plugins()
     plugins = sources_digest()
     if plugins:
-        digest.update(b"plugins\0" + plugins.encode())
+        digest.update(b"\0".join([b"plugins", plugins.encode()]))
     return digest.hexdigest()[:16]
 
 
@@ -389,7 +723,10 @@ def data_files():
 
 
 def validate_config(cfg, schema):
-    """check_config with the schema path taken relative to the Snakefile."""
+    """check_config with the schema path taken relative to the Snakefile, after every config
+    file Snakemake loaded has been re-read for duplicate keys (check_config_file)."""
+    for path in workflow.configfiles:
+        check_config_file(path)
     return check_config(cfg, Path(workflow.basedir) / schema)
 
 
@@ -426,18 +763,9 @@ def train_runtime(wildcards):
     """Wall-time limit in minutes of one training job (for cluster executors).
 
     The measured cost per replica-epoch-example times the job's replicas, epochs and training
-    examples, times a safety factor of 4; at least 10 minutes.
+    examples, times a safety factor of 4 (job_cost); at least 10 minutes.
     """
-    spec = job_spec(config, wildcards.study, wildcards.dataset, wildcards.optimizer)
-    data = dataset_spec(wildcards.dataset)
-    sizes = registry("datasets").parameters(data["kind"])
-    n = data["params"].get(
-        "n_samples", sizes.get("n_samples", SHIPPED_SIZES.get(data["kind"], 1000))
+    _, minutes, _ = job_cost(
+        config, wildcards.study, wildcards.dataset, wildcards.optimizer
     )
-    n_train = n * (1 - data["val_fraction"] - data["test_fraction"])
-    points = spec["optimizers"][0]["lr_grid"]["points"]
-    cells = len(spec["activations"]) * len(spec["regularizers"])
-    replicas = cells * (points + 2 * len(spec["seeds"]))
-    width = max(1.0, max(spec["training"]["hidden"]) / 64) ** 2
-    seconds = replicas * spec["training"]["epochs"] * n_train * width
-    return max(10, math.ceil(4 * seconds * SECONDS_PER_REPLICA_EPOCH_EXAMPLE / 60))
+    return max(10, math.ceil(minutes))

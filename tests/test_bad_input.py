@@ -1062,6 +1062,15 @@ RESULT_CASES = {
     "row-without-a-metric": (_row_edit(lambda r: r.pop("test_accuracy")), ["test_accuracy"]),
     "history-not-a-list": (_row_edit(lambda r: r.update(history=5)), ["history"]),
     "epoch-as-text": (_row_edit(lambda r: r.update(diverged_epoch="x")), ["diverged_epoch"]),
+    # still a valid result, but not what the job wrote: the job's checksum tells
+    "metric-edited-by-hand": (
+        _row_edit(lambda r: r.update(test_accuracy=0.999)),
+        ["does not match its sha256 checksum", "snakemake --forcerun"],
+    ),
+    "checksum-removed": (
+        lambda doc: json.dumps({k: v for k, v in doc.items() if k != "sha256"}),
+        ["has no sha256 checksum", "snakemake --forcerun"],
+    ),
 }
 
 

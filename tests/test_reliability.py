@@ -461,6 +461,46 @@ def test_a_truncated_dataset_is_named_and_rebuilt(built, baseline_tables):
     assert_same_tables(built, baseline_tables)
 
 
+def test_a_result_edited_by_hand_is_refused_by_its_checksum(built, baseline_tables):
+    """A result still valid JSON but changed after its job (one test_accuracy set to 0.999):
+    the collection refuses it by its sha256, naming the file and the fix, which works."""
+    result = sorted((built / "results" / "runs").rglob("*.json"))[0]
+    rel = str(result.relative_to(built))
+    doc = json.loads(result.read_text())
+    doc["rows"][0]["test_accuracy"] = 0.999
+    result.write_text(json.dumps(doc, indent=1))
+    proc = snakemake(built, TARGET)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    errors = [ln for ln in proc.stdout.splitlines() if ln.startswith("nngrid: error:")]
+    assert errors and rel in errors[0], proc.stdout[-3000:]
+    assert "does not match its sha256 checksum" in errors[0]
+    assert f"snakemake --forcerun {rel}" in errors[0]
+    proc = snakemake(built, TARGET, "--forcerun", rel)  # the fix the message names
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "rule train:" in proc.stdout
+    assert_same_tables(built, baseline_tables)
+
+
+def test_a_deleted_result_is_named_and_remade_by_a_plain_rerun(built, baseline_tables):
+    """A result deleted while the tables are up to date: asking for the tables alone says in
+    one line which result is missing and what remakes it; the default target (rule all asks
+    for every result) remakes it and then the tables (``--until tables``: no figures)."""
+    result = sorted((built / "results" / "runs").rglob("*.json"))[-1]
+    rel = str(result.relative_to(built))
+    result.unlink()
+    proc = snakemake(built, TARGET)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    said = [ln for ln in proc.stdout.splitlines() if ln.startswith("nngrid: 1 job result(s)")]
+    assert len(said) == 1 and rel in said[0] and "`snakemake`" in said[0], proc.stdout[-3000:]
+    assert not result.exists()
+    proc = snakemake(built, "--until", TARGET)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "rule train:" in proc.stdout and "rule tables:" in proc.stdout
+    assert result.exists()
+    assert_same_tables(built, baseline_tables)
+    assert "job result(s) missing" not in snakemake(built, TARGET, "--dry-run").stdout
+
+
 def test_a_leftover_temporary_file_is_ignored(built, baseline_tables):
     """What a job killed mid-write leaves (a temporary name) is never read as a result."""
     result = sorted((built / "results" / "runs").rglob("*.json"))[0]

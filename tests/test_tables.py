@@ -169,7 +169,7 @@ def job_files(tmp_path):
         }
         diverge = {("tanh", "none", "tuned", 1)} if opt == "sgd" else set()
         path = tmp_path / "runs" / f"{opt}.json"
-        write_json(path, _job("moons", opt, ACTS, REGS, SEEDS, accs, diverge))
+        write_json(path, _job("moons", opt, ACTS, REGS, SEEDS, accs, diverge), checksum=True)
         paths.append(path)
     return paths
 

@@ -22,6 +22,7 @@ never executed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -37,6 +38,7 @@ import numpy as np
 from nngrid.errors import NngridError
 
 __all__ = [
+    "CHECKSUM_KEY",
     "MAX_LOAD_BYTES",
     "atomic_write",
     "check_input_file",
@@ -46,6 +48,8 @@ __all__ = [
     "load_npz",
     "max_load_bytes",
     "npz_headers",
+    "payload_sha256",
+    "verify_sha256",
     "read_json",
     "safe_output_path",
     "to_jsonable",
@@ -195,9 +199,49 @@ def to_jsonable(obj: Any) -> Any:
     raise TypeError(f"cannot write {type(obj).__name__} to JSON: {obj!r}")
 
 
-def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Atomically write ``obj`` as strict JSON (sorted keys, indent 1, NaN/inf -> null)."""
-    text = json.dumps(to_jsonable(obj), sort_keys=True, indent=1, allow_nan=False) + "\n"
+#: The key under which :func:`write_json` stores a result's checksum (``checksum=True``).
+CHECKSUM_KEY = "sha256"
+
+
+def payload_sha256(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj`` (sorted keys, no spaces, NaN/inf -> null).
+
+    Python writes every float so that it reads back to the same float, so a file's parsed
+    content gives the digest it was written with until someone changes a value.
+    """
+    text = json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def verify_sha256(path: str | os.PathLike[str], doc: Any, fix: str) -> dict:
+    """Check the checksum :func:`write_json` stored in ``doc`` (``checksum=True``); return the
+    payload without it. A missing or mismatching checksum raises ``NngridError`` naming the
+    file and ``fix``."""
+    if not isinstance(doc, dict) or not isinstance(doc.get(CHECKSUM_KEY), str):
+        raise NngridError(
+            f"{path} has no {CHECKSUM_KEY} checksum (written by hand or by an older nngrid?); {fix}"
+        )
+    payload = {k: v for k, v in doc.items() if k != CHECKSUM_KEY}
+    if payload_sha256(payload) != doc[CHECKSUM_KEY]:
+        raise NngridError(
+            f"{path} does not match its {CHECKSUM_KEY} checksum (changed after its job wrote "
+            f"it: edited by hand or damaged); {fix}"
+        )
+    return payload
+
+
+def write_json(path: str | os.PathLike[str], obj: Any, checksum: bool = False) -> Path:
+    """Atomically write ``obj`` as strict JSON (sorted keys, indent 1, NaN/inf -> null).
+
+    With ``checksum=True`` (``obj`` a mapping), the file also holds ``"sha256"``: the
+    :func:`payload_sha256` of everything else, which :func:`verify_sha256` checks on reading.
+    """
+    obj = to_jsonable(obj)
+    if checksum:
+        if not isinstance(obj, dict) or CHECKSUM_KEY in obj:
+            raise TypeError(f"a checksummed JSON file holds a mapping without {CHECKSUM_KEY!r}")
+        obj = {**obj, CHECKSUM_KEY: payload_sha256(obj)}
+    text = json.dumps(obj, sort_keys=True, indent=1, allow_nan=False) + "\n"
     data = text.encode("utf-8")
     return atomic_write(path, lambda f: f.write(data))
 

@@ -300,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_json(
             args.output,
             {"spec": spec, "seconds": seconds, "slurm_job_id": job_id, "rows": rows},
+            checksum=True,  # nngrid.tables refuses the file if anything in it changes later
         )
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)

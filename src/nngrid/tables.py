@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from nngrid.errors import NngridError
-from nngrid.io import atomic_write, read_json
+from nngrid.io import atomic_write, read_json, verify_sha256
 from nngrid.train import RECORD_KEYS
 
 __all__ = [
@@ -228,7 +228,9 @@ def load_rows(paths: Iterable[str | os.PathLike[str]]) -> list[dict]:
         doc = _read(path)
         for i, row in enumerate(doc["rows"]):
             _check_row(path, i, row)
-            rows.append({**row, "source": str(path)})
+        # the job's checksum: a value changed by hand after the job is refused, not collected
+        verify_sha256(path, doc, f"remake it with: snakemake --forcerun {path}")
+        rows.extend({**row, "source": str(path)} for row in doc["rows"])
     return rows
 
 

@@ -1,5 +1,12 @@
 # Collection: every job's JSON -> pandas tables (nngrid.tables). Runs locally.
 
+# A result deleted while the tables exist (by hand, or by Snakemake after its job failed) is
+# remade by a plain `snakemake`: rule all asks for every job's result, not only for the tables
+# (with the default profile's rerun-triggers a missing input alone reruns nothing). A run that
+# asks for the tables alone is told in one line which results are missing.
+FINAL_TARGETS += RUNS
+warn_missing_results(RUNS, "results/tables/runs.parquet")
+
 
 rule tables:
     input:

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -739,6 +740,25 @@ def data_targets(cfg):
     """Every dataset file the studies use."""
     used = {d for s in cfg["studies"].values() for d in s["datasets"]}
     return [f"results/data/{d}.npz" for d in cfg["datasets"] if d in used]
+
+
+def warn_missing_results(runs, tables):
+    """Name, in one line on stderr, the job results missing while the tables made from them
+    exist (deleted by hand, or by Snakemake after their job failed), with the command that
+    remakes them; return them. `rule all` asks for every result, so a plain `snakemake`
+    remakes them; a run that asks for the tables alone says "Nothing to be done"."""
+    if not Path(tables).exists():
+        return []
+    missing = [p for p in runs if not Path(p).exists()]
+    if missing:
+        shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+        print(
+            f"nngrid: {len(missing)} job result(s) missing while the tables exist ({shown}); "
+            "`snakemake` remakes them and the tables (`snakemake --until tables` without "
+            "the figures)",
+            file=sys.stderr,
+        )
+    return missing
 
 
 #: Final outputs of the collection step (rule all asks for these and for FINAL_TARGETS).

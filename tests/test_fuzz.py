@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_bad_input import VALID, check_config, load_workflow_helpers
 
@@ -288,3 +288,131 @@ def test_cli_any_argv_exits_0_or_2(argv, tmp_path_factory, capsys, monkeypatch):
     if "train" in argv:
         argv = [*argv, "--epochs", "1", "--hidden", "2", "--quiet"]
     check_cli(argv, folder / "never-written", capsys)
+
+
+# ------------------------------------------------------------------------------------------
+# Data files: random .npz archives given to `nngrid train --data`
+# ------------------------------------------------------------------------------------------
+
+X_DTYPES = ["float64", "float32", "float16", "int64", "int8", "uint8", "bool", "complex64", "U3"]
+Y_KINDS = ["labels", "whole_floats", "fractional", "int_column", "float_column", "two_columns",
+           "bool", "negative", "text", "one_class"]  # fmt: skip
+
+
+def _y(kind: str, n: int, classes: int, rng):
+    import numpy as np
+
+    labels = np.arange(n) % classes
+    rng.shuffle(labels)
+    return {
+        "labels": labels,
+        "whole_floats": labels.astype(float),
+        "fractional": rng.normal(size=n),
+        "int_column": labels.reshape(-1, 1),
+        "float_column": rng.normal(size=(n, 1)),
+        "two_columns": rng.normal(size=(n, 2)),
+        "bool": labels.astype(bool),
+        "negative": labels - 1,
+        "text": labels.astype(str),
+        "one_class": np.zeros(n, dtype=np.int64),
+    }[kind]
+
+
+#: label kinds every split may share in a file that should train
+GOOD_Y_KINDS = ["labels", "whole_floats", "fractional", "float_column", "two_columns", "bool"]
+
+
+@st.composite
+def npz_archives(draw):
+    """A dict of arrays for an .npz: splits of random sizes, dtypes, shapes and label kinds.
+
+    Half of the archives are plausible (float features, one label kind, enough rows) and should
+    mostly train; the other half draw every choice freely (odd dtypes, mixed label kinds, NaN,
+    huge values, wrong shapes, empty or missing arrays) and should mostly be refused."""
+    import numpy as np
+
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    free = draw(st.booleans())
+    features = draw(st.integers(0, 3) if free else st.integers(1, 3))
+    classes = draw(st.integers(1, 4) if free else st.integers(2, 4))
+    x_dtype = draw(st.sampled_from(X_DTYPES if free else ["float64", "float32"]))
+    one_y_kind = draw(st.booleans()) if free else True
+    base_kind = draw(st.sampled_from(Y_KINDS if free else GOOD_Y_KINDS))
+    arrays = {}
+    for part in ("train", "val", "test"):
+        if part == "val" and draw(st.booleans()):
+            continue  # no validation split: nngrid carves one out of the training split
+        sizes = (0, 24 if part == "train" else 8) if free else (8 if part == "train" else 1, 24)
+        n = draw(st.integers(*sizes))
+        scale = draw(st.sampled_from([1.0, 1e3, 1e300])) if free else 1.0
+        X = rng.normal(size=(n, features)) * scale
+        if free and draw(st.integers(0, 9)) == 0:
+            X = X.reshape(-1)  # the wrong number of dimensions
+        if free and X.size and draw(st.integers(0, 9)) == 0:
+            X.flat[0] = draw(st.sampled_from([np.nan, np.inf]))
+        with np.errstate(invalid="ignore", over="ignore"):  # nan/inf/1e300 to ints: junk, fine
+            arrays[f"X_{part}"] = X.astype(x_dtype) if x_dtype != "U3" else X.astype(str)
+        kind = base_kind if one_y_kind else draw(st.sampled_from(Y_KINDS))
+        n_y = n + 1 if free and draw(st.integers(0, 9)) == 0 else n  # one label too many
+        arrays[f"y_{part}"] = _y(kind, n_y, classes, rng)
+    if free and draw(st.integers(0, 9)) == 0:
+        arrays.pop(draw(st.sampled_from(sorted(arrays))))  # a required array missing
+    return arrays
+
+
+def expected_task(arrays) -> str | None:
+    """The task the documented rule (nngrid.datasets.TASK_RULE) gives, or None if ambiguous:
+    integer y must be 1-D labels; 2-D y is regression; 1-D float y is classification if it is
+    whole-numbered in every split."""
+    import numpy as np
+
+    ys = [np.asarray(v) for k, v in arrays.items() if k.startswith("y_")]
+    integer = [y for y in ys if y.dtype.kind in "biu"]
+    if any(y.ndim != 1 for y in integer):
+        return None
+    floats = [y for y in ys if y.dtype.kind == "f"]
+    fractional = [y for y in floats if not np.all(y == np.round(y))]
+    if integer and fractional:
+        return None
+    if any(y.ndim == 2 for y in ys) or fractional:
+        return "regression"
+    return "classification"
+
+
+@FUZZ
+@given(arrays=npz_archives())
+def test_random_npz_files_train_with_a_sensible_task_or_are_refused_in_one_line(
+    arrays, tmp_path_factory, capsys
+):
+    import numpy as np
+
+    folder = tmp_path_factory.mktemp("npz")
+    path = folder / "d.npz"
+    np.savez(path, **arrays)
+    out = folder / "run.json"
+    argv = ["train", "--data", str(path), "--hidden", "2", "--epochs", "1",
+            "--batch-size", "4", "--output", str(out)]  # fmt: skip
+    status = main(argv)
+    stdout, stderr = capsys.readouterr()
+    event(
+        f"exit {status}"
+        + (f" {json.loads(out.read_text())['config']['task']}" if status == 0 else "")
+    )
+    assert stdout == ""
+    if status == 2:
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("nngrid: error: "), stderr
+        assert str(path) in lines[0], lines[0]
+        assert not out.exists()
+        return
+    assert status == 0, stderr
+    task = expected_task(arrays)
+    assert task is not None, f"an ambiguous file was accepted: {stderr}"
+    record = json.loads(out.read_text())
+    assert record["config"]["task"] == task
+    assert f"data {path} taken as {task}" in stderr
+    if task == "classification":
+        assert 0 <= record["test_accuracy"] <= 1
+        assert record["config"]["hidden"] == [2]
+    else:
+        assert record["test_accuracy"] is None and record["test_loss"] is not None

@@ -650,6 +650,11 @@ def load_dataset(
         val, train = split_indices(
             splits["y_train"], (0.2,), rng, stratify=task == "classification"
         )
+        if len(val) == 0:
+            raise NngridError(
+                f"{path}: X_train has {len(splits['X_train'])} rows, too few to carve a "
+                "validation split (20%) out of it; add rows or save X_val and y_val"
+            )
         X, y = splits["X_train"], splits["y_train"]
         splits.update(X_train=X[train], y_train=y[train], X_val=X[val], y_val=y[val])
     if standardize_x:
@@ -668,6 +673,8 @@ def _check_shapes(path: Any, shapes: dict[str, tuple[int, ...]]) -> None:
             raise NngridError(
                 f"{path}: X_{part} has shape {xs}; it must be 2-D (samples, features)"
             )
+        if xs[1] == 0:
+            raise NngridError(f"{path}: X_{part} has shape {xs}: no features; give >= 1 column")
         if n_features is None:
             n_features = xs[1]
         elif xs[1] != n_features:

@@ -109,3 +109,20 @@ def test_plugin_sources_enter_the_workflow_hashes(tmp_path, monkeypatch):
     assert len({without, with_plugin, edited}) == 3
     monkeypatch.delenv("NNGRID_PLUGINS")
     assert namespace["source_hash"](files) == without  # no plugin: the core's hash alone
+
+
+@pytest.fixture(autouse=True)
+def _forget_test_plugins():
+    """Take the plugins these tests load back out of the registries (other modules count the
+    registered names)."""
+    import sys
+
+    from nngrid import plugins
+
+    yield
+    for reg in plugins.registries().values():
+        for name in [n for n in reg.names() if n.endswith("_softsign")]:
+            reg._remove(name)
+    for module in ("hashplug", "suiteplug"):
+        sys.modules.pop(module, None)
+        plugins._OUTCOME.pop(module, None)

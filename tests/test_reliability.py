@@ -501,6 +501,41 @@ def test_a_deleted_result_is_named_and_remade_by_a_plain_rerun(built, baseline_t
     assert "job result(s) missing" not in snakemake(built, TARGET, "--dry-run").stdout
 
 
+PLUGIN = """
+import numpy as np
+from nngrid.activations import ACTIVATIONS, Activation
+
+@ACTIVATIONS.register("softsign_plugin")
+class Softsign(Activation):
+    def forward(self, z, out=None):
+        return np.divide(z, 1 + np.abs(z), out=out)
+    def derivative(self, z):
+        return 1 / (1 + np.abs(z)) ** 2
+"""
+
+
+def test_an_edited_plugin_reruns_the_training_jobs(built, baseline_tables, tmp_path):
+    """The plugins' sources enter the jobs' parameters like the core's hash: loading a plugin,
+    and then editing it, reruns the training (a plugin may change any component)."""
+    (tmp_path / "wf_plugin.py").write_text(PLUGIN)
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    env = local_env(PYTHONPATH=path, NNGRID_PLUGINS="wf_plugin")
+
+    def run(*args):
+        return subprocess.run(
+            [*SNAKEMAKE, "--cores", "2", TARGET, *args], cwd=built, env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=TIMEOUT,
+        )  # fmt: skip
+
+    proc = run()
+    assert proc.returncode == 0 and "rule train:" in proc.stdout, proc.stdout[-3000:]
+    assert_same_tables(built, baseline_tables)  # the plugin is loaded, not used: same numbers
+    assert "Nothing to be done" in run("--dry-run").stdout
+    (tmp_path / "wf_plugin.py").write_text(PLUGIN + "# a fix\n")
+    proc = run("--dry-run")
+    assert "rule train:" in proc.stdout and "params" in proc.stdout.lower(), proc.stdout[-3000:]
+
+
 def test_a_leftover_temporary_file_is_ignored(built, baseline_tables):
     """What a job killed mid-write leaves (a temporary name) is never read as a result."""
     result = sorted((built / "results" / "runs").rglob("*.json"))[0]

@@ -271,7 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument(
         "--data",
         metavar="FILE.npz",
-        help="load X_train, y_train, X_test, y_test (optionally X_val, y_val) from an .npz",
+        help="load X_train, y_train, X_test, y_test (optionally X_val, y_val) from an .npz; "
+        "integer y: class labels, 1-D; 2-D y: float regression targets; 1-D float y: "
+        "classification if whole numbers in every split, else regression",
     )
     t.add_argument(
         "--data-seed", type=_seed, default=0, help="seed of the generated dataset and its split"
@@ -284,7 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="constructor parameters of the dataset, e.g. n_samples=1000,noise=0.3",
     )
     t.add_argument(
-        "--hidden", type=_hidden, default=[32, 32], help="hidden layer widths, e.g. 128,128"
+        "--hidden",
+        type=_hidden,
+        default=[32, 32],
+        help="hidden layer widths, e.g. 128,128; 'none' for no hidden layer",
     )
     t.add_argument(
         "--activation",
@@ -375,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seeds,
         action=_Once,
         default=[0],
-        help="seed(s), comma-separated; replicas = every seed x every lr",
+        help="seed(s), comma-separated, each once; replicas = every seed x every lr",
     )
     t.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     t.add_argument(

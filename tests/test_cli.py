@@ -302,3 +302,16 @@ def test_the_task_the_data_was_taken_as_is_said_on_stderr_and_in_the_record(
     said = [ln for ln in err.splitlines() if ln.startswith(f"data {path} taken as ")]
     assert len(said) == 1 and said[0].split(" taken as ")[1].startswith(task), err
     assert json.loads(out.read_text())["config"]["task"] == task
+
+
+def test_output_onto_an_existing_regular_file_replaces_it(tmp_path, capsys):
+    """The refusals of non-regular targets leave the ordinary case alone: a regular file (and a
+    symbolic link to one) given as --output is replaced by the new record."""
+    out = tmp_path / "run.json"
+    out.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(out)
+    for target in (out, link):
+        status, _, err = run(["train", *SMALL, "--epochs", "1", "--output", str(target)], capsys)
+        assert status == 0, err
+        assert json.loads(target.read_text())["epochs"] == 1

@@ -328,3 +328,13 @@ def test_npz_headers_are_read_without_loading(tmp_path, monkeypatch):
     monkeypatch.setattr(np, "load", None)  # the headers alone, never the arrays
     headers = io.npz_headers(path)
     assert headers == {"a": ((3, 4), np.dtype(np.float32)), "b": ((5,), np.arange(5).dtype)}
+
+
+def test_reading_a_fifo_is_refused_without_opening_it(tmp_path):
+    """A FIFO where a JSON or .npz file should be is refused from its type: opening it for
+    reading would block until a writer comes."""
+    fifo = tmp_path / "r.json"
+    os.mkfifo(fifo)
+    for read in (io.read_json, io.load_npz, io.npz_headers):
+        with pytest.raises(NngridError, match="FIFO"):
+            read(fifo)

@@ -582,6 +582,15 @@ CLI_CASES = {
     "lr-given-twice": (["--lr", "0.1", "--lr", "0.2"], ["--lr", "given twice"]),
     "seed-repeated": (["--seed", "0,0"], ["--seed", "seed 0 is repeated", "once"]),
     "seed-beyond-int64": (["--seed", str(2**63)], ["--seed", str(2**63), "2**63"]),
+    # runs that cannot fit in memory: refused from an estimate, before anything is allocated
+    "hidden-beyond-memory": (
+        ["--hidden", str(10**12)],
+        ["estimated", "of memory", "available", f"--hidden {10**12}"],
+    ),
+    "samples-beyond-memory": (
+        ["--dataset-params", f"n_samples={10**12}"],
+        ["estimated", "of memory", "available", f"n_samples': {10**12}"],
+    ),
 }
 
 

@@ -499,6 +499,41 @@ def _check_output(path: str, inputs: dict[str, str | None] | None = None) -> Non
         raise NngridError(f"--output {path}: cannot write into {probe}")
 
 
+def _training_bytes(data: dict[str, Any], args: argparse.Namespace, replicas: int) -> int:
+    """A rough upper estimate of the memory training needs: the data, and per replica the
+    parameters with gradients, optimizer state and copies (6x), four work arrays per layer for
+    one batch, and two for a forward pass over the largest split."""
+    import numpy as np
+
+    X = data["X_train"]
+    y = np.asarray(data["y_train"])
+    outputs = y.shape[1] if y.ndim == 2 else int(y.max(initial=1)) + 1
+    widths = [int(X.shape[1]), *args.hidden, max(2, outputs)]
+    n_params = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+    rows = max(len(data[k]) for k in data if k.startswith("X_"))
+    batch = len(X) if args.batch_size == "full" else min(args.batch_size, len(X))
+    itemsize = 8 if args.dtype == "float64" else 4
+    per_replica = 6 * n_params + 4 * batch * sum(widths[1:]) + 2 * rows * max(widths[1:])
+    data_bytes = sum(np.asarray(v).nbytes for v in data.values())
+    return data_bytes + replicas * itemsize * per_replica
+
+
+def _check_memory(need: int, args: argparse.Namespace, replicas: int) -> None:
+    """Refuse a run whose estimated memory exceeds what is available now (an allocation past
+    it would end in a traceback, or in the kernel's OOM killer), naming what drives it."""
+    from nngrid import io
+
+    have = io.available_memory()
+    if need > have:
+        hidden = ",".join(map(str, args.hidden)) or "none"
+        raise NngridError(
+            f"training needs an estimated {io.human_bytes(need)} of memory, more than the "
+            f"{io.human_bytes(have)} available (--hidden {hidden}"
+            f", {replicas} replica(s) from --seed x --lr, --batch-size {args.batch_size}, "
+            f"--dataset-params {args.dataset_params or '-'}); make them smaller"
+        )
+
+
 def _progress_printer(quiet: bool):
     if quiet:
         return None
@@ -561,14 +596,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.output is not None:
         _check_output(args.output, {"--data": args.data})
 
+    lrs = args.lr if args.lr is not None else [opt_accepts.get("lr")]
+    replicas = len(lrs) * len(args.seed)
     if args.data is not None:
         data = datasets.load_dataset(args.data, dtype=args.dtype)
         dataset_label = args.data
     else:
+        params = {**datasets.DATASETS.parameters(args.dataset), **args.dataset_params}
+        n = params.get("n_samples")
+        if isinstance(n, int) and not isinstance(n, bool):  # the generator's own arrays
+            _check_memory(n * (int(params.get("n_features", 2)) + 1) * 8 * 4, args, replicas)
         data = datasets.build(args.dataset, seed=args.data_seed, **args.dataset_params)
         dataset_label = args.dataset
+    _check_memory(_training_bytes(data, args, replicas), args, replicas)
 
-    lrs = args.lr if args.lr is not None else [opt_accepts.get("lr")]
     seeds, lr_list = [], []
     for lr in lrs:  # replicas: every lr x every seed, grouped by lr
         for seed in args.seed:
@@ -656,6 +697,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (NngridError, _UsageError) as exc:
             message = " ".join(str(exc).split())  # one line
             sys.stderr.write(f"nngrid: error: {message}\n")
+            return EXIT_USAGE
+        except MemoryError as exc:  # an allocation the estimate did not foresee
+            sys.stderr.write(
+                f"nngrid: error: out of memory ({' '.join(str(exc).split())}); make --hidden, "
+                "the replicas (--seed x --lr), --batch-size or the dataset smaller\n"
+            )
             return EXIT_USAGE
         except KeyboardInterrupt:
             sys.stderr.write("nngrid: interrupted\n")

@@ -41,6 +41,7 @@ __all__ = [
     "CHECKSUM_KEY",
     "MAX_LOAD_BYTES",
     "atomic_write",
+    "available_memory",
     "check_input_file",
     "check_output_target",
     "check_load_size",
@@ -288,6 +289,11 @@ def read_json(path: str | os.PathLike[str]) -> Any:
             f"{path} is not valid JSON (truncated or corrupted?): {exc}; "
             "delete it and rerun its rule"
         ) from None
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable`` on Linux, else the physical RAM)."""
+    return _memory_bytes()
 
 
 def _memory_bytes() -> int:

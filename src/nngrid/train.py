@@ -68,7 +68,8 @@ from nngrid.activations import ACTIVATIONS
 from nngrid.errors import NngridError
 from nngrid.initializers import INITIALIZERS
 from nngrid.losses import LOSSES
-from nngrid.network import MLP
+from nngrid.layers import parse_layers, spec_of
+from nngrid.network import MLP, Network
 from nngrid.optim import OPTIMIZERS
 from nngrid.regularizers import REGULARIZERS
 from nngrid.schedules import SCHEDULES
@@ -171,12 +172,15 @@ def _check_data(data: Mapping[str, Any], dtype: np.dtype) -> tuple[dict[str, np.
     for part in ("train", "val", "test"):
         X = np.asarray(data[f"X_{part}"])
         y = np.asarray(data[f"y_{part}"])
-        if X.ndim != 2 or X.dtype.kind not in "biuf":
-            raise NngridError(f"X_{part} must be a 2-D numeric array, got {X.dtype} {X.shape}")
+        if X.ndim not in (2, 3) or X.dtype.kind not in "biuf":
+            raise NngridError(
+                f"X_{part} must be a numeric array (n, features) or (n, length, channels), "
+                f"got {X.dtype} {X.shape}"
+            )
         if n_features is None:
-            n_features = X.shape[1]
-        elif X.shape[1] != n_features:
-            raise NngridError(f"X_{part} has {X.shape[1]} features, X_train {n_features}")
+            n_features = X.shape[1:]
+        elif X.shape[1:] != n_features:
+            raise NngridError(f"X_{part} has per-row shape {X.shape[1:]}, X_train {n_features}")
         if len(y) != len(X):
             raise NngridError(f"y_{part} has {len(y)} entries but X_{part} {len(X)} rows")
         if not np.all(np.isfinite(X)):
@@ -245,8 +249,11 @@ class _Replicas:
 def train_replicas(
     data: Mapping[str, Any],
     *,
-    hidden: Any,
+    hidden: Any = None,
     activation: str,
+    layers: Any = None,
+    init_from: Mapping[str, np.ndarray] | None = None,
+    clip_norm: float | None = None,
     init: str | None = None,
     loss: str | None = None,
     regularizer: str = "none",
@@ -265,7 +272,7 @@ def train_replicas(
     history_test: bool = False,
     history_initial: bool = False,
     return_model: bool = False,
-) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], MLP]:
+) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], Network]:
     """Train ``R = len(seeds)`` replicas of one MLP on ``data``; return one record per replica.
 
     ``data`` holds ``X_train, y_train, X_val, y_val, X_test, y_test`` (as
@@ -297,7 +304,13 @@ def train_replicas(
             raise NngridError(f"target accuracy must be in [0, 1], got {target_accuracy}")
 
     arrays, task = _check_data(data, np_dtype)
-    n_train, n_features = arrays["X_train"].shape
+    n_train = arrays["X_train"].shape[0]
+    row_shape = arrays["X_train"].shape[1:]
+    n_features = int(np.prod(row_shape))
+    if clip_norm is not None:
+        clip_norm = float(clip_norm)
+        if not (math.isfinite(clip_norm) and clip_norm > 0):
+            raise NngridError(f"clip_norm must be a positive number, got {clip_norm!r}")
     if task == "classification":
         n_out = int(max(arrays[f"y_{p}"].max(initial=0) for p in ("train", "val", "test"))) + 1
         n_out = max(n_out, 2)
@@ -323,7 +336,26 @@ def train_replicas(
         B = min(B, n_train)
 
     # ---- components
-    sizes = [n_features, *_parse_hidden(hidden), n_out]
+    if (hidden is None) == (layers is None):
+        raise NngridError("give the architecture as hidden (dense widths) or layers, not both")
+    if layers is None:
+        if len(row_shape) != 1:
+            raise NngridError(
+                f"hidden builds a dense network for (n, features) data, but X_train is "
+                f"{arrays['X_train'].shape}; use layers with flatten or a sequence layer"
+            )
+        sizes = [n_features, *_parse_hidden(hidden), n_out]
+    else:
+        layers = parse_layers(layers)
+        first = layers[0].name if layers else "dense"
+        in_shape = (
+            row_shape
+            if len(row_shape) == 2 or first in ("dense", "flatten")
+            else (
+                row_shape[0],
+                1,
+            )
+        )
     act = ACTIVATIONS.create(activation)
     init_name = init if init is not None else act.default_init
     initializer = INITIALIZERS.create(init_name)
@@ -390,7 +422,13 @@ def train_replicas(
     # ---- randomness: one (init, shuffle, dropout) triple of streams per replica
     init_rngs, shuffle_rngs, dropout_rngs = replica_rngs(seeds)
 
-    net = MLP(sizes, act, initializer, init_rngs, dtype=np_dtype)
+    if layers is None:
+        net: Network = MLP(sizes, act, initializer, init_rngs, dtype=np_dtype)
+    else:
+        net = Network(layers, in_shape, n_out, act, initializer, init_rngs, dtype=np_dtype)
+    if init_from is not None:
+        for r in range(R):
+            net.load_state_dict(r, init_from)
     weights = net.weights()
     dropout = (dropout_rate, dropout_rngs) if np.any(dropout_rate > 0) else None
 
@@ -408,13 +446,13 @@ def train_replicas(
     if not full_batch:
         idx = np.empty((R, n_train), np.intp)
         if epoch_gather:
-            Xe = np.empty((R, n_train, n_features), np_dtype)
+            Xe = np.empty((R, n_train, *row_shape), np_dtype)
             ye = np.empty((R, n_train, *y_shape_tail), y_train.dtype)
         else:
-            Xb_full = np.empty((R, B, n_features), np_dtype)
+            Xb_full = np.empty((R, B, *row_shape), np_dtype)
             yb_full = np.empty((R, B, *y_shape_tail), y_train.dtype)
             last = n_train - (n_batches - 1) * B
-            Xb_last = np.empty((R, last, n_features), np_dtype)
+            Xb_last = np.empty((R, last, *row_shape), np_dtype)
             yb_last = np.empty((R, last, *y_shape_tail), y_train.dtype)
 
     state = _Replicas(R)
@@ -442,7 +480,7 @@ def train_replicas(
         epoch_batches = [(Xe[:, s:e], ye[:, s:e]) for s, e in bounds]
     # the loop's fixed arguments, and which regularizer hooks do anything
     flat_params, flat_grads = [net.flat], [net.flat_grad]
-    weight_grads = net.grads[0::2]
+    weight_grads = net.weight_grads()
     penalizes = _overrides(reg, "add_grad")
     projects = _overrides(reg, "project")
     last_good = net.flat.copy()  # parameters at the end of the last finite epoch
@@ -538,6 +576,8 @@ def train_replicas(
                 if penalizes:
                     for W, G in zip(weights, weight_grads, strict=True):
                         reg.add_grad(W, G)
+                if clip_norm is not None:
+                    clip_gradients(net.grads, clip_norm)
                 opt.step(flat_params, flat_grads)
                 if projects:
                     for W in weights:
@@ -635,7 +675,7 @@ def train_replicas(
     seconds_per_epoch = float(np.median(epoch_times)) / R if epoch_times else None
     base_config = {
         "dataset": dataset,
-        "hidden": sizes[1:-1],
+        "hidden": sizes[1:-1] if layers is None else None,
         "activation": activation,
         "init": init_name,
         "loss": loss_name,
@@ -648,6 +688,10 @@ def train_replicas(
         "dtype": dtype,
         "target_accuracy": target_accuracy,
     }
+    if layers is not None:
+        base_config["layers"] = spec_of(net.layers[:-1])
+    if clip_norm is not None:
+        base_config["clip_norm"] = clip_norm
     records = []
     for r in range(R):
         hist = state.history[r]
@@ -690,6 +734,25 @@ def train_replicas(
             record["config"]["stopped_epoch"] = state.stopped_epoch[r]
         records.append(record)
     return (records, net) if return_model else records
+
+
+def clip_gradients(grads: Sequence[np.ndarray], max_norm: float) -> np.ndarray:
+    """Scale each replica's gradients so that their global 2-norm is at most ``max_norm``.
+
+    As torch's ``clip_grad_norm_``: ``norm_r = sqrt(sum over parameters of ||g[r]||^2)``, and
+    replica ``r``'s gradients are multiplied by ``min(1, max_norm / (norm_r + 1e-6))``. The
+    gradients are ``(R, rows, cols)`` views (modified in place); returns the norms.
+    """
+    sq = np.zeros(grads[0].shape[0], np.float64)
+    for g in grads:
+        sq += np.square(g, dtype=np.float64).sum(axis=(1, 2))
+    norms = np.sqrt(sq)
+    coef = np.minimum(max_norm / (norms + 1e-6), 1.0)
+    if np.any(coef < 1.0):
+        c3 = coef.astype(grads[0].dtype).reshape(-1, 1, 1)
+        for g in grads:
+            g *= c3
+    return norms
 
 
 def replica_rngs(seeds: Sequence[int]) -> tuple[list, list, list]:

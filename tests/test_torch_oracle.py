@@ -1,0 +1,179 @@
+"""PyTorch as the oracle (float64): the same weights give the same outputs and gradients for
+every layer kind, and one training step through the command line equals torch's step.
+
+The twin of a spec is a torch module whose submodules sit in a ``ModuleList`` called ``layers``,
+one per spec item and the output ``Linear`` last, so nngrid's ``state_dict`` names load into it
+unchanged. Agreement is measured per array as ``max |a - b| / max |b|`` (<= 1e-10).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+from nngrid.network import Network  # noqa: E402
+
+TOL = 1e-10
+
+
+class Twin(nn.Module):
+    """The torch module a spec means (see nngrid.layers for the conventions)."""
+
+    def __init__(self, net: Network, activation: str):
+        super().__init__()
+        self.spec = [(layer.name, layer) for layer in net.layers]
+        self.act = {"relu": torch.relu, "tanh": torch.tanh, "identity": lambda h: h}[activation]
+        mods = []
+        for (kind, layer), shape in zip(self.spec, net.layer_shapes, strict=False):
+            dims = shape.dims
+            if kind == "dense":
+                mods.append(nn.Linear(dims[0], layer.units))
+            elif kind == "conv1d":
+                mods.append(
+                    nn.Conv1d(
+                        dims[1],
+                        layer.channels,
+                        layer.kernel,
+                        stride=layer.stride,
+                        padding=layer.padding,
+                        dilation=layer.dilation,
+                    )
+                )
+            elif kind == "max_pool1d":
+                mods.append(nn.MaxPool1d(layer.kernel, layer.stride))
+            elif kind == "avg_pool1d":
+                mods.append(nn.AvgPool1d(layer.kernel, layer.stride))
+            elif kind == "global_avg_pool1d":
+                mods.append(nn.AdaptiveAvgPool1d(1))
+            elif kind == "flatten":
+                mods.append(nn.Flatten())
+            else:
+                cls = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind]
+                extra = {"nonlinearity": activation} if kind == "rnn" else {}
+                mods.append(
+                    cls(
+                        dims[1],
+                        layer.hidden,
+                        batch_first=True,
+                        bidirectional=layer.bidirectional,
+                        **extra,
+                    )
+                )
+        self.layers = nn.ModuleList(mods)
+
+    def forward(self, x):  # x: (B, L, C) or (B, F)
+        h, layout = (x.transpose(1, 2), "BCL") if x.ndim == 3 else (x, "flat")
+        for (kind, layer), mod in zip(self.spec, self.layers, strict=True):
+            if kind in ("conv1d", "max_pool1d", "avg_pool1d", "global_avg_pool1d"):
+                if layout == "BLC":
+                    h = h.transpose(1, 2)
+                h, layout = mod(h), "BCL"
+                if kind == "conv1d":
+                    h = self.act(h)
+                if kind == "global_avg_pool1d":
+                    h, layout = h.squeeze(-1), "flat"
+            elif kind == "flatten":
+                h, layout = mod(h), "flat"
+            elif kind == "dense":
+                h = mod(h)
+                if not layer.output:
+                    h = self.act(h)
+            else:
+                if layout == "BCL":
+                    h = h.transpose(1, 2)
+                out, h_n = mod(h)
+                if kind == "lstm":
+                    h_n = h_n[0]
+                if layer.sequences:
+                    h, layout = out, "BLC"
+                else:
+                    h, layout = h_n.transpose(0, 1).reshape(h.shape[0], -1), "flat"
+        return h
+
+
+def twin_of(net, activation, r=0):
+    twin = Twin(net, activation).double()
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict(r).items()})
+    return twin
+
+
+def close(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape
+    scale = max(np.abs(b).max(), 1e-300)
+    assert np.abs(a - b).max() / scale <= TOL, np.abs(a - b).max() / scale
+
+
+SPECS = {
+    "mlp": ([{"dense": {"units": 7}}, {"dense": {"units": 5}}], (6,)),
+    "cnn": (
+        [
+            {"conv1d": {"channels": 4, "kernel": 5, "stride": 2, "padding": 1}},
+            {"conv1d": {"channels": 3, "kernel": 3, "padding": 2, "dilation": 2}},
+            {"max_pool1d": {"kernel": 2}},
+            {"avg_pool1d": {"kernel": 3, "stride": 1}},
+            "flatten",
+            {"dense": {"units": 6}},
+        ],
+        (23, 2),
+    ),
+    "gap": (
+        [
+            {"conv1d": {"channels": 5, "kernel": 3}},
+            {"max_pool1d": {"kernel": 3, "stride": 2}},
+            "global_avg_pool1d",
+        ],
+        (12, 3),
+    ),
+    "rnn": (
+        [{"rnn": {"hidden": 4, "bidirectional": True, "sequences": True}}, {"rnn": {"hidden": 3}}],
+        (7, 2),
+    ),
+    "gru": (
+        [
+            {"conv1d": {"channels": 3, "kernel": 2}},
+            {"gru": {"hidden": 4, "bidirectional": True, "sequences": True}},
+            "flatten",
+        ],
+        (9, 2),
+    ),
+    "gru_last": ([{"gru": {"hidden": 5, "bidirectional": True}}], (8, 3)),
+    "lstm": (
+        [
+            {"lstm": {"hidden": 3, "bidirectional": True, "sequences": True}},
+            {"lstm": {"hidden": 4, "sequences": False}},
+        ],
+        (6, 2),
+    ),
+    "lstm_seq": ([{"lstm": {"hidden": 3, "sequences": True}}, "flatten"], (5, 1)),
+}
+
+
+@pytest.mark.parametrize("name", SPECS)
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_same_weights_same_outputs_and_gradients(name, activation):
+    spec, in_shape = SPECS[name]
+    R = 2
+    rngs = [np.random.default_rng(10 + r) for r in range(R)]
+    net = Network(spec, in_shape, 4, activation, None, rngs, np.float64)
+    rng = np.random.default_rng(0)
+    net.flat += 0.1 * rng.standard_normal(net.flat.shape)  # nonzero biases
+    X = rng.standard_normal((R, 6, *in_shape))
+    G = rng.standard_normal((R, 6, 4))
+    out = net.forward(X, train=True).copy()
+    net.backward(G)
+    for r in range(R):
+        twin = twin_of(net, activation, r)
+        xt = torch.from_numpy(X[r])
+        yt = twin(xt)
+        close(out[r], yt.detach().numpy())
+        (yt * torch.from_numpy(G[r])).sum().backward()
+        grads = {
+            f"layers.{i}.{n}": net.layers[i].to_torch(n, net.grads[j][r])
+            for j, (i, n, _) in enumerate(net.param_specs)
+        }
+        for key, p in twin.named_parameters():
+            close(grads[key], p.grad.numpy())

@@ -86,8 +86,8 @@ def test_orthogonal_is_orthogonal_and_identity_is_eye(fan_in, fan_out):
     gram = W.T @ W if fan_in >= fan_out else W @ W.T
     np.testing.assert_allclose(gram, 4.0 * np.eye(small), atol=1e-5)
     rng = np.random.default_rng(1)
-    I = INITIALIZERS.create("identity")(rng, fan_in, fan_out, np.float64)
-    np.testing.assert_array_equal(I, np.eye(fan_in, fan_out))
+    eye = INITIALIZERS.create("identity")(rng, fan_in, fan_out, np.float64)
+    np.testing.assert_array_equal(eye, np.eye(fan_in, fan_out))
     assert rng.random() == np.random.default_rng(1).random()  # nothing was drawn
     with pytest.raises(NngridError, match="gain"):
         INITIALIZERS.create("orthogonal", gain=0)

@@ -242,17 +242,45 @@ def test_spec_parsing_bare_names_and_round_trip():
     ("spec", "in_shape", "match"),
     [
         (["conv2d"], (5, 1), r"layer 0: unknown kind 'conv2d'; valid choices: dense, conv1d"),
-        ([{"conv1d": {"channels": 2, "kernal": 3}}], (5, 1), r"layer 0 \(conv1d\): unknown key 'kernal'; valid keys: channels, kernel"),
-        (["flatten", {"conv1d": {"channels": 2}}], (5, 1), r"layer 1 \(conv1d\): needs key 'kernel'"),
-        ([{"conv1d": {"channels": 2, "kernel": 7}}], (5, 1), r"layer 0 \(conv1d\): kernel 7 .* longer than the sequence of length 5"),
-        ([{"max_pool1d": {"kernel": 2}}, {"dense": {"units": 3}}], (5, 2), r"layer 1 \(dense\): its input is a sequence.*flatten"),
+        (
+            [{"conv1d": {"channels": 2, "kernal": 3}}],
+            (5, 1),
+            r"layer 0 \(conv1d\): unknown key 'kernal'; valid keys: channels, kernel",
+        ),
+        (
+            ["flatten", {"conv1d": {"channels": 2}}],
+            (5, 1),
+            r"layer 1 \(conv1d\): needs key 'kernel'",
+        ),
+        (
+            [{"conv1d": {"channels": 2, "kernel": 7}}],
+            (5, 1),
+            r"layer 0 \(conv1d\): kernel 7 .* longer than the sequence of length 5",
+        ),
+        (
+            [{"max_pool1d": {"kernel": 2}}, {"dense": {"units": 3}}],
+            (5, 2),
+            r"layer 1 \(dense\): its input is a sequence.*flatten",
+        ),
         ([{"gru": {"hidden": 0}}], (5, 1), r"layer 0 \(gru\): hidden must be an integer >= 1"),
-        ([{"rnn": {"hidden": 2, "recurrent_init": "eye"}}], (5, 1), r"layer 0 \(rnn\): unknown recurrent_init 'eye'; valid choices:.*identity"),
-        ([{"lstm": {"hidden": 2, "sequences": "yes"}}], (5, 1), r"layer 0 \(lstm\): sequences must be true or false"),
-        ([{"conv1d": {"channels": 2, "kernel": 2}}], (5, 1), r"layer 1 \(dense, the output layer\): its input is a sequence"),
+        (
+            [{"rnn": {"hidden": 2, "recurrent_init": "eye"}}],
+            (5, 1),
+            r"layer 0 \(rnn\): unknown recurrent_init 'eye'; valid choices:.*identity",
+        ),
+        (
+            [{"lstm": {"hidden": 2, "sequences": "yes"}}],
+            (5, 1),
+            r"layer 0 \(lstm\): sequences must be true or false",
+        ),
+        (
+            [{"conv1d": {"channels": 2, "kernel": 2}}],
+            (5, 1),
+            r"layer 1 \(dense, the output layer\): its input is a sequence",
+        ),
         (["flatten", {"rnn": {"hidden": 2}}], (5, 1), r"layer 1 \(rnn\): needs a sequence input"),
     ],
-)  # fmt: skip
+)
 def test_bad_specs_are_one_line_errors_naming_index_key_and_choices(spec, in_shape, match):
     with pytest.raises(NngridError, match=match) as info:
         make(spec, in_shape)

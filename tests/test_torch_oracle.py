@@ -177,3 +177,63 @@ def test_same_weights_same_outputs_and_gradients(name, activation):
         }
         for key, p in twin.named_parameters():
             close(grads[key], p.grad.numpy())
+
+
+@pytest.mark.parametrize(
+    ("spec", "activation"),
+    [
+        (
+            "[{conv1d: {channels: 3, kernel: 3, padding: 1, stride: 2}}, {max_pool1d: {kernel: 2}},"
+            " {lstm: {hidden: 3, bidirectional: true, sequences: true}}, flatten,"
+            " {dense: {units: 4}}]",
+            "tanh",
+        ),
+        ("[{rnn: {hidden: 4, bidirectional: true}}, {dense: {units: 5}}]", "relu"),
+        ("[{gru: {hidden: 3, sequences: true}}, global_avg_pool1d]", "relu"),
+    ],
+)
+def test_one_training_step_through_the_cli_equals_torch(tmp_path, spec, activation):
+    import yaml
+
+    from nngrid import io
+    from nngrid.cli import main
+
+    rng = np.random.default_rng(3)
+    L, C, n = 10, 2, 12
+    data = {f"X_{p}": rng.standard_normal((n, L, C)) for p in ("train", "val", "test")}
+    data.update({f"y_{p}": rng.permutation(np.arange(n) % 3) for p in ("train", "val", "test")})
+    io.write_npz(tmp_path / "data.npz", **data)
+    start = Network(yaml.safe_load(spec), (L, C), 3, activation, None, [rng], np.float64)
+    start.flat += 0.1 * rng.standard_normal(start.flat.shape)
+    io.write_npz(tmp_path / "init.npz", **start.state_dict(0))
+    argv = ["train", "--data", str(tmp_path / "data.npz"), "--layers", spec]
+    argv += ["--activation", activation, "--init-from", str(tmp_path / "init.npz")]
+    argv += ["--save-weights", str(tmp_path / "out.npz"), "--epochs", "1", "--batch-size"]
+    argv += ["full", "--optimizer", "adam", "--lr", "0.01", "--dtype", "float64", "--quiet"]
+    argv += ["--output", str(tmp_path / "run.json")]
+    assert main(argv) == 0
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["config"]["layers"] == start_spec(start)
+
+    twin = twin_of(start, activation)
+    opt = torch.optim.Adam(twin.parameters(), lr=0.01)
+    loss = nn.functional.cross_entropy(
+        twin(torch.from_numpy(data["X_train"])), torch.from_numpy(data["y_train"])
+    )
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    saved = dict(np.load(tmp_path / "out.npz"))
+    expected = {k: v.detach().numpy() for k, v in twin.state_dict().items()}
+    assert set(saved) == set(expected)
+    for key, value in expected.items():
+        close(saved[key], value)
+    # the weights moved: the comparison is not of the starting point with itself
+    first = next(iter(expected))
+    assert not np.allclose(saved[first], start.state_dict(0)[first])
+
+
+def start_spec(net):
+    from nngrid.layers import spec_of
+
+    return spec_of(net.layers[:-1])

@@ -114,6 +114,23 @@ def _hidden(text: str) -> list[int]:
     return _list(_positive_int)(text)
 
 
+def _layers(text: str) -> list:
+    import yaml
+
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0]
+        raise argparse.ArgumentTypeError(
+            f"not YAML flow text ({first}); write e.g. '[{{dense: {{units: 32}}}}, flatten]'"
+        ) from None
+    if not isinstance(spec, list) or not spec:
+        raise argparse.ArgumentTypeError(
+            f"must be a non-empty list like '[{{dense: {{units: 32}}}}, flatten]', got {text!r}"
+        )
+    return spec
+
+
 def _seeds(text: str) -> list[int]:
     seeds = _list(_int)(text)
     if any(s < 0 for s in seeds):
@@ -351,6 +368,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="validation accuracy for time-to-target (epochs and seconds)",
     )
+    t.add_argument(
+        "--layers",
+        type=_layers,
+        default=None,
+        metavar="SPEC",
+        help="the layer list as YAML flow text, replacing --hidden; a layer without parameters "
+        "is its bare name, e.g. '[{conv1d: {channels: 25, kernel: 5, stride: 2, padding: 1}}, "
+        "flatten]'; kinds: dense, conv1d, max_pool1d, avg_pool1d, global_avg_pool1d, flatten, "
+        "rnn, gru, lstm (see 'nngrid list'); a dense output layer is appended",
+    )
+    t.add_argument(
+        "--init-from",
+        metavar="FILE.npz",
+        default=None,
+        help="start every replica from these weights: torch state_dict names and shapes of the "
+        "equivalent module (layers.<i>.weight, layers.<i>.bias, layers.<i>.weight_ih_l0, ...; "
+        "the output layer last)",
+    )
+    t.add_argument(
+        "--save-weights",
+        metavar="FILE.npz",
+        default=None,
+        help="write the trained weights under torch state_dict names (as --init-from reads "
+        "them); with several replicas each name is prefixed by 'replica_<r>.' (r = the "
+        "record's replica), e.g. replica_0.layers.0.weight",
+    )
     t.add_argument("--output", metavar="FILE", help="write the JSON here (atomically)")
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
@@ -504,6 +547,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         opt_params[param] = value
     if args.output:
         _check_output(args.output)
+    init_from = None
+    if args.init_from is not None:
+        init_from = io.load_npz(args.init_from)
+    if args.save_weights is not None and not args.save_weights.endswith(".npz"):
+        raise NngridError(f"--save-weights {args.save_weights!r} must end in .npz")
 
     if args.data is not None:
         data = datasets.load_dataset(args.data)
@@ -518,9 +566,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         for seed in args.seed:
             seeds.append(seed)
             lr_list.append(lr)
-    records = train_replicas(
+    trained = train_replicas(
         data,
-        hidden=args.hidden,
+        hidden=None if args.layers is not None else args.hidden,
+        layers=args.layers,
+        init_from=init_from,
+        return_model=args.save_weights is not None,
         activation=args.activation,
         init=args.init,
         loss=args.loss,
@@ -538,9 +589,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=_progress_printer(args.quiet),
         dataset=dataset_label,
     )
+    records, net = trained if args.save_weights is not None else (trained, None)
+    if net is not None:
+        if net.R == 1:
+            arrays = net.state_dict(0)
+        else:
+            arrays = {
+                f"replica_{r}.{k}": v for r in range(net.R) for k, v in net.state_dict(r).items()
+            }
+        io.write_npz(args.save_weights, **arrays)
     for rec in records:
         rec["config"]["data_seed"] = args.data_seed if args.data is None else None
         rec["config"]["dataset_params"] = dict(args.dataset_params)
+        if args.init_from is not None:
+            rec["config"]["init_from"] = args.init_from
     result: Any = records[0] if len(records) == 1 else records
     if args.output:
         io.write_json(args.output, result)

@@ -589,16 +589,20 @@ def _check_arrays(path: Any, splits: dict[str, np.ndarray]) -> None:
         for name, a in ((f"X_{part}", X), (f"y_{part}", y)):
             if a.dtype.kind not in "biuf":
                 raise NngridError(f"{path}: {name} has dtype {a.dtype}; it must be numeric")
-        if X.ndim != 2:
+        if X.ndim not in (2, 3):
             raise NngridError(
-                f"{path}: X_{part} has shape {X.shape}; it must be 2-D (samples, features)"
+                f"{path}: X_{part} has shape {X.shape}; it must be 2-D (samples, features) or 3-D "
+                "(samples, length, channels)"
             )
         if n_features is None:
-            n_features = X.shape[1]
-        elif X.shape[1] != n_features:
-            raise NngridError(
-                f"{path}: X_{part} has {X.shape[1]} features but X_train has {n_features}"
-            )
+            n_features = X.shape[1:]
+        elif X.shape[1:] != n_features:
+            got, want = X.shape[1:], n_features
+            if len(got) == len(want) == 1:
+                got, want = f"{got[0]} features", want[0]
+            else:
+                got = f"per-sample shape {got}"
+            raise NngridError(f"{path}: X_{part} has {got} but X_train has {want}")
         if y.ndim not in (1, 2):
             raise NngridError(f"{path}: y_{part} has shape {y.shape}; it must be 1-D or 2-D")
         if len(y) != len(X):

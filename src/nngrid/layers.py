@@ -7,7 +7,8 @@ inputs are shared by the replicas, and a layer with parameters broadcasts them).
 ===================  ==========================  ==========================  ====================
 kind                 input                       output                      parameters (per R)
 ===================  ==========================  ==========================  ====================
-dense {units}        (R, B, F)                   (R, B, units)               W (F, units), b (1, units)
+dense {units}        (R, B, F)                   (R, B, units)               W (F, units),
+                                                                             b (1, units)
 conv1d               (R, B, L, C)                (R, B, L', channels)        W (kernel*C, channels),
                                                                              b (1, channels)
 max_pool1d,          (R, B, L, C)                (R, B, L', C)               -
@@ -177,8 +178,8 @@ class Dense(Layer):
         if shape.is_seq:
             what = f"layer {self.index} (dense{', the output layer' if self.output else ''})"
             raise NngridError(
-                f"{what}: its input is a sequence (length {shape.dims[0]}, {shape.dims[1]} channels); "
-                "put flatten or global_avg_pool1d before it"
+                f"{what}: its input is a sequence (length {shape.dims[0]}, "
+                f"{shape.dims[1]} channels); put flatten or global_avg_pool1d before it"
             )
         self.act = None if self.output else net.activation
         self.params = [("weight", (shape.dims[0], units)), ("bias", (1, units))]
@@ -309,20 +310,20 @@ class Conv1d(Layer):
         self.dW, self.db = grads
 
     def buffers(self, lead, B, dtype):
-        R, K, C, Lo, O = self.W.shape[0], self.kernel, self.C, self.L_out, self.channels
+        R, K, C, Lo, Co = self.W.shape[0], self.kernel, self.C, self.L_out, self.channels
         buf = {
             "P": np.empty((*lead, B, Lo, K, C), dtype),
-            "Z": np.empty((R, B, Lo, O), dtype),
-            "A": np.empty((R, B, Lo, O), dtype),
+            "Z": np.empty((R, B, Lo, Co), dtype),
+            "A": np.empty((R, B, Lo, Co), dtype),
         }
         if self.padding:
             buf["Xp"] = np.zeros((*lead, B, self.L + 2 * self.padding, C), dtype)
         return buf
 
     def train_buffers(self, buf, lead, B, dtype):
-        R, K, C, Lo, O = self.W.shape[0], self.kernel, self.C, self.L_out, self.channels
-        buf["S"] = np.empty((R, B, Lo, O), dtype)
-        buf["dZ"] = np.empty((R, B, Lo, O), dtype)
+        R, K, C, Lo, Co = self.W.shape[0], self.kernel, self.C, self.L_out, self.channels
+        buf["S"] = np.empty((R, B, Lo, Co), dtype)
+        buf["dZ"] = np.empty((R, B, Lo, Co), dtype)
         buf["dP"] = np.empty((R, B, Lo, K, C), dtype)
         buf["dXp"] = np.empty((R, B, self.L + 2 * self.padding, C), dtype)
         buf["ones"] = np.ones((1, 1, B * Lo), dtype)
@@ -369,8 +370,8 @@ class Conv1d(Layer):
     def to_torch(self, name, value):
         if name == "bias":
             return value[0].copy()
-        K, C, O = self.kernel, self.C, self.channels
-        return value.reshape(K, C, O).transpose(2, 1, 0).copy()
+        K, C, Co = self.kernel, self.C, self.channels
+        return value.reshape(K, C, Co).transpose(2, 1, 0).copy()
 
     def from_torch(self, name, value):
         if name == "bias":
@@ -886,7 +887,8 @@ def parse_layers(spec: Any) -> list[Layer]:
             params = {} if params is None else params
             if not isinstance(params, dict):
                 raise NngridError(
-                    f"layer {i} ({kind}): parameters must be a mapping like {{key: value}}, got {params!r}"
+                    f"layer {i} ({kind}): parameters must be a mapping like {{key: value}}, "
+                    f"got {params!r}"
                 )
         else:
             raise NngridError(
@@ -901,7 +903,8 @@ def parse_layers(spec: Any) -> list[Layer]:
         for key in params:
             if key not in valid:
                 raise NngridError(
-                    f"layer {i} ({kind}): unknown key {key!r}; valid keys: {', '.join(valid) or 'none'}"
+                    f"layer {i} ({kind}): unknown key {key!r}; "
+                    f"valid keys: {', '.join(valid) or 'none'}"
                 )
         for key, default in LAYERS.parameters(kind).items():
             if (

@@ -4,8 +4,8 @@
 fully connected special case (``sizes``), the network the study trained before layers existed,
 with the same initial draws and the same floating-point operations (so the same numbers).
 
-For the MLP, ``R`` copies ("replicas") of one architecture ``sizes = [n_0, n_1, ..., n_L]`` are trained at once.
-Layer ``l`` of replica ``r`` computes
+For the MLP, ``R`` copies ("replicas") of one architecture ``sizes = [n_0, n_1, ..., n_L]``
+are trained at once. Layer ``l`` of replica ``r`` computes
 
     Z_l[r] = H_{l-1}[r] @ W_l[r] + b_l[r]          W_l: (R, n_{l-1}, n_l), b_l: (R, 1, n_l)
     A_l[r] = f(Z_l[r])                              for the hidden layers l < L
@@ -191,7 +191,9 @@ class Network:
             out[f"layers.{i}.{name}"] = self.layers[i].to_torch(name, self.params[j][r])
         return out
 
-    def load_state_dict(self, r: int, arrays: Mapping[str, np.ndarray]) -> None:
+    def load_state_dict(
+        self, r: int, arrays: Mapping[str, np.ndarray], source: str = "weights"
+    ) -> None:
         """Set replica ``r`` from torch-named arrays; refuse the first name or shape that does not
         fit (one line naming the layer, the key and the expected names or shape)."""
         expected = [f"layers.{i}.{name}" for i, name, _ in self.param_specs]
@@ -199,19 +201,20 @@ class Network:
             layer = self.layers[i]
             if key not in arrays:
                 raise NngridError(
-                    f"weights: no {key!r} for layer {i} ({layer.name}); the spec needs "
+                    f"{source}: no {key!r} for layer {i} ({layer.name}); the spec needs "
                     f"{', '.join(expected)}"
                 )
             want = layer.torch_shape(name, sh)
             got = np.shape(arrays[key])
             if tuple(got) != tuple(want):
                 raise NngridError(
-                    f"weights: {key} has shape {tuple(got)} but layer {i} ({layer.name}) needs {want}"
+                    f"{source}: {key} has shape {tuple(got)} but layer {i} ({layer.name}) "
+                    f"needs {want}"
                 )
         extra = sorted(set(arrays) - set(expected))
         if extra:
             raise NngridError(
-                f"weights: unexpected key {extra[0]!r}; the spec's keys: {', '.join(expected)}"
+                f"{source}: unexpected key {extra[0]!r}; the spec's keys: {', '.join(expected)}"
             )
         for j, (key, (i, name, _)) in enumerate(zip(expected, self.param_specs, strict=True)):
             value = np.asarray(arrays[key], np.float64)

@@ -67,8 +67,8 @@ import nngrid
 from nngrid.activations import ACTIVATIONS
 from nngrid.errors import NngridError
 from nngrid.initializers import INITIALIZERS
-from nngrid.losses import LOSSES
 from nngrid.layers import parse_layers, spec_of
+from nngrid.losses import LOSSES
 from nngrid.network import MLP, Network
 from nngrid.optim import OPTIMIZERS
 from nngrid.regularizers import REGULARIZERS
@@ -428,7 +428,7 @@ def train_replicas(
         net = Network(layers, in_shape, n_out, act, initializer, init_rngs, dtype=np_dtype)
     if init_from is not None:
         for r in range(R):
-            net.load_state_dict(r, init_from)
+            net.load_state_dict(r, init_from, source="init_from")
     weights = net.weights()
     dropout = (dropout_rate, dropout_rngs) if np.any(dropout_rate > 0) else None
 

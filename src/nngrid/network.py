@@ -48,6 +48,10 @@ from nngrid.errors import NngridError
 #: rows of width 128 in float32 are 1 MB per array, about what stays in cache).
 PREDICT_CHUNK = 2048
 
+#: Bound on the widest work array of one :meth:`Network.predict` chunk (networks with sequence
+#: layers; dense ones keep ``PREDICT_CHUNK``).
+PREDICT_BYTES = 2**22
+
 #: Batch sizes whose forward/backward buffers are kept (least recently used ones are dropped).
 _CACHE_SIZE = 4
 
@@ -138,6 +142,23 @@ class Network:
         self._sites = [i for i, layer in enumerate(self.layers[:-1]) if layer.name == "dense"]
         self._buffers: OrderedDict[tuple, list] = OrderedDict()
         self._last: tuple | None = None
+        self.predict_chunk = self._predict_chunk()
+
+    def _predict_chunk(self) -> int:
+        """Rows per forward pass of :meth:`predict`: :data:`PREDICT_CHUNK` for dense networks
+        (the MLP's long-standing value); for others as many rows as keep the widest work array
+        of the stack within :data:`PREDICT_BYTES` (sequence layers hold ``L x C`` values per
+        row and replica; one huge chunk would page in, and miss the cache on, tens of MB)."""
+        if all(layer.name == "dense" for layer in self.layers):
+            return PREDICT_CHUNK
+        widest = max(int(np.prod(shape.dims)) for shape in self.layer_shapes)
+        for layer in self.layers:
+            if layer.name == "conv1d":  # the gathered windows
+                widest = max(widest, layer.L_out * layer.kernel * layer.C)
+            elif layer.name in ("rnn", "gru", "lstm"):
+                widest = max(widest, layer.L * layer.gates * layer.hidden)
+        rows = PREDICT_BYTES // (self.R * widest * self.dtype.itemsize)
+        return int(min(PREDICT_CHUNK, max(16, rows)))
 
     # ----------------------------------------------------------------- parameter layout
     def views(self, flat: np.ndarray) -> list[np.ndarray]:
@@ -352,9 +373,11 @@ class Network:
             dY = self.layers[i].backward(dY, bufs[i], i > 0)
         return self.flat_grad
 
-    def predict(self, X: np.ndarray, chunk: int = PREDICT_CHUNK) -> np.ndarray:
-        """Outputs for all rows of ``X``, ``(n, *in_shape)`` or ``(R, n, *in_shape)``, in chunks."""
+    def predict(self, X: np.ndarray, chunk: int | None = None) -> np.ndarray:
+        """Outputs for all rows of ``X``, ``(n, *in_shape)`` or ``(R, n, *in_shape)``, in chunks
+        of ``chunk`` rows (default :attr:`predict_chunk`)."""
         X, _ = self._batch_axis(X)
+        chunk = self.predict_chunk if chunk is None else int(chunk)
         axis = X.ndim - 1 - len(self.in_shape)
         n = X.shape[axis]
         out = np.empty((self.R, n, self.layers[-1].units), self.dtype)

@@ -237,3 +237,14 @@ def start_spec(net):
     from nngrid.layers import spec_of
 
     return spec_of(net.layers[:-1])
+
+
+def test_nngrid_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nngrid.cli, nngrid.train, nngrid.layers, nngrid.network; "
+        "nngrid.cli.build_parser(); assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

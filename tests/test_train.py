@@ -318,6 +318,7 @@ def test_layered_replica_in_a_stack_equals_replica_alone(sequences, name, dtype)
             sequences, seeds=[r], opt_params={"lr": lrs[r]}, reg_params={"rate": rates[r]}, **kw
         )[0]
         assert untimed(stack[r]) == untimed(alone)
+
     def kinds(spec):
         return [item if isinstance(item, str) else next(iter(item)) for item in spec]
 

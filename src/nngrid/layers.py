@@ -612,9 +612,9 @@ class _Recurrent(Layer):
                     "W_ih": W_ih,
                     "W_hh": W_hh,
                     "b_ih": b_ih,
-                    "b_hh": b_hh,
                     "W_ihT": W_ih.transpose(0, 2, 1),
                     "W_hhT": W_hh.transpose(0, 2, 1),
+                    "b_hhT": b_hh.transpose(0, 2, 1),
                     "dW_ih": dW_ih,
                     "dW_hh": dW_hh,
                     "db_ih": db_ih,
@@ -622,15 +622,19 @@ class _Recurrent(Layer):
                 }
             )
 
+    # The time loop works hidden-major: a step's arrays are (R, G, B) and (R, H, B), so a
+    # gate's block is contiguous per replica (with batch-minor (R, B, G) arrays every gate
+    # slice is a strided (B, H) view, and elementwise work on it runs B short inner loops).
     def buffers(self, lead, B, dtype):
         R, L, H, G = self.p[0].shape[0], self.L, self.hidden, self.gates * self.hidden
         buf = {
             "Xt": np.empty((*lead, L, B, self.C), dtype),
+            "XW": np.empty((R, L, B, G), dtype),  # x_t W_ih + b_ih, batch-minor (one GEMM)
             "out": np.empty((R, B, L, self.D * H) if self.sequences else (R, B, self.D * H), dtype),
         }
         for d in range(self.D):
-            buf[f"XW{d}"] = np.empty((R, L, B, G), dtype)
-            buf[f"Hp{d}"] = np.zeros((R, L + 2, B, H), dtype)  # h_t at t + 1; zeros at both ends
+            buf[f"XT{d}"] = np.empty((R, L, G, B), dtype)  # the same, hidden-major, per step
+            buf[f"Hp{d}"] = np.zeros((R, L + 2, H, B), dtype)  # h_t at t + 1; zeros at both ends
             self.cell_buffers(buf, d, R, L, B, dtype)
         return buf
 
@@ -639,13 +643,16 @@ class _Recurrent(Layer):
 
     def train_buffers(self, buf, lead, B, dtype):
         R, L, H, G = self.p[0].shape[0], self.L, self.hidden, self.gates * self.hidden
-        buf["dh"] = np.empty((R, B, H), dtype)
+        buf["dh"] = np.empty((R, H, B), dtype)
+        buf["dYT"] = np.empty((R, L, H, B), dtype)
+        buf["Grows"] = np.empty((R, L, B, G), dtype)
+        buf["Hrows"] = np.empty((R, L, B, H), dtype)
         buf["dXt"] = np.empty((R, L, B, self.C), dtype)
         buf["dX"] = np.empty((R, B, L, self.C), dtype)
         buf["ones"] = np.ones((1, 1, L * B), dtype)
         for d in range(self.D):
-            buf[f"dGx{d}"] = np.empty((R, L, B, G), dtype)
-            buf[f"dGh{d}"] = buf[f"dGx{d}"] if self.gates != 3 else np.empty((R, L, B, G), dtype)
+            buf[f"dGx{d}"] = np.empty((R, L, G, B), dtype)
+            buf[f"dGh{d}"] = buf[f"dGx{d}"] if self.gates != 3 else np.empty((R, L, G, B), dtype)
 
     @staticmethod
     def _times(L: int, d: int) -> range:
@@ -658,21 +665,23 @@ class _Recurrent(Layer):
         lead = Xt.shape[:-3]
         B = Xt.shape[-2]
         X2 = Xt.reshape(*lead, L * B, self.C)
-        out = buf["out"]
+        out, XW = buf["out"], buf["XW"]
+        R = XW.shape[0]
+        XW2 = XW.reshape(R, L * B, -1)
         for d, w in enumerate(self.dirs):
-            XW = buf[f"XW{d}"]
-            R = XW.shape[0]
-            XW2 = XW.reshape(R, L * B, -1)
             np.matmul(X2, w["W_ih"], out=XW2)
             np.add(XW2, w["b_ih"], out=XW2)
+            np.copyto(buf[f"XT{d}"], XW.transpose(0, 1, 3, 2))
             Hp = buf[f"Hp{d}"]
             prev = 0 if d == 0 else 2
             for t in self._times(L, d):
                 self.step(buf, d, w, t, Hp[:, t + prev], Hp[:, t + 1], keep)
             if self.sequences:
-                np.copyto(out[..., d * H : (d + 1) * H], np.swapaxes(Hp[:, 1 : L + 1], 1, 2))
+                np.copyto(out[..., d * H : (d + 1) * H], Hp[:, 1 : L + 1].transpose(0, 3, 1, 2))
             else:
-                np.copyto(out[..., d * H : (d + 1) * H], Hp[:, L if d == 0 else 1])
+                np.copyto(
+                    out[..., d * H : (d + 1) * H], np.swapaxes(Hp[:, L if d == 0 else 1], 1, 2)
+                )
         return out
 
     def backward(self, dY, buf, need_dx):
@@ -680,35 +689,41 @@ class _Recurrent(Layer):
         Xt = buf["Xt"]
         lead, B = Xt.shape[:-3], Xt.shape[-2]
         X2T = np.swapaxes(Xt.reshape(*lead, L * B, self.C), -1, -2)
-        dh = buf["dh"]
+        dh, dYT, Grows, Hrows = buf["dh"], buf["dYT"], buf["Grows"], buf["Hrows"]
         R = dh.shape[0]
+        G2 = Grows.reshape(R, L * B, -1)
         for d, w in enumerate(self.dirs):
             dYd = dY[..., d * H : (d + 1) * H]
             Hp = buf[f"Hp{d}"]
             prev = 0 if d == 0 else 2
-            times = self._times(L, d)
             self.reset_carry(buf)
             if self.sequences:
+                np.copyto(dYT, dYd.transpose(0, 2, 3, 1))
                 dh.fill(0)
             else:
-                np.copyto(dh, dYd)
-            for t in reversed(times):
+                np.copyto(dh, np.swapaxes(dYd, 1, 2))
+            for t in reversed(self._times(L, d)):
                 if self.sequences:
-                    dh += dYd[:, :, t]
+                    dh += dYT[:, t]
                 self.step_back(buf, d, w, t, Hp[:, t + prev], dh)
-            dGx = buf[f"dGx{d}"].reshape(R, L * B, -1)
-            dGh = buf[f"dGh{d}"].reshape(R, L * B, -1)
-            np.matmul(X2T, dGx, out=w["dW_ih"])
-            np.matmul(buf["ones"], dGx, out=w["db_ih"])
-            Hprev = Hp[:, prev : prev + L].reshape(R, L * B, H)
-            np.matmul(Hprev.transpose(0, 2, 1), dGh, out=w["dW_hh"])
-            np.matmul(buf["ones"], dGh, out=w["db_hh"])
+            # the weight gradients as GEMMs over all steps, on batch-minor copies
+            np.copyto(Hrows, Hp[:, prev : prev + L].transpose(0, 1, 3, 2))
+            if self.gates == 3:  # gru: the recurrent gradient differs in the n gate
+                np.copyto(Grows, buf[f"dGh{d}"].transpose(0, 1, 3, 2))
+                np.matmul(Hrows.reshape(R, L * B, H).transpose(0, 2, 1), G2, out=w["dW_hh"])
+                np.matmul(buf["ones"], G2, out=w["db_hh"])
+            np.copyto(Grows, buf[f"dGx{d}"].transpose(0, 1, 3, 2))
+            np.matmul(X2T, G2, out=w["dW_ih"])
+            np.matmul(buf["ones"], G2, out=w["db_ih"])
+            if self.gates != 3:
+                np.matmul(Hrows.reshape(R, L * B, H).transpose(0, 2, 1), G2, out=w["dW_hh"])
+                np.copyto(w["db_hh"], w["db_ih"])
             if need_dx:
                 dXt2 = buf["dXt"].reshape(R, L * B, self.C)
                 if d == 0:
-                    np.matmul(dGx, w["W_ihT"], out=dXt2)
+                    np.matmul(G2, w["W_ihT"], out=dXt2)
                 else:
-                    dXt2 += np.matmul(dGx, w["W_ihT"])
+                    dXt2 += np.matmul(G2, w["W_ihT"])
         if not need_dx:
             return None
         dX = buf["dX"]
@@ -729,12 +744,12 @@ class RNN(_Recurrent):
     has_activation = True
 
     def cell_buffers(self, buf, d, R, L, B, dtype):
-        buf[f"S{d}"] = np.empty((R, L, B, self.hidden), dtype)
+        buf[f"S{d}"] = np.empty((R, L, self.hidden, B), dtype)
 
     def step(self, buf, d, w, t, h_prev, h, keep):
-        Z = buf[f"XW{d}"][:, t]  # becomes the pre-activation in place
-        Z += np.matmul(h_prev, w["W_hh"])
-        Z += w["b_hh"]
+        Z = buf[f"XT{d}"][:, t]  # becomes the pre-activation in place
+        Z += np.matmul(w["W_hhT"], h_prev)
+        Z += w["b_hhT"]
         if keep:
             self.act.forward_train(Z, h, buf[f"S{d}"][:, t])
         else:
@@ -742,10 +757,9 @@ class RNN(_Recurrent):
 
     def step_back(self, buf, d, w, t, h_prev, dh):
         dZ = buf[f"dGx{d}"][:, t]
-        self.act.backward_train(
-            buf[f"XW{d}"][:, t], buf[f"Hp{d}"][:, t + 1], buf[f"S{d}"][:, t], dh, dZ
-        )
-        np.matmul(dZ, w["W_hhT"], out=dh)
+        Z, h = buf[f"XT{d}"][:, t], buf[f"Hp{d}"][:, t + 1]
+        self.act.backward_train(Z, h, buf[f"S{d}"][:, t], dh, dZ)
+        np.matmul(w["W_hh"], dZ, out=dh)
 
 
 @LAYERS.register("gru")
@@ -757,48 +771,48 @@ class GRU(_Recurrent):
 
     def cell_buffers(self, buf, d, R, L, B, dtype):
         H = self.hidden
-        buf[f"HW{d}"] = np.empty((R, L, B, 3 * H), dtype)  # h_{t-1} W_hh + b_hh
-        buf[f"RZ{d}"] = np.empty((R, L, B, 2 * H), dtype)
-        buf[f"N{d}"] = np.empty((R, L, B, H), dtype)
+        buf[f"HW{d}"] = np.empty((R, L, 3 * H, B), dtype)  # W_hh^T h_{t-1} + b_hh
+        buf[f"RZ{d}"] = np.empty((R, L, 2 * H, B), dtype)
+        buf[f"N{d}"] = np.empty((R, L, H, B), dtype)
 
     def step(self, buf, d, w, t, h_prev, h, keep):
         H = self.hidden
-        XW, HW = buf[f"XW{d}"][:, t], buf[f"HW{d}"][:, t]
+        XW, HW = buf[f"XT{d}"][:, t], buf[f"HW{d}"][:, t]
         RZ, N = buf[f"RZ{d}"][:, t], buf[f"N{d}"][:, t]
-        np.matmul(h_prev, w["W_hh"], out=HW)
-        HW += w["b_hh"]
-        np.add(XW[..., : 2 * H], HW[..., : 2 * H], out=RZ)
+        np.matmul(w["W_hhT"], h_prev, out=HW)
+        HW += w["b_hhT"]
+        np.add(XW[:, : 2 * H], HW[:, : 2 * H], out=RZ)
         _sigmoid(RZ, out=RZ)
-        np.multiply(RZ[..., :H], HW[..., 2 * H :], out=N)
-        N += XW[..., 2 * H :]
+        np.multiply(RZ[:, :H], HW[:, 2 * H :], out=N)
+        N += XW[:, 2 * H :]
         np.tanh(N, out=N)
         np.subtract(h_prev, N, out=h)  # h = n + z (h_prev - n)
-        h *= RZ[..., H:]
+        h *= RZ[:, H:]
         h += N
 
     def step_back(self, buf, d, w, t, h_prev, dh):
         H = self.hidden
         HW = buf[f"HW{d}"][:, t]
         RZ, n = buf[f"RZ{d}"][:, t], buf[f"N{d}"][:, t]
-        r, z = RZ[..., :H], RZ[..., H:]
+        r, z = RZ[:, :H], RZ[:, H:]
         dGx, dGh = buf[f"dGx{d}"][:, t], buf[f"dGh{d}"][:, t]
         one = dh.dtype.type(1)
         # n's pre-activation: dn * (1 - n^2), dn = dh (1 - z)
-        da_n = dGx[..., 2 * H :]
+        da_n = dGx[:, 2 * H :]
         np.multiply(dh, one - z, out=da_n)
         da_n *= one - n * n
-        np.multiply(da_n, r, out=dGh[..., 2 * H :])
+        np.multiply(da_n, r, out=dGh[:, 2 * H :])
         # r: da_n * HW_n * r (1 - r); z: dh (h_prev - n) z (1 - z)
-        da_r = dGx[..., :H]
-        np.multiply(da_n, HW[..., 2 * H :], out=da_r)
+        da_r = dGx[:, :H]
+        np.multiply(da_n, HW[:, 2 * H :], out=da_r)
         da_r *= r * (one - r)
-        da_z = dGx[..., H : 2 * H]
+        da_z = dGx[:, H : 2 * H]
         np.subtract(h_prev, n, out=da_z)
         da_z *= dh
         da_z *= z * (one - z)
-        dGh[..., : 2 * H] = dGx[..., : 2 * H]
+        dGh[:, : 2 * H] = dGx[:, : 2 * H]
         dh *= z
-        dh += np.matmul(dGh, w["W_hhT"])
+        dh += np.matmul(w["W_hh"], dGh)
 
 
 @LAYERS.register("lstm")
@@ -810,25 +824,25 @@ class LSTM(_Recurrent):
 
     def cell_buffers(self, buf, d, R, L, B, dtype):
         H = self.hidden
-        buf[f"Cp{d}"] = np.zeros((R, L + 2, B, H), dtype)  # c_t at t + 1, like Hp
-        buf[f"TC{d}"] = np.empty((R, L, B, H), dtype)  # tanh(c_t)
+        buf[f"Cp{d}"] = np.zeros((R, L + 2, H, B), dtype)  # c_t at t + 1, like Hp
+        buf[f"TC{d}"] = np.empty((R, L, H, B), dtype)  # tanh(c_t)
 
     def train_buffers(self, buf, lead, B, dtype):
         super().train_buffers(buf, lead, B, dtype)
-        buf["dc"] = np.empty((self.p[0].shape[0], B, self.hidden), dtype)
+        buf["dc"] = np.empty((self.p[0].shape[0], self.hidden, B), dtype)
 
     def reset_carry(self, buf):
         buf["dc"].fill(0)
 
     def step(self, buf, d, w, t, h_prev, h, keep):
         H = self.hidden
-        G = buf[f"XW{d}"][:, t]  # becomes the activated gates in place
-        G += np.matmul(h_prev, w["W_hh"])
-        G += w["b_hh"]
-        _sigmoid(G[..., : 2 * H], out=G[..., : 2 * H])
-        np.tanh(G[..., 2 * H : 3 * H], out=G[..., 2 * H : 3 * H])
-        _sigmoid(G[..., 3 * H :], out=G[..., 3 * H :])
-        i, f, g, o = G[..., :H], G[..., H : 2 * H], G[..., 2 * H : 3 * H], G[..., 3 * H :]
+        G = buf[f"XT{d}"][:, t]  # becomes the activated gates in place
+        G += np.matmul(w["W_hhT"], h_prev)
+        G += w["b_hhT"]
+        _sigmoid(G[:, : 2 * H], out=G[:, : 2 * H])
+        np.tanh(G[:, 2 * H : 3 * H], out=G[:, 2 * H : 3 * H])
+        _sigmoid(G[:, 3 * H :], out=G[:, 3 * H :])
+        i, f, g, o = G[:, :H], G[:, H : 2 * H], G[:, 2 * H : 3 * H], G[:, 3 * H :]
         Cp = buf[f"Cp{d}"]
         prev = t if d == 0 else t + 2
         c = Cp[:, t + 1]
@@ -840,25 +854,25 @@ class LSTM(_Recurrent):
 
     def step_back(self, buf, d, w, t, h_prev, dh):
         H = self.hidden
-        G = buf[f"XW{d}"][:, t]
-        i, f, g, o = G[..., :H], G[..., H : 2 * H], G[..., 2 * H : 3 * H], G[..., 3 * H :]
+        G = buf[f"XT{d}"][:, t]
+        i, f, g, o = G[:, :H], G[:, H : 2 * H], G[:, 2 * H : 3 * H], G[:, 3 * H :]
         prev = t if d == 0 else t + 2
         c_prev = buf[f"Cp{d}"][:, prev]
         tc = buf[f"TC{d}"][:, t]
         dc = buf["dc"]
         one = dh.dtype.type(1)
         dG = buf[f"dGx{d}"][:, t]
-        np.multiply(dh, tc, out=dG[..., 3 * H :])  # do
-        dG[..., 3 * H :] *= o * (one - o)
+        np.multiply(dh, tc, out=dG[:, 3 * H :])  # do
+        dG[:, 3 * H :] *= o * (one - o)
         dc += dh * o * (one - tc * tc)
-        np.multiply(dc, g, out=dG[..., :H])  # di
-        dG[..., :H] *= i * (one - i)
-        np.multiply(dc, c_prev, out=dG[..., H : 2 * H])  # df
-        dG[..., H : 2 * H] *= f * (one - f)
-        np.multiply(dc, i, out=dG[..., 2 * H : 3 * H])  # dg
-        dG[..., 2 * H : 3 * H] *= one - g * g
+        np.multiply(dc, g, out=dG[:, :H])  # di
+        dG[:, :H] *= i * (one - i)
+        np.multiply(dc, c_prev, out=dG[:, H : 2 * H])  # df
+        dG[:, H : 2 * H] *= f * (one - f)
+        np.multiply(dc, i, out=dG[:, 2 * H : 3 * H])  # dg
+        dG[:, 2 * H : 3 * H] *= one - g * g
         dc *= f
-        np.matmul(dG, w["W_hhT"], out=dh)
+        np.matmul(w["W_hh"], dG, out=dh)
 
 
 # --------------------------------------------------------------------------------- specs

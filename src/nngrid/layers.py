@@ -168,10 +168,10 @@ class Dense(Layer):
     has_activation = True
     _keys = ("units",)
 
-    def __init__(self, units: int = None, _output: bool = False):
+    def __init__(self, units: int = None):
         super().__init__()
         self.units = units
-        self.output = _output
+        self.output = False  # the network's output layer (no activation) when True
 
     def build(self, shape, net):
         units = _positive(self.index, self.name, "units", self.units)
@@ -913,7 +913,7 @@ def parse_layers(spec: Any) -> list[Layer]:
             raise NngridError(
                 f"layer {i}: unknown kind {kind!r}; valid choices: {', '.join(LAYERS.names())}"
             )
-        valid = [k for k in LAYERS.parameters(kind) if not k.startswith("_")]
+        valid = list(LAYERS.parameters(kind))
         for key in params:
             if key not in valid:
                 raise NngridError(

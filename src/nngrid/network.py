@@ -110,7 +110,9 @@ class Network:
                 f"input shape must be (features,) or (length, channels), got {in_shape}"
             )
         self.layers = list(parse_layers(layers))
-        self.layers.append(Dense(units=int(n_out), _output=True))
+        output = Dense(units=int(n_out))
+        output.output = True
+        self.layers.append(output)
         shape = Shape(self.in_shape, "channel")
         specs: list[tuple[int, str, tuple[int, int]]] = []  # (layer, name, shape per replica)
         self.layer_shapes = [shape]

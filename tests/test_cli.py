@@ -315,3 +315,128 @@ def test_output_onto_an_existing_regular_file_replaces_it(tmp_path, capsys):
         status, _, err = run(["train", *SMALL, "--epochs", "1", "--output", str(target)], capsys)
         assert status == 0, err
         assert json.loads(target.read_text())["epochs"] == 1
+
+
+# ------------------------------------------------------------------ layers and weight files
+SEQ_LAYERS = "[{conv1d: {channels: 3, kernel: 3, stride: 2}}, {gru: {hidden: 2}}]"
+
+
+def sequence_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for part, n in (("train", 30), ("val", 10), ("test", 10)):
+        arrays[f"X_{part}"] = rng.standard_normal((n, 9, 2))
+        arrays[f"y_{part}"] = np.arange(n) % 3
+    path = tmp_path / "seq.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def test_layers_trains_a_sequence_net_and_weights_round_trip(tmp_path, capsys):
+    data = sequence_npz(tmp_path)
+    base = ["train", "--data", str(data), "--layers", SEQ_LAYERS, "--epochs", "2", "--quiet"]
+    status, _, err = run(
+        [*base, "--seed", "0,1", "--save-weights", str(tmp_path / "w.npz"), "--output",
+         str(tmp_path / "two.json")],
+        capsys,
+    )  # fmt: skip
+    assert status == 0, err
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert two[0]["config"]["layers"][1] == {
+        "gru": {"hidden": 2, "bidirectional": False, "sequences": False}
+    }
+    saved = dict(np.load(tmp_path / "w.npz"))
+    assert {k.split(".", 1)[0] for k in saved} == {"replica_0", "replica_1"}
+    assert saved["replica_1.layers.0.weight"].shape == (3, 2, 3)  # torch's (out, in, kernel)
+    assert saved["replica_0.layers.2.weight"].shape == (3, 2)  # the output layer, last
+    one = {k.split(".", 1)[1]: v for k, v in saved.items() if k.startswith("replica_1.")}
+    np.savez(tmp_path / "one.npz", **one)
+    # start from replica 1's trained weights and train one epoch with a negligible lr: the
+    # weights stay those of the file (not seed 5's draws), so the file was read
+    status, _, err = run(
+        [*base, "--seed", "5", "--init-from", str(tmp_path / "one.npz"), "--save-weights",
+         str(tmp_path / "again.npz"), "--output", str(tmp_path / "again.json"), "--lr", "1e-12"],
+        capsys,
+    )  # fmt: skip
+    assert status == 0, err
+    again = dict(np.load(tmp_path / "again.npz"))
+    assert set(again) == set(one)
+    for k, v in one.items():
+        np.testing.assert_allclose(again[k], v, rtol=1e-6, atol=1e-9)
+    rec = json.loads((tmp_path / "again.json").read_text())
+    assert rec["config"]["init_from"] == str(tmp_path / "one.npz")
+
+
+@pytest.mark.parametrize(
+    ("layers", "needle"),
+    [
+        ("[conv3d]", "layer 0: unknown kind 'conv3d'; valid choices: dense, conv1d"),
+        ("[{gru: {hiden: 2}}]", "layer 0 (gru): unknown key 'hiden'; valid keys: hidden"),
+        ("[{conv1d: {channels: 2, kernel: 30}}, flatten]", "layer 0 (conv1d): kernel 30"),
+        ("[{conv1d: {channels: 2, kernel: 3}}]", "layer 1 (dense, the output layer): its input"),
+        ("[{dense: {units: 2}", "--layers: not YAML flow text"),
+        ("{dense: 2}", "--layers: must be a non-empty list"),
+    ],
+)
+def test_bad_layer_specs_exit_2_with_one_line(tmp_path, capsys, layers, needle):
+    data = sequence_npz(tmp_path)
+    argv = ["train", "--data", str(data), "--layers", layers, "--epochs", "1", "--quiet"]
+    status, out, err = run(argv, capsys)
+    assert status == 2 and out == ""
+    assert needle in err and err.count("\n") == 1, err
+
+
+def test_mismatching_weight_file_exits_2_naming_the_first_mismatch(tmp_path, capsys):
+    data = sequence_npz(tmp_path)
+    weights = {
+        "layers.0.weight": np.zeros((3, 2, 4)),  # kernel 4, the spec says 3
+        "layers.0.bias": np.zeros(3),
+    }
+    np.savez(tmp_path / "bad.npz", **weights)
+    argv = ["train", "--data", str(data), "--layers", SEQ_LAYERS, "--epochs", "1", "--quiet"]
+    status, _, err = run([*argv, "--init-from", str(tmp_path / "bad.npz")], capsys)
+    assert status == 2
+    assert (
+        "init_from: layers.0.weight has shape (3, 2, 4) but layer 0 (conv1d) needs (3, 2, 3)" in err
+    )
+
+
+def test_help_says_how_several_replicas_are_saved(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "replica_<r>." in out and "--layers SPEC" in out and "--init-from FILE.npz" in out
+
+
+def test_save_weights_may_not_overwrite_an_input_or_a_device(tmp_path, capsys):
+    data = sequence_npz(tmp_path)
+    before = data.read_bytes()
+    base = ["train", "--data", str(data), "--layers", SEQ_LAYERS, "--epochs", "1", "--quiet"]
+    status, out, err = run([*base, "--save-weights", str(data)], capsys)
+    assert status == 2 and out == ""
+    assert "--save-weights" in err and "--data input file" in err and len(err.splitlines()) == 1
+    assert data.read_bytes() == before
+    folder = tmp_path / "folder.npz"
+    folder.mkdir()
+    status, _, err = run([*base, "--save-weights", str(folder)], capsys)
+    assert status == 2 and "--save-weights" in err and len(err.splitlines()) == 1
+    assert folder.is_dir() and not any(folder.iterdir())
+
+
+def test_clip_norm_reaches_the_record_and_bad_values_are_refused(tmp_path, capsys):
+    data = sequence_npz(tmp_path)
+    base = ["train", "--data", str(data), "--layers", SEQ_LAYERS, "--epochs", "1", "--quiet"]
+    status, out, err = run([*base, "--clip-norm", "0.5"], capsys)
+    assert status == 0, err
+    assert json.loads(out)["config"]["clip_norm"] == 0.5
+    status, out, err = run([*base, "--clip-norm", "-1"], capsys)
+    assert status == 2 and out == "" and "clip_norm" in err and len(err.splitlines()) == 1
+
+
+def test_memory_estimate_covers_layered_networks(tmp_path, capsys):
+    data = sequence_npz(tmp_path)
+    huge = "[{conv1d: {channels: 100000000, kernel: 3}}, flatten]"
+    argv = ["train", "--data", str(data), "--layers", huge, "--epochs", "1", "--quiet"]
+    status, out, err = run(argv, capsys)
+    assert status == 2 and out == ""
+    assert "memory" in err and "--layers" in err and len(err.splitlines()) == 1

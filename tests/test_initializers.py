@@ -32,7 +32,8 @@ def test_variance_matches_formula(name, fan_in, fan_out):
         assert var == pytest.approx(FORMULAS[name](fan_in, fan_out))
     # 40 000+ draws: the sample variance is within ~1.5% (about 2 standard errors)
     assert W.var() == pytest.approx(var, rel=0.03)
-    assert abs(W.mean()) < 3 * np.sqrt(var / W.size)
+    if name != "identity":  # deterministic: its mean is 1 / max(fans), not ~0
+        assert abs(W.mean()) < 3 * np.sqrt(var / W.size)
     if name.endswith("uniform"):
         assert np.abs(W).max() <= np.sqrt(3 * var)
 
@@ -45,7 +46,7 @@ def test_reproducible_and_dtype(name):
     c = init(np.random.default_rng(43), 30, 20, np.float64)
     f = init(np.random.default_rng(42), 30, 20, np.float32)
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
+    assert np.array_equal(a, c) == (name == "identity")  # identity draws nothing
     assert f.dtype == np.float32
     np.testing.assert_array_equal(f, a.astype(np.float32))
 
@@ -75,3 +76,18 @@ def test_default_initializer_reads_the_activation(activation):
 def test_default_initializer_unknown_activation():
     with pytest.raises(NngridError, match="valid choices"):
         default_initializer("reluu")
+
+
+@pytest.mark.parametrize(("fan_in", "fan_out"), [(6, 6), (9, 4), (4, 9)])
+def test_orthogonal_is_orthogonal_and_identity_is_eye(fan_in, fan_out):
+    W = INITIALIZERS.create("orthogonal", gain=2.0)(np.random.default_rng(0), fan_in, fan_out)
+    W = W.astype(np.float64)
+    small = min(fan_in, fan_out)
+    gram = W.T @ W if fan_in >= fan_out else W @ W.T
+    np.testing.assert_allclose(gram, 4.0 * np.eye(small), atol=1e-5)
+    rng = np.random.default_rng(1)
+    eye = INITIALIZERS.create("identity")(rng, fan_in, fan_out, np.float64)
+    np.testing.assert_array_equal(eye, np.eye(fan_in, fan_out))
+    assert rng.random() == np.random.default_rng(1).random()  # nothing was drawn
+    with pytest.raises(NngridError, match="gain"):
+        INITIALIZERS.create("orthogonal", gain=0)

@@ -217,8 +217,9 @@ def test_dropout_masks_are_inverted_and_only_in_training():
     dropped = net.forward(X, train=True, dropout=(rates, gens)).copy()
     np.testing.assert_array_equal(dropped[0], plain[0])  # rate 0: untouched
     assert not np.allclose(dropped[1], plain[1])
-    H = net._last[0].H[0][1]  # (buffers, X, masks) of the last forward
-    A = net._last[0].A[0][1]
+    bufs, masks = net._last  # (per-layer buffers, dropout masks) of the last forward
+    H = masks[0][0][1]  # layer 0's dropped-out output, replica 1
+    A = bufs[0]["A"][1]
     kept = H != 0
     assert 0.3 < kept.mean() < 0.7
     np.testing.assert_allclose(H[kept], 2.0 * A[kept])  # scaled by 1 / (1 - 0.5)
@@ -247,3 +248,63 @@ def test_bad_shapes_and_sizes_are_user_errors():
         MLP([3], "relu", None, [np.random.default_rng(0)])
     with pytest.raises(NngridError, match="Generator"):
         MLP([3, 2], "relu", None, [])
+
+
+# ---------------------------------------------------------------- the MLP before layers existed
+#: The last commit whose network.py was the hand-written MLP (before the layer list).
+PRE_LAYERS = "7f6b113"
+
+
+def _old_module(path: str, name: str, swap: dict | None = None):
+    """Load ``path`` as it was at :data:`PRE_LAYERS` (skip when git or the commit is absent)."""
+    import subprocess
+    import sys
+    import types
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        source = subprocess.run(
+            ["git", "-C", str(repo), "show", f"{PRE_LAYERS}:{path}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip(f"commit {PRE_LAYERS} is not in this checkout")
+    module = types.ModuleType(name)
+    saved = {k: sys.modules.get(k) for k in (swap or {})}
+    sys.modules.update(swap or {})
+    try:
+        exec(compile(source, f"{PRE_LAYERS}:{path}", "exec"), module.__dict__)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    return module
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mlp_is_bitwise_the_pre_layers_mlp(activation, dtype):
+    old = _old_module("src/nngrid/network.py", "old_network")
+    sizes, R = [5, 16, 8, 3], 3
+    new_net = MLP(sizes, activation, None, [np.random.default_rng(s) for s in range(R)], dtype)
+    old_net = old.MLP(sizes, activation, None, [np.random.default_rng(s) for s in range(R)], dtype)
+    np.testing.assert_array_equal(new_net.flat, old_net.flat)
+    rng = np.random.default_rng(7)
+    for step in range(3):
+        X = rng.standard_normal((R, 11, 5)).astype(dtype)
+        g = rng.standard_normal((R, 11, 3)).astype(dtype)
+        drop = (np.array([0.0, 0.3, 0.5]), None)
+        outs = []
+        for net in (new_net, old_net):
+            gens = [np.random.default_rng(100 + step + r) for r in range(R)]
+            out = net.forward(X, train=True, dropout=(drop[0], gens)).copy()
+            outs.append((out, net.backward(g).copy(), net.predict(X[0]).copy()))
+        for a, b in zip(*outs, strict=True):
+            np.testing.assert_array_equal(a, b)
+        new_net.flat -= 0.1 * new_net.flat_grad
+        old_net.flat -= 0.1 * old_net.flat_grad

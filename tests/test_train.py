@@ -256,3 +256,143 @@ def test_batch_larger_than_the_data_is_full_batch(moons):
     (a,) = train_replicas(moons, **dict(KW, batch_size=10_000))
     (b,) = train_replicas(moons, **dict(KW, batch_size=None))
     assert untimed(a)["history"] == untimed(b)["history"]
+
+
+# ------------------------------------------------------------------------- layered networks
+
+
+@pytest.fixture(scope="module")
+def sequences():
+    """A small sequence task: 3 classes told apart by where a bump sits, (n, 12, 2) float."""
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        y = rng.permutation(np.arange(n) % 3)
+        X = 0.3 * rng.standard_normal((n, 12, 2))
+        for i, c in enumerate(y):
+            X[i, 4 * c : 4 * c + 3, c % 2] += 1.5
+        return X, y
+
+    out = {}
+    for part, n in (("train", 60), ("val", 30), ("test", 30)):
+        out[f"X_{part}"], out[f"y_{part}"] = split(n)
+    return out
+
+
+LAYER_SPECS = {
+    "conv_pools": [
+        {"conv1d": {"channels": 3, "kernel": 3, "padding": 1, "dilation": 2}},
+        {"max_pool1d": {"kernel": 2}},
+        {"conv1d": {"channels": 3, "kernel": 2, "stride": 2}},
+        {"avg_pool1d": {"kernel": 2, "stride": 1}},
+        "flatten",
+        {"dense": {"units": 5}},
+    ],
+    "gap": [{"conv1d": {"channels": 4, "kernel": 3}}, "global_avg_pool1d"],
+    "rnn": [{"rnn": {"hidden": 4, "bidirectional": True, "sequences": True}}, "flatten"],
+    "gru": [{"gru": {"hidden": 3, "bidirectional": True}}],
+    "lstm": [{"lstm": {"hidden": 3, "sequences": True}}, "flatten"],
+}
+
+
+@pytest.mark.parametrize("name", LAYER_SPECS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_layered_replica_in_a_stack_equals_replica_alone(sequences, name, dtype):
+    """Bitwise, for every layer kind: stack records == records of each replica alone; the same
+    call twice gives the same records; clipping and dropout are per replica too."""
+    lrs = [0.01, 0.03, 0.02]
+    kw = dict(
+        layers=LAYER_SPECS[name], activation="tanh", batch_size=16, epochs=3, dtype=dtype,
+        optimizer="adam", clip_norm=0.5, regularizer="dropout",
+    )  # fmt: skip
+    rates = [0.0, 0.2, 0.1]
+    stack = train_replicas(
+        sequences, seeds=[0, 1, 2], opt_params={"lr": lrs}, reg_params={"rate": rates}, **kw
+    )
+    again = train_replicas(
+        sequences, seeds=[0, 1, 2], opt_params={"lr": lrs}, reg_params={"rate": rates}, **kw
+    )
+    assert [untimed(r) for r in stack] == [untimed(r) for r in again]
+    for r in range(3):
+        alone = train_replicas(
+            sequences, seeds=[r], opt_params={"lr": lrs[r]}, reg_params={"rate": rates[r]}, **kw
+        )[0]
+        assert untimed(stack[r]) == untimed(alone)
+
+    def kinds(spec):
+        return [item if isinstance(item, str) else next(iter(item)) for item in spec]
+
+    assert kinds(stack[0]["config"]["layers"]) == kinds(LAYER_SPECS[name])
+    assert stack[0]["config"]["clip_norm"] == 0.5
+
+
+def test_a_cnn_and_a_gru_learn_the_sequence_task(sequences):
+    for spec in (LAYER_SPECS["conv_pools"], LAYER_SPECS["gru"]):
+        rec = train_replicas(
+            sequences, layers=spec, activation="relu", batch_size=10, epochs=30,
+            opt_params={"lr": 0.02},
+        )[0]  # fmt: skip
+        assert rec["test_accuracy"] >= 0.9, rec["test_accuracy"]
+        assert rec["history"][-1]["train_loss"] < rec["history"][0]["train_loss"] / 3
+
+
+def test_clip_gradients_scales_each_replica_to_the_global_norm():
+    from nngrid.train import clip_gradients
+
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 1, 5))]
+    grads[0][1] *= 100  # replica 1 is far above the threshold, 0 and 2 below or near it
+    before = [g.copy() for g in grads]
+    norms = [np.sqrt(sum(np.sum(g[r] ** 2) for g in before)) for r in range(3)]
+    limit = float(np.sort(norms)[1])  # the middle replica sits just at the limit
+    clip_gradients(grads, limit)
+    for r in range(3):
+        coef = min(1.0, limit / (norms[r] + 1e-6))
+        for g, b in zip(grads, before, strict=True):
+            np.testing.assert_allclose(g[r], b[r] * coef, rtol=1e-12)
+    after = [np.sqrt(sum(np.sum(g[r] ** 2) for g in grads)) for r in range(3)]
+    assert after[1] == pytest.approx(limit, rel=1e-6) and after[1] < norms[1] / 10
+
+
+def test_layer_and_architecture_arguments_are_user_errors(sequences, moons):
+    with pytest.raises(NngridError, match="hidden .* or layers, not both"):
+        train_replicas(moons, hidden=[4], layers=["flatten"], activation="relu", epochs=1)
+    with pytest.raises(NngridError, match=r"hidden builds a dense network.*use layers"):
+        train_replicas(sequences, hidden=[4], activation="relu", epochs=1)
+    with pytest.raises(NngridError, match="clip_norm must be a positive number"):
+        train_replicas(moons, hidden=[4], activation="relu", epochs=1, clip_norm=0)
+    with pytest.raises(NngridError, match=r"layer 0 \(conv1d\): kernel 20"):
+        train_replicas(
+            sequences, layers=[{"conv1d": {"channels": 2, "kernel": 20}}, "flatten"],
+            activation="relu", epochs=1,
+        )  # fmt: skip
+
+
+# ------------------------------------------------------------------------- the pre-layers loop
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"regularizer": "dropout", "reg_params": {"rate": [0.0, 0.3]}, "batch_size": 32},
+        {"regularizer": "l2", "reg_params": {"strength": 1e-3}, "optimizer": "sgd"},
+        {"regularizer": "early_stopping", "reg_params": {"patience": 2}, "batch_size": 50},
+    ],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_hidden_gives_bitwise_the_records_of_the_pre_layers_core(moons, kw, dtype):
+    """--hidden 16,8 through today's train_replicas == through the train.py and network.py of the
+    last commit before layers (loaded from git), apart from timings."""
+    import sys
+
+    from test_network import PRE_LAYERS, _old_module
+
+    old_network = _old_module("src/nngrid/network.py", "old_network")
+    old_train = _old_module(
+        "src/nngrid/train.py", "old_train", swap={"nngrid.network": old_network}
+    )
+    assert sys.modules["nngrid.network"].__name__ == "nngrid.network"
+    args = dict(hidden=[16, 8], activation="relu", epochs=6, seeds=[0, 1], dtype=dtype, **kw)
+    new = train_replicas(moons, **args)
+    old = old_train.train_replicas(moons, **args)
+    assert [untimed(r) for r in new] == [untimed(r) for r in old], PRE_LAYERS

@@ -125,6 +125,23 @@ def _hidden(text: str) -> list[int]:
     return _list(_positive_int)(text)
 
 
+def _layers(text: str) -> list:
+    import yaml
+
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0]
+        raise argparse.ArgumentTypeError(
+            f"not YAML flow text ({first}); write e.g. '[{{dense: {{units: 32}}}}, flatten]'"
+        ) from None
+    if not isinstance(spec, list) or not spec:
+        raise argparse.ArgumentTypeError(
+            f"must be a non-empty list like '[{{dense: {{units: 32}}}}, flatten]', got {text!r}"
+        )
+    return spec
+
+
 def _seeds(text: str) -> list[int]:
     seeds = _list(_int)(text)
     if any(s < 0 or s >= SEED_LIMIT for s in seeds):
@@ -230,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     from nngrid.activations import ACTIVATIONS
     from nngrid.datasets import DATASETS
     from nngrid.initializers import INITIALIZERS
+    from nngrid.layers import LAYERS
     from nngrid.losses import LOSSES
     from nngrid.optim import OPTIMIZERS
     from nngrid.regularizers import REGULARIZERS
@@ -389,6 +407,40 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="validation accuracy for time-to-target (epochs and seconds)",
     )
+    t.add_argument(
+        "--layers",
+        type=_layers,
+        default=None,
+        metavar="SPEC",
+        help="the layer list as YAML flow text, replacing --hidden; a layer without parameters "
+        "is its bare name, e.g. '[{conv1d: {channels: 25, kernel: 5, stride: 2, padding: 1}}, "
+        f"flatten]'; kinds: {', '.join(LAYERS.names())} (their keys: 'nngrid list'); a dense "
+        "output layer is appended",
+    )
+    t.add_argument(
+        "--clip-norm",
+        type=_float,
+        default=None,
+        metavar="C",
+        help="clip each replica's gradient to global L2 norm C before every step (as torch's "
+        "clip_grad_norm_); off unless given",
+    )
+    t.add_argument(
+        "--init-from",
+        metavar="FILE.npz",
+        default=None,
+        help="start every replica from these weights: torch state_dict names and shapes of the "
+        "equivalent module (layers.<i>.weight, layers.<i>.bias, layers.<i>.weight_ih_l0, ...; "
+        "the output layer last)",
+    )
+    t.add_argument(
+        "--save-weights",
+        metavar="FILE.npz",
+        default=None,
+        help="write the trained weights under torch state_dict names (as --init-from reads "
+        "them); with several replicas each name is prefixed by 'replica_<r>.' (r = the "
+        "record's replica), e.g. replica_0.layers.0.weight",
+    )
     t.add_argument("--output", metavar="FILE", help="write the JSON here (atomically)")
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
@@ -396,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser(
         "list",
         help="print every registry: activations, initializers, losses, regularizers, "
-        "optimizers, schedules, datasets",
+        "optimizers, schedules, datasets, layers",
         description="Print every registered component with its parameters and defaults.",
     )
     lst.add_argument("--plugin", action="append", default=[], metavar="MODULE")
@@ -423,6 +475,7 @@ def _registries() -> dict[str, Any]:
     from nngrid.activations import ACTIVATIONS
     from nngrid.datasets import DATASETS
     from nngrid.initializers import INITIALIZERS
+    from nngrid.layers import LAYERS
     from nngrid.losses import LOSSES
     from nngrid.optim import OPTIMIZERS
     from nngrid.regularizers import REGULARIZERS
@@ -436,6 +489,7 @@ def _registries() -> dict[str, Any]:
         "optimizers": OPTIMIZERS,
         "schedules": SCHEDULES,
         "datasets": DATASETS,
+        "layers": LAYERS,
     }
 
 
@@ -478,17 +532,21 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
-def _check_output(path: str, inputs: dict[str, str | None] | None = None) -> None:
+def _check_output(
+    path: str, inputs: dict[str, str | None] | None = None, flag: str = "--output"
+) -> None:
     """Refuse an output path that cannot be written, before any work: empty, ending in ``/``,
     an existing non-regular file (folder, device, FIFO), one of the ``inputs`` (flag -> path:
     writing there would destroy it), or a folder nngrid cannot write into."""
     from nngrid import io
 
-    io.check_output_target(path, "--output")
-    for flag, source in (inputs or {}).items():
+    io.check_output_target(path, flag)
+    for source_flag, source in (inputs or {}).items():
         if source is not None and _same_file(path, source):
             raise NngridError(
-                f"--output {path} is the {flag} input file; writing there would destroy it: "
+                f"{flag} {path} is the {source_flag} "
+                f"{'file' if source_flag == '--output' else 'input file'}; "
+                "writing there would destroy it: "
                 "give another file name"
             )
     parent = os.path.dirname(os.path.abspath(path)) or "."
@@ -496,7 +554,7 @@ def _check_output(path: str, inputs: dict[str, str | None] | None = None) -> Non
     while not os.path.exists(probe):
         probe = os.path.dirname(probe)
     if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
-        raise NngridError(f"--output {path}: cannot write into {probe}")
+        raise NngridError(f"{flag} {path}: cannot write into {probe}")
 
 
 def _training_bytes(data: dict[str, Any], args: argparse.Namespace, replicas: int) -> int:
@@ -507,13 +565,21 @@ def _training_bytes(data: dict[str, Any], args: argparse.Namespace, replicas: in
 
     X = data["X_train"]
     y = np.asarray(data["y_train"])
-    outputs = y.shape[1] if y.ndim == 2 else int(y.max(initial=1)) + 1
-    widths = [int(X.shape[1]), *args.hidden, max(2, outputs)]
-    n_params = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+    outputs = max(2, y.shape[1] if y.ndim == 2 else int(y.max(initial=1)) + 1)
+    if args.layers is not None:
+        from nngrid.layers import plan
+        from nngrid.train import _architecture
+
+        _, layers, in_shape = _architecture(None, args.layers, X, outputs)
+        n_params, kept = plan(layers, in_shape, outputs)
+    else:
+        widths = [int(X.shape[1]), *args.hidden, outputs]
+        n_params = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+        kept = widths[1:]
     rows = max(len(data[k]) for k in data if k.startswith("X_"))
     batch = len(X) if args.batch_size == "full" else min(args.batch_size, len(X))
     itemsize = 8 if args.dtype == "float64" else 4
-    per_replica = 6 * n_params + 4 * batch * sum(widths[1:]) + 2 * rows * max(widths[1:])
+    per_replica = 6 * n_params + 4 * batch * sum(kept) + 2 * rows * max(kept)
     data_bytes = sum(np.asarray(v).nbytes for v in data.values())
     return data_bytes + replicas * itemsize * per_replica
 
@@ -525,10 +591,13 @@ def _check_memory(need: int, args: argparse.Namespace, replicas: int) -> None:
 
     have = io.available_memory()
     if need > have:
-        hidden = ",".join(map(str, args.hidden)) or "none"
+        if args.layers is not None:
+            arch = "--layers " + json.dumps(args.layers)
+        else:
+            arch = "--hidden " + (",".join(map(str, args.hidden)) or "none")
         raise NngridError(
             f"training needs an estimated {io.human_bytes(need)} of memory, more than the "
-            f"{io.human_bytes(have)} available (--hidden {hidden}"
+            f"{io.human_bytes(have)} available ({arch}"
             f", {replicas} replica(s) from --seed x --lr, --batch-size {args.batch_size}, "
             f"--dataset-params {args.dataset_params or '-'}); make them smaller"
         )
@@ -594,7 +663,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
         opt_params[param] = value
     if args.output is not None:
-        _check_output(args.output, {"--data": args.data})
+        _check_output(args.output, {"--data": args.data, "--init-from": args.init_from})
+    if args.save_weights is not None:
+        if not args.save_weights.endswith(".npz"):
+            raise NngridError(f"--save-weights {args.save_weights!r} must end in .npz")
+        _check_output(
+            args.save_weights,
+            {"--data": args.data, "--init-from": args.init_from, "--output": args.output},
+            flag="--save-weights",
+        )
+    init_from = None
+    if args.init_from is not None:
+        init_from = io.load_npz(args.init_from)
 
     lrs = args.lr if args.lr is not None else [opt_accepts.get("lr")]
     replicas = len(lrs) * len(args.seed)
@@ -615,9 +695,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         for seed in args.seed:
             seeds.append(seed)
             lr_list.append(lr)
-    records = train_replicas(
+    trained = train_replicas(
         data,
-        hidden=args.hidden,
+        hidden=None if args.layers is not None else args.hidden,
+        layers=args.layers,
+        init_from=init_from,
+        clip_norm=args.clip_norm,
+        return_model=args.save_weights is not None,
         activation=args.activation,
         init=args.init,
         loss=args.loss,
@@ -635,9 +719,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=_progress_printer(args.quiet),
         dataset=dataset_label,
     )
+    records, net = trained if args.save_weights is not None else (trained, None)
+    if net is not None:
+        if net.R == 1:
+            arrays = net.state_dict(0)
+        else:
+            arrays = {
+                f"replica_{r}.{k}": v for r in range(net.R) for k, v in net.state_dict(r).items()
+            }
+        io.write_npz(args.save_weights, **arrays)
     for rec in records:
         rec["config"]["data_seed"] = args.data_seed if args.data is None else None
         rec["config"]["dataset_params"] = dict(args.dataset_params)
+        if args.init_from is not None:
+            rec["config"]["init_from"] = args.init_from
     result: Any = records[0] if len(records) == 1 else records
     if args.output is not None:
         io.write_json(args.output, result)

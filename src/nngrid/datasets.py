@@ -669,16 +669,22 @@ def _check_shapes(path: Any, shapes: dict[str, tuple[int, ...]]) -> None:
         xs, ys = shapes.get(f"X_{part}"), shapes.get(f"y_{part}")
         if xs is None or ys is None:
             continue
-        if len(xs) != 2:
+        if len(xs) not in (2, 3):
             raise NngridError(
-                f"{path}: X_{part} has shape {xs}; it must be 2-D (samples, features)"
+                f"{path}: X_{part} has shape {xs}; it must be 2-D (samples, features) or 3-D "
+                "(samples, length, channels)"
             )
-        if xs[1] == 0:
+        if 0 in xs[1:]:
             raise NngridError(f"{path}: X_{part} has shape {xs}: no features; give >= 1 column")
         if n_features is None:
-            n_features = xs[1]
-        elif xs[1] != n_features:
-            raise NngridError(f"{path}: X_{part} has {xs[1]} features but X_train has {n_features}")
+            n_features = xs[1:]
+        elif xs[1:] != n_features:
+            got, want = xs[1:], n_features
+            if len(got) == len(want) == 1:
+                got, want = f"{got[0]} features", want[0]
+            else:
+                got = f"per-sample shape {got}"
+            raise NngridError(f"{path}: X_{part} has {got} but X_train has {want}")
         if len(ys) not in (1, 2):
             raise NngridError(f"{path}: y_{part} has shape {ys}; it must be 1-D or 2-D")
         if ys[0] != xs[0]:
@@ -699,16 +705,20 @@ def _check_arrays(path: Any, splits: dict[str, np.ndarray]) -> None:
         for name, a in ((f"X_{part}", X), (f"y_{part}", y)):
             if a.dtype.kind not in "biuf":
                 raise NngridError(f"{path}: {name} has dtype {a.dtype}; it must be numeric")
-        if X.ndim != 2:
+        if X.ndim not in (2, 3):
             raise NngridError(
-                f"{path}: X_{part} has shape {X.shape}; it must be 2-D (samples, features)"
+                f"{path}: X_{part} has shape {X.shape}; it must be 2-D (samples, features) or 3-D "
+                "(samples, length, channels)"
             )
         if n_features is None:
-            n_features = X.shape[1]
-        elif X.shape[1] != n_features:
-            raise NngridError(
-                f"{path}: X_{part} has {X.shape[1]} features but X_train has {n_features}"
-            )
+            n_features = X.shape[1:]
+        elif X.shape[1:] != n_features:
+            got, want = X.shape[1:], n_features
+            if len(got) == len(want) == 1:
+                got, want = f"{got[0]} features", want[0]
+            else:
+                got = f"per-sample shape {got}"
+            raise NngridError(f"{path}: X_{part} has {got} but X_train has {want}")
         if y.ndim not in (1, 2):
             raise NngridError(f"{path}: y_{part} has shape {y.shape}; it must be 1-D or 2-D")
         if len(y) != len(X):

@@ -9,7 +9,15 @@ he_uniform (Kaiming)      U(-a, a), a = sqrt(6 / in)            2 / in
 he_normal                 N(0, 2 / in)                          2 / in
 lecun                     N(0, 1 / in)                          1 / in
 normal                    N(0, std^2), std = 0.01               std^2
+orthogonal                gain * Q, Q from QR of an N(0, 1)     gain^2 / max(in, out)
+                          matrix (orthonormal rows or columns)
+identity                  gain * I (ones on the diagonal; for   gain^2 p (1 - p),
+                          a non-square W the leading diagonal)  p = 1 / max(in, out)
 ========================  ====================================  =====================
+
+``orthogonal`` (Saxe, McClelland and Ganguli 2014) and ``identity`` (Le, Jaitly and Hinton
+2015: the identity-initialised relu RNN) are meant for recurrent weights ``W_hh`` (square), but
+work for any shape. ``identity`` draws nothing from the generator.
 
 Draws are made in float64 from the ``numpy.random.Generator`` passed in and then cast,
 so a float32 run starts from the float64 run's weights, rounded. The network calls the
@@ -134,3 +142,54 @@ class Normal(_Normal):
 
     def __repr__(self) -> str:
         return f"Normal(std={self.std!r})"
+
+
+@INITIALIZERS.register("orthogonal")
+class Orthogonal(Initializer):
+    """``gain * Q``: Q has orthonormal columns (fan_in >= fan_out) or rows (fan_in < fan_out).
+
+    Q comes from the QR decomposition of a standard normal ``(max, min)`` matrix, with the signs
+    of R's diagonal folded into Q so that Q is uniformly (Haar) distributed.
+    """
+
+    def __init__(self, gain: float = 1.0):
+        gain = float(gain)
+        if not (math.isfinite(gain) and gain > 0):
+            raise NngridError(f"orthogonal initializer gain must be in (0, inf), got {gain!r}")
+        self.gain = gain
+
+    def draw(self, rng, fan_in, fan_out):
+        rows, cols = max(fan_in, fan_out), min(fan_in, fan_out)
+        q, r = np.linalg.qr(rng.standard_normal((rows, cols)))
+        q *= np.where(np.diag(r) < 0, -1.0, 1.0)
+        if fan_in < fan_out:
+            q = q.T
+        q *= self.gain
+        return np.ascontiguousarray(q)
+
+    def variance(self, fan_in, fan_out):
+        return self.gain**2 / max(fan_in, fan_out)
+
+    def __repr__(self) -> str:
+        return f"Orthogonal(gain={self.gain!r})"
+
+
+@INITIALIZERS.register("identity")
+class Identity(Initializer):
+    """``gain * I``: ones on the leading diagonal, zeros elsewhere; no random draw."""
+
+    def __init__(self, gain: float = 1.0):
+        gain = float(gain)
+        if not (math.isfinite(gain) and gain > 0):
+            raise NngridError(f"identity initializer gain must be in (0, inf), got {gain!r}")
+        self.gain = gain
+
+    def draw(self, rng, fan_in, fan_out):
+        return np.eye(fan_in, fan_out) * self.gain
+
+    def variance(self, fan_in, fan_out):
+        p = 1.0 / max(fan_in, fan_out)
+        return self.gain**2 * p * (1.0 - p)
+
+    def __repr__(self) -> str:
+        return f"Identity(gain={self.gain!r})"

@@ -1,7 +1,11 @@
-"""The replica-stacked multilayer perceptron.
+"""The replica-stacked network: a list of layers (:mod:`nngrid.layers`) over one flat buffer.
 
-``R`` copies ("replicas") of one architecture ``sizes = [n_0, n_1, ..., n_L]`` are trained at once.
-Layer ``l`` of replica ``r`` computes
+:class:`Network` chains any layer list and appends a dense output layer; :class:`MLP` is the
+fully connected special case (``sizes``), the network the study trained before layers existed,
+with the same initial draws and the same floating-point operations (so the same numbers).
+
+For the MLP, ``R`` copies ("replicas") of one architecture ``sizes = [n_0, n_1, ..., n_L]``
+are trained at once. Layer ``l`` of replica ``r`` computes
 
     Z_l[r] = H_{l-1}[r] @ W_l[r] + b_l[r]          W_l: (R, n_{l-1}, n_l), b_l: (R, 1, n_l)
     A_l[r] = f(Z_l[r])                              for the hidden layers l < L
@@ -18,15 +22,22 @@ No operation mixes replicas: each matrix product of the stack is one BLAS call p
 replica's initial weights and dropout masks come from its own ``numpy.random.Generator``, so replica
 ``r`` of a stack computes exactly what it computes alone.
 
-All parameters live in one contiguous 1-D buffer :attr:`MLP.flat` (``params`` are views into it,
-in the order ``W_1, b_1, W_2, b_2, ...``), and all gradients in :attr:`MLP.flat_grad` (views
-``grads``), so an optimizer updates the whole stack with a handful of large element-wise operations.
+All parameters live in one contiguous 1-D buffer :attr:`Network.flat` (``params`` are views into
+it), and all gradients in :attr:`Network.flat_grad` (views ``grads``), so an optimizer updates the
+whole stack with a handful of large element-wise operations. The layout: layer by layer (the
+output layer last), each layer's parameters in its torch ``state_dict`` order (dense and conv1d:
+``weight, bias``; recurrent: ``weight_ih, weight_hh, bias_ih, bias_hh``, then the reverse
+direction's), each parameter one block ``(R, rows, cols)`` (replica-major), so that for the MLP
+it is ``W_1, b_1, W_2, b_2, ...``. Initial weights are drawn replica by replica, each replica's
+layers in order from its own Generator.
+
+Dropout (inverted, per-replica rates) acts on the outputs of the hidden dense layers.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +47,10 @@ from nngrid.errors import NngridError
 #: Rows per forward pass in :meth:`MLP.predict` (bounds the memory of large evaluations; 2048
 #: rows of width 128 in float32 are 1 MB per array, about what stays in cache).
 PREDICT_CHUNK = 2048
+
+#: Bound on the widest work array of one :meth:`Network.predict` chunk (networks with sequence
+#: layers; dense ones keep ``PREDICT_CHUNK``).
+PREDICT_BYTES = 2**22
 
 #: Batch sizes whose forward/backward buffers are kept (least recently used ones are dropped).
 _CACHE_SIZE = 4
@@ -51,42 +66,342 @@ def _resolve(registry_module: str, registry_name: str, value: Any, **kwargs: Any
     return registry.create(value, **kwargs)
 
 
-class _Buffers:
-    """Work arrays of one batch size: pre-activations, activations, masks and backward scratch."""
+class Network:
+    """``R`` replicas of ``layers`` followed by a dense output layer of ``n_out`` units.
 
-    def __init__(self, R: int, B: int, widths: Sequence[int], dtype: np.dtype):
-        hidden = widths[1:-1]
-        self.Z = [np.empty((R, B, w), dtype) for w in widths[1:]]
-        self.A = [np.empty((R, B, w), dtype) for w in hidden]
-        # backward's arrays, created by the first forward pass that keeps its work (predict
-        # does not: its chunks would allocate, and page in, megabytes never used)
-        self.dA: list[np.ndarray] | None = None
-        self.S: list[np.ndarray] | None = None  # the activation's saved helper
-        # dropout work arrays, created on first use
-        self.H: list[np.ndarray] | None = None
-        self.U: list[np.ndarray] | None = None
-        self.Mb: list[np.ndarray] | None = None
-        self.Mf: list[np.ndarray] | None = None
-        # bias gradients as (1, B) @ dZ: one BLAS call, ~5x faster than a sum over the batch axis
-        self.ones = np.ones((1, 1, B), dtype)
+    Parameters
+    ----------
+    layers:
+        A spec list (see :func:`nngrid.layers.parse_layers`) or :class:`~nngrid.layers.Layer`
+        objects, input side first, without the output layer.
+    in_shape:
+        One example's shape: ``(features,)`` (flat) or ``(length, channels)`` (a sequence).
+    n_out:
+        Units of the appended linear output layer.
+    activation, initializer, rngs, dtype:
+        As for :class:`MLP`. Replica ``r``'s weights are drawn from ``rngs[r]`` alone.
+    """
 
-    def training_arrays(self, R: int, B: int, widths: Sequence[int], dtype: np.dtype) -> None:
-        hidden = widths[1:-1]
-        self.dA = [np.empty((R, B, w), dtype) for w in hidden]
-        self.S = [np.empty((R, B, w), dtype) for w in hidden]
-        self.AT = [a.transpose(0, 2, 1) for a in self.A]  # backward's H^T without dropout
+    def __init__(
+        self,
+        layers: Any,
+        in_shape: Sequence[int],
+        n_out: int,
+        activation: Any,
+        initializer: Any = None,
+        rngs: Sequence[np.random.Generator] = (),
+        dtype: Any = np.float32,
+    ):
+        from nngrid.layers import Dense, Shape, parse_layers
 
-    def dropout_arrays(self, R: int, B: int, widths: Sequence[int], dtype: np.dtype) -> None:
-        if self.H is None:
-            hidden = widths[1:-1]
-            self.H = [np.empty((R, B, w), dtype) for w in hidden]
-            # replicas without dropout keep u = 1 >= 0 = rate, i.e. an all-ones mask, forever
-            self.U = [np.ones((R, B, w), dtype) for w in hidden]
-            self.Mb = [np.empty((R, B, w), bool) for w in hidden]
-            self.Mf = [np.empty((R, B, w), dtype) for w in hidden]
+        if len(rngs) < 1:
+            raise NngridError("the network needs one random Generator per replica (got none)")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise NngridError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.R = R = len(rngs)
+        self.activation = _resolve("nngrid.activations", "ACTIVATIONS", activation)
+        if initializer is None:
+            initializer = getattr(self.activation, "default_init", "glorot_uniform")
+        self.initializer = _resolve("nngrid.initializers", "INITIALIZERS", initializer)
+        self.in_shape = tuple(int(d) for d in in_shape)
+        if len(self.in_shape) not in (1, 2) or min(self.in_shape) < 1:
+            raise NngridError(
+                f"input shape must be (features,) or (length, channels), got {in_shape}"
+            )
+        self.layers = list(parse_layers(layers))
+        output = Dense(units=int(n_out))
+        output.output = True
+        self.layers.append(output)
+        shape = Shape(self.in_shape, "channel")
+        specs: list[tuple[int, str, tuple[int, int]]] = []  # (layer, name, shape per replica)
+        self.layer_shapes = [shape]
+        for i, layer in enumerate(self.layers):
+            layer.index = i
+            shape = layer.build(shape, self)
+            self.layer_shapes.append(shape)
+            specs += [(i, name, sh) for name, sh in layer.params]
+        self.param_specs = specs
+        self.shapes = [(R, *sh) for _, _, sh in specs]
+        total = sum(int(np.prod(s)) for s in self.shapes)
+        self.flat = np.zeros(total, self.dtype)
+        self.flat_grad = np.zeros(total, self.dtype)
+        self.params = self.views(self.flat)
+        self.grads = self.views(self.flat_grad)
+        owned: list[list[int]] = [[] for _ in self.layers]
+        for j, (i, _, _) in enumerate(specs):
+            owned[i].append(j)
+        self._owned = owned
+        for layer, idx in zip(self.layers, owned, strict=True):
+            layer.bind([self.params[j] for j in idx], [self.grads[j] for j in idx])
+        for r, rng in enumerate(rngs):
+            for layer, idx in zip(self.layers, owned, strict=True):
+                layer.init_replica(rng, [self.params[j][r] for j in idx], self)
+        self._weight_index = [
+            j for j, (_, name, _) in enumerate(specs) if name.startswith("weight")
+        ]
+        # dropout acts after the hidden dense layers
+        self._sites = [i for i, layer in enumerate(self.layers[:-1]) if layer.name == "dense"]
+        self._buffers: OrderedDict[tuple, list] = OrderedDict()
+        self._recent_key: tuple | None = None  # the last batch shape and its buffers
+        self._recent: list = []
+        self._last: tuple | None = None
+        self.predict_chunk = self._predict_chunk()
+
+    def _predict_chunk(self) -> int:
+        """Rows per forward pass of :meth:`predict`: :data:`PREDICT_CHUNK` for dense networks
+        (the MLP's long-standing value); for others as many rows as keep the widest work array
+        of the stack within :data:`PREDICT_BYTES` (sequence layers hold ``L x C`` values per
+        row and replica; one huge chunk would page in, and miss the cache on, tens of MB)."""
+        if all(layer.name == "dense" for layer in self.layers):
+            return PREDICT_CHUNK
+        widest = max(int(np.prod(shape.dims)) for shape in self.layer_shapes)
+        for layer in self.layers:
+            if layer.name == "conv1d":  # the gathered windows
+                widest = max(widest, layer.L_out * layer.kernel * layer.C)
+            elif layer.name in ("rnn", "gru", "lstm"):
+                widest = max(widest, layer.L * layer.gates * layer.hidden)
+        rows = PREDICT_BYTES // (self.R * widest * self.dtype.itemsize)
+        return int(min(PREDICT_CHUNK, max(16, rows)))
+
+    # ----------------------------------------------------------------- parameter layout
+    def views(self, flat: np.ndarray) -> list[np.ndarray]:
+        """Split a buffer laid out like :attr:`flat` into one view per parameter."""
+        out, offset = [], 0
+        for shape in self.shapes:
+            n = shape[0] * shape[1] * shape[2]
+            out.append(flat[offset : offset + n].reshape(shape))
+            offset += n
+        return out
+
+    def per_replica(self, values: Any) -> np.ndarray:
+        """Expand per-replica values (scalar or length ``R``) to a per-element array like ``flat``.
+
+        Used for per-replica learning rates: element ``i`` of the result holds the value of the
+        replica that owns ``flat[i]``.
+        """
+        v = np.broadcast_to(np.asarray(values, self.dtype).reshape(-1), (self.R,))
+        out = np.empty_like(self.flat)
+        for view in self.views(out):
+            view[...] = v.reshape(-1, 1, 1)
+        return out
+
+    def weights(self) -> list[np.ndarray]:
+        """The weight matrices (views ``(R, fan_in, fan_out)``); biases excluded."""
+        return [self.params[j] for j in self._weight_index]
+
+    def weight_grads(self) -> list[np.ndarray]:
+        """The gradients of :meth:`weights`, in the same order."""
+        return [self.grads[j] for j in self._weight_index]
+
+    def biases(self) -> list[np.ndarray]:
+        """The bias rows (views ``(R, 1, fan_out)``)."""
+        w = set(self._weight_index)
+        return [p for j, p in enumerate(self.params) if j not in w]
+
+    def get_replica(self, r: int) -> list[np.ndarray]:
+        """Copies of replica ``r``'s parameters, in :attr:`params` order."""
+        return [p[r].copy() for p in self.params]
+
+    def set_replica(self, r: int, values: Sequence[np.ndarray]) -> None:
+        """Overwrite replica ``r``'s parameters with ``values`` (as from :meth:`get_replica`)."""
+        for p, v in zip(self.params, values, strict=True):
+            p[r] = v
+
+    # ----------------------------------------------------------------- torch state_dict
+    def state_dict(self, r: int = 0) -> dict[str, np.ndarray]:
+        """Replica ``r``'s parameters under torch's names and shapes (``layers.<i>.<name>``)."""
+        out = {}
+        for j, (i, name, _) in enumerate(self.param_specs):
+            out[f"layers.{i}.{name}"] = self.layers[i].to_torch(name, self.params[j][r])
+        return out
+
+    def load_state_dict(
+        self, r: int, arrays: Mapping[str, np.ndarray], source: str = "weights"
+    ) -> None:
+        """Set replica ``r`` from torch-named arrays; refuse the first name or shape that does not
+        fit (one line naming the layer, the key and the expected names or shape)."""
+        expected = [f"layers.{i}.{name}" for i, name, _ in self.param_specs]
+        for key, (i, name, sh) in zip(expected, self.param_specs, strict=True):
+            layer = self.layers[i]
+            if key not in arrays:
+                raise NngridError(
+                    f"{source}: no {key!r} for layer {i} ({layer.name}); the spec needs "
+                    f"{', '.join(expected)}"
+                )
+            want = layer.torch_shape(name, sh)
+            got = np.shape(arrays[key])
+            if tuple(got) != tuple(want):
+                raise NngridError(
+                    f"{source}: {key} has shape {tuple(got)} but layer {i} ({layer.name}) "
+                    f"needs {want}"
+                )
+        extra = sorted(set(arrays) - set(expected))
+        if extra:
+            raise NngridError(
+                f"{source}: unexpected key {extra[0]!r}; the spec's keys: {', '.join(expected)}"
+            )
+        for j, (key, (i, name, _)) in enumerate(zip(expected, self.param_specs, strict=True)):
+            value = np.asarray(arrays[key], np.float64)
+            self.params[j][r] = self.layers[i].from_torch(name, value)
+
+    # ----------------------------------------------------------------- forward / backward
+    def _batch_axis(self, X: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``X`` in canonical form and whether it is shared by the replicas."""
+        k = len(self.in_shape)
+        if k == 1:  # flat features: the common case, checked cheaply
+            shape = X.shape
+            if len(shape) == 2 and shape[1] == self.in_shape[0]:
+                return X, True
+            if len(shape) == 3 and shape[0] == self.R and shape[2] == self.in_shape[0]:
+                return X, False
+        if k == 2 and self.in_shape[1] == 1 and X.shape[-1:] == self.in_shape[:1]:
+            if X.ndim in (2, 3) and not (X.ndim == 3 and X.shape[-2:] == self.in_shape):
+                X = X[..., None]  # (n, L) or (R, n, L): one channel
+        if X.ndim == k + 1:
+            shared = True
+        elif X.ndim == k + 2 and X.shape[0] == self.R:
+            shared = False
+        else:
+            shared = None
+        if shared is not None and X.shape[X.ndim - k :] != self.in_shape:
+            got = X.shape[X.ndim - k :]
+            raise NngridError(
+                f"inputs have per-example shape {got} ({got[-1]} features), the network "
+                f"{self.in_shape}"
+            )
+        if shared is None:
+            want = ", ".join(str(d) for d in self.in_shape)
+            raise NngridError(
+                f"inputs must be (batch, {want}) or ({self.R}, batch, {want}), got shape {X.shape}"
+            )
+        return X, shared
+
+    def _get_buffers(self, B: int, shared: bool, keep: bool) -> list:
+        key = (B, shared)
+        if key == self._recent_key and (not keep or self._recent[-1]["train"]):
+            return self._recent
+        bufs = self._buffers.get(key)
+        if bufs is None:
+            lead: tuple = () if shared else (self.R,)
+            bufs = []
+            for layer in self.layers:
+                bufs.append(layer.buffers(lead, B, self.dtype))
+                if layer.params:
+                    lead = (self.R,)
+            bufs.append({"lead": () if shared else (self.R,), "train": False})
+            self._buffers[key] = bufs
+            while len(self._buffers) > _CACHE_SIZE:
+                self._buffers.popitem(last=False)
+        else:
+            self._buffers.move_to_end(key)
+        meta = bufs[-1]
+        if keep and not meta["train"]:
+            lead = meta["lead"]
+            for layer, buf in zip(self.layers, bufs, strict=False):
+                layer.train_buffers(buf, lead, B, self.dtype)
+                if layer.params:
+                    lead = (self.R,)
+            meta["train"] = True
+        self._recent_key, self._recent = key, bufs
+        return bufs
+
+    def forward(
+        self, X: np.ndarray, train: bool = False, dropout: Any = None, _keep: bool = True
+    ) -> np.ndarray:
+        """Return the outputs of every replica, shape ``(R, B, n_out)``.
+
+        ``X`` is ``(B, *in_shape)`` (shared by all replicas) or ``(R, B, *in_shape)`` (one batch
+        per replica), in the network's dtype; a one-channel sequence may drop its channel axis.
+        ``dropout`` is ``None`` or ``(rates, rngs)``: per-replica drop probabilities (scalar or
+        length ``R``, each in ``[0, 1)``) and one Generator per replica; it acts only when
+        ``train`` is true. Replica ``r`` keeps unit ``j`` when ``u >= rate_r`` with
+        ``u ~ U[0, 1)`` drawn from ``rngs[r]``, and scales kept units by ``1 / (1 - rate_r)``;
+        replicas with rate 0 draw nothing.
+
+        The returned array is a work buffer owned by the network: it is overwritten by the next
+        forward pass with the same batch size. :meth:`backward` uses the latest forward pass.
+        """
+        X, shared = self._batch_axis(X)
+        B = X.shape[-1 - len(self.in_shape)]
+        bufs = self._get_buffers(B, shared, _keep)
+        masks = None
+        if train and dropout is not None:
+            masks = self._draw_masks(bufs[-1], B, *dropout)
+        H = X
+        for i, (layer, buf) in enumerate(zip(self.layers, bufs, strict=False)):
+            H = layer.forward(H, buf, _keep)
+            if masks is not None and i in masks:
+                Hm = masks[i][0]
+                np.multiply(H, masks[i][1], out=Hm)
+                H = Hm
+        self._last = (bufs, masks) if _keep else None
+        return H
+
+    def _draw_masks(self, meta: dict, B: int, rates: Any, rngs: Sequence) -> dict | None:
+        rates = np.broadcast_to(np.asarray(rates, np.float64).reshape(-1), (self.R,))
+        if not np.any(rates > 0):
+            return None
+        if np.any(rates < 0) or np.any(rates >= 1):
+            raise NngridError(f"dropout rate must be in [0, 1), got {rates.tolist()}")
+        if "drop" not in meta:
+            arrays = {}
+            for i in self._sites:
+                w = (self.R, B, self.layers[i].units)
+                # replicas without dropout keep u = 1 >= 0 = rate, i.e. an all-ones mask, forever
+                arrays[i] = (
+                    np.empty(w, self.dtype),
+                    np.ones(w, self.dtype),
+                    np.empty(w, bool),
+                    np.empty(w, self.dtype),
+                )
+            meta["drop"] = arrays
+        rate3 = rates.astype(self.dtype).reshape(-1, 1, 1)
+        scale3 = (1.0 / (1.0 - rates)).astype(self.dtype).reshape(-1, 1, 1)
+        active = [r for r in range(self.R) if rates[r] > 0]
+        masks = {}
+        for i in self._sites:
+            H, U, Mb, Mf = meta["drop"][i]
+            for r in active:
+                rngs[r].random(dtype=self.dtype, out=U[r])
+            np.greater_equal(U, rate3, out=Mb)
+            np.multiply(Mb, scale3, out=Mf)
+            masks[i] = (H, Mf)
+        return masks
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Fill :attr:`flat_grad` with ``d loss / d params`` given ``grad_out = d loss / d out``.
+
+        ``grad_out`` has the shape of the last forward output and is not modified. Returns
+        :attr:`flat_grad`.
+        """
+        if self._last is None:
+            raise RuntimeError("backward() called before forward()")
+        bufs, masks = self._last
+        dY = grad_out
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            if masks is not None and i in masks:
+                np.multiply(dY, masks[i][1], out=dY)
+            dY = self.layers[i].backward(dY, bufs[i], i > 0)
+        return self.flat_grad
+
+    def predict(self, X: np.ndarray, chunk: int | None = None) -> np.ndarray:
+        """Outputs for all rows of ``X``, ``(n, *in_shape)`` or ``(R, n, *in_shape)``, in chunks
+        of ``chunk`` rows (default :attr:`predict_chunk`)."""
+        X, _ = self._batch_axis(X)
+        chunk = self.predict_chunk if chunk is None else int(chunk)
+        axis = X.ndim - 1 - len(self.in_shape)
+        n = X.shape[axis]
+        out = np.empty((self.R, n, self.layers[-1].units), self.dtype)
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            index = (slice(None),) * axis + (slice(start, stop),)
+            out[:, start:stop] = self.forward(X[index], _keep=False)
+        return out
 
 
-class MLP:
+class MLP(Network):
     """``R`` replicas of a fully connected network ``sizes[0] -> ... -> sizes[-1]``.
 
     Parameters
@@ -118,199 +433,14 @@ class MLP:
             raise NngridError(f"layer sizes must be >= 2 positive integers, got {sizes}")
         if len(rngs) < 1:
             raise NngridError("MLP needs one random Generator per replica (got none)")
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise NngridError(f"dtype must be float32 or float64, got {self.dtype}")
+        super().__init__(
+            [{"dense": {"units": s}} for s in sizes[1:-1]],
+            (sizes[0],),
+            sizes[-1],
+            activation,
+            initializer,
+            rngs,
+            dtype,
+        )
         self.sizes = sizes
-        self.R = R = len(rngs)
         self.n_layers = len(sizes) - 1
-        self.activation = _resolve("nngrid.activations", "ACTIVATIONS", activation)
-        if initializer is None:
-            initializer = getattr(self.activation, "default_init", "glorot_uniform")
-        self.initializer = _resolve("nngrid.initializers", "INITIALIZERS", initializer)
-
-        shapes: list[tuple[int, int, int]] = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
-            shapes += [(R, fan_in, fan_out), (R, 1, fan_out)]
-        self.shapes = shapes
-        total = sum(int(np.prod(s)) for s in shapes)
-        self.flat = np.zeros(total, self.dtype)
-        self.flat_grad = np.zeros(total, self.dtype)
-        self.params = self.views(self.flat)
-        self.grads = self.views(self.flat_grad)
-        for r, rng in enumerate(rngs):
-            for layer in range(self.n_layers):
-                W = self.initializer(rng, sizes[layer], sizes[layer + 1], self.dtype)
-                self.params[2 * layer][r] = W
-        self._buffers: OrderedDict[int, _Buffers] = OrderedDict()
-        self._last: tuple | None = None  # (buffers, X, dropout masks) of the last kept forward
-        # per layer, made once: (W, b, W^T, dW, db) views used by every pass
-        p, g = self.params, self.grads
-        self._layers = [
-            (p[2 * i], p[2 * i + 1], p[2 * i].transpose(0, 2, 1), g[2 * i], g[2 * i + 1])
-            for i in range(self.n_layers)
-        ]
-
-    # ----------------------------------------------------------------- parameter layout
-    def views(self, flat: np.ndarray) -> list[np.ndarray]:
-        """Split a buffer laid out like :attr:`flat` into ``[W_1, b_1, W_2, b_2, ...]`` views."""
-        out, offset = [], 0
-        for shape in self.shapes:
-            n = shape[0] * shape[1] * shape[2]
-            out.append(flat[offset : offset + n].reshape(shape))
-            offset += n
-        return out
-
-    def per_replica(self, values: Any) -> np.ndarray:
-        """Expand per-replica values (scalar or length ``R``) to a per-element array like ``flat``.
-
-        Used for per-replica learning rates: element ``i`` of the result holds the value of the
-        replica that owns ``flat[i]``.
-        """
-        v = np.broadcast_to(np.asarray(values, self.dtype).reshape(-1), (self.R,))
-        out = np.empty_like(self.flat)
-        for view in self.views(out):
-            view[...] = v.reshape(-1, 1, 1)
-        return out
-
-    def weights(self) -> list[np.ndarray]:
-        """The weight matrices ``W_l`` (views, shape ``(R, fan_in, fan_out)``); biases excluded."""
-        return self.params[0::2]
-
-    def biases(self) -> list[np.ndarray]:
-        """The bias rows ``b_l`` (views, shape ``(R, 1, fan_out)``)."""
-        return self.params[1::2]
-
-    def get_replica(self, r: int) -> list[np.ndarray]:
-        """Copies of replica ``r``'s parameters, ``[W_1[r], b_1[r], ...]``."""
-        return [p[r].copy() for p in self.params]
-
-    def set_replica(self, r: int, values: Sequence[np.ndarray]) -> None:
-        """Overwrite replica ``r``'s parameters with ``values`` (as from :meth:`get_replica`)."""
-        for p, v in zip(self.params, values, strict=True):
-            p[r] = v
-
-    # ----------------------------------------------------------------- forward / backward
-    def _get_buffers(self, B: int) -> _Buffers:
-        buf = self._buffers.get(B)
-        if buf is None:
-            buf = _Buffers(self.R, B, self.sizes, self.dtype)
-            self._buffers[B] = buf
-            while len(self._buffers) > _CACHE_SIZE:
-                self._buffers.popitem(last=False)
-        else:
-            self._buffers.move_to_end(B)
-        return buf
-
-    def forward(
-        self, X: np.ndarray, train: bool = False, dropout: Any = None, _keep: bool = True
-    ) -> np.ndarray:
-        """Return the outputs ``Z_L`` of every replica, shape ``(R, B, sizes[-1])``.
-
-        ``X`` is ``(B, n_0)`` (shared by all replicas) or ``(R, B, n_0)`` (one batch per replica),
-        in the network's dtype. ``dropout`` is ``None`` or ``(rates, rngs)``: per-replica drop
-        probabilities (scalar or length ``R``, each in ``[0, 1)``) and one Generator per replica;
-        it acts only when ``train`` is true. Replica ``r`` keeps unit ``j`` when
-        ``u >= rate_r`` with ``u ~ U[0, 1)`` drawn from ``rngs[r]``, and scales kept units by
-        ``1 / (1 - rate_r)``; replicas with rate 0 draw nothing.
-
-        The returned array is a work buffer owned by the network: it is overwritten by the next
-        forward pass with the same batch size. :meth:`backward` uses the latest forward pass.
-        """
-        if X.ndim == 2:
-            B = X.shape[0]
-        elif X.ndim == 3 and X.shape[0] == self.R:
-            B = X.shape[1]
-        else:
-            raise NngridError(
-                f"inputs must be (batch, {self.sizes[0]}) or ({self.R}, batch, {self.sizes[0]}), "
-                f"got shape {X.shape}"
-            )
-        if X.shape[-1] != self.sizes[0]:
-            raise NngridError(f"inputs have {X.shape[-1]} features, the network {self.sizes[0]}")
-        buf = self._get_buffers(B)
-        if _keep and buf.S is None:
-            buf.training_arrays(self.R, B, self.sizes, self.dtype)
-        act = self.activation
-        masks = None
-        if train and dropout is not None:
-            masks = self._draw_masks(buf, B, *dropout)
-        matmul, add = np.matmul, np.add
-        H = X
-        last = self.n_layers - 1
-        for layer, (W, b, _, _, _) in enumerate(self._layers):
-            Z = buf.Z[layer]
-            matmul(H, W, out=Z)
-            add(Z, b, out=Z)
-            if layer == last:
-                break
-            A = buf.A[layer]
-            if _keep:
-                act.forward_train(Z, A, buf.S[layer])
-            else:  # predict: no backward follows
-                act.forward(Z, out=A)
-            if masks is not None:
-                H = buf.H[layer]
-                np.multiply(A, masks[layer], out=H)
-            else:
-                H = A
-        self._last = (buf, X, masks) if _keep else None
-        return buf.Z[last]
-
-    def _draw_masks(self, buf: _Buffers, B: int, rates: Any, rngs: Sequence) -> list | None:
-        rates = np.broadcast_to(np.asarray(rates, np.float64).reshape(-1), (self.R,))
-        if not np.any(rates > 0):
-            return None
-        if np.any(rates < 0) or np.any(rates >= 1):
-            raise NngridError(f"dropout rate must be in [0, 1), got {rates.tolist()}")
-        buf.dropout_arrays(self.R, B, self.sizes, self.dtype)
-        rate3 = rates.astype(self.dtype).reshape(-1, 1, 1)
-        scale3 = (1.0 / (1.0 - rates)).astype(self.dtype).reshape(-1, 1, 1)
-        active = [r for r in range(self.R) if rates[r] > 0]
-        for layer in range(self.n_layers - 1):
-            U = buf.U[layer]
-            for r in active:
-                rngs[r].random(dtype=self.dtype, out=U[r])
-            np.greater_equal(U, rate3, out=buf.Mb[layer])
-            np.multiply(buf.Mb[layer], scale3, out=buf.Mf[layer])
-        return buf.Mf
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        """Fill :attr:`flat_grad` with ``d loss / d params`` given ``grad_out = d loss / d Z_L``.
-
-        ``grad_out`` has the shape of the last forward output and is not modified. Returns
-        :attr:`flat_grad`.
-        """
-        if self._last is None:
-            raise RuntimeError("backward() called before forward()")
-        buf, X, masks = self._last
-        act, layers, matmul = self.activation, self._layers, np.matmul
-        dZ = grad_out
-        for layer in range(self.n_layers - 1, -1, -1):
-            _, _, WT, dW, db = layers[layer]
-            if layer == 0:
-                HT = X.T if X.ndim == 2 else X.transpose(0, 2, 1)
-            elif masks is None:
-                HT = buf.AT[layer - 1]
-            else:
-                HT = buf.H[layer - 1].transpose(0, 2, 1)
-            matmul(HT, dZ, out=dW)
-            matmul(buf.ones, dZ, out=db)
-            if layer == 0:
-                break
-            dA = buf.dA[layer - 1]
-            matmul(dZ, WT, out=dA)
-            if masks is not None:
-                np.multiply(dA, masks[layer - 1], out=dA)
-            act.backward_train(buf.Z[layer - 1], buf.A[layer - 1], buf.S[layer - 1], dA, dA)
-            dZ = dA
-        return self.flat_grad
-
-    def predict(self, X: np.ndarray, chunk: int = PREDICT_CHUNK) -> np.ndarray:
-        """Outputs for all rows of ``X``, ``(n, n_0)`` or ``(R, n, n_0)``, computed in chunks."""
-        n = X.shape[-2]
-        out = np.empty((self.R, n, self.sizes[-1]), self.dtype)
-        for start in range(0, n, chunk):
-            stop = min(start + chunk, n)
-            out[:, start:stop] = self.forward(X[..., start:stop, :], _keep=False)
-        return out

@@ -1,19 +1,22 @@
 """The training loop: ``R`` replicas of one network trained at once, one record per replica.
 
-:func:`train_replicas` trains one :class:`~nngrid.network.MLP` stack whose replica ``r`` has its
-own seed, learning rate and (optionally) penalty strength, dropout rate or early-stopping patience.
-Per epoch and replica:
+:func:`train_replicas` trains one :class:`~nngrid.network.Network` stack (an
+:class:`~nngrid.network.MLP` for ``hidden``, any layer list for ``layers``) whose replica ``r``
+has its own seed, learning rate and (optionally) penalty strength, dropout rate or early-stopping
+patience. Per epoch and replica:
 
 1. replica ``r`` visits the training points in its own random order (``rng_shuffle[r]``), in
    mini-batches of ``batch_size`` (the last one smaller when ``batch_size`` does not divide ``n``;
    full batch: one step on all points, in the stored order);
-2. per batch: forward (with dropout masks from ``rng_dropout[r]``), data loss and its gradient,
-   backward, ``regularizer.add_grad(W, G)`` for every weight matrix (never the biases), one
-   optimizer step on the flat parameter buffer, ``regularizer.project(W)`` (max-norm);
-3. at the end of the epoch: the training loss is the mean data loss over the epoch's points as they
-   were seen (each batch's mean loss weighted by its size; penalty excluded) and the training
-   accuracy the fraction of those points classified right; the validation loss and accuracy are
-   those of the whole validation split with the current weights (no dropout).
+2. per batch (:meth:`_Trainer.step`): forward (with dropout masks from ``rng_dropout[r]``), data
+   loss and its gradient, backward, ``regularizer.add_grad(W, G)`` for every weight matrix (never
+   the biases), gradient clipping to ``clip_norm`` per replica (when given), one optimizer step on
+   the flat parameter buffer, ``regularizer.project(W)`` (max-norm);
+3. at the end of the epoch (:meth:`_Trainer.end_of_epoch`): the training loss is the mean data
+   loss over the epoch's points as they were seen (each batch's mean loss weighted by its size;
+   penalty excluded) and the training accuracy the fraction of those points classified right;
+   the validation loss and accuracy are those of the whole validation split with the current
+   weights (no dropout).
 
 Divergence. At the end of every epoch a replica whose training or validation loss, or any
 parameter, is NaN or infinite is *frozen*: it is flagged ``diverged`` with that epoch number
@@ -48,7 +51,7 @@ none touches the per-batch loop:
 * ``history_initial=True``: each history starts with an entry for ``epoch`` 0, the metrics of the
   initial weights on the whole splits (no dropout; ``seconds`` 0). It is not an epoch: the
   record's ``epochs`` does not count it.
-* ``return_model=True``: return ``(records, model)``, the trained :class:`~nngrid.network.MLP`
+* ``return_model=True``: return ``(records, model)``, the trained :class:`~nngrid.network.Network`
   stack with the final weights (early stopping's best weights restored, frozen replicas at their
   held values), the weights the records' final metrics were computed with.
 """
@@ -67,8 +70,9 @@ import nngrid
 from nngrid.activations import ACTIVATIONS
 from nngrid.errors import NngridError
 from nngrid.initializers import INITIALIZERS
+from nngrid.layers import parse_layers, spec_of
 from nngrid.losses import LOSSES
-from nngrid.network import MLP
+from nngrid.network import MLP, Network
 from nngrid.optim import OPTIMIZERS
 from nngrid.regularizers import REGULARIZERS
 from nngrid.schedules import SCHEDULES
@@ -171,12 +175,15 @@ def _check_data(data: Mapping[str, Any], dtype: np.dtype) -> tuple[dict[str, np.
     for part in ("train", "val", "test"):
         X = np.asarray(data[f"X_{part}"])
         y = np.asarray(data[f"y_{part}"])
-        if X.ndim != 2 or X.dtype.kind not in "biuf":
-            raise NngridError(f"X_{part} must be a 2-D numeric array, got {X.dtype} {X.shape}")
+        if X.ndim not in (2, 3) or X.dtype.kind not in "biuf":
+            raise NngridError(
+                f"X_{part} must be a numeric array (n, features) or (n, length, channels), "
+                f"got {X.dtype} {X.shape}"
+            )
         if n_features is None:
-            n_features = X.shape[1]
-        elif X.shape[1] != n_features:
-            raise NngridError(f"X_{part} has {X.shape[1]} features, X_train {n_features}")
+            n_features = X.shape[1:]
+        elif X.shape[1:] != n_features:
+            raise NngridError(f"X_{part} has per-row shape {X.shape[1:]}, X_train {n_features}")
         if len(y) != len(X):
             raise NngridError(f"y_{part} has {len(y)} entries but X_{part} {len(X)} rows")
         if not np.all(np.isfinite(X)):
@@ -239,14 +246,425 @@ class _Replicas:
         self.target_seconds: list[float | None] = [None] * R
 
 
+# --------------------------------------------------------------------------- set-up
+
+
+def _check_options(seeds, dtype, epochs, target_accuracy, clip_norm):
+    """The scalar options, checked and normalised: (seeds, numpy dtype, epochs, target, clip)."""
+    seeds = [int(s) for s in seeds]
+    if len(seeds) < 1:
+        raise NngridError("seeds must hold at least one seed")
+    if dtype not in ("float32", "float64"):
+        raise NngridError(f"dtype must be float32 or float64, got {dtype!r}")
+    epochs = int(epochs)
+    if epochs < 1:
+        raise NngridError(f"epochs must be >= 1, got {epochs}")
+    if target_accuracy is not None:
+        target_accuracy = float(target_accuracy)
+        if not 0.0 <= target_accuracy <= 1.0:
+            raise NngridError(f"target accuracy must be in [0, 1], got {target_accuracy}")
+    if clip_norm is not None:
+        clip_norm = float(clip_norm)
+        if not (math.isfinite(clip_norm) and clip_norm > 0):
+            raise NngridError(f"clip_norm must be a positive number, got {clip_norm!r}")
+    return seeds, np.dtype(dtype), epochs, target_accuracy, clip_norm
+
+
+def _batch_size(batch_size: Any, n_train: int) -> tuple[int, bool]:
+    """``(B, full_batch)``: None or ``"full"`` is one batch of every point."""
+    if batch_size is None or batch_size == "full":
+        return n_train, True
+    try:
+        B = int(batch_size)
+    except (TypeError, ValueError):
+        raise NngridError(
+            f"batch size must be a positive integer or 'full', got {batch_size!r}"
+        ) from None
+    if B < 1 or B != float(batch_size):
+        raise NngridError(f"batch size must be a positive integer or 'full', got {batch_size!r}")
+    return min(B, n_train), B >= n_train
+
+
+def _architecture(hidden: Any, layers: Any, X_train: np.ndarray, n_out: int):
+    """``(sizes, None, None)`` for a dense ``hidden`` net, ``(None, layers, in_shape)`` else."""
+    row_shape = X_train.shape[1:]
+    if (hidden is None) == (layers is None):
+        raise NngridError("give the architecture as hidden (dense widths) or layers, not both")
+    if layers is None:
+        if len(row_shape) != 1:
+            raise NngridError(
+                f"hidden builds a dense network for (n, features) data, but X_train is "
+                f"{X_train.shape}; use layers with flatten or a sequence layer"
+            )
+        return [row_shape[0], *_parse_hidden(hidden), n_out], None, None
+    layers = parse_layers(layers)
+    first = layers[0].name if layers else "dense"
+    # (n, L) data: flat features for a leading dense or flatten, else one channel
+    flat = len(row_shape) == 1 and first in ("dense", "flatten")
+    in_shape = row_shape if len(row_shape) == 2 or flat else (row_shape[0], 1)
+    return None, layers, in_shape
+
+
+def _loss(loss: str | None, task: str):
+    name = loss if loss is not None else (
+        "softmax_cross_entropy" if task == "classification" else "mse"
+    )  # fmt: skip
+    loss_fn = LOSSES.create(name)
+    loss_task = getattr(loss_fn, "task", task)
+    if loss_task != task:
+        raise NngridError(
+            f"loss {name!r} is for {loss_task} but the data is {task} "
+            f"({'integer labels' if task == 'classification' else 'float targets'})"
+        )
+    return name, loss_fn
+
+
+def _regularizer(regularizer: str, reg_params: Mapping[str, Any] | None, R: int):
+    """The stack's regularizer, each replica's resolved parameters, dropout rates, patience."""
+    reg_params = dict(reg_params or {})
+    reg_defaults = REGULARIZERS.check_params(regularizer, reg_params)
+    reg_values = {k: _per_replica(f"{regularizer} {k}", v, R) for k, v in reg_params.items()}
+    per_replica = [{**reg_defaults, **{k: v[r] for k, v in reg_values.items()}} for r in range(R)]
+    # each replica's setting must be valid on its own (clear messages naming the bad value) ...
+    for combo in {repr(sorted(p.items())): p for p in per_replica}.values():
+        REGULARIZERS.create(regularizer, **{k: combo[k] for k in reg_values})
+    # ... and the stack gets one regularizer with per-replica arrays where the values differ
+    # (patience is the trainer's business: the regularizer sees one value, the trainer all R)
+    reg_kwargs = {
+        k: (np.asarray(v) if len({repr(x) for x in v}) > 1 and k != "patience" else v[0])
+        for k, v in reg_values.items()
+    }
+    reg = REGULARIZERS.create(regularizer, **reg_kwargs)
+    rate_attr = getattr(reg, "dropout_rate", None)
+    rate_attr = 0.0 if rate_attr is None else rate_attr
+    dropout_rate = np.broadcast_to(np.asarray(rate_attr, np.float64).reshape(-1), (R,))
+    if np.any(dropout_rate < 0) or np.any(dropout_rate >= 1):
+        raise NngridError(f"dropout rate must be in [0, 1), got {dropout_rate.tolist()}")
+    patience = None
+    if getattr(reg, "patience", None) is not None:
+        patience = np.array([int(p.get("patience", reg.patience)) for p in per_replica])
+    return reg, per_replica, dropout_rate, patience
+
+
+def _optimizer(optimizer: str, opt_params: Mapping[str, Any] | None, R: int):
+    """The optimizer, the per-replica learning rates, the other hyperparameters resolved."""
+    opt_params = dict(opt_params or {})
+    opt_defaults = OPTIMIZERS.check_params(optimizer, opt_params)
+    if "lr" not in opt_defaults:
+        raise NngridError(f"optimizer {optimizer!r} has no lr parameter")
+    lrs = [float(x) for x in _per_replica("lr", opt_params.pop("lr", opt_defaults["lr"]), R)]
+    for k, v in opt_params.items():
+        values = _per_replica(f"{optimizer} {k}", v, R, pair=k == "betas")
+        if len({repr(x) for x in values}) > 1:
+            raise NngridError(
+                f"only lr may differ between the replicas of one run; {optimizer} {k} got {v!r}"
+            )
+        opt_params[k] = values[0]
+    opt = OPTIMIZERS.create(optimizer, lr=lrs[0], **opt_params)
+    resolved = {**opt_defaults, **opt_params}
+    if hasattr(opt, "hyperparams"):
+        resolved = {k: v for k, v in opt.hyperparams().items() if k != "lr"}
+    return opt, lrs, resolved
+
+
+class _Batches:
+    """The training points of an epoch as per-replica mini-batches in reused buffers.
+
+    Replica ``r`` visits the points in its own order (``shuffle_rngs[r]``); the whole epoch is
+    gathered at once while it needs at most :data:`EPOCH_GATHER_BYTES`, else batch by batch.
+    Full batch: one batch of every point in the stored order.
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, B: int, full_batch: bool, R: int):
+        n = len(X)
+        self.X, self.y, self.B, self.full_batch = X, y, B, full_batch
+        self.bounds = [(s, min(s + B, n)) for s in range(0, n, B)]
+        if full_batch:
+            return
+        row_bytes = int(np.prod(X.shape[1:])) * X.dtype.itemsize + 8
+        self.epoch_gather = R * n * row_bytes <= EPOCH_GATHER_BYTES
+        self.idx = np.empty((R, n), np.intp)
+        if self.epoch_gather:
+            self.Xe = np.empty((R, *X.shape), X.dtype)
+            self.ye = np.empty((R, *y.shape), y.dtype)
+            self.views = [(self.Xe[:, s:e], self.ye[:, s:e]) for s, e in self.bounds]
+        else:
+            last = self.bounds[-1][1] - self.bounds[-1][0]
+            self.full = (
+                np.empty((R, B, *X.shape[1:]), X.dtype),
+                np.empty((R, B, *y.shape[1:]), y.dtype),
+            )
+            self.last = (
+                np.empty((R, last, *X.shape[1:]), X.dtype),
+                np.empty((R, last, *y.shape[1:]), y.dtype),
+            )
+
+    def epoch(self, shuffle_rngs: Sequence[np.random.Generator]):
+        """This epoch's ``(Xb, yb)`` batches (a list, or a generator filling reused buffers)."""
+        if self.full_batch:
+            return [(self.X, self.y)]
+        for r, rng in enumerate(shuffle_rngs):
+            self.idx[r] = rng.permutation(len(self.X))
+        if self.epoch_gather:
+            # idx holds permutations (always in range): mode="clip" skips the bounds check,
+            # which halves the cost of the gather (measured)
+            np.take(self.X, self.idx, axis=0, out=self.Xe, mode="clip")
+            np.take(self.y, self.idx, axis=0, out=self.ye, mode="clip")
+            return self.views
+        return _gather_batches(self.X, self.y, self.idx, self.B, *self.full, *self.last)
+
+
 # --------------------------------------------------------------------------- the trainer
+
+
+class _Trainer:
+    """One stack's training: :meth:`run` is the epoch loop, :meth:`step` one training step,
+    :meth:`end_of_epoch` the bookkeeping (validation, divergence, early stopping, history),
+    :meth:`finish` the final weights and metrics."""
+
+    def __init__(self, net, arrays, classify, loss_fn, opt, reg, sched, batches, options):
+        self.net, self.arrays, self.classify = net, arrays, classify
+        self.loss_fn, self.opt, self.reg, self.sched, self.batches = (
+            loss_fn,
+            opt,
+            reg,
+            sched,
+            batches,
+        )
+        for key, value in options.items():  # epochs, lrs, dropout, patience, rngs, clip, ...
+            setattr(self, key, value)
+        R, n, B = net.R, len(arrays["X_train"]), batches.B
+        self.R, self.n_train = R, n
+        self.state = _Replicas(R)
+        # per-batch results, reduced once per epoch: mean losses and right/wrong of every point
+        bounds = batches.bounds
+        self.batch_sizes = np.array([e - s for s, e in bounds], np.float64)
+        self.batch_losses = np.empty((R, len(bounds)))
+        self.hits = np.empty((R, n), bool)
+        pred_full = np.empty((R, B), np.intp)
+        pred_last = np.empty((R, bounds[-1][1] - bounds[-1][0]), np.intp)
+        # a loss that writes per-example values (softmax cross-entropy) fills one epoch-long
+        # array, reduced once per epoch; others return per-batch means
+        self.per_example = getattr(loss_fn, "_fast_per_example", None)
+        self.ep_loss = np.empty((R, n), net.dtype) if self.per_example is not None else None
+        # every batch's fixed views, made once: (loss rows, hit rows, argmax buffer)
+        self.views = [
+            (
+                None if self.ep_loss is None else self.ep_loss[:, s:e],
+                self.hits[:, s:e],
+                pred_full if e - s == B else pred_last,
+            )
+            for s, e in bounds
+        ]
+        # the loop's fixed arguments, and which regularizer hooks do anything
+        self.flat_params, self.flat_grads = [net.flat], [net.flat_grad]
+        self.weights, self.weight_grads = net.weights(), net.weight_grads()
+        self.penalizes, self.projects = _overrides(reg, "add_grad"), _overrides(reg, "project")
+        self.last_good = net.flat.copy()  # parameters at the end of the last finite epoch
+        self.frozen_flat = net.flat.copy()  # the values frozen replicas are held at
+        self.frozen_mask = np.zeros(net.flat.shape, bool)
+        self.frozen_views = net.views(self.frozen_mask)
+        self.best_flat = net.flat.copy() if self.patience is not None else None
+        self.any_frozen = False
+        # the loss without per-batch target checks (the data were checked once, above)
+        self.value_and_grad = getattr(loss_fn, "_fast_value_and_grad", loss_fn.value_and_grad)
+        self.fast_value = getattr(loss_fn, "_fast_value", loss_fn.value)
+        self.epoch_times: list[float] = []
+        self.elapsed = 0.0
+
+    def run(self) -> dict[str, tuple]:
+        """Train up to ``epochs`` epochs; return the final metrics per split."""
+        factor = None
+        with np.errstate(all="ignore"):
+            if self.history_initial:
+                self.initial_entries()
+            for epoch in range(self.epochs):
+                t0 = time.perf_counter()
+                f = float(self.sched.factor(epoch, self.epochs))
+                if f != factor:
+                    factor = f
+                    self.opt.lr = self.base_lr * f
+                for i, (Xb, yb) in enumerate(self.batches.epoch(self.shuffle_rngs)):
+                    self.step(i, Xb, yb)
+                now = self.end_of_epoch(epoch, t0)
+                if self.progress is not None:
+                    metrics = _progress_metrics(self.state, self.R, epoch + 1, now)
+                    self.progress(epoch + 1, self.epochs, metrics)
+                if not self.state.active.any():
+                    break
+            return self.finish()
+
+    def step(self, i: int, Xb: np.ndarray, yb: np.ndarray) -> None:
+        """One training step on batch ``i``: forward, loss, backward, penalty, clipping, update."""
+        net = self.net
+        loss_rows, hit_rows, pred = self.views[i]
+        out = net.forward(Xb, True, self.dropout)
+        if self.per_example is not None:
+            grad = self.per_example(out, yb, loss_rows)
+        else:
+            lvals, grad = self.value_and_grad(out, yb)
+            self.batch_losses[:, i] = lvals
+        if self.classify:  # right answers, counted once per epoch
+            out.argmax(axis=2, out=pred)
+            np.equal(pred, yb, out=hit_rows)
+        net.backward(grad)
+        if self.penalizes:
+            for W, G in zip(self.weights, self.weight_grads, strict=True):
+                self.reg.add_grad(W, G)
+        if self.clip_norm is not None:
+            clip_gradients(net.grads, self.clip_norm)
+        self.opt.step(self.flat_params, self.flat_grads)
+        if self.projects:
+            for W in self.weights:
+                self.reg.project(W)
+        if self.any_frozen:
+            np.copyto(net.flat, self.frozen_flat, where=self.frozen_mask)
+
+    def end_of_epoch(self, epoch: int, t0: float) -> float:
+        """Validation, timing, then each active replica's history entry and verdicts."""
+        n, net, arrays = self.n_train, self.net, self.arrays
+        if self.ep_loss is not None:
+            train_loss = self.ep_loss.sum(axis=1, dtype=np.float64) / n
+        else:
+            train_loss = (self.batch_losses * self.batch_sizes).sum(axis=1) / n  # no BLAS
+        train_acc = np.count_nonzero(self.hits, axis=1) / n if self.classify else None
+        val_out = net.predict(arrays["X_val"])
+        val_loss = np.array(self.fast_value(val_out, arrays["y_val"]), np.float64)
+        val_acc = (
+            np.asarray(self.loss_fn.accuracy(val_out, arrays["y_val"]), np.float64)
+            if self.classify
+            else None
+        )
+        params_finite = np.ones(self.R, bool)
+        for p in net.params:
+            params_finite &= np.isfinite(p).all(axis=(1, 2))
+        self.elapsed += time.perf_counter() - t0
+        self.epoch_times.append(time.perf_counter() - t0)
+        now = self.elapsed / self.R
+        test = self.split_metrics("test") if self.history_test else None  # untimed
+        for r in np.flatnonzero(self.state.active):
+            r = int(r)
+            metrics = (train_loss[r], val_loss[r], train_acc, val_acc, params_finite[r])
+            self.bookkeep(r, epoch + 1, now, metrics, test)
+        np.copyto(self.last_good, net.flat)
+        self.val = (val_loss, val_acc)
+        return now
+
+    def bookkeep(self, r: int, epoch: int, now: float, metrics: tuple, test: tuple | None):
+        """Replica ``r``'s history entry; divergence, best epoch, time to target, patience."""
+        state = self.state
+        tl, vl, train_acc, val_acc, finite = metrics
+        tl, vl = float(tl), float(vl)
+        entry = {
+            "epoch": epoch,
+            "train_loss": _finite_or_none(tl),
+            "val_loss": _finite_or_none(vl),
+            "train_accuracy": None if train_acc is None else float(train_acc[r]),
+            "val_accuracy": None if val_acc is None else float(val_acc[r]),
+            "seconds": now,
+        }
+        if test is not None:
+            _add_test(entry, test, r)
+        state.history[r].append(entry)
+        if not (math.isfinite(tl) and math.isfinite(vl) and finite):
+            # accuracies of non-finite outputs mean nothing: recorded as None
+            entry["train_accuracy"] = entry["val_accuracy"] = None
+            if test is not None:
+                entry["test_accuracy"] = None
+            state.diverged_epoch[r] = epoch
+            self.freeze(r, self.last_good)
+            return
+        if vl < state.best_loss[r]:
+            state.best_loss[r], state.best_epoch[r], state.wait[r] = vl, epoch, 0
+            if self.best_flat is not None:
+                for p, b in zip(self.net.params, self.net.views(self.best_flat), strict=True):
+                    b[r] = p[r]
+        else:
+            state.wait[r] += 1
+        if val_acc is not None:
+            state.best_acc[r] = max(state.best_acc[r], float(val_acc[r]))
+            target = self.target_accuracy
+            if target is not None and state.target_epoch[r] is None and val_acc[r] >= target:
+                state.target_epoch[r], state.target_seconds[r] = epoch, now
+        if self.patience is not None and state.wait[r] >= self.patience[r]:
+            state.stopped_epoch[r] = epoch
+            self.freeze(r, None)
+
+    def freeze(self, r: int, restore_from: np.ndarray | None) -> None:
+        """Hold replica ``r`` fixed from now on (first restoring it from ``restore_from``)."""
+        net = self.net
+        if restore_from is not None:
+            for p, s in zip(net.params, net.views(restore_from), strict=True):
+                p[r] = s[r]
+        dst = net.views(self.frozen_flat)
+        for p, d, m in zip(net.params, dst, self.frozen_views, strict=True):
+            d[r] = p[r]
+            m[r] = True
+        self.state.active[r] = False
+        self.any_frozen = True
+
+    def split_metrics(self, part: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Loss and accuracy (None for regression) per replica on a whole split, no dropout."""
+        X, y = self.arrays[f"X_{part}"], self.arrays[f"y_{part}"]
+        R = self.R
+        if len(X) == 0:
+            return np.full(R, np.nan), (np.full(R, np.nan) if self.classify else None)
+        out = self.net.predict(X)
+        return (
+            np.asarray(self.loss_fn.value(out, y), np.float64),
+            np.asarray(self.loss_fn.accuracy(out, y), np.float64) if self.classify else None,
+        )
+
+    def initial_entries(self) -> None:
+        """History entries for epoch 0: the initial weights on the whole splits."""
+        initial = {part: self.split_metrics(part) for part in ("train", "val")}
+        test = self.split_metrics("test") if self.history_test else None
+        for r in range(self.R):
+            entry = {"epoch": 0, "seconds": 0.0}
+            for part, (lv, av) in initial.items():
+                entry[f"{part}_loss"] = _finite_or_none(lv[r])
+                entry[f"{part}_accuracy"] = None if av is None else _finite_or_none(av[r])
+            if test is not None:
+                _add_test(entry, test, r)
+            self.state.history[r].append(entry)
+
+    def finish(self) -> dict[str, tuple]:
+        """Final weights (early stopping's best restored, frozen replicas at their held values)
+        and the final metrics of every split with them."""
+        net, state = self.net, self.state
+        if self.any_frozen:
+            np.copyto(net.flat, self.frozen_flat, where=self.frozen_mask)
+        if self.best_flat is not None:
+            for r in range(self.R):
+                if state.diverged_epoch[r] is None and state.best_epoch[r] is not None:
+                    for p, b in zip(net.params, net.views(self.best_flat), strict=True):
+                        p[r] = b[r]
+        final = {}
+        for part in ("train", "val", "test"):
+            if part == "val" and not self.any_frozen and self.best_flat is None:
+                # the weights are those of the last epoch's validation pass: reuse its metrics
+                final[part] = self.val
+                continue
+            final[part] = self.split_metrics(part)
+        return final
+
+
+def _add_test(entry: dict[str, Any], test: tuple, r: int) -> None:
+    entry["test_loss"] = _finite_or_none(test[0][r])
+    entry["test_accuracy"] = None if test[1] is None else _finite_or_none(test[1][r])
+
+
+# --------------------------------------------------------------------------- the entry point
 
 
 def train_replicas(
     data: Mapping[str, Any],
     *,
-    hidden: Any,
+    hidden: Any = None,
     activation: str,
+    layers: Any = None,
+    init_from: Mapping[str, np.ndarray] | None = None,
+    clip_norm: float | None = None,
     init: str | None = None,
     loss: str | None = None,
     regularizer: str = "none",
@@ -265,13 +683,19 @@ def train_replicas(
     history_test: bool = False,
     history_initial: bool = False,
     return_model: bool = False,
-) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], MLP]:
-    """Train ``R = len(seeds)`` replicas of one MLP on ``data``; return one record per replica.
+) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], Network]:
+    """Train ``R = len(seeds)`` replicas of one network on ``data``; return one record per replica.
 
     ``data`` holds ``X_train, y_train, X_val, y_val, X_test, y_test`` (as
     :func:`nngrid.datasets.load_dataset` returns them): integer labels ``(n,)`` mean
     classification (default loss ``softmax_cross_entropy``), float targets ``(n, k)`` regression
-    (default loss ``mse``). ``hidden`` lists the hidden widths (``[128, 128]`` or ``"128,128"``).
+    (default loss ``mse``). The architecture is ``hidden``, the hidden widths of a dense network
+    (``[128, 128]`` or ``"128,128"``; ``X`` is ``(n, features)``), or ``layers``, a layer list
+    (see :mod:`nngrid.layers`; ``X`` is ``(n, features)``, ``(n, length)`` or
+    ``(n, length, channels)``); a dense output layer is appended. ``init_from`` maps torch
+    ``state_dict`` names to arrays (:meth:`~nngrid.network.Network.load_state_dict`) and sets
+    every replica's initial weights (after the usual draws); ``clip_norm`` clips each replica's
+    gradient to that global 2-norm before every step (:func:`clip_gradients`).
     Any value in ``reg_params`` and ``opt_params['lr']`` may be a scalar or a list with one value
     per replica; other optimizer hyperparameters are shared by the stack. ``batch_size`` None (or
     ``"full"``) is full-batch gradient descent. ``dataset`` only labels the records' config.
@@ -281,361 +705,64 @@ def train_replicas(
     the options ``history_test``, ``history_initial`` and ``return_model``.
     """
     _tune_malloc()
-    seeds = [int(s) for s in seeds]
+    seeds, np_dtype, epochs, target_accuracy, clip_norm = _check_options(
+        seeds, dtype, epochs, target_accuracy, clip_norm
+    )
     R = len(seeds)
-    if R < 1:
-        raise NngridError("seeds must hold at least one seed")
-    if dtype not in ("float32", "float64"):
-        raise NngridError(f"dtype must be float32 or float64, got {dtype!r}")
-    np_dtype = np.dtype(dtype)
-    epochs = int(epochs)
-    if epochs < 1:
-        raise NngridError(f"epochs must be >= 1, got {epochs}")
-    if target_accuracy is not None:
-        target_accuracy = float(target_accuracy)
-        if not 0.0 <= target_accuracy <= 1.0:
-            raise NngridError(f"target accuracy must be in [0, 1], got {target_accuracy}")
-
     arrays, task = _check_data(data, np_dtype)
-    n_train, n_features = arrays["X_train"].shape
+    n_train = len(arrays["X_train"])
     if task == "classification":
         n_out = int(max(arrays[f"y_{p}"].max(initial=0) for p in ("train", "val", "test"))) + 1
         n_out = max(n_out, 2)
     else:
         n_out = arrays["y_train"].shape[1]
-
-    # ---- batch size
-    if batch_size is None or batch_size == "full":
-        B = n_train
-        full_batch = True
-    else:
-        try:
-            B = int(batch_size)
-        except (TypeError, ValueError):
-            raise NngridError(
-                f"batch size must be a positive integer or 'full', got {batch_size!r}"
-            ) from None
-        if B < 1 or B != float(batch_size):
-            raise NngridError(
-                f"batch size must be a positive integer or 'full', got {batch_size!r}"
-            )
-        full_batch = B >= n_train
-        B = min(B, n_train)
+    B, full_batch = _batch_size(batch_size, n_train)
+    sizes, layers, in_shape = _architecture(hidden, layers, arrays["X_train"], n_out)
 
     # ---- components
-    sizes = [n_features, *_parse_hidden(hidden), n_out]
     act = ACTIVATIONS.create(activation)
     init_name = init if init is not None else act.default_init
     initializer = INITIALIZERS.create(init_name)
-    loss_name = (
-        loss
-        if loss is not None
-        else ("softmax_cross_entropy" if task == "classification" else "mse")
-    )
-    loss_fn = LOSSES.create(loss_name)
-    loss_task = getattr(loss_fn, "task", task)
-    if loss_task != task:
-        raise NngridError(
-            f"loss {loss_name!r} is for {loss_task} but the data is {task} "
-            f"({'integer labels' if task == 'classification' else 'float targets'})"
-        )
-    classify = task == "classification"
-
-    reg_params = dict(reg_params or {})
-    reg_defaults = REGULARIZERS.check_params(regularizer, reg_params)
-    reg_values = {k: _per_replica(f"{regularizer} {k}", v, R) for k, v in reg_params.items()}
-    reg_per_replica = [
-        {**reg_defaults, **{k: v[r] for k, v in reg_values.items()}} for r in range(R)
-    ]
-    # each replica's setting must be valid on its own (clear messages naming the bad value) ...
-    for combo in {repr(sorted(p.items())): p for p in reg_per_replica}.values():
-        REGULARIZERS.create(regularizer, **{k: combo[k] for k in reg_values})
-    # ... and the stack gets one regularizer with per-replica arrays where the values differ
-    # (patience is the trainer's business: the regularizer sees one value, the trainer all R)
-    reg_kwargs = {
-        k: (np.asarray(v) if len({repr(x) for x in v}) > 1 and k != "patience" else v[0])
-        for k, v in reg_values.items()
-    }
-    reg = REGULARIZERS.create(regularizer, **reg_kwargs)
-    rate_attr = getattr(reg, "dropout_rate", None)
-    rate_attr = 0.0 if rate_attr is None else rate_attr
-    dropout_rate = np.broadcast_to(np.asarray(rate_attr, np.float64).reshape(-1), (R,))
-    if np.any(dropout_rate < 0) or np.any(dropout_rate >= 1):
-        raise NngridError(f"dropout rate must be in [0, 1), got {dropout_rate.tolist()}")
-    patience = None
-    if getattr(reg, "patience", None) is not None:
-        patience = np.array([int(p.get("patience", reg.patience)) for p in reg_per_replica])
-
-    opt_params = dict(opt_params or {})
-    opt_defaults = OPTIMIZERS.check_params(optimizer, opt_params)
-    if "lr" not in opt_defaults:
-        raise NngridError(f"optimizer {optimizer!r} has no lr parameter")
-    lrs = [float(x) for x in _per_replica("lr", opt_params.pop("lr", opt_defaults["lr"]), R)]
-    for k, v in opt_params.items():
-        values = _per_replica(f"{optimizer} {k}", v, R, pair=k == "betas")
-        if len({repr(x) for x in values}) > 1:
-            raise NngridError(
-                f"only lr may differ between the replicas of one run; {optimizer} {k} got {v!r}"
-            )
-        opt_params[k] = values[0]
-    opt = OPTIMIZERS.create(optimizer, lr=lrs[0], **opt_params)
-    opt_resolved = {**opt_defaults, **opt_params}
-    if hasattr(opt, "hyperparams"):
-        opt_resolved = {k: v for k, v in opt.hyperparams().items() if k != "lr"}
-
+    loss_name, loss_fn = _loss(loss, task)
+    reg, reg_per_replica, dropout_rate, patience = _regularizer(regularizer, reg_params, R)
+    opt, lrs, opt_resolved = _optimizer(optimizer, opt_params, R)
     schedule_params = dict(schedule_params or {})
     sched = SCHEDULES.create(schedule, **schedule_params)
     sched_resolved = {**SCHEDULES.parameters(schedule), **schedule_params}
 
     # ---- randomness: one (init, shuffle, dropout) triple of streams per replica
     init_rngs, shuffle_rngs, dropout_rngs = replica_rngs(seeds)
-
-    net = MLP(sizes, act, initializer, init_rngs, dtype=np_dtype)
-    weights = net.weights()
-    dropout = (dropout_rate, dropout_rngs) if np.any(dropout_rate > 0) else None
-
+    if layers is None:
+        net: Network = MLP(sizes, act, initializer, init_rngs, dtype=np_dtype)
+    else:
+        net = Network(layers, in_shape, n_out, act, initializer, init_rngs, dtype=np_dtype)
+    if init_from is not None:
+        for r in range(R):
+            net.load_state_dict(r, init_from, source="init_from")
     # learning rate: a scalar while all replicas share it, else one value per parameter element
-    same_lr = len(set(lrs)) == 1
-    base_lr = lrs[0] if same_lr else net.per_replica(lrs).astype(np.float64)
+    base_lr = lrs[0] if len(set(lrs)) == 1 else net.per_replica(lrs).astype(np.float64)
 
-    # ---- data layout
-    X_train, y_train = arrays["X_train"], arrays["y_train"]
-    n_batches = 1 if full_batch else -(-n_train // B)
-    epoch_gather = (
-        not full_batch and R * n_train * (n_features * np_dtype.itemsize + 8) <= EPOCH_GATHER_BYTES
+    batches = _Batches(arrays["X_train"], arrays["y_train"], B, full_batch, R)
+    options = {
+        "epochs": epochs,
+        "base_lr": base_lr,
+        "dropout": (dropout_rate, dropout_rngs) if np.any(dropout_rate > 0) else None,
+        "patience": patience,
+        "shuffle_rngs": shuffle_rngs,
+        "clip_norm": clip_norm,
+        "target_accuracy": target_accuracy,
+        "progress": progress,
+        "history_test": history_test,
+        "history_initial": history_initial,
+    }
+    trainer = _Trainer(
+        net, arrays, task == "classification", loss_fn, opt, reg, sched, batches, options
     )
-    y_shape_tail = y_train.shape[1:]
-    if not full_batch:
-        idx = np.empty((R, n_train), np.intp)
-        if epoch_gather:
-            Xe = np.empty((R, n_train, n_features), np_dtype)
-            ye = np.empty((R, n_train, *y_shape_tail), y_train.dtype)
-        else:
-            Xb_full = np.empty((R, B, n_features), np_dtype)
-            yb_full = np.empty((R, B, *y_shape_tail), y_train.dtype)
-            last = n_train - (n_batches - 1) * B
-            Xb_last = np.empty((R, last, n_features), np_dtype)
-            yb_last = np.empty((R, last, *y_shape_tail), y_train.dtype)
+    final = trainer.run()
 
-    state = _Replicas(R)
-    # per-batch results, reduced once per epoch: mean losses and right/wrong of every point
-    bounds = [(s, min(s + B, n_train)) for s in range(0, n_train, B)]
-    batch_sizes = np.array([e - s for s, e in bounds], np.float64)
-    batch_losses = np.empty((R, len(bounds)))
-    hits = np.empty((R, n_train), bool)
-    pred_full = np.empty((R, B), np.intp)
-    pred_last = np.empty((R, bounds[-1][1] - bounds[-1][0]), np.intp)
-    # a loss that writes per-example values (softmax cross-entropy) fills one epoch-long array,
-    # reduced once per epoch; others return per-batch means
-    per_example = getattr(loss_fn, "_fast_per_example", None)
-    ep_loss = np.empty((R, n_train), np_dtype) if per_example is not None else None
-    # every batch's fixed views, made once: (loss rows, hit rows, argmax buffer)
-    views = [
-        (
-            None if ep_loss is None else ep_loss[:, s:e],
-            hits[:, s:e],
-            pred_full if e - s == B else pred_last,
-        )
-        for s, e in bounds
-    ]
-    if not full_batch and epoch_gather:
-        epoch_batches = [(Xe[:, s:e], ye[:, s:e]) for s, e in bounds]
-    # the loop's fixed arguments, and which regularizer hooks do anything
-    flat_params, flat_grads = [net.flat], [net.flat_grad]
-    weight_grads = net.grads[0::2]
-    penalizes = _overrides(reg, "add_grad")
-    projects = _overrides(reg, "project")
-    last_good = net.flat.copy()  # parameters at the end of the last finite epoch
-    frozen_flat = net.flat.copy()  # the values frozen replicas are held at
-    frozen_mask = np.zeros(net.flat.shape, bool)
-    frozen_views = net.views(frozen_mask)
-    best_flat = net.flat.copy() if patience is not None else None
-    any_frozen = False
-    # the loss without per-batch target checks (the data were checked once, above)
-    value_and_grad = getattr(loss_fn, "_fast_value_and_grad", loss_fn.value_and_grad)
-    forward, backward = net.forward, net.backward
-    fast_value = getattr(loss_fn, "_fast_value", loss_fn.value)
-    factor = None
-    epoch_times: list[float] = []
-    elapsed = 0.0
-
-    def freeze(r: int, restore_from: np.ndarray | None) -> None:
-        nonlocal any_frozen
-        if restore_from is not None:
-            src = net.views(restore_from)
-            for p, s in zip(net.params, src, strict=True):
-                p[r] = s[r]
-        dst = net.views(frozen_flat)
-        for p, d, m in zip(net.params, dst, frozen_views, strict=True):
-            d[r] = p[r]
-            m[r] = True
-        state.active[r] = False
-        any_frozen = True
-
-    def split_metrics(part: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """Loss and accuracy (None for regression) per replica on a whole split, no dropout."""
-        X, y = arrays[f"X_{part}"], arrays[f"y_{part}"]
-        if len(X) == 0:
-            return np.full(R, np.nan), (np.full(R, np.nan) if classify else None)
-        out = net.predict(X)
-        return (
-            np.asarray(loss_fn.value(out, y), np.float64),
-            np.asarray(loss_fn.accuracy(out, y), np.float64) if classify else None,
-        )
-
-    def add_test(entry: dict[str, Any], test: tuple, r: int) -> None:
-        entry["test_loss"] = _finite_or_none(test[0][r])
-        entry["test_accuracy"] = None if test[1] is None else _finite_or_none(test[1][r])
-
-    with np.errstate(all="ignore"):
-        if history_initial:
-            initial = {part: split_metrics(part) for part in ("train", "val")}
-            test = split_metrics("test") if history_test else None
-            for r in range(R):
-                entry = {"epoch": 0, "seconds": 0.0}
-                for part, (lv, av) in initial.items():
-                    entry[f"{part}_loss"] = _finite_or_none(lv[r])
-                    entry[f"{part}_accuracy"] = None if av is None else _finite_or_none(av[r])
-                if test is not None:
-                    add_test(entry, test, r)
-                state.history[r].append(entry)
-
-        for epoch in range(epochs):
-            t0 = time.perf_counter()
-            f = float(sched.factor(epoch, epochs))
-            if f != factor:
-                factor = f
-                opt.lr = base_lr * f
-
-            # ---- one pass over the training points
-            if full_batch:
-                batches = [(X_train, y_train)]
-            else:
-                for r in range(R):
-                    idx[r] = shuffle_rngs[r].permutation(n_train)
-                if epoch_gather:
-                    # idx holds permutations (always in range): mode="clip" skips the bounds
-                    # check, which halves the cost of the gather (measured)
-                    np.take(X_train, idx, axis=0, out=Xe, mode="clip")
-                    np.take(y_train, idx, axis=0, out=ye, mode="clip")
-                    batches = epoch_batches
-                else:
-                    batches = _gather_batches(
-                        X_train, y_train, idx, B, Xb_full, yb_full, Xb_last, yb_last
-                    )
-            for i, (Xb, yb) in enumerate(batches):
-                loss_rows, hit_rows, pred = views[i]
-                out = forward(Xb, True, dropout)
-                if per_example is not None:
-                    grad = per_example(out, yb, loss_rows)
-                else:
-                    lvals, grad = value_and_grad(out, yb)
-                    batch_losses[:, i] = lvals
-                if classify:  # right answers, counted once per epoch
-                    out.argmax(axis=2, out=pred)
-                    np.equal(pred, yb, out=hit_rows)
-                backward(grad)
-                if penalizes:
-                    for W, G in zip(weights, weight_grads, strict=True):
-                        reg.add_grad(W, G)
-                opt.step(flat_params, flat_grads)
-                if projects:
-                    for W in weights:
-                        reg.project(W)
-                if any_frozen:
-                    np.copyto(net.flat, frozen_flat, where=frozen_mask)
-
-            # ---- end of epoch: validation, divergence, early stopping, history
-            if ep_loss is not None:
-                train_loss = ep_loss.sum(axis=1, dtype=np.float64) / n_train
-            else:
-                train_loss = (batch_losses * batch_sizes).sum(axis=1) / n_train  # no BLAS
-            train_acc = np.count_nonzero(hits, axis=1) / n_train if classify else None
-            val_out = net.predict(arrays["X_val"])
-            val_loss = np.array(fast_value(val_out, arrays["y_val"]), np.float64)
-            val_acc = (
-                np.asarray(loss_fn.accuracy(val_out, arrays["y_val"]), np.float64)
-                if classify
-                else None
-            )
-            params_finite = np.ones(R, bool)
-            for p in net.params:
-                params_finite &= np.isfinite(p).all(axis=(1, 2))
-            elapsed += time.perf_counter() - t0
-            epoch_times.append(time.perf_counter() - t0)
-            now = elapsed / R
-            test = split_metrics("test") if history_test else None  # untimed
-
-            for r in np.flatnonzero(state.active):
-                r = int(r)
-                tl, vl = float(train_loss[r]), float(val_loss[r])
-                entry = {
-                    "epoch": epoch + 1,
-                    "train_loss": _finite_or_none(tl),
-                    "val_loss": _finite_or_none(vl),
-                    "train_accuracy": None if train_acc is None else float(train_acc[r]),
-                    "val_accuracy": None if val_acc is None else float(val_acc[r]),
-                    "seconds": now,
-                }
-                if test is not None:
-                    add_test(entry, test, r)
-                state.history[r].append(entry)
-                if not (math.isfinite(tl) and math.isfinite(vl) and params_finite[r]):
-                    # accuracies of non-finite outputs mean nothing: recorded as None
-                    entry["train_accuracy"] = entry["val_accuracy"] = None
-                    if test is not None:
-                        entry["test_accuracy"] = None
-                    state.diverged_epoch[r] = epoch + 1
-                    freeze(r, last_good)
-                    continue
-                if vl < state.best_loss[r]:
-                    state.best_loss[r] = vl
-                    state.best_epoch[r] = epoch + 1
-                    state.wait[r] = 0
-                    if best_flat is not None:
-                        for p, b in zip(net.params, net.views(best_flat), strict=True):
-                            b[r] = p[r]
-                else:
-                    state.wait[r] += 1
-                if val_acc is not None:
-                    state.best_acc[r] = max(state.best_acc[r], float(val_acc[r]))
-                    if (
-                        target_accuracy is not None
-                        and state.target_epoch[r] is None
-                        and val_acc[r] >= target_accuracy
-                    ):
-                        state.target_epoch[r] = epoch + 1
-                        state.target_seconds[r] = now
-                if patience is not None and state.wait[r] >= patience[r]:
-                    state.stopped_epoch[r] = epoch + 1
-                    freeze(r, None)
-            np.copyto(last_good, net.flat)
-
-            if progress is not None:
-                progress(epoch + 1, epochs, _progress_metrics(state, R, epoch + 1, now))
-            if not state.active.any():
-                break
-
-        # ---- final weights: early stopping restores the best; frozen replicas their held values
-        if any_frozen:
-            np.copyto(net.flat, frozen_flat, where=frozen_mask)
-        if best_flat is not None:
-            for r in range(R):
-                if state.diverged_epoch[r] is None and state.best_epoch[r] is not None:
-                    for p, b in zip(net.params, net.views(best_flat), strict=True):
-                        p[r] = b[r]
-        final = {}
-        for part in ("train", "val", "test"):
-            if part == "val" and not any_frozen and best_flat is None:
-                # the weights are those of the last epoch's validation pass: reuse its metrics
-                final[part] = (val_loss, val_acc)
-                continue
-            final[part] = split_metrics(part)
-
-    seconds_per_epoch = float(np.median(epoch_times)) / R if epoch_times else None
-    base_config = {
+    config = {
         "dataset": dataset,
-        "hidden": sizes[1:-1],
+        "hidden": sizes[1:-1] if layers is None else None,
         "activation": activation,
         "init": init_name,
         "loss": loss_name,
@@ -648,6 +775,27 @@ def train_replicas(
         "dtype": dtype,
         "target_accuracy": target_accuracy,
     }
+    if layers is not None:
+        config["layers"] = spec_of(net.layers[:-1])
+    if clip_norm is not None:
+        config["clip_norm"] = clip_norm
+    per_replica = [
+        {
+            "regularizer": regularizer,
+            "reg_params": _plain(reg_per_replica[r]),
+            "opt_params": _plain({"lr": lrs[r], **opt_resolved}),
+        }
+        for r in range(R)
+    ]
+    records = _records(trainer, final, seeds, lrs, config, per_replica)
+    return (records, net) if return_model else records
+
+
+def _records(trainer: _Trainer, final: dict, seeds, lrs, config, per_replica) -> list[dict]:
+    """One record per replica (the contract: :data:`RECORD_KEYS`)."""
+    state, R, classify = trainer.state, trainer.R, trainer.classify
+    times = trainer.epoch_times
+    seconds_per_epoch = float(np.median(times)) / R if times else None
     records = []
     for r in range(R):
         hist = state.history[r]
@@ -667,29 +815,43 @@ def train_replicas(
             ),
             "best_val_loss": _finite_or_none(state.best_loss[r]),
             "best_epoch": state.best_epoch[r],
-            "epochs": len(hist) - int(history_initial),
+            "epochs": len(hist) - int(trainer.history_initial),
             "diverged": state.diverged_epoch[r] is not None,
             "diverged_epoch": state.diverged_epoch[r],
             "epochs_to_target": state.target_epoch[r],
             "seconds_to_target": state.target_seconds[r],
-            "seconds": elapsed / R,
+            "seconds": trainer.elapsed / R,
             "seconds_per_epoch": seconds_per_epoch,
             "history": hist,
             "seed": seeds[r],
             "lr": lrs[r],
             "replica": r,
-            "config": {
-                **base_config,
-                "regularizer": regularizer,
-                "reg_params": _plain(reg_per_replica[r]),
-                "opt_params": _plain({"lr": lrs[r], **opt_resolved}),
-            },
+            "config": {**config, **per_replica[r]},
             "version": nngrid.__version__,
         }
         if state.stopped_epoch[r] is not None:
             record["config"]["stopped_epoch"] = state.stopped_epoch[r]
         records.append(record)
-    return (records, net) if return_model else records
+    return records
+
+
+def clip_gradients(grads: Sequence[np.ndarray], max_norm: float) -> np.ndarray:
+    """Scale each replica's gradients so that their global 2-norm is at most ``max_norm``.
+
+    As torch's ``clip_grad_norm_``: ``norm_r = sqrt(sum over parameters of ||g[r]||^2)``, and
+    replica ``r``'s gradients are multiplied by ``min(1, max_norm / (norm_r + 1e-6))``. The
+    gradients are ``(R, rows, cols)`` views (modified in place); returns the norms.
+    """
+    sq = np.zeros(grads[0].shape[0], np.float64)
+    for g in grads:
+        sq += np.square(g, dtype=np.float64).sum(axis=(1, 2))
+    norms = np.sqrt(sq)
+    coef = np.minimum(max_norm / (norms + 1e-6), 1.0)
+    if np.any(coef < 1.0):
+        c3 = coef.astype(grads[0].dtype).reshape(-1, 1, 1)
+        for g in grads:
+            g *= c3
+    return norms
 
 
 def replica_rngs(seeds: Sequence[int]) -> tuple[list, list, list]:

@@ -959,6 +959,15 @@ PLUGIN_CASES = {
         "    def _update(self, p, g, state):\n        p += 0.1 * g\n",
         ["optimizer 'ascent'", "descend"],
     ),
+    "layer-input-gradient-sign-flipped": (
+        "from nngrid.layers import LAYERS, Layer\nimport numpy as np\n"
+        "@LAYERS.register('cube')\nclass Cube(Layer):\n"
+        "    def build(self, shape, net):\n        return shape\n"
+        "    def forward(self, X, buf, keep):\n        self.X = X.copy()\n        return X ** 3\n"
+        "    def backward(self, dY, buf, need_dx):\n"
+        "        return -3 * self.X ** 2 * dY if need_dx else None\n",
+        ["layer 'cube'", "gradient", "finite difference"],
+    ),
     "import-error": ("raise RuntimeError('broken on purpose')\n", ["broken on purpose"]),
 }
 
@@ -998,6 +1007,7 @@ def test_a_correct_plugin_passes_its_checks(tmp_path):
         )
         + PLUGIN_CASES["loss-gradient-halved"][0].replace("0.5 * (out - y)", "(out - y)")
         + PLUGIN_CASES["optimizer-that-ascends"][0].replace("p += 0.1 * g", "p -= 0.1 * g")
+        + PLUGIN_CASES["layer-input-gradient-sign-flipped"][0].replace("-3 * self", "3 * self")
         + "print('hello from the plugin')\n"
     )
     env = plugin_env(tmp_path, fixed)
@@ -1009,7 +1019,7 @@ def test_a_correct_plugin_passes_its_checks(tmp_path):
     table = json.loads(proc.stdout)  # the plugin's print did not corrupt the JSON ...
     assert "hello from the plugin" in proc.stderr  # ... it went to stderr
     assert {"badtanh"} <= set(table["activations"]) and "halfmse" in table["losses"]
-    assert "ascent" in table["optimizers"]
+    assert "ascent" in table["optimizers"] and "cube" in table["layers"]
 
 
 def test_the_config_check_refuses_a_bad_plugin(tmp_path, monkeypatch):

@@ -173,7 +173,7 @@ def test_missing_source_and_unknown_command_are_usage_errors(capsys):
 
 
 def all_registries() -> dict[str, Registry]:
-    from nngrid.cli import _registries
+    from nngrid.plugins import registries as _registries
 
     return _registries()
 

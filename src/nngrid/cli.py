@@ -471,28 +471,6 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- commands
 
 
-def _registries() -> dict[str, Any]:
-    from nngrid.activations import ACTIVATIONS
-    from nngrid.datasets import DATASETS
-    from nngrid.initializers import INITIALIZERS
-    from nngrid.layers import LAYERS
-    from nngrid.losses import LOSSES
-    from nngrid.optim import OPTIMIZERS
-    from nngrid.regularizers import REGULARIZERS
-    from nngrid.schedules import SCHEDULES
-
-    return {
-        "activations": ACTIVATIONS,
-        "initializers": INITIALIZERS,
-        "losses": LOSSES,
-        "regularizers": REGULARIZERS,
-        "optimizers": OPTIMIZERS,
-        "schedules": SCHEDULES,
-        "datasets": DATASETS,
-        "layers": LAYERS,
-    }
-
-
 def _plain(v: Any) -> Any:
     if isinstance(v, tuple):
         return list(v)
@@ -500,9 +478,11 @@ def _plain(v: Any) -> Any:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from nngrid.plugins import registries
+
     table = {
         kind: {name: {k: _plain(v) for k, v in reg.parameters(name).items()} for name in reg}
-        for kind, reg in _registries().items()
+        for kind, reg in registries().items()
     }
     if args.json:
         print(json.dumps(table, indent=1, default=str))

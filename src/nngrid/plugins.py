@@ -55,6 +55,7 @@ def registries() -> dict[str, Any]:
     from nngrid.activations import ACTIVATIONS
     from nngrid.datasets import DATASETS
     from nngrid.initializers import INITIALIZERS
+    from nngrid.layers import LAYERS
     from nngrid.losses import LOSSES
     from nngrid.optim import OPTIMIZERS
     from nngrid.regularizers import REGULARIZERS
@@ -68,6 +69,7 @@ def registries() -> dict[str, Any]:
         "optimizers": OPTIMIZERS,
         "schedules": SCHEDULES,
         "datasets": DATASETS,
+        "layers": LAYERS,
     }
 
 
@@ -287,6 +289,58 @@ def check_schedule(schedule: Any) -> None:
         raise NngridError(f"factor(epoch, 10) gave {factors}; expected finite numbers >= 0")
 
 
+def _layer_network(name: str, cls: Any) -> Any:
+    """A tiny float64 network around layer ``name``: on a sequence ``(7, 2)`` after a 1x1
+    conv1d (then flattened if its output is one), else on 5 flat features after a dense layer,
+    so that the layer's input gradient shows in the first layer's parameter gradient; built
+    from ``cls.check_params``."""
+    from nngrid.network import Network
+
+    entry = {name: dict(getattr(cls, "check_params", {}))}
+    conv, dense = {"conv1d": {"channels": 2, "kernel": 1}}, {"dense": {"units": 4}}
+    errors = []
+    tries = (((7, 2), [conv, entry]), ((7, 2), [conv, entry, "flatten"]), ((5,), [dense, entry]))
+    for in_shape, spec in tries:
+        try:
+            rngs = [np.random.default_rng(0)]
+            return Network(spec, in_shape, 3, "tanh", rngs=rngs, dtype=np.float64), in_shape
+        except NngridError as exc:
+            errors.append(str(exc))
+    raise NngridError(
+        f"it does not build with {entry} ({errors[-1]}); give the class a check_params dict "
+        "of constructor arguments that build it"
+    )
+
+
+def check_layer(name: str, cls: Any) -> None:
+    """The parameter gradient of a tiny network around the layer (its input gradient feeds the
+    first layer's) against central differences of ``sum(out * G)``, at 60 random entries."""
+    net, in_shape = _layer_network(name, cls)
+    rng = np.random.default_rng(1)
+    net.flat[...] = rng.uniform(-0.5, 0.5, net.flat.shape)
+    X = rng.standard_normal((4, *in_shape))
+    G = rng.standard_normal((1, 4, 3))
+
+    def value(x: np.ndarray) -> float:
+        return float(np.sum(net.forward(x, _keep=False) * G))
+
+    out = net.forward(X, train=True)
+    if out.shape != G.shape or not np.all(np.isfinite(out)):
+        raise NngridError(f"the network around it gave outputs of shape {out.shape}")
+    analytic = net.backward(G.copy()).copy()
+    picks = rng.choice(net.flat.size, size=min(60, net.flat.size), replace=False)
+    numeric = np.empty(len(picks))
+    for k, j in enumerate(picks):
+        keep = net.flat[j]
+        net.flat[j] = keep + _H
+        plus = value(X)
+        net.flat[j] = keep - _H
+        minus = value(X)
+        net.flat[j] = keep
+        numeric[k] = (plus - minus) / (2 * _H)
+    _close("backward's parameter gradient", analytic[picks], numeric)
+
+
 _CHECKS = {
     "activations": check_activation,
     "losses": check_loss,
@@ -314,6 +368,9 @@ def check_component(kind: str, name: str) -> None:
         from nngrid.optim import make_optimizer
 
         check_optimizer(make_optimizer(name, lr=1e-2))
+        return
+    if kind == "layers":
+        check_layer(name, reg.get(name))
         return
     kwargs = _strong_defaults(reg, name) if kind == "regularizers" else {}
     _CHECKS[kind](reg.create(name, **kwargs))

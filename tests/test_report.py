@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from local_env import local_env
 from synthetic_tables import synthetic_tables
 
 from nngrid import report as R
+from nngrid.errors import NngridError
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -337,3 +339,135 @@ def test_report_rule_files_are_consistent():
     stems = set(re.findall(r'"results/figures/(fig\d\d_\w+)\.png"', rules))
     assert stems == {Path(n).stem for n in named}
     assert set(R.CLAIMS) <= stems
+
+
+# ----------------------------------------------------------------------------- the landing page
+
+
+def _contract_claims():
+    """A claims table in the issue-9 contract, one claim per verdict, built here."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "claim_id": "nonlinearity",
+                "section": "activations",
+                "claim": "without a nonlinearity a network cannot separate moons",
+                "verdict": "supported",
+                "statistic": "accuracy gain over identity",
+                "value": 0.31,
+                "ci_low": 0.25,
+                "ci_high": 0.37,
+                "threshold": 0.05,
+                "direction": ">",
+                "evidence": "relu beats identity on every dataset.",
+                "figure": "fig02_nonlinearity",
+            },
+            {
+                "claim_id": "dropout",
+                "section": "overfitting",
+                "claim": "dropout closes the train/test gap",
+                "verdict": "inconclusive",
+                "statistic": "gap change",
+                "value": -0.01,
+                "ci_low": -0.04,
+                "ci_high": 0.02,
+                "threshold": 0.0,
+                "direction": "<",
+                "evidence": "the interval straddles zero.",
+                "figure": "fig09_gap",
+            },
+            {
+                "claim_id": "adam_fast",
+                "section": "optimizers",
+                "claim": "Adam gets there fast",
+                "verdict": "contradicted",
+                "statistic": "rank of adam",
+                "value": 4.0,
+                "ci_low": 3.0,
+                "ci_high": 5.0,
+                "threshold": 2.0,
+                "direction": "<",
+                "evidence": "two optimizers reach the target in fewer steps <b>.",
+                "figure": "fig09_target",
+            },
+        ]
+    )
+
+
+def _render_like_snakemake(rst: str) -> str:
+    """What Snakemake 9 does with a report's first page: Jinja2, then docutils to HTML."""
+    import jinja2
+    from docutils.core import publish_parts
+
+    links = "\n\n.. _fig02_nonlinearity.png: javascript:app.showResultInfo('x')\n"
+    text = jinja2.Environment().from_string(rst + links).render(snakemake=None)
+    return publish_parts(text, writer_name="html")["html_body"]
+
+
+def test_landing_page_shows_each_claim_with_verdict_statistic_interval_and_figure_link():
+    claims = _contract_claims()
+    figures = {"fig02_nonlinearity": "results/figures/fig02_nonlinearity.png"}
+    config = {
+        "data_seed": 0,
+        "splits": {"val_fraction": 0.2, "test_fraction": 0.2},
+        "datasets": {"moons": {}, "mnist1d": {"val_fraction": 0.1}},
+        "optimizers": {"adam": {"lr_grid": {"low": 3e-4, "high": 0.3, "points": 7}}},
+        "training": {"seeds": [0, 1, 2], "target_accuracy": 0.9},
+    }
+    html = _render_like_snakemake(
+        R.landing_page(claims, "Intro\n=====\n\nThree questions.", config, figures)
+    )
+    for question in R.SECTIONS.values():
+        assert question in html
+    rows = re.findall(r'<tr class="nngrid-claim" data-verdict="(\w+)">(.*?)</tr>', html, re.S)
+    assert [v for v, _ in rows] == list(claims["verdict"])
+    for (_, row), claim in zip(rows, claims.to_dict("records"), strict=True):
+        assert claim["claim"] in row
+        assert f"{claim['statistic']} = {claim['value']:.3g}" in row
+        assert f"95% CI {claim['ci_low']:.3g} to {claim['ci_high']:.3g}" in row
+        assert f"interval lies {claim['direction']} {claim['threshold']:.3g}" in unescape(row)
+    # a figure in the report gets a link that opens it with its caption; others are named only
+    assert "results[&#x27;results/figures/fig02_nonlinearity.png&#x27;].data_uri" in rows[0][1]
+    assert "onclick" not in rows[2][1] and "fig09_target" in rows[2][1]
+    assert "&lt;b&gt;" in rows[2][1], "table text must be escaped"
+    assert "1 supported, 1 contradicted, 1 inconclusive" in html
+    # the protocol, with this config's numbers
+    assert "validation (20%) and test (20%)" in html and "mnist1d: validation 10%" in html
+    assert "adam 7 rates from 0.0003 to 0.3" in html and "3 seeds (0, 1, 2)" in html
+
+
+def test_landing_page_survives_template_syntax_in_the_tables():
+    claims = _contract_claims()
+    claims.loc[0, "evidence"] = "a {{ brace }} and {% tag %} from the data"
+    html = _render_like_snakemake(R.landing_page(claims, "Intro", {}, {}))
+    assert "a {{ brace }} and {% tag %} from the data" in html
+
+
+def test_landing_page_accepts_claims_read_from_captions_and_refuses_bad_tables(tmp_path):
+    cap = tmp_path / "fig05_data_size.rst"
+    R.write_caption(cap, "The gap shrinks, as the lesson says.")
+    legacy = R.claims_table([cap])
+    assert list(legacy.columns) == R.CLAIM_COLUMNS
+    html = R.claims_html(legacy)
+    assert 'data-verdict="supported"' in html and R.SECTIONS["overfitting"] in html
+    assert "95% CI" not in html  # no statistic: none is invented
+    with pytest.raises(NngridError, match="unknown verdict"):
+        R.claims_html(legacy.assign(verdict="maybe"))
+    with pytest.raises(NngridError, match="lacks the column"):
+        R.claims_html(legacy.drop(columns="figure"))
+
+
+def test_write_landing_writes_the_page_and_a_standalone_table(tmp_path):
+    csv = tmp_path / "claims.csv"
+    _contract_claims().to_csv(csv, index=False)
+    desc = tmp_path / "workflow.rst"
+    desc.write_text("Three questions\n===============\n")
+    page, table = tmp_path / "landing.rst", tmp_path / "claims.html"
+    R.write_landing(csv, desc, {}, page, table, ["results/figures/fig09_target.png"])
+    assert page.read_text().startswith("{% raw %}\nThree questions")
+    doc = table.read_text()
+    assert doc.startswith("<!DOCTYPE html>") and doc.count('class="nngrid-claim"') == 3
+    assert "onclick" not in doc  # a framed page cannot reach the report's script
+    assert "results/figures/fig09_target.png" in page.read_text()

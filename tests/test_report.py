@@ -15,6 +15,7 @@ import urllib.request
 from html import unescape
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from local_env import local_env
 from synthetic_tables import synthetic_tables
@@ -183,8 +184,8 @@ def test_changing_a_plotting_function_reruns_figure_jobs_only(quick_run, tmp_pat
     module.write_text(module.read_text().replace('"x", ""', '"x", "f"'))
     planned = _planned_rules(work)
     assert "figure_activations" in planned
-    # only figure jobs (and the claims table built from their captions) may rerun
-    assert planned <= {r for r in planned if r.startswith("figure_")} | {"claims", "all"}
+    # only figure jobs (and the claims table and landing page built from their captions) may rerun
+    assert planned <= {r for r in planned if r.startswith("figure_")} | {"claims", "landing", "all"}
     assert not planned & {"train", "experiment", "tables", "dataset"}
 
 
@@ -246,19 +247,36 @@ _CLICK = """(() => {{
   const a = Array.from(document.querySelectorAll('a')).find(e => e.innerText.trim() == {text});
   if (!a) return false; a.click(); return true; }})()"""
 _ROWS = "document.querySelectorAll('table tbody tr a[iconname=eye]').length"
-_SHOWN = """(() => {{
+# The landing page's claims table: rows actually laid out (visible), with a verdict each.
+_CLAIM_ROWS = """JSON.stringify(Array.from(document.querySelectorAll('tr.nngrid-claim'))
+  .filter(r => r.offsetHeight > 0)
+  .map(r => [r.dataset.verdict, r.querySelector('.nngrid-verdict').innerText.trim()]))"""
+# The figure view: the image shown, decoded, and not blank (a share of non-white pixels).
+_FIGURE_SHOWN = """(() => {{
   const img = Array.from(document.querySelectorAll('img'))
-    .find(i => i.src.includes('filename=' + {name} + ';'));
-  return img && img.complete && img.naturalWidth > 0 ? img.naturalWidth : 0; }})()"""
+    .find(i => i.src === results[{path}].data_uri);
+  if (!img || !img.complete || img.naturalWidth === 0) return 0;
+  const c = document.createElement('canvas');
+  c.width = 200; c.height = Math.max(1, Math.round(200 * img.naturalHeight / img.naturalWidth));
+  const g = c.getContext('2d'); g.drawImage(img, 0, 0, c.width, c.height);
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  let ink = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] < 600) ink++;
+  return ink / (c.width * c.height) + 1e-9; }})()"""
+# The caption beside the figure: the result's caption rendered in the menu.
+_CAPTION_SHOWN = """(() => {{
+  const text = document.body.innerText;
+  const div = document.createElement('div'); div.innerHTML = results[{path}].caption;
+  const first = div.innerText.trim().split('\\n')[0].slice(0, 60);
+  return first.length > 0 && text.includes(first); }})()"""
+_SHOW = """app.setView({{content: 'img', contentPath: results[{path}].data_uri,
+  resultPath: {path}, navbarMode: 'resultinfo'}})"""
 
 
-@pytest.mark.browser
-def test_report_renders_every_image_in_chromium(quick_run, tmp_path):
+def _chromium(profile: Path) -> subprocess.Popen:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    html = quick_run / "results" / "report.html"
-    profile = tmp_path / "profile"
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [
             CHROMIUM,
             "--headless",
@@ -277,51 +295,109 @@ def test_report_renders_every_image_in_chromium(quick_run, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _screenshot(page: DevTools, path: Path) -> bytes:
+    import base64
+
+    png = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    return png
+
+
+def _script_errors(page: DevTools) -> list:
+    ev = page.events
+    errors = [e for e in ev if e.get("method") == "Runtime.exceptionThrown"]
+    errors += [
+        e
+        for e in ev
+        if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
+    ]
+    errors += [
+        e
+        for e in ev
+        if e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error"
+    ]
+    return errors
+
+
+@pytest.mark.browser
+def test_report_landing_page_and_every_figure_view_render_in_chromium(quick_run, tmp_path):
+    """The landing page shows the claims table; every figure opens non-blank with its caption,
+    from the landing page's links and from the menu; the claims table's own view is HTML; no
+    script error. ``NNGRID_SCREENSHOTS=<folder>`` keeps the screenshots (docs/screenshots)."""
+    html = quick_run / "results" / "report.html"
+    shots = Path(os.environ.get("NNGRID_SCREENSHOTS") or tmp_path / "shots")
+    proc = _chromium(tmp_path / "profile")
     try:
-        page = DevTools(_cdp_page(profile / "DevToolsActivePort"))
+        page = DevTools(_cdp_page(tmp_path / "profile" / "DevToolsActivePort"))
         for domain in ("Runtime", "Page", "Log"):
             page.call(f"{domain}.enable")
         page.call("Page.navigate", url=html.as_uri())
         page.wait_for("typeof results === 'object' && document.querySelector('#app a') !== null")
-        results = page.js(
-            "JSON.stringify(Object.values(results).map(r => [r.filename, r.mime_type]))"
+
+        # the landing page: the three questions and one visible row per claim of claims.csv
+        claims = pd.read_csv(quick_run / "results" / "tables" / "claims.csv")
+        rows = json.loads(
+            page.wait_for(
+                f"(() => {{ const r = {_CLAIM_ROWS}; return JSON.parse(r).length ? r : ''; }})()"
+            )
         )
-        images = sorted(f for f, mime in json.loads(results) if mime.startswith("image/"))
+        assert [v for v, _ in rows] == list(claims["verdict"]), rows
+        assert all(v == shown for v, shown in rows)
+        body = page.js("document.body.innerText")
+        for question in R.SECTIONS.values():
+            assert question in body
+        assert "The protocol" in body
+        _screenshot(page, shots / "landing.png")
+
+        results = json.loads(
+            page.js(
+                "JSON.stringify(Object.fromEntries(Object.entries("
+                "results).map(([k, r]) => [k, r.mime_type])))"
+            )
+        )
+        images = sorted(k for k, mime in results.items() if mime.startswith("image/"))
         expected = {Path(p).name for p in (quick_run / "results" / "figures").glob("*.png")}
-        assert set(images) == expected and len(images) >= 17
-        categories = page.js("JSON.stringify(Object.keys(categories))")
-        shown = {}
-        for category in json.loads(categories):
+        assert {Path(p).name for p in images} == expected and len(images) >= 17
+
+        # the landing page's figure links open the figure with its caption
+        links = page.js("document.querySelectorAll('a.nngrid-figure').length")
+        assert links == claims["figure"].nunique()
+        page.js("document.querySelector('a.nngrid-figure').click()")
+        first = next(p for p in images if Path(p).stem == claims["figure"].iloc[0])
+        assert page.wait_for(_FIGURE_SHOWN.format(path=json.dumps(first)))
+        assert page.wait_for(_CAPTION_SHOWN.format(path=json.dumps(first)))
+
+        # every figure view: the image decoded and not blank, its caption beside it
+        for path in images:
+            page.js(_SHOW.format(path=json.dumps(path)))
+            ink = page.wait_for(_FIGURE_SHOWN.format(path=json.dumps(path)))
+            assert ink > 0.01, f"{path} looks blank ({ink:.4f} of its pixels drawn)"
+            assert page.wait_for(_CAPTION_SHOWN.format(path=json.dumps(path))), path
+            if Path(path).stem in ("fig02_nonlinearity", "fig09_heatmaps"):
+                time.sleep(0.3)
+                _screenshot(page, shots / f"{Path(path).stem}.png")
+
+        # the claims table's own view is an HTML page in the report, not a download
+        tables = [k for k, mime in results.items() if mime == "text/html"]
+        assert any(k.endswith("claims.html") for k in tables), results
+        doc = page.js(
+            "(() => { const u = results[" + json.dumps(tables[0]) + "].data_uri; "
+            "return atob(u.split(',')[1]); })()"
+        )
+        assert doc.count('class="nngrid-claim"') == len(claims)
+
+        # the menu: every category opens and lists its results
+        for category in json.loads(page.js("JSON.stringify(Object.keys(categories))")):
             page.call("Page.navigate", url=html.as_uri())
             page.wait_for("document.querySelector('#app a') !== null")
             assert page.js(_CLICK.format(text=json.dumps(category))), category
-            rows = page.wait_for(_ROWS)
-            for i in range(rows):
-                page.js(f"document.querySelectorAll('table tbody tr a[iconname=eye]')[{i}].click()")
-                time.sleep(0.3)
-                for name in images:
-                    if name not in shown and page.js(_SHOWN.format(name=json.dumps(name))):
-                        shown[name] = True
-                assert page.js(_CLICK.format(text=json.dumps(category)))
-                page.wait_for(_ROWS)
-        assert sorted(shown) == images, f"never displayed: {set(images) - set(shown)}"
-        shot = page.call("Page.captureScreenshot", format="png")["data"]
-        import base64
+            assert page.wait_for(_ROWS), category
 
-        png = base64.b64decode(shot)
-        (tmp_path / "report.png").write_bytes(png)
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-        errors = [e for e in page.events if e.get("method") == "Runtime.exceptionThrown"]
-        errors += [
-            e
-            for e in page.events
-            if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
-        ]
-        errors += [
-            e
-            for e in page.events
-            if e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error"
-        ]
+        errors = _script_errors(page)
         assert not errors, json.dumps(errors)[:2000]
         page.ws.close()
     finally:
@@ -403,7 +479,7 @@ def _render_like_snakemake(rst: str) -> str:
 
     links = "\n\n.. _fig02_nonlinearity.png: javascript:app.showResultInfo('x')\n"
     text = jinja2.Environment().from_string(rst + links).render(snakemake=None)
-    return publish_parts(text, writer_name="html")["html_body"]
+    return publish_parts(text, writer="html")["html_body"]
 
 
 def test_landing_page_shows_each_claim_with_verdict_statistic_interval_and_figure_link():

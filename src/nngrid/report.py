@@ -683,8 +683,14 @@ def claims_html(claims: pd.DataFrame, figures: dict[str, str] | None = None) -> 
     )
 
 
-_STYLE = """<style>
+#: The report's layout, adjusted from its first page: a wider text column for the table, and the
+#: content pane aligned to the top (centred, a tall page loses its beginning off-screen).
+_REPORT_STYLE = """<style>
 .prose.max-w-lg { max-width: 46rem; }
+div.grow.flex.items-center.justify-center.h-screen { align-items: flex-start; }
+</style>"""
+
+_TABLE_STYLE = """<style>
 table.nngrid-claims { border-collapse: collapse; font-size: 0.85rem; }
 table.nngrid-claims td, table.nngrid-claims th { border-bottom: 1px solid #ddd;
   padding: 0.3rem 0.4rem; vertical-align: top; text-align: left; }
@@ -697,7 +703,7 @@ def claims_document(claims: pd.DataFrame) -> str:
     """A stand-alone HTML page holding :func:`claims_html` (the report shows it in a frame)."""
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>The lesson\'s claims</title>'
-        + _STYLE.replace(".prose.max-w-lg { max-width: 46rem; }\n", "")
+        + _TABLE_STYLE
         + '</head><body style="font-family: sans-serif; margin: 1rem">'
         + "<h1 style='font-size:1.2rem'>Does this run's data support each claim of the lesson?</h1>"
         + claims_html(claims)
@@ -782,7 +788,7 @@ def landing_page(
         "The verdicts\n------------\n\n"
         f"{len(claims)} claims of the lesson, checked against this run's data: {tally}. "
         "Each link opens the figure with its caption.",
-        ".. raw:: html\n\n" + _indent(_STYLE + "\n" + table),
+        ".. raw:: html\n\n" + _indent(_REPORT_STYLE + _TABLE_STYLE + "\n" + table),
         "The protocol\n------------\n\n" + protocol_summary(config),
     ]
     return "{% raw %}\n" + "\n\n".join(parts) + "\n\n{% endraw %}\n"

@@ -291,26 +291,31 @@ def batches_caption(records) -> str:
 
 
 def paths_caption(records, tuning=None) -> str:
-    """Figure 8: the tuned rate and the final value of each path."""
+    """Figure 8: each path's rate, its steps to the tolerance and its final value."""
     df = _df(records)
     last = df.groupby(["function", "optimizer"], sort=False).last()
+    tol = float(df["tolerance"].iloc[0]) if "tolerance" in df else math.nan
     lines = []
     for fn, sub in last.groupby(level=0, sort=False):
-        parts = [
-            f"{opt} lr {_fmt(r.lr, 2)}{' (grid edge)' if r.lr_on_edge else ''} -> "
-            f"{_fmt(r.value, 2)}"
-            for (_, opt), r in sub.iterrows()
-        ]
+        parts = []
+        for (_, opt), r in sub.iterrows():
+            steps = float(getattr(r, "steps_to_tolerance", math.inf))
+            reach = f"{int(steps)} steps" if math.isfinite(steps) else "not within tolerance"
+            parts.append(
+                f"{opt} lr {_fmt(r.lr, 2)}{' (grid edge)' if r.lr_on_edge else ''}: {reach}, "
+                f"final {_fmt(r.value, 2)}"
+            )
         lines.append(f"{fn}: " + "; ".join(parts))
     text = (
-        "Each optimizer runs at the rate of its log grid that gave the lowest final value on "
-        "that function (final value after the arrow).\n\n" + _bullets(lines)
+        f"Each optimizer runs at the rate of its log grid that brings f - f_min within "
+        f"{_pct(tol)} of its value at the start in the fewest steps without leaving the frame "
+        "(else the in-frame rate with the lowest final value).\n\n" + _bullets(lines)
     )
     edge = last[last["lr_on_edge"]]
     if len(edge):
         text += f"\n\n{len(edge)} tuned rates sit on the grid's edge: widen the grid for them."
     text += (
-        "\n\nPaths do not rank optimizers: one start and one function per panel; the grid's "
+        "\n\nPaths do not rank optimizers: one start and one function per row; the grid's "
         "figures compare them on data."
     )
     return text
@@ -376,25 +381,35 @@ def lr_caption(runs: pd.DataFrame) -> str:
 
 
 def time_to_target_caption(runs: pd.DataFrame) -> str:
-    """Which optimizer reached the target first on each dataset (median seconds)."""
+    """Which optimizer reached the target first on each dataset (median optimizer steps, or
+    epochs when the tables have no steps: the measure of figure 9d)."""
+    from nngrid.figures.grid import target_measure
+
+    column, label = target_measure(runs)
+    unit = "steps" if column == "steps_to_target" else "epochs"
+
+    def _n(x: float) -> str:
+        return "never" if math.isinf(x) else f"{_fmt(x, 3)} {unit}"
+
     tuned = runs[runs["arm"] == "tuned"].copy()
     tuned["label"] = panel_label(tuned)
     lines, firsts = [], {}
     target = tuned["target_accuracy"].dropna()
     for label, sub in tuned.groupby("label", sort=False):
-        med = sub.groupby("optimizer")["seconds_to_target"].median().sort_values()
-        share = sub.groupby("optimizer")["seconds_to_target"].apply(
-            lambda s: float(np.isfinite(s).mean())
-        )
+        times = sub[column].astype(float)
+        med = times.groupby(sub["optimizer"]).median().sort_values()
+        share = times.groupby(sub["optimizer"]).apply(lambda s: float(np.isfinite(s).mean()))
         first = med.index[0] if np.isfinite(med.iloc[0]) else None
         firsts[label] = first
         lines.append(
-            f"{label}: first {first or 'none'} (median {_secs(float(med.iloc[0]))}, "
+            f"{label}: first {first or 'none'} (median {_n(float(med.iloc[0]))}, "
             f"{_pct(share[med.index[0]])} of its runs reached it); "
-            + ", ".join(f"{o} {_secs(float(v))}" for o, v in med.items())
+            + ", ".join(f"{o} {_n(float(v))}" for o, v in med.items())
         )
     head = f"Target validation accuracy {_fmt(float(target.iloc[0]), 2)}. " if len(target) else ""
-    text = head + "Median over every tuned run (never = infinite).\n\n" + _bullets(lines)
+    text = (
+        head + f"Median {label} over every tuned run (never = not reached).\n\n" + _bullets(lines)
+    )
     if "adam" in set(tuned["optimizer"]):
         not_adam = [lab for lab, f in firsts.items() if f != "adam"]
         if not_adam:

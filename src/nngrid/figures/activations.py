@@ -27,7 +27,7 @@ def activation_gallery(records: list[dict] | pd.DataFrame, path: str | Path) -> 
     ncol = min(5, len(order))
     blocks = -(-len(order) // ncol)
     fig, axes = plt.subplots(
-        2 * blocks, ncol, figsize=(2.05 * ncol, 3.3 * blocks + 0.5), squeeze=False
+        2 * blocks, ncol, figsize=(2.05 * ncol, 3.1 * blocks + 0.5), squeeze=False
     )
     f_axes, d_axes = [], []
     for k, act in enumerate(order):
@@ -39,14 +39,7 @@ def activation_gallery(records: list[dict] | pd.DataFrame, path: str | Path) -> 
         top.plot(f["x"], f["value"], color="C0", lw=1.5)
         bottom.plot(d["x"], d["value"], color="C1", lw=1.5)
         lo, hi = float(d["value"].min()), float(d["value"].max())
-        bottom.text(
-            0.03,
-            0.95,
-            f"slope {lo:.2g} to {hi:.2g}",
-            transform=bottom.transAxes,
-            fontsize=7,
-            va="top",
-        )
+        bottom.set_title(f"slope {lo:.2g} to {hi:.2g}", fontsize=8, color="C1")
         top.set_title(act, fontsize=9)
         for ax in (top, bottom):
             ax.axhline(0, color="0.6", lw=0.6, zorder=0)

@@ -133,13 +133,13 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
                     ax.add_patch(plt.Rectangle((j, i), 1, 1, color="0.8", lw=0))
                 if n and n > 0:
                     ax.text(
-                        j + 0.82,
-                        i + 0.3,
+                        j + 0.97,
+                        i + 0.03,
                         "x",
-                        ha="center",
-                        va="center",
+                        ha="right",
+                        va="top",
                         color="red",
-                        fontsize=8,
+                        fontsize=7,
                         fontweight="bold",
                     )
             for (a, o), on_edge in edge.stack().items():

@@ -25,7 +25,7 @@ def _panel(ax, gx, gy, proba, X, y, title: str):
     """Filled P(class 1) on the mesh (light), the 1/2 contour (the boundary, black) and the
     training points (dark blue circles: class 0, dark red triangles: class 1, white edges)."""
     filled = ax.contourf(
-        gx, gy, proba, levels=np.linspace(0, 1, 11), cmap=_BACKGROUND, alpha=0.45, vmin=0, vmax=1
+        gx, gy, proba, levels=np.linspace(0, 1, 11), cmap=_BACKGROUND, alpha=0.3, vmin=0, vmax=1
     )
     ax.contour(gx, gy, proba, levels=[0.5], colors="k", linewidths=1.4)
     for cls, (colour, marker) in _CLASS_STYLE.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from nngrid.figures import ordered, save, theme
@@ -26,9 +27,10 @@ def activation_gallery(records: list[dict] | pd.DataFrame, path: str | Path) -> 
     order = ordered(df["activation"])
     ncol = min(5, len(order))
     blocks = -(-len(order) // ncol)
-    fig, axes = plt.subplots(
-        2 * blocks, ncol, figsize=(2.05 * ncol, 3.1 * blocks + 0.5), squeeze=False
-    )
+    # a subfigure per row of activations keeps each f(x) next to its own f'(x)
+    fig = plt.figure(figsize=(2.05 * ncol, 3.1 * blocks + 0.5), layout="constrained")
+    subs = np.atleast_1d(fig.subfigures(blocks, 1, hspace=0.04))
+    axes = np.vstack([sub.subplots(2, ncol, squeeze=False) for sub in subs])
     f_axes, d_axes = [], []
     for k, act in enumerate(order):
         b, j = divmod(k, ncol)
@@ -64,5 +66,4 @@ def activation_gallery(records: list[dict] | pd.DataFrame, path: str | Path) -> 
         axes[2 * b, j].axis("off")
         axes[2 * b + 1, j].axis("off")
     fig.suptitle(QUESTION + "\n(one y-scale for every f, one for every slope)", fontsize=10)
-    fig.tight_layout()
     return save(fig, path)

@@ -86,6 +86,6 @@ def optimizer_paths(
     ]
     fig.suptitle(QUESTION + "\n(* : rate on the grid's edge)", fontsize=10)
     fig.tight_layout()
-    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4)
-    fig.text(0.5, -0.06, NOTE.format(tol=tol), ha="center", fontsize=8, style="italic")
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.01), ncol=4)
+    fig.text(0.5, -0.045, NOTE.format(tol=tol), ha="center", va="top", fontsize=8, style="italic")
     return save(fig, path)

@@ -48,6 +48,11 @@ def test_time_to_target_caption_names_the_first_optimizer_and_flags_the_lesson()
         synthetic_tables(boost={"sgd": 0.2}, speed={"sgd": 1})["runs"]
     )
     assert "moons: first sgd" in sgd_first
+    assert "Median epochs to target over every tuned run" in sgd_first  # the figure's measure
+    runs = synthetic_tables()["runs"]
+    steps = R.time_to_target_caption(runs.assign(steps_to_target=runs["epochs_to_target"] * 7))
+    med = (runs[runs["arm"] == "tuned"]).groupby(["dataset", "optimizer"])["epochs_to_target"]
+    assert f"adam {7 * med.median()[('moons', 'adam')]:.3g} steps" in steps
     assert f'{R.CONTRARY} ("Adam gets there fast"), Adam was not first on moons' in sgd_first
 
 

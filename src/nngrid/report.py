@@ -385,7 +385,7 @@ def time_to_target_caption(runs: pd.DataFrame) -> str:
     epochs when the tables have no steps: the measure of figure 9d)."""
     from nngrid.figures.grid import target_measure
 
-    column, label = target_measure(runs)
+    column, measure = target_measure(runs)
     unit = "steps" if column == "steps_to_target" else "epochs"
 
     def _n(x: float) -> str:
@@ -408,7 +408,7 @@ def time_to_target_caption(runs: pd.DataFrame) -> str:
         )
     head = f"Target validation accuracy {_fmt(float(target.iloc[0]), 2)}. " if len(target) else ""
     text = (
-        head + f"Median {label} over every tuned run (never = not reached).\n\n" + _bullets(lines)
+        head + f"Median {measure} over every tuned run (never = not reached).\n\n" + _bullets(lines)
     )
     if "adam" in set(tuned["optimizer"]):
         not_adam = [lab for lab, f in firsts.items() if f != "adam"]

@@ -774,8 +774,9 @@ def protocol_summary(config: dict) -> str:
         "with the epoch it happened; tables count such runs and figures mark them, never "
         "silently dropping them. "
         + (
-            f"Time to target counts optimizer steps until {_fmt(training['target_accuracy'], 2)} "
-            "validation accuracy (never, if not reached); seconds are reported as cost only."
+            f"Time to target counts optimizer steps (epochs where the tables have no step "
+            f"counts) until {_fmt(training['target_accuracy'], 2)} validation accuracy (never, "
+            "if not reached); seconds are reported as cost only."
             if "target_accuracy" in training
             else ""
         ),

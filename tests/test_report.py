@@ -169,9 +169,49 @@ def quick_run():
         _copy_tree(work)
         run = _snakemake(work, "--cores", "2")
         assert run.returncode == 0, run.stderr[-3000:]
+        (work / "snakemake.out").write_text(run.stdout + run.stderr)
         rep = _snakemake(work, "--report", "results/report.html")
         assert rep.returncode == 0, rep.stderr[-3000:]
         yield work
+
+
+@pytest.mark.slow
+def test_the_terminal_shows_each_finished_cell_and_no_empty_shell_commands(quick_run):
+    """Each training job's progress lines reach the terminal, prefixed with the job, and its
+    log; no "Shell command: None" (printshellcmds is off: Snakemake printed it per script job)."""
+    out = (quick_run / "snakemake.out").read_text()
+    assert "Shell command: None" not in out
+    for log in (quick_run / "logs" / "train").rglob("*.log"):
+        job = "/".join(log.relative_to(quick_run / "logs" / "train").with_suffix("").parts)
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+        assert lines, f"{log} is empty"
+        for line in lines:
+            assert f"{job}: {line}" in out, (job, line)
+
+
+def test_training_commands_are_one_short_line_without_json():
+    env = local_env(PYTHONPATH=str(ROOT / "src"))
+    dry = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "-p",
+            "--forceall",
+            "--configfile",
+            "config/quick.yaml",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    commands = [c for c in (dry.stdout + dry.stderr).splitlines() if "nngrid.protocol" in c]
+    assert len(commands) == 6  # the quick study's jobs
+    for cmd in commands:
+        assert "{" not in cmd and "--spec results/specs/" in cmd and len(cmd) < 400, cmd
 
 
 def _planned_rules(work: Path) -> set[str]:

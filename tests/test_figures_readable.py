@@ -144,3 +144,15 @@ def test_activation_gallery_shares_one_slope_scale(drawn):
     assert len(slopes) == pd.DataFrame(records)["activation"].nunique()
     assert len({tuple(np.round(ax.get_ylim(), 9)) for ax in slopes}) == 1
     assert any("0.01 to 1" in ax.get_title() for ax in slopes)  # leaky_relu's slope is stated
+
+
+def test_lr_sensitivity_keeps_six_lines_or_fewer_per_panel(drawn):
+    t = synthetic_tables()
+    runs = pd.concat([t["runs"]] + [t["runs"].assign(optimizer=f"opt{k}") for k in range(4)])
+    grid.lr_sensitivity(runs, "x.png")
+    axes = _drawn_axes(drawn[-1])
+    assert len(axes) == 4  # two datasets x (plain, adaptive)
+    for ax in axes:
+        drawn_lines = [line for line in ax.get_lines() if len(line.get_xdata())]
+        assert 0 < len(drawn_lines) <= grid.MAX_COLOURS, ax.get_title()
+        assert ax.get_xscale() == "log"

@@ -199,9 +199,7 @@ def learning_curves(
     h, act, reg = reference_histories(histories, runs)
     h["panel"] = panel_label(h)
     opts = ordered(h["optimizer"], optimizers)
-    if len(opts) > MAX_COLOURS:
-        family = np.where(h["optimizer"].isin(PLAIN_OPTIMIZERS), "plain", "adaptive")
-        h["panel"] = h["panel"] + ": " + family
+    h = _split_families(h, opts)
     names = {"val_accuracy": "validation accuracy", "train_loss": "training loss (log)"}
     long = h.melt(
         id_vars=["panel", "optimizer", "seed", "epoch"],
@@ -239,34 +237,53 @@ def learning_curves(
     return save(g.figure, path)
 
 
+def _split_families(df: pd.DataFrame, opts: list[str]) -> pd.DataFrame:
+    """With more optimizers than :data:`MAX_COLOURS`, each panel becomes two: plain and
+    adaptive (``panel`` gets a suffix), so no panel holds more lines than the eye separates."""
+    if len(opts) > MAX_COLOURS:
+        family = np.where(df["optimizer"].isin(PLAIN_OPTIMIZERS), "plain", "adaptive")
+        df["panel"] = df["panel"] + ": " + family
+    return df
+
+
 def lr_sensitivity(
     runs: pd.DataFrame, path: str | Path, optimizers: list[str] | None = None
 ) -> Path:
-    """Validation accuracy of the tuning runs against the learning rate, a line per optimizer,
-    mean and 95% band over the cells (activations x regularizers); a column per dataset.
-    Diverged tuning runs count as accuracy 0 here (and are counted in the caption)."""
+    """Validation accuracy of the tuning runs against the learning rate (log axis), a line per
+    optimizer (colour and dash), mean and 95% band over the cells (activations x
+    regularizers); a column per dataset, split into plain and adaptive optimizers when there
+    are more than :data:`MAX_COLOURS`. Diverged tuning runs count as accuracy 0 here (and are
+    counted in the caption)."""
     theme()
     tune = runs[runs["arm"] == "tune"].copy()
     tune["panel"] = panel_label(tune)
     tune["val_accuracy"] = tune["val_accuracy"].where(~tune["diverged"], 0.0).fillna(0.0)
+    opts = ordered(tune["optimizer"], optimizers)
+    tune = _split_families(tune, opts)
     g = sns.relplot(
         data=tune,
         x="lr",
         y="val_accuracy",
         hue="optimizer",
-        hue_order=ordered(tune["optimizer"], optimizers),
+        hue_order=opts,
+        style="optimizer",
+        style_order=opts,
+        palette=dict(zip(opts, sns.color_palette("colorblind", len(opts)), strict=True)),
         col="panel",
+        col_order=ordered(tune["panel"]),
+        col_wrap=min(4, tune["panel"].nunique()),
         kind="line",
         marker="o",
         errorbar=BAND,
         seed=BOOTSTRAP_SEED,
         n_boot=N_BOOT,
-        height=2.8,
-        aspect=1.2,
+        height=2.6,
+        aspect=1.15,
+        facet_kws={"sharex": False},
     )
     g.set(xscale="log")
     g.set_titles("{col_name}")
-    g.set_axis_labels("learning rate", "validation accuracy")
+    g.set_axis_labels("learning rate (log)", "validation accuracy")
     g.figure.suptitle(Q_LR + "  (diverged = 0)", y=1.04)
     return save(g.figure, path)
 

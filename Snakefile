@@ -1,7 +1,7 @@
 # nngrid: every dataset x activation x regularizer x optimizer cell of config/config.yaml, trained
 # with a tuned and an untuned learning rate over several seeds, collected into tables.
 #   snakemake --cores 8                                   # the default study
-#   snakemake --cores 2 --configfile config/quick.yaml    # a two-minute smoke run
+#   snakemake --cores 2 --configfile config/quick.yaml    # a smoke run (times: README.md)
 # Every config key is explained in config/README.md.
 
 from snakemake.utils import min_version

@@ -52,3 +52,10 @@ def test_environment_installs_the_package_itself():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "-e .[test]" in pip
+
+
+def test_the_report_needs_no_test_extra():
+    """`snakemake --report` imports pygments: it must come with the main dependencies."""
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    main = dict(_split(r) for r in meta["dependencies"])
+    assert "pygments" in main, "pygments (for snakemake --report) must be a main dependency"

@@ -337,13 +337,16 @@ def test_the_quick_study_gives_the_same_tables_on_one_and_two_cores(base_dir):
 def test_a_training_job_killed_mid_run_is_redone(fresh, baseline_tables):
     proc = start_snakemake(fresh, TARGET)
     try:
-        # a training job that has started training: its own log (its stderr) shows a cell
+        # a training job that has started training: its own log shows a cell (the job's
+        # stderr goes through `tee` to logs/train/<study>/<dataset>/<optimizer>.log)
         def started():
             for pid in training_processes(proc):
                 with contextlib.suppress(OSError, IndexError):
-                    log = Path(os.readlink(f"/proc/{pid}/fd/2"))
+                    output = cmdline(pid).split("--output ")[1].split()[0]
+                    job = output.removeprefix("results/runs/").removesuffix(".json")
+                    log = fresh / "logs" / "train" / f"{job}.log"
                     if log.stat().st_size > 0:  # past its imports, into its cells
-                        return pid, cmdline(pid).split("--output ")[1].split()[0]
+                        return pid, output
             return None
 
         def killed():

@@ -12,13 +12,16 @@ import sys
 import tempfile
 import time
 import urllib.request
+from html import unescape
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from local_env import local_env
 from synthetic_tables import synthetic_tables
 
 from nngrid import report as R
+from nngrid.errors import NngridError
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -45,6 +48,11 @@ def test_time_to_target_caption_names_the_first_optimizer_and_flags_the_lesson()
         synthetic_tables(boost={"sgd": 0.2}, speed={"sgd": 1})["runs"]
     )
     assert "moons: first sgd" in sgd_first
+    assert "Median epochs to target over every tuned run" in sgd_first  # the figure's measure
+    runs = synthetic_tables()["runs"]
+    steps = R.time_to_target_caption(runs.assign(steps_to_target=runs["epochs_to_target"] * 7))
+    med = (runs[runs["arm"] == "tuned"]).groupby(["dataset", "optimizer"])["epochs_to_target"]
+    assert f"adam {7 * med.median()[('moons', 'adam')]:.3g} steps" in steps
     assert f'{R.CONTRARY} ("Adam gets there fast"), Adam was not first on moons' in sgd_first
 
 
@@ -161,9 +169,49 @@ def quick_run():
         _copy_tree(work)
         run = _snakemake(work, "--cores", "2")
         assert run.returncode == 0, run.stderr[-3000:]
+        (work / "snakemake.out").write_text(run.stdout + run.stderr)
         rep = _snakemake(work, "--report", "results/report.html")
         assert rep.returncode == 0, rep.stderr[-3000:]
         yield work
+
+
+@pytest.mark.slow
+def test_the_terminal_shows_each_finished_cell_and_no_empty_shell_commands(quick_run):
+    """Each training job's progress lines reach the terminal, prefixed with the job, and its
+    log; no "Shell command: None" (printshellcmds is off: Snakemake printed it per script job)."""
+    out = (quick_run / "snakemake.out").read_text()
+    assert "Shell command: None" not in out
+    for log in (quick_run / "logs" / "train").rglob("*.log"):
+        job = "/".join(log.relative_to(quick_run / "logs" / "train").with_suffix("").parts)
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+        assert lines, f"{log} is empty"
+        for line in lines:
+            assert f"{job}: {line}" in out, (job, line)
+
+
+def test_training_commands_are_one_short_line_without_json():
+    env = local_env(PYTHONPATH=str(ROOT / "src"))
+    dry = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "-p",
+            "--forceall",
+            "--configfile",
+            "config/quick.yaml",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    commands = [c for c in (dry.stdout + dry.stderr).splitlines() if "nngrid.protocol" in c]
+    assert len(commands) == 6  # the quick study's jobs
+    for cmd in commands:
+        assert "{" not in cmd and "--spec results/specs/" in cmd and len(cmd) < 400, cmd
 
 
 def _planned_rules(work: Path) -> set[str]:
@@ -178,11 +226,11 @@ def test_changing_a_plotting_function_reruns_figure_jobs_only(quick_run, tmp_pat
     shutil.copytree(quick_run, work, symlinks=True)
     assert _planned_rules(work) == set()
     module = work / "src" / "nngrid" / "figures" / "activations.py"
-    module.write_text(module.read_text().replace('"x", ""', '"x", "f"'))
+    module.write_text(module.read_text() + "\n# a changed plotting function\n")
     planned = _planned_rules(work)
     assert "figure_activations" in planned
-    # only figure jobs (and the claims table built from their captions) may rerun
-    assert planned <= {r for r in planned if r.startswith("figure_")} | {"claims", "all"}
+    # only figure jobs (and the claims table and landing page built from their captions) may rerun
+    assert planned <= {r for r in planned if r.startswith("figure_")} | {"claims", "landing", "all"}
     assert not planned & {"train", "experiment", "tables", "dataset"}
 
 
@@ -244,19 +292,36 @@ _CLICK = """(() => {{
   const a = Array.from(document.querySelectorAll('a')).find(e => e.innerText.trim() == {text});
   if (!a) return false; a.click(); return true; }})()"""
 _ROWS = "document.querySelectorAll('table tbody tr a[iconname=eye]').length"
-_SHOWN = """(() => {{
+# The landing page's claims table: rows actually laid out (visible), with a verdict each.
+_CLAIM_ROWS = """JSON.stringify(Array.from(document.querySelectorAll('tr.nngrid-claim'))
+  .filter(r => r.offsetHeight > 0)
+  .map(r => [r.dataset.verdict, r.querySelector('.nngrid-verdict').innerText.trim()]))"""
+# The figure view: the image shown, decoded, and not blank (a share of non-white pixels).
+_FIGURE_SHOWN = """(() => {{
   const img = Array.from(document.querySelectorAll('img'))
-    .find(i => i.src.includes('filename=' + {name} + ';'));
-  return img && img.complete && img.naturalWidth > 0 ? img.naturalWidth : 0; }})()"""
+    .find(i => i.src === results[{path}].data_uri);
+  if (!img || !img.complete || img.naturalWidth === 0) return 0;
+  const c = document.createElement('canvas');
+  c.width = 200; c.height = Math.max(1, Math.round(200 * img.naturalHeight / img.naturalWidth));
+  const g = c.getContext('2d'); g.drawImage(img, 0, 0, c.width, c.height);
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  let ink = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] < 600) ink++;
+  return ink / (c.width * c.height) + 1e-9; }})()"""
+# The caption beside the figure: the result's caption rendered in the menu.
+_CAPTION_SHOWN = """(() => {{
+  const text = document.body.innerText;
+  const div = document.createElement('div'); div.innerHTML = results[{path}].caption;
+  const first = div.innerText.trim().split('\\n')[0].slice(0, 60);
+  return first.length > 0 && text.includes(first); }})()"""
+_SHOW = """app.setView({{content: 'img', contentPath: results[{path}].data_uri,
+  resultPath: {path}, navbarMode: 'resultinfo'}})"""
 
 
-@pytest.mark.browser
-def test_report_renders_every_image_in_chromium(quick_run, tmp_path):
+def _chromium(profile: Path) -> subprocess.Popen:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    html = quick_run / "results" / "report.html"
-    profile = tmp_path / "profile"
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [
             CHROMIUM,
             "--headless",
@@ -275,51 +340,109 @@ def test_report_renders_every_image_in_chromium(quick_run, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _screenshot(page: DevTools, path: Path) -> bytes:
+    import base64
+
+    png = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    return png
+
+
+def _script_errors(page: DevTools) -> list:
+    ev = page.events
+    errors = [e for e in ev if e.get("method") == "Runtime.exceptionThrown"]
+    errors += [
+        e
+        for e in ev
+        if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
+    ]
+    errors += [
+        e
+        for e in ev
+        if e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error"
+    ]
+    return errors
+
+
+@pytest.mark.browser
+def test_report_landing_page_and_every_figure_view_render_in_chromium(quick_run, tmp_path):
+    """The landing page shows the claims table; every figure opens non-blank with its caption,
+    from the landing page's links and from the menu; the claims table's own view is HTML; no
+    script error. ``NNGRID_SCREENSHOTS=<folder>`` keeps the screenshots (docs/screenshots)."""
+    html = quick_run / "results" / "report.html"
+    shots = Path(os.environ.get("NNGRID_SCREENSHOTS") or tmp_path / "shots")
+    proc = _chromium(tmp_path / "profile")
     try:
-        page = DevTools(_cdp_page(profile / "DevToolsActivePort"))
+        page = DevTools(_cdp_page(tmp_path / "profile" / "DevToolsActivePort"))
         for domain in ("Runtime", "Page", "Log"):
             page.call(f"{domain}.enable")
         page.call("Page.navigate", url=html.as_uri())
         page.wait_for("typeof results === 'object' && document.querySelector('#app a') !== null")
-        results = page.js(
-            "JSON.stringify(Object.values(results).map(r => [r.filename, r.mime_type]))"
+
+        # the landing page: the three questions and one visible row per claim of claims.csv
+        claims = pd.read_csv(quick_run / "results" / "tables" / "claims.csv")
+        rows = json.loads(
+            page.wait_for(
+                f"(() => {{ const r = {_CLAIM_ROWS}; return JSON.parse(r).length ? r : ''; }})()"
+            )
         )
-        images = sorted(f for f, mime in json.loads(results) if mime.startswith("image/"))
+        assert [v for v, _ in rows] == list(claims["verdict"]), rows
+        assert all(v == shown for v, shown in rows)
+        body = page.js("document.body.innerText")
+        for question in R.SECTIONS.values():
+            assert question in body
+        assert "The protocol" in body
+        _screenshot(page, shots / "landing.png")
+
+        results = json.loads(
+            page.js(
+                "JSON.stringify(Object.fromEntries(Object.entries("
+                "results).map(([k, r]) => [k, r.mime_type])))"
+            )
+        )
+        images = sorted(k for k, mime in results.items() if mime.startswith("image/"))
         expected = {Path(p).name for p in (quick_run / "results" / "figures").glob("*.png")}
-        assert set(images) == expected and len(images) >= 17
-        categories = page.js("JSON.stringify(Object.keys(categories))")
-        shown = {}
-        for category in json.loads(categories):
+        assert {Path(p).name for p in images} == expected and len(images) >= 17
+
+        # the landing page's figure links open the figure with its caption
+        links = page.js("document.querySelectorAll('a.nngrid-figure').length")
+        assert links == claims["figure"].nunique()
+        page.js("document.querySelector('a.nngrid-figure').click()")
+        first = next(p for p in images if Path(p).stem == claims["figure"].iloc[0])
+        assert page.wait_for(_FIGURE_SHOWN.format(path=json.dumps(first)))
+        assert page.wait_for(_CAPTION_SHOWN.format(path=json.dumps(first)))
+
+        # every figure view: the image decoded and not blank, its caption beside it
+        for path in images:
+            page.js(_SHOW.format(path=json.dumps(path)))
+            ink = page.wait_for(_FIGURE_SHOWN.format(path=json.dumps(path)))
+            assert ink > 0.01, f"{path} looks blank ({ink:.4f} of its pixels drawn)"
+            assert page.wait_for(_CAPTION_SHOWN.format(path=json.dumps(path))), path
+            if Path(path).stem in ("fig02_nonlinearity", "fig09_heatmaps"):
+                time.sleep(0.3)
+                _screenshot(page, shots / f"{Path(path).stem}.png")
+
+        # the claims table's own view is an HTML page in the report, not a download
+        tables = [k for k, mime in results.items() if mime == "text/html"]
+        assert any(k.endswith("claims.html") for k in tables), results
+        doc = page.js(
+            "(() => { const u = results[" + json.dumps(tables[0]) + "].data_uri; "
+            "return atob(u.split(',')[1]); })()"
+        )
+        assert doc.count('class="nngrid-claim"') == len(claims)
+
+        # the menu: every category opens and lists its results
+        for category in json.loads(page.js("JSON.stringify(Object.keys(categories))")):
             page.call("Page.navigate", url=html.as_uri())
             page.wait_for("document.querySelector('#app a') !== null")
             assert page.js(_CLICK.format(text=json.dumps(category))), category
-            rows = page.wait_for(_ROWS)
-            for i in range(rows):
-                page.js(f"document.querySelectorAll('table tbody tr a[iconname=eye]')[{i}].click()")
-                time.sleep(0.3)
-                for name in images:
-                    if name not in shown and page.js(_SHOWN.format(name=json.dumps(name))):
-                        shown[name] = True
-                assert page.js(_CLICK.format(text=json.dumps(category)))
-                page.wait_for(_ROWS)
-        assert sorted(shown) == images, f"never displayed: {set(images) - set(shown)}"
-        shot = page.call("Page.captureScreenshot", format="png")["data"]
-        import base64
+            assert page.wait_for(_ROWS), category
 
-        png = base64.b64decode(shot)
-        (tmp_path / "report.png").write_bytes(png)
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-        errors = [e for e in page.events if e.get("method") == "Runtime.exceptionThrown"]
-        errors += [
-            e
-            for e in page.events
-            if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
-        ]
-        errors += [
-            e
-            for e in page.events
-            if e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error"
-        ]
+        errors = _script_errors(page)
         assert not errors, json.dumps(errors)[:2000]
         page.ws.close()
     finally:
@@ -337,3 +460,135 @@ def test_report_rule_files_are_consistent():
     stems = set(re.findall(r'"results/figures/(fig\d\d_\w+)\.png"', rules))
     assert stems == {Path(n).stem for n in named}
     assert set(R.CLAIMS) <= stems
+
+
+# ----------------------------------------------------------------------------- the landing page
+
+
+def _contract_claims():
+    """A claims table in the issue-9 contract, one claim per verdict, built here."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "claim_id": "nonlinearity",
+                "section": "activations",
+                "claim": "without a nonlinearity a network cannot separate moons",
+                "verdict": "supported",
+                "statistic": "accuracy gain over identity",
+                "value": 0.31,
+                "ci_low": 0.25,
+                "ci_high": 0.37,
+                "threshold": 0.05,
+                "direction": ">",
+                "evidence": "relu beats identity on every dataset.",
+                "figure": "fig02_nonlinearity",
+            },
+            {
+                "claim_id": "dropout",
+                "section": "overfitting",
+                "claim": "dropout closes the train/test gap",
+                "verdict": "inconclusive",
+                "statistic": "gap change",
+                "value": -0.01,
+                "ci_low": -0.04,
+                "ci_high": 0.02,
+                "threshold": 0.0,
+                "direction": "<",
+                "evidence": "the interval straddles zero.",
+                "figure": "fig09_gap",
+            },
+            {
+                "claim_id": "adam_fast",
+                "section": "optimizers",
+                "claim": "Adam gets there fast",
+                "verdict": "contradicted",
+                "statistic": "rank of adam",
+                "value": 4.0,
+                "ci_low": 3.0,
+                "ci_high": 5.0,
+                "threshold": 2.0,
+                "direction": "<",
+                "evidence": "two optimizers reach the target in fewer steps <b>.",
+                "figure": "fig09_target",
+            },
+        ]
+    )
+
+
+def _render_like_snakemake(rst: str) -> str:
+    """What Snakemake 9 does with a report's first page: Jinja2, then docutils to HTML."""
+    import jinja2
+    from docutils.core import publish_parts
+
+    links = "\n\n.. _fig02_nonlinearity.png: javascript:app.showResultInfo('x')\n"
+    text = jinja2.Environment().from_string(rst + links).render(snakemake=None)
+    return publish_parts(text, writer="html")["html_body"]
+
+
+def test_landing_page_shows_each_claim_with_verdict_statistic_interval_and_figure_link():
+    claims = _contract_claims()
+    figures = {"fig02_nonlinearity": "results/figures/fig02_nonlinearity.png"}
+    config = {
+        "data_seed": 0,
+        "splits": {"val_fraction": 0.2, "test_fraction": 0.2},
+        "datasets": {"moons": {}, "mnist1d": {"val_fraction": 0.1}},
+        "optimizers": {"adam": {"lr_grid": {"low": 3e-4, "high": 0.3, "points": 7}}},
+        "training": {"seeds": [0, 1, 2], "target_accuracy": 0.9},
+    }
+    html = _render_like_snakemake(
+        R.landing_page(claims, "Intro\n=====\n\nThree questions.", config, figures)
+    )
+    for question in R.SECTIONS.values():
+        assert question in html
+    rows = re.findall(r'<tr class="nngrid-claim" data-verdict="(\w+)">(.*?)</tr>', html, re.S)
+    assert [v for v, _ in rows] == list(claims["verdict"])
+    for (_, row), claim in zip(rows, claims.to_dict("records"), strict=True):
+        assert claim["claim"] in row
+        assert f"{claim['statistic']} = {claim['value']:.3g}" in row
+        assert f"95% CI {claim['ci_low']:.3g} to {claim['ci_high']:.3g}" in row
+        assert f"interval lies {claim['direction']} {claim['threshold']:.3g}" in unescape(row)
+    # a figure in the report gets a link that opens it with its caption; others are named only
+    assert "results[&#x27;results/figures/fig02_nonlinearity.png&#x27;].data_uri" in rows[0][1]
+    assert "onclick" not in rows[2][1] and "fig09_target" in rows[2][1]
+    assert "&lt;b&gt;" in rows[2][1], "table text must be escaped"
+    assert "1 supported, 1 contradicted, 1 inconclusive" in html
+    # the protocol, with this config's numbers
+    assert "validation (20%) and test (20%)" in html and "mnist1d: validation 10%" in html
+    assert "adam 7 rates from 0.0003 to 0.3" in html and "3 seeds (0, 1, 2)" in html
+
+
+def test_landing_page_survives_template_syntax_in_the_tables():
+    claims = _contract_claims()
+    claims.loc[0, "evidence"] = "a {{ brace }} and {% tag %} from the data"
+    html = _render_like_snakemake(R.landing_page(claims, "Intro", {}, {}))
+    assert "a {{ brace }} and {% tag %} from the data" in html
+
+
+def test_landing_page_accepts_claims_read_from_captions_and_refuses_bad_tables(tmp_path):
+    cap = tmp_path / "fig05_data_size.rst"
+    R.write_caption(cap, "The gap shrinks, as the lesson says.")
+    legacy = R.claims_table([cap])
+    assert list(legacy.columns) == R.CLAIM_COLUMNS
+    html = R.claims_html(legacy)
+    assert 'data-verdict="supported"' in html and R.SECTIONS["overfitting"] in html
+    assert "95% CI" not in html  # no statistic: none is invented
+    with pytest.raises(NngridError, match="unknown verdict"):
+        R.claims_html(legacy.assign(verdict="maybe"))
+    with pytest.raises(NngridError, match="lacks the column"):
+        R.claims_html(legacy.drop(columns="figure"))
+
+
+def test_write_landing_writes_the_page_and_a_standalone_table(tmp_path):
+    csv = tmp_path / "claims.csv"
+    _contract_claims().to_csv(csv, index=False)
+    desc = tmp_path / "workflow.rst"
+    desc.write_text("Three questions\n===============\n")
+    page, table = tmp_path / "landing.rst", tmp_path / "claims.html"
+    R.write_landing(csv, desc, {}, page, table, ["results/figures/fig09_target.png"])
+    assert page.read_text().startswith("{% raw %}\nThree questions")
+    doc = table.read_text()
+    assert doc.startswith("<!DOCTYPE html>") and doc.count('class="nngrid-claim"') == 3
+    assert "onclick" not in doc  # a framed page cannot reach the report's script
+    assert "results/figures/fig09_target.png" in page.read_text()

@@ -52,6 +52,18 @@ class _UsageError(Exception):
     """An argparse error, turned into one line by :func:`main`."""
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that states a flag's default only when it has one: no "(default: None)" for
+    flags that are unset unless given (their help says what happens then)."""
+
+    def _get_help_string(self, action):
+        default = action.default
+        unset = default is None or default is False or default is argparse.SUPPRESS
+        if unset or (isinstance(default, list | dict) and not default):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise _UsageError(message)
@@ -276,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train every --seed x --lr combination as one replica stack; write one JSON "
         "record per replica (an object for one, a list for several). The same command twice "
         "gives the same JSON apart from the timing fields.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsFormatter,
     )
     t.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="see nngrid -h")
     src = t.add_mutually_exclusive_group(required=True)
@@ -368,13 +380,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="learning rate(s), comma-separated (default: the optimizer's); each is a replica",
     )
-    t.add_argument("--momentum", type=_float, help="momentum factor (sgd, momentum, ...)")
-    t.add_argument("--dampening", type=_float, help="momentum dampening (sgd, momentum)")
-    t.add_argument("--alpha", type=_float, help="RMSProp smoothing constant (rmsprop)")
-    t.add_argument("--eps", type=_float, help="term added to the denominator (adaptive methods)")
-    t.add_argument("--betas", type=_betas, help="Adam's two decay rates, e.g. 0.9,0.999")
-    t.add_argument("--weight-decay", type=_float, help="weight decay (L2 in the update)")
-    t.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (sgd)")
+    same = "; unset: the optimizer's default (listed under --optimizer)"
+    t.add_argument("--momentum", type=_float, help="momentum factor (sgd, momentum, ...)" + same)
+    t.add_argument("--dampening", type=_float, help="momentum dampening (sgd, momentum)" + same)
+    t.add_argument("--alpha", type=_float, help="RMSProp smoothing constant (rmsprop)" + same)
+    t.add_argument(
+        "--eps", type=_float, help="term added to the denominator (adaptive methods)" + same
+    )
+    t.add_argument("--betas", type=_betas, help="Adam's two decay rates, e.g. 0.9,0.999" + same)
+    t.add_argument("--weight-decay", type=_float, help="weight decay (L2 in the update)" + same)
+    t.add_argument(
+        "--nesterov", action="store_true", default=None, help="Nesterov momentum (sgd)" + same
+    )
     t.add_argument(
         "--schedule",
         choices=SCHEDULES.names(),
@@ -400,12 +417,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=[0],
         help="seed(s), comma-separated, each once; replicas = every seed x every lr",
     )
-    t.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    t.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float32",
+        help="floating-point type of the weights and the data",
+    )
     t.add_argument(
         "--target-accuracy",
         type=_float,
         default=None,
-        help="validation accuracy for time-to-target (epochs and seconds)",
+        help="validation accuracy for time-to-target (epochs and seconds); unset: not measured",
+    )
+    t.add_argument(
+        "--output", metavar="FILE", help="write the JSON here (atomically); unset: to stdout"
     )
     t.add_argument(
         "--layers",
@@ -441,7 +466,6 @@ def build_parser() -> argparse.ArgumentParser:
         "them); with several replicas each name is prefixed by 'replica_<r>.' (r = the "
         "record's replica), e.g. replica_0.layers.0.weight",
     )
-    t.add_argument("--output", metavar="FILE", help="write the JSON here (atomically)")
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     # ---- list

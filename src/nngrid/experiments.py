@@ -327,22 +327,31 @@ def _descend(fn: TestFunction, optimizer: str, lr: float, steps: int, hp: dict) 
     return path
 
 
+#: How close to the minimum a path must come, as a share of ``f(start) - f_min``.
+PATH_TOLERANCE = 1e-2
+
+
 def optimizer_paths(
     functions: Sequence[str] = ("bowl", "rosenbrock", "beale", "saddle"),
     optimizers: Sequence[str] | None = None,
     lr_grid: Sequence[float] = tuple(10.0 ** np.arange(-4.0, 1.01, 0.25)),
     steps: int = 200,
     hyperparams: dict[str, dict] | None = None,
+    tolerance: float = PATH_TOLERANCE,
 ) -> Result:
     """Each optimizer's path on each 2-D test function, at its tuned learning rate.
 
-    Tuning: every rate of ``lr_grid`` runs ``steps`` steps from the function's start (all rates
-    one run per rate); the rate with the lowest final value ``f(theta_T)`` wins (a path that
-    leaves the finite numbers scores ``+inf``; ties go to the smaller rate). A winner at either
-    end of the grid is flagged ``lr_on_edge``. Records: one row per (function, optimizer,
-    step) of the tuned path with ``x, y, value, lr, lr_on_edge``; arrays ``path__<fn>__<opt>``.
-    The lowest value a path reaches says how well *this* rate suits *this* function from *this*
-    start, not which optimizer is better.
+    Tuning: every rate of ``lr_grid`` runs ``steps`` steps from the function's start. The chosen
+    rate is the one that first brings ``f - f_min`` within ``tolerance`` times its value at the
+    start in the fewest steps *without the path ever leaving the plotting frame* (``fn.box``):
+    fast, and a path one can draw. When no rate in the frame reaches the tolerance, the in-frame
+    rate with the lowest final value wins; when every path leaves the frame, the lowest final
+    value (a path that leaves the finite numbers scores ``+inf``). Ties go to the smaller rate.
+    A winner at either end of the grid is flagged ``lr_on_edge``. Records: one row per
+    (function, optimizer, step) of the tuned path with ``x, y, value, lr, lr_on_edge,
+    steps_to_tolerance`` (``inf`` if never), ``in_frame`` and ``tolerance``; arrays
+    ``path__<fn>__<opt>``. How fast *this* rate gets near the minimum of *this* function from
+    *this* start says nothing about which optimizer is better on data.
     """
     from nngrid.optim import OPTIMIZERS
 
@@ -357,10 +366,23 @@ def optimizer_paths(
         for opt in optimizers:
             paths = [_descend(fn, opt, lr, steps, hyperparams.get(opt, {})) for lr in lrs]
             score = np.array([_score(fn, p) for p in paths])
-            best = int(np.argmin(score))
-            for lr, s in zip(lrs, score, strict=True):
+            frame = np.array([_in_frame(fn, p) for p in paths])
+            reach = np.array([_steps_to_tolerance(fn, p, tolerance) for p in paths])
+            # fewest steps to the tolerance in the frame; else lowest final value in the frame;
+            # else lowest final value (np.lexsort: the last key is the primary one)
+            key_reach = np.where(frame, reach, np.inf)
+            key_score = np.where(frame, score, np.inf) if frame.any() else score
+            best = int(np.lexsort((lrs, key_score, key_reach))[0])
+            for lr, s, r, f in zip(lrs, score, reach, frame, strict=True):
                 tuning.append(
-                    {"function": fname, "optimizer": opt, "lr": float(lr), "final_value": float(s)}
+                    {
+                        "function": fname,
+                        "optimizer": opt,
+                        "lr": float(lr),
+                        "final_value": float(s),
+                        "steps_to_tolerance": float(r),
+                        "in_frame": bool(f),
+                    }
                 )
             tuned = paths[best]
             arrays[f"path__{fname}__{opt}"] = tuned
@@ -378,9 +400,33 @@ def optimizer_paths(
                         "value": float(v),
                         "lr": float(lrs[best]),
                         "lr_on_edge": bool(edge),
+                        "steps_to_tolerance": float(reach[best]),
+                        "in_frame": bool(frame[best]),
+                        "tolerance": float(tolerance),
                     }
                 )
     return {"records": records, "tuning": tuning, **arrays}
+
+
+def _in_frame(fn: TestFunction, path: np.ndarray) -> bool:
+    """Whether every point of ``path`` lies inside the function's plotting frame ``fn.box``."""
+    (x0, x1), (y0, y1) = fn.box
+    x, y = path[:, 0], path[:, 1]
+    with np.errstate(invalid="ignore"):
+        return bool(
+            np.isfinite(path).all() and ((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)).all()
+        )
+
+
+def _steps_to_tolerance(fn: TestFunction, path: np.ndarray, tolerance: float) -> float:
+    """The first step at which ``f - f_min <= tolerance * (f(start) - f_min)``; ``inf`` if none."""
+    if fn.minimum is None:  # unbounded below: no tolerance to reach
+        return math.inf
+    fmin = float(fn.value(*fn.minimum))
+    with np.errstate(all="ignore"):
+        gap = fn.value(path[:, 0], path[:, 1]) - fmin
+    hit = np.flatnonzero(np.isfinite(gap) & (gap <= tolerance * gap[0]))
+    return float(hit[0]) if hit.size else math.inf
 
 
 def _score(fn: TestFunction, path: np.ndarray) -> float:

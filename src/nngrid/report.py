@@ -291,26 +291,31 @@ def batches_caption(records) -> str:
 
 
 def paths_caption(records, tuning=None) -> str:
-    """Figure 8: the tuned rate and the final value of each path."""
+    """Figure 8: each path's rate, its steps to the tolerance and its final value."""
     df = _df(records)
     last = df.groupby(["function", "optimizer"], sort=False).last()
+    tol = float(df["tolerance"].iloc[0]) if "tolerance" in df else math.nan
     lines = []
     for fn, sub in last.groupby(level=0, sort=False):
-        parts = [
-            f"{opt} lr {_fmt(r.lr, 2)}{' (grid edge)' if r.lr_on_edge else ''} -> "
-            f"{_fmt(r.value, 2)}"
-            for (_, opt), r in sub.iterrows()
-        ]
+        parts = []
+        for (_, opt), r in sub.iterrows():
+            steps = float(getattr(r, "steps_to_tolerance", math.inf))
+            reach = f"{int(steps)} steps" if math.isfinite(steps) else "not within tolerance"
+            parts.append(
+                f"{opt} lr {_fmt(r.lr, 2)}{' (grid edge)' if r.lr_on_edge else ''}: {reach}, "
+                f"final {_fmt(r.value, 2)}"
+            )
         lines.append(f"{fn}: " + "; ".join(parts))
     text = (
-        "Each optimizer runs at the rate of its log grid that gave the lowest final value on "
-        "that function (final value after the arrow).\n\n" + _bullets(lines)
+        f"Each optimizer runs at the rate of its log grid that brings f - f_min within "
+        f"{_pct(tol)} of its value at the start in the fewest steps without leaving the frame "
+        "(else the in-frame rate with the lowest final value).\n\n" + _bullets(lines)
     )
     edge = last[last["lr_on_edge"]]
     if len(edge):
         text += f"\n\n{len(edge)} tuned rates sit on the grid's edge: widen the grid for them."
     text += (
-        "\n\nPaths do not rank optimizers: one start and one function per panel; the grid's "
+        "\n\nPaths do not rank optimizers: one start and one function per row; the grid's "
         "figures compare them on data."
     )
     return text
@@ -376,25 +381,35 @@ def lr_caption(runs: pd.DataFrame) -> str:
 
 
 def time_to_target_caption(runs: pd.DataFrame) -> str:
-    """Which optimizer reached the target first on each dataset (median seconds)."""
+    """Which optimizer reached the target first on each dataset (median optimizer steps, or
+    epochs when the tables have no steps: the measure of figure 9d)."""
+    from nngrid.figures.grid import target_measure
+
+    column, measure = target_measure(runs)
+    unit = "steps" if column == "steps_to_target" else "epochs"
+
+    def _n(x: float) -> str:
+        return "never" if math.isinf(x) else f"{_fmt(x, 3)} {unit}"
+
     tuned = runs[runs["arm"] == "tuned"].copy()
     tuned["label"] = panel_label(tuned)
     lines, firsts = [], {}
     target = tuned["target_accuracy"].dropna()
     for label, sub in tuned.groupby("label", sort=False):
-        med = sub.groupby("optimizer")["seconds_to_target"].median().sort_values()
-        share = sub.groupby("optimizer")["seconds_to_target"].apply(
-            lambda s: float(np.isfinite(s).mean())
-        )
+        times = sub[column].astype(float)
+        med = times.groupby(sub["optimizer"]).median().sort_values()
+        share = times.groupby(sub["optimizer"]).apply(lambda s: float(np.isfinite(s).mean()))
         first = med.index[0] if np.isfinite(med.iloc[0]) else None
         firsts[label] = first
         lines.append(
-            f"{label}: first {first or 'none'} (median {_secs(float(med.iloc[0]))}, "
+            f"{label}: first {first or 'none'} (median {_n(float(med.iloc[0]))}, "
             f"{_pct(share[med.index[0]])} of its runs reached it); "
-            + ", ".join(f"{o} {_secs(float(v))}" for o, v in med.items())
+            + ", ".join(f"{o} {_n(float(v))}" for o, v in med.items())
         )
     head = f"Target validation accuracy {_fmt(float(target.iloc[0]), 2)}. " if len(target) else ""
-    text = head + "Median over every tuned run (never = infinite).\n\n" + _bullets(lines)
+    text = (
+        head + f"Median {measure} over every tuned run (never = not reached).\n\n" + _bullets(lines)
+    )
     if "adam" in set(tuned["optimizer"]):
         not_adam = [lab for lab, f in firsts.items() if f != "adam"]
         if not_adam:
@@ -504,12 +519,51 @@ CLAIMS = {
 }
 
 
+#: The columns of ``results/tables/claims.csv`` (the contract between the claims and the report).
+CLAIM_COLUMNS = [
+    "claim_id",
+    "section",
+    "claim",
+    "verdict",
+    "statistic",
+    "value",
+    "ci_low",
+    "ci_high",
+    "threshold",
+    "direction",
+    "evidence",
+    "figure",
+]
+
+#: The lesson's three questions, by the ``section`` of a claim.
+SECTIONS = {
+    "activations": "Why do we need activation functions?",
+    "overfitting": "What is overfitting, and how do more data, L1/L2 penalties and dropout "
+    "cure it?",
+    "optimizers": "How do mini-batch SGD, Momentum, AdaGrad, RMSProp and Adam speed training up?",
+}
+
+#: The section of each figure's claim (for claims read from captions).
+_FIGURE_SECTION = {
+    "fig01": "activations",
+    "fig02": "activations",
+    "fig03": "activations",
+    "fig04": "overfitting",
+    "fig05": "overfitting",
+    "fig06": "overfitting",
+    "fig07": "optimizers",
+    "fig08": "optimizers",
+    "fig09": "optimizers",
+}
+
+
 def claims_table(captions: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per claim the figures test: ``figure, claim, verdict, evidence``.
+    """One row per claim the figures test, in the columns of :data:`CLAIM_COLUMNS`.
 
     The verdict is read from the figure's computed caption: ``contradicted`` when it holds a
     "Contrary to the lesson" sentence (which is then the evidence), else ``supported`` with
-    the caption's last sentence as evidence.
+    the caption's last sentence as evidence. A caption carries no statistic with an interval,
+    so ``statistic, value, ci_low, ci_high, threshold, direction`` stay empty.
     """
     rows = []
     for path in captions:
@@ -523,13 +577,259 @@ def claims_table(captions: Iterable[str | Path]) -> pd.DataFrame:
         evidence = contrary[0] if contrary else (prose[-1] if prose else "")
         rows.append(
             {
-                "figure": stem,
+                "claim_id": stem,
+                "section": _FIGURE_SECTION.get(stem[:5], "activations"),
                 "claim": CLAIMS[stem],
                 "verdict": "contradicted" if contrary else "supported",
                 "evidence": evidence.rstrip(".") + ".",
+                "figure": stem,
             }
         )
-    return pd.DataFrame(rows, columns=["figure", "claim", "verdict", "evidence"])
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+# --------------------------------------------------------------------------- the landing page
+
+#: How each verdict is shown: a label and its colour (colour-blind safe, with the word itself).
+VERDICT_STYLE = {
+    "supported": ("supported", "#1a7f37"),
+    "contradicted": ("contradicted", "#b8321c"),
+    "inconclusive": ("inconclusive", "#6e6e6e"),
+}
+
+
+def _esc(x) -> str:
+    import html
+
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else html.escape(str(x))
+
+
+def _num(x) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def statistic_text(row: dict) -> str:
+    """``"<statistic> = v (95% CI lo to hi); supported when > t"``, or "" without a statistic."""
+    stat = row.get("statistic")
+    if stat is None or (isinstance(stat, float) and math.isnan(stat)) or not str(stat).strip():
+        return ""
+    value, lo, hi, thr = (_num(row.get(k)) for k in ("value", "ci_low", "ci_high", "threshold"))
+    text = f"{stat} = {_fmt(value)}"
+    if not (math.isnan(lo) or math.isnan(hi)):
+        text += f" (95% CI {_fmt(lo)} to {_fmt(hi)})"
+    direction = str(row.get("direction") or "").strip()
+    if direction in (">", "<") and not math.isnan(thr):
+        text += f"; the lesson holds when the interval lies {direction} {_fmt(thr)}"
+    return text
+
+
+def _check_claims(claims: pd.DataFrame) -> pd.DataFrame:
+    from nngrid.errors import NngridError
+
+    missing = [c for c in ("claim", "verdict", "figure") if c not in claims]
+    if missing:
+        raise NngridError(
+            f"claims table lacks the column(s) {', '.join(missing)}; it needs the columns "
+            f"{', '.join(CLAIM_COLUMNS)}"
+        )
+    bad = sorted(set(claims["verdict"].astype(str)) - set(VERDICT_STYLE))
+    if bad:
+        raise NngridError(
+            f"claims table has unknown verdict(s) {', '.join(bad)}; valid: "
+            f"{', '.join(VERDICT_STYLE)}"
+        )
+    out = claims.copy()
+    for column in CLAIM_COLUMNS:
+        if column not in out:
+            out[column] = math.nan if column in ("value", "ci_low", "ci_high", "threshold") else ""
+    out["section"] = out["section"].where(out["section"].astype(str).isin(SECTIONS), "other")
+    return out
+
+
+def figure_link(figure: str, figures: dict[str, str] | None) -> str:
+    """An HTML link that opens ``figure`` (a stem) with its caption in the Snakemake report, or
+    the figure's name when it is not in the report (``figures``: stem -> the report's path)."""
+    path = (figures or {}).get(str(figure))
+    if not path:
+        return _esc(figure)
+    js = (
+        f"app.setView({{content: 'img', contentPath: results['{path}'].data_uri, "
+        f"resultPath: '{path}', navbarMode: 'resultinfo'}}); return false;"
+    )
+    return f'<a href="#" class="nngrid-figure" onclick="{_esc(js)}">{_esc(figure)}</a>'
+
+
+def claims_html(claims: pd.DataFrame, figures: dict[str, str] | None = None) -> str:
+    """The claims as an HTML table, grouped by the lesson's three questions: each claim with its
+    evidence, its verdict with the statistic and interval, and a link to its figure."""
+    claims = _check_claims(claims)
+    head = "<tr><th>claim</th><th>verdict</th><th>figure</th></tr>"
+    body = []
+    for section in [*SECTIONS, "other"]:
+        sub = claims[claims["section"] == section]
+        if sub.empty:
+            continue
+        title = SECTIONS.get(section, "Other claims")
+        body.append(f'<tr class="nngrid-section"><th colspan="3">{_esc(title)}</th></tr>')
+        for row in sub.to_dict("records"):
+            label, colour = VERDICT_STYLE[str(row["verdict"])]
+            stat = statistic_text(row)
+            evidence = _esc(row.get("evidence"))
+            body.append(
+                f'<tr class="nngrid-claim" data-verdict="{_esc(row["verdict"])}">'
+                f"<td><b>{_esc(row['claim'])}</b>"
+                + (f'<br><span class="nngrid-evidence">{evidence}</span>' if evidence else "")
+                + "</td>"
+                f'<td><span class="nngrid-verdict" style="color:{colour};font-weight:bold">'
+                f"{label}</span>"
+                + (f'<br><span class="nngrid-statistic">{_esc(stat)}</span>' if stat else "")
+                + "</td>"
+                f"<td>{figure_link(row['figure'], figures)}</td></tr>"
+            )
+    return (
+        '<table class="nngrid-claims"><thead>'
+        + head
+        + "</thead><tbody>"
+        + "".join(body)
+        + "</tbody></table>"
+    )
+
+
+#: The report's layout, adjusted from its first page: a wider text column for the table, and the
+#: content pane aligned to the top (centred, a tall page loses its beginning off-screen).
+_REPORT_STYLE = """<style>
+.prose.max-w-lg { max-width: 46rem; }
+div.grow.flex.items-center.justify-center.h-screen { align-items: flex-start; }
+</style>"""
+
+_TABLE_STYLE = """<style>
+table.nngrid-claims { border-collapse: collapse; font-size: 0.85rem; }
+table.nngrid-claims td, table.nngrid-claims th { border-bottom: 1px solid #ddd;
+  padding: 0.3rem 0.4rem; vertical-align: top; text-align: left; }
+table.nngrid-claims tr.nngrid-section th { background: #eef2f7; }
+.nngrid-evidence, .nngrid-statistic { font-size: 0.8rem; color: #444; }
+</style>"""
+
+
+def claims_document(claims: pd.DataFrame) -> str:
+    """A stand-alone HTML page holding :func:`claims_html` (the report shows it in a frame)."""
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>The lesson\'s claims</title>'
+        + _TABLE_STYLE
+        + '</head><body style="font-family: sans-serif; margin: 1rem">'
+        + "<h1 style='font-size:1.2rem'>Does this run's data support each claim of the lesson?</h1>"
+        + claims_html(claims)
+        + "</body></html>\n"
+    )
+
+
+def _grid_text(grid: dict) -> str:
+    return f"{grid['points']} rates from {_fmt(grid['low'])} to {_fmt(grid['high'])}"
+
+
+def protocol_summary(config: dict) -> str:
+    """The fair-comparison protocol as run, in rst, with the numbers of ``config``."""
+    splits = config.get("splits", {})
+    val, test = splits.get("val_fraction"), splits.get("test_fraction")
+    own = {
+        name: spec
+        for name, spec in config.get("datasets", {}).items()
+        if "val_fraction" in (spec or {}) or "test_fraction" in (spec or {})
+    }
+    training = config.get("training", {})
+    seeds = training.get("seeds", [])
+    opts = config.get("optimizers", {})
+    grids = [f"{o} {_grid_text(s['lr_grid'])}" for o, s in opts.items() if "lr_grid" in (s or {})]
+    lines = [
+        f"**Splits.** Every dataset is split once (data seed {config.get('data_seed')}) into "
+        f"train, validation ({_pct(val)}) and test ({_pct(test)})"
+        + (
+            "; "
+            + ", ".join(
+                f"{n}: validation {_pct(s.get('val_fraction', val))}, test "
+                f"{_pct(s.get('test_fraction', test))}"
+                for n, s in own.items()
+            )
+            if own
+            else ""
+        )
+        + ". Tuning looks at the validation split only; the test split is only reported.",
+        "**Tuning.** Each optimizer gets its own learning rate in every cell, chosen on a "
+        "log-spaced grid by validation accuracy (ties: lower validation loss): "
+        + "; ".join(grids)
+        + ". A rate chosen on the grid's edge is flagged (the best rate may lie beyond it).",
+        f"**Seeds.** The chosen rate is rerun with {len(seeds)} seeds "
+        f"({', '.join(map(str, seeds))}), and beside it the optimizer's documented default rate "
+        "with the same seeds (the untuned arm). Every per-seed row is kept in "
+        "``results/tables/runs.csv``.",
+        "**Intervals.** Figures and tables give means over seeds with 95% confidence intervals; "
+        "each claim above states its own statistic, its 95% interval and the threshold it is "
+        "judged against. Supported when the interval clears the threshold in the lesson's "
+        "direction, contradicted when it clears it the other way, inconclusive when it "
+        "straddles it.",
+        "**Divergence.** A run whose loss becomes NaN or infinite is recorded as diverged, "
+        "with the epoch it happened; tables count such runs and figures mark them, never "
+        "silently dropping them. "
+        + (
+            f"Time to target counts optimizer steps (epochs where the tables have no step "
+            f"counts) until {_fmt(training['target_accuracy'], 2)} validation accuracy (never, "
+            "if not reached); seconds are reported as cost only."
+            if "target_accuracy" in training
+            else ""
+        ),
+    ]
+    return "\n\n".join(lines)
+
+
+def landing_page(
+    claims: pd.DataFrame,
+    description: str,
+    config: dict,
+    figures: dict[str, str] | None = None,
+) -> str:
+    """The report's first page (rst): the static ``description`` (the lesson's three questions),
+    the claims table inline with links to the figures, and the protocol as run.
+
+    Snakemake renders this text through Jinja2 before docutils, so the generated part is wrapped
+    in ``{% raw %}``: no text from the tables can be read as a template.
+    """
+    counts = _check_claims(claims)["verdict"].value_counts()
+    tally = ", ".join(f"{int(counts.get(v, 0))} {v}" for v in VERDICT_STYLE)
+    table = claims_html(claims, figures)
+    parts = [
+        description.strip(),
+        "The verdicts\n------------\n\n"
+        f"{len(claims)} claims of the lesson, checked against this run's data: {tally}. "
+        "Each link opens the figure with its caption.",
+        ".. raw:: html\n\n" + _indent(_REPORT_STYLE + _TABLE_STYLE + "\n" + table),
+        "The protocol\n------------\n\n" + protocol_summary(config),
+    ]
+    return "{% raw %}\n" + "\n\n".join(parts) + "\n\n{% endraw %}\n"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("   " + line if line else "" for line in text.splitlines())
+
+
+def write_landing(
+    claims_csv: str | Path,
+    description: str | Path,
+    config: dict,
+    page: str | Path,
+    table: str | Path,
+    figures: Iterable[str] = (),
+) -> None:
+    """Write the landing page (rst) and the stand-alone claims table (HTML)."""
+    from nngrid.io import write_text
+
+    claims = pd.read_csv(claims_csv)
+    links = {Path(f).stem: str(f) for f in figures}
+    text = landing_page(claims, Path(description).read_text(), config, links)
+    write_text(page, text)
+    write_text(table, claims_document(claims))
 
 
 def main(argv=None) -> int:

@@ -1,25 +1,30 @@
 # The report: `snakemake --report results/report.html` gathers every output wrapped in report()
 # (figures from figures.smk, tables from collect.smk) with its caption. This file adds the claims
-# table: for each claim of the lesson a figure tests, whether this run's data supports it.
+# table and the report's first page: the lesson's three questions, every claim with its verdict,
+# statistic and interval (linked to its figure), and the protocol as run.
+
+import os
 
 import nngrid.report
 
 CLAIM_CAPTIONS = [
     f.replace(".png", ".rst") for f in FIGURES if Path(f).stem in nngrid.report.CLAIMS
 ]
-FINAL_TARGETS.append("results/tables/claims.csv")
+LANDING = "results/report/landing.rst"
+FINAL_TARGETS += ["results/tables/claims.csv", LANDING]
+
+# The first page: the Snakefile names the static description (workflow/report/workflow.rst);
+# once the run has written the landing page (description + claims + protocol), the report opens
+# on that instead. Snakemake reads the file only when it builds the report.
+if os.path.exists(LANDING):
+    workflow.report(os.path.abspath(LANDING))
 
 
 rule claims:
     input:
         CLAIM_CAPTIONS,
     output:
-        report(
-            "results/tables/claims.csv",
-            caption="../report/claims.rst",
-            category="0. The lesson's claims",
-            labels={"table": "claims"},
-        ),
+        "results/tables/claims.csv",
     log:
         "logs/report/claims.log",
     conda:
@@ -32,3 +37,35 @@ rule claims:
         code=FIGURE_CODE,
     shell:
         "python -m nngrid.report --captions {input} --out {output} 2> {log}"
+
+
+rule landing:
+    input:
+        claims="results/tables/claims.csv",
+        description="workflow/report/workflow.rst",
+    output:
+        page=LANDING,
+        table=report(
+            "results/report/claims.html",
+            caption="../report/claims.rst",
+            category="0. The lesson's claims",
+            labels={"table": "claims and verdicts"},
+        ),
+    log:
+        "logs/report/landing.log",
+    conda:
+        "../envs/nngrid.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        figures=FIGURES,
+        code=FIGURE_CODE,
+    script:
+        "../scripts/landing.py"
+
+
+# Runs on the login node under Slurm, like the other report rules (the Snakefile lists those).
+localrules:
+    landing,

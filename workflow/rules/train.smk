@@ -1,10 +1,34 @@
 # Training: one job per study x dataset x optimizer runs the tuned/untuned protocol
 # (nngrid.protocol) on every regularizer x activation cell of the study; one JSON, atomically.
+# The job's spec is a small JSON file (rule train_spec), so the command line stays one short
+# line that can be rerun by hand. The job's progress lines (one per cell) go to its log and,
+# prefixed with the job's name, to the terminal.
+
+SPEC = "results/specs/{study}/{dataset}/{optimizer}.json"
+
+
+rule train_spec:
+    output:
+        SPEC,
+    log:
+        "logs/train_spec/{study}/{dataset}/{optimizer}.log",
+    conda:
+        "../envs/nngrid.yaml"
+    threads: 1
+    resources:
+        mem_mb=200,
+        runtime=1,
+    params:
+        spec=spec_param,
+    # a shell job, not `run:` (which re-parses the workflow in a new process, about 3 s each)
+    shell:
+        "printf '%s\\n' {params.spec:q} > {output} 2> {log}"
 
 
 rule train:
     input:
         data="results/data/{dataset}.npz",
+        spec=SPEC,
     output:
         RUN,
     log:
@@ -18,8 +42,15 @@ rule train:
         mem_mb=1000,
         runtime=lambda wc: train_runtime(wc),
     params:
+        # the spec's text: a changed spec reruns exactly its job (the file is rewritten too)
         spec=spec_param,
         core=CORE_HASH,
     shell:
-        "python -m nngrid.protocol --data {input.data} --spec {params.spec:q} "
-        "--output {output} 2> {log}"
+        "python -m nngrid.protocol --data {input.data} --spec {input.spec} "
+        "--output {output} 2>&1 | tee {log} "
+        "| sed -u 's|^|{wildcards.study}/{wildcards.dataset}/{wildcards.optimizer}: |'"
+
+
+# Writing a spec file takes milliseconds: never a Slurm job of its own.
+localrules:
+    train_spec,

@@ -16,23 +16,49 @@ Q_REGULARIZED = "What does each regularizer do to a boundary that bends around n
 Q_WEIGHTS = "How does each penalty shape the weights (L1 sparse, L2 small, Lp only the large)?"
 
 
-def _panel(ax, gx, gy, proba, X, y, title: str) -> None:
-    """Filled P(class 1) on the mesh, the 1/2 contour (the boundary) and the points."""
-    ax.contourf(gx, gy, proba, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.55)
-    ax.contour(gx, gy, proba, levels=[0.5], colors="k", linewidths=1.2)
-    palette = sns.color_palette("RdBu_r", 2)
-    sns.scatterplot(
-        x=X[:, 0],
-        y=X[:, 1],
-        hue=y,
-        palette=palette,
-        s=9,
-        linewidth=0.2,
-        edgecolor="k",
-        legend=False,
-        ax=ax,
+#: Background: P(class 1) in light tints; points: saturated colours with distinct markers.
+_BACKGROUND = "RdBu_r"
+_CLASS_STYLE = {0: ("#08306b", "o"), 1: ("#a50f15", "^")}
+
+
+def _panel(ax, gx, gy, proba, X, y, title: str):
+    """Filled P(class 1) on the mesh (light), the 1/2 contour (the boundary, black) and the
+    training points (dark blue circles: class 0, dark red triangles: class 1, white edges)."""
+    filled = ax.contourf(
+        gx, gy, proba, levels=np.linspace(0, 1, 11), cmap=_BACKGROUND, alpha=0.3, vmin=0, vmax=1
     )
+    ax.contour(gx, gy, proba, levels=[0.5], colors="k", linewidths=1.4)
+    for cls, (colour, marker) in _CLASS_STYLE.items():
+        pts = X[np.asarray(y) == cls]
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 1],
+            s=13,
+            c=colour,
+            marker=marker,
+            edgecolors="white",
+            linewidths=0.4,
+            label=f"class {cls}",
+        )
     ax.set(xticks=[], yticks=[], xlabel="", ylabel="", title=title)
+    return filled
+
+
+def _legend_and_colourbar(fig, axes, filled) -> None:
+    """One colour bar for P(class 1) and one legend for the point markers, outside the panels."""
+    cbar = fig.colorbar(filled, ax=list(np.ravel(axes)), fraction=0.025, pad=0.02)
+    cbar.set_label("P(class 1) (black line: 0.5, the boundary)")
+    handles = [
+        plt.Line2D([], [], color=c, marker=m, ls="", mec="white", ms=6, label=f"class {k}")
+        for k, (c, m) in _CLASS_STYLE.items()
+    ]
+    fig.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.45, 0.0),
+        ncol=2,
+        title="training points",
+    )
 
 
 def nonlinearity_boundaries(result: dict, path: str | Path) -> Path:
@@ -44,10 +70,11 @@ def nonlinearity_boundaries(result: dict, path: str | Path) -> Path:
     fig, axes = plt.subplots(
         len(datasets), len(acts), figsize=(2.3 * len(acts), 2.3 * len(datasets)), squeeze=False
     )
+    filled = None
     for i, ds in enumerate(datasets):
         for j, act in enumerate(acts):
             acc = df[(df["dataset"] == ds) & (df["activation"] == act)]["test_accuracy"].iloc[0]
-            _panel(
+            filled = _panel(
                 axes[i, j],
                 result[f"gx__{ds}"],
                 result[f"gy__{ds}"],
@@ -59,6 +86,7 @@ def nonlinearity_boundaries(result: dict, path: str | Path) -> Path:
         axes[i, 0].set_ylabel(ds, fontsize=11)
     fig.suptitle(Q_NONLINEAR)
     fig.tight_layout()
+    _legend_and_colourbar(fig, axes, filled)
     return save(fig, path)
 
 
@@ -68,9 +96,10 @@ def regularizer_boundaries(result: dict, path: str | Path, labels: list[str] | N
     df = pd.DataFrame(result["records"]).set_index("label")
     labels = [lab for lab in (labels or result["labels"]) if lab in df.index]
     fig, axes = plt.subplots(1, len(labels), figsize=(2.6 * len(labels), 2.8), squeeze=False)
+    filled = None
     for ax, lab in zip(axes[0], labels, strict=True):
         row = df.loc[lab]
-        _panel(
+        filled = _panel(
             ax,
             result["gx"],
             result["gy"],
@@ -81,6 +110,7 @@ def regularizer_boundaries(result: dict, path: str | Path, labels: list[str] | N
         )
     fig.suptitle(Q_REGULARIZED)
     fig.tight_layout()
+    _legend_and_colourbar(fig, axes, filled)
     return save(fig, path)
 
 

@@ -41,8 +41,9 @@ def job_costs(bench: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
 def cost(
     bench: pd.DataFrame, runs: pd.DataFrame, path: str | Path, optimizers: list[str] | None = None
 ) -> Path:
-    """Left: wall seconds per training job by optimizer (a dot per job, hue dataset). Right:
-    training seconds per replica per epoch of every run, by optimizer."""
+    """Left: wall seconds per training job by optimizer (a dot per job, hue dataset; log axis
+    when the jobs span more than a decade). Right: training seconds per replica per epoch of
+    every run, by optimizer (log axis). One legend, outside the panels."""
     theme()
     jobs = job_costs(bench, runs)
     opts = ordered(runs["optimizer"], optimizers)
@@ -58,13 +59,22 @@ def cost(
         size=4,
         jitter=False,
     )
-    axes[0].set(xlabel="wall seconds per job (benchmark)", ylabel="")
+    spread = jobs["s"].max() / max(jobs["s"].min(), 1e-9) if len(jobs) else 1.0
+    axes[0].set(
+        xlabel="wall seconds per job (benchmark)" + (", log" if spread > 10 else ""),
+        ylabel="",
+        xscale="log" if spread > 10 else "linear",
+    )
     per_epoch = runs.assign(spe=runs["seconds"] / runs["epochs"].clip(lower=1))
     sns.boxplot(
         data=per_epoch, x="spe", y="optimizer", hue="dataset", order=opts, ax=axes[1], fliersize=1
     )
-    axes[1].set(xlabel="training seconds per replica per epoch", ylabel="", xscale="log")
+    axes[1].set(xlabel="training seconds per replica per epoch (log)", ylabel="", xscale="log")
     axes[1].xaxis.set_minor_formatter(NullFormatter())
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
     total = jobs["s"].sum()
     share = 1 - jobs["training"].sum() / total if total else float("nan")
     fig.suptitle(
@@ -72,4 +82,5 @@ def cost(
         f"{share:.0%} outside the training loops"
     )
     fig.tight_layout()
+    fig.legend(handles, labels, title="dataset", loc="center left", bbox_to_anchor=(1.0, 0.5))
     return save(fig, path)

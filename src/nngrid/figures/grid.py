@@ -48,12 +48,19 @@ def reference_histories(histories: pd.DataFrame, runs: pd.DataFrame):
     return h, act, reg
 
 
+#: Heatmap panels per row of the figure (regularizers wrap onto further rows).
+HEATMAP_WRAP = 3
+
+
 def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = None) -> Path:
-    """Mean tuned test accuracy, activation (rows) x optimizer (columns); a panel per
-    regularizer (columns of the figure) and dataset (rows); one colour scale for all.
-    ``x`` marks a cell with at least one diverged seed, grey a trained cell without a finite
-    result (every seed diverged); white cells were not part of the study. A dataset trained on a
-    single activation x optimizer cell (the MNIST-1D arm) has nothing to compare and is left out.
+    """Mean tuned test accuracy, activation (rows) x optimizer (columns), a panel per
+    regularizer (wrapped, :data:`HEATMAP_WRAP` to a row) and a block of panels per dataset, each
+    dataset with its own colour scale and colour bar (datasets differ in how hard they are).
+    In each cell: its accuracy; ``x`` marks a cell with at least one diverged seed, a black
+    triangle in the corner a cell whose tuned rate sits on the grid's edge, grey a trained cell
+    without a finite result (every seed diverged); white cells were not part of the study. A
+    dataset trained on a single activation x optimizer cell (the MNIST-1D arm) has nothing to
+    compare and is left out.
     """
     theme()
     order = axes_order or {}
@@ -64,72 +71,118 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
     if df.empty:  # nothing to compare anywhere: draw what there is
         df = summary[summary["arm"] == "tuned"].copy()
         df["panel_row"] = panel_label(df)
-    rows = ordered(df["panel_row"])
+    blocks = ordered(df["panel_row"])
     regs = ordered(df["regularizer"], order.get("regularizers"))
     acts = ordered(df["activation"], order.get("activations"))
     opts = ordered(df["optimizer"], order.get("optimizers"))
-    vals = df["test_accuracy_mean"].to_numpy(dtype=float)
-    vmin = float(np.nanmin(vals)) if np.isfinite(vals).any() else 0.0
-    vmax = float(np.nanmax(vals)) if np.isfinite(vals).any() else 1.0
-    w = 0.42 * len(opts) + 0.6
-    h = 0.32 * len(acts) + 0.7
+    ncol = min(HEATMAP_WRAP, len(regs))
+    nrow_per = -(-len(regs) // ncol)
+    cw, ch = 0.36, 0.3  # inches per cell
+    pw, ph = cw * len(opts) + 0.9, ch * len(acts) + 0.75
     fig, axes = plt.subplots(
-        len(rows),
-        len(regs),
-        figsize=(max(w * len(regs) + 1.2, 7.0), h * len(rows) + 0.8),
+        nrow_per * len(blocks),
+        ncol,
+        figsize=(pw * ncol + 1.4, ph * nrow_per * len(blocks) + 0.9),
         squeeze=False,
-        sharex=True,
-        sharey=True,
+        layout="constrained",
     )
-    for i, row in enumerate(rows):
-        for j, reg in enumerate(regs):
-            ax = axes[i, j]
-            cell = df[(df["panel_row"] == row) & (df["regularizer"] == reg)]
+    annotate = len(opts) <= 8
+    for b, block in enumerate(blocks):
+        sub = df[df["panel_row"] == block]
+        vals = sub["test_accuracy_mean"].to_numpy(dtype=float)
+        finite = vals[np.isfinite(vals)]
+        vmin = float(finite.min()) if finite.size else 0.0
+        vmax = float(finite.max()) if finite.size else 1.0
+        if vmax - vmin < 0.02:
+            vmin, vmax = vmin - 0.01, vmax + 0.01
+        norm = plt.Normalize(vmin, vmax)
+        block_axes = axes[b * nrow_per : (b + 1) * nrow_per].ravel()
+        for k, ax in enumerate(block_axes):
+            if k >= len(regs):
+                ax.axis("off")
+                continue
+            reg = regs[k]
+            cell = sub[sub["regularizer"] == reg]
             acc = cell.pivot_table(
                 index="activation", columns="optimizer", values="test_accuracy_mean", dropna=False
-            )
-            acc = acc.reindex(index=acts, columns=opts)
+            ).reindex(index=acts, columns=opts)
             div = cell.pivot_table(
                 index="activation", columns="optimizer", values="diverged", aggfunc="sum"
             ).reindex(index=acts, columns=opts)
+            edge = (
+                cell.assign(edge=cell["lr_on_edge"].astype(float))
+                .pivot_table(index="activation", columns="optimizer", values="edge", aggfunc="max")
+                .reindex(index=acts, columns=opts)
+            )
             sns.heatmap(
                 acc,
                 ax=ax,
-                vmin=vmin,
-                vmax=vmax,
+                norm=norm,
                 cmap="viridis",
                 cbar=False,
-                linewidths=0.3,
+                linewidths=0.5,
                 linecolor="white",
-                square=False,
+                annot=annotate,
+                fmt=".2f",
+                annot_kws={"fontsize": 6.5},
             )
             ax.set_facecolor("white")
             for (a, o), n in div.stack().items():
+                i, j = acts.index(a), opts.index(o)
                 if np.isnan(acc.loc[a, o]):  # trained, but no seed gave a finite result
-                    ax.add_patch(
-                        plt.Rectangle((opts.index(o), acts.index(a)), 1, 1, color="0.8", lw=0)
-                    )
+                    ax.add_patch(plt.Rectangle((j, i), 1, 1, color="0.8", lw=0))
                 if n and n > 0:
                     ax.text(
-                        opts.index(o) + 0.5,
-                        acts.index(a) + 0.5,
+                        j + 0.97,
+                        i + 0.03,
                         "x",
-                        ha="center",
-                        va="center",
+                        ha="right",
+                        va="top",
                         color="red",
-                        fontsize=9,
+                        fontsize=7,
                         fontweight="bold",
                     )
-            ax.set(xlabel="", ylabel=row if j == 0 else "", title=reg if i == 0 else "")
-            ax.tick_params(axis="x", rotation=90, labelsize=7)
-            ax.tick_params(axis="y", labelsize=7)
-    sm = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(vmin, vmax))
-    fig.colorbar(sm, ax=axes, fraction=0.02, pad=0.01, label="mean test accuracy (tuned)")
+            for (a, o), on_edge in edge.stack().items():
+                if on_edge > 0:
+                    i, j = acts.index(a), opts.index(o)
+                    ax.add_patch(
+                        plt.Polygon(
+                            [(j, i + 1), (j + 0.22, i + 1), (j, i + 0.72)],
+                            closed=True,
+                            color="black",
+                            lw=0,
+                        )
+                    )
+            ax.set_title(f"{block}: {reg}", fontsize=9)
+            ax.set(xlabel="", ylabel="")
+            ax.tick_params(axis="x", rotation=60, labelsize=8)
+            ax.tick_params(axis="y", rotation=0, labelsize=8)
+            if k % ncol:
+                ax.set_yticklabels([])
+            for t in ax.get_xticklabels():
+                t.set_ha("right")
+                t.set_rotation_mode("anchor")
+        sm = plt.cm.ScalarMappable(cmap="viridis", norm=norm)
+        fig.colorbar(
+            sm,
+            ax=list(block_axes),
+            fraction=0.03,
+            pad=0.02,
+            label="mean test accuracy",
+        )
     fig.suptitle(
-        Q_HEATMAP + "\n(x: a seed diverged; grey: every seed diverged; white: not in the study)",
-        y=1.0 + 0.55 / fig.get_figheight(),
+        Q_HEATMAP + "\n(rows: activation, columns: optimizer; x: a seed diverged; "
+        "black corner: tuned rate on the grid's edge;\ngrey: every seed diverged; "
+        "white: not in the study; a colour scale per dataset)",
+        fontsize=10,
     )
     return save(fig, path)
+
+
+#: Optimizers without a per-parameter step size; the rest adapt it. With more optimizers than
+#: the eye separates by colour (about six), the learning curves split them into these two groups.
+PLAIN_OPTIMIZERS = ("sgd", "momentum", "nesterov")
+MAX_COLOURS = 6
 
 
 def learning_curves(
@@ -138,120 +191,166 @@ def learning_curves(
     path: str | Path,
     optimizers: list[str] | None = None,
 ) -> Path:
-    """Validation accuracy (and training loss) against epochs for the tuned arm of the
-    reference cell (:func:`reference_cell`), a line per optimizer, 95% bootstrap bands over
-    seeds; a column per dataset."""
+    """Validation accuracy and training loss (log axis) against epochs for the tuned arm of the
+    reference cell (:func:`reference_cell`), a line per optimizer (colour and dash), 95%
+    bootstrap bands over seeds; a column per dataset. With more than :data:`MAX_COLOURS`
+    optimizers, each dataset gets two columns: plain (SGD, momentum, Nesterov) and adaptive."""
     theme()
     h, act, reg = reference_histories(histories, runs)
     h["panel"] = panel_label(h)
+    opts = ordered(h["optimizer"], optimizers)
+    h = _split_families(h, opts)
+    names = {"val_accuracy": "validation accuracy", "train_loss": "training loss (log)"}
     long = h.melt(
         id_vars=["panel", "optimizer", "seed", "epoch"],
-        value_vars=["val_accuracy", "train_loss"],
+        value_vars=list(names),
         var_name="measure",
     )
+    long["measure"] = long["measure"].map(names)
+    palette = dict(zip(opts, sns.color_palette("colorblind", len(opts)), strict=True))
     g = sns.relplot(
         data=long,
         x="epoch",
         y="value",
         hue="optimizer",
-        hue_order=ordered(long["optimizer"], optimizers),
+        hue_order=opts,
+        style="optimizer",
+        style_order=opts,
+        palette=palette,
         col="panel",
+        col_order=ordered(long["panel"]),
         row="measure",
+        row_order=list(names.values()),
         kind="line",
         errorbar=BAND,
         seed=BOOTSTRAP_SEED,
         n_boot=N_BOOT,
-        height=2.4,
-        aspect=1.3,
+        height=2.3,
+        aspect=1.15,
         facet_kws={"sharey": "row", "margin_titles": True},
     )
+    for ax in g.axes[1]:
+        ax.set_yscale("log")
     g.set_titles(row_template="{row_name}", col_template="{col_name}")
+    g.set_axis_labels("epoch", "")
     g.figure.suptitle(f"{Q_CURVES}\n(activation {act}, regularizer {reg})", y=1.06)
     return save(g.figure, path)
+
+
+def _split_families(df: pd.DataFrame, opts: list[str]) -> pd.DataFrame:
+    """With more optimizers than :data:`MAX_COLOURS`, each panel becomes two: plain and
+    adaptive (``panel`` gets a suffix), so no panel holds more lines than the eye separates."""
+    if len(opts) > MAX_COLOURS:
+        family = np.where(df["optimizer"].isin(PLAIN_OPTIMIZERS), "plain", "adaptive")
+        df["panel"] = df["panel"] + ": " + family
+    return df
 
 
 def lr_sensitivity(
     runs: pd.DataFrame, path: str | Path, optimizers: list[str] | None = None
 ) -> Path:
-    """Validation accuracy of the tuning runs against the learning rate, a line per optimizer,
-    mean and 95% band over the cells (activations x regularizers); a column per dataset.
-    Diverged tuning runs count as accuracy 0 here (and are counted in the caption)."""
+    """Validation accuracy of the tuning runs against the learning rate (log axis), a line per
+    optimizer (colour and dash), mean and 95% band over the cells (activations x
+    regularizers); a column per dataset, split into plain and adaptive optimizers when there
+    are more than :data:`MAX_COLOURS`. Diverged tuning runs count as accuracy 0 here (and are
+    counted in the caption)."""
     theme()
     tune = runs[runs["arm"] == "tune"].copy()
     tune["panel"] = panel_label(tune)
     tune["val_accuracy"] = tune["val_accuracy"].where(~tune["diverged"], 0.0).fillna(0.0)
+    opts = ordered(tune["optimizer"], optimizers)
+    tune = _split_families(tune, opts)
     g = sns.relplot(
         data=tune,
         x="lr",
         y="val_accuracy",
         hue="optimizer",
-        hue_order=ordered(tune["optimizer"], optimizers),
+        hue_order=opts,
+        style="optimizer",
+        style_order=opts,
+        palette=dict(zip(opts, sns.color_palette("colorblind", len(opts)), strict=True)),
         col="panel",
+        col_order=ordered(tune["panel"]),
+        col_wrap=min(4, tune["panel"].nunique()),
         kind="line",
         marker="o",
         errorbar=BAND,
         seed=BOOTSTRAP_SEED,
         n_boot=N_BOOT,
-        height=2.8,
-        aspect=1.2,
+        height=2.6,
+        aspect=1.15,
+        facet_kws={"sharex": False},
     )
     g.set(xscale="log")
     g.set_titles("{col_name}")
-    g.set_axis_labels("learning rate", "validation accuracy")
+    g.set_axis_labels("learning rate (log)", "validation accuracy")
     g.figure.suptitle(Q_LR + "  (diverged = 0)", y=1.04)
     return save(g.figure, path)
+
+
+def target_measure(runs: pd.DataFrame) -> tuple[str, str]:
+    """The column time to target is measured in, and its axis label: optimizer steps
+    (``steps_to_target``) when the tables have it, else epochs."""
+    if "steps_to_target" in runs:
+        return "steps_to_target", "optimizer steps to target"
+    return "epochs_to_target", "epochs to target"
 
 
 def time_to_target(
     runs: pd.DataFrame, path: str | Path, optimizers: list[str] | None = None
 ) -> Path:
-    """Seconds to the target validation accuracy of every tuned run (all cells, all seeds), per
-    optimizer; runs that never reached it sit on the 'never' line at the right, and the share
-    that did is in the tick label."""
+    """Optimizer steps (epochs when the tables lack steps) to the target validation accuracy of
+    every tuned run (all cells, all seeds), per optimizer, a panel per dataset with its own axis
+    (log when the times span more than a decade) and only the optimizers that dataset trained.
+    Runs that never reached the target sit on the red 'never' line at the right; the share that
+    did is in the tick label."""
     theme()
+    column, label = target_measure(runs)
     tuned = runs[runs["arm"] == "tuned"].copy()
     tuned["panel"] = panel_label(tuned)
-    finite = tuned["seconds_to_target"].replace(np.inf, np.nan)
-    never = float(np.nanmax(finite)) * 1.15 if finite.notna().any() else 1.0
-    tuned["seconds to target"] = finite.fillna(never)
-    opts = ordered(tuned["optimizer"], optimizers)
     panels = ordered(tuned["panel"])
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(4.2 * len(panels), 0.45 * len(opts) + 1.5),
+        figsize=(3.6 * len(panels) + 0.6, 0.42 * tuned["optimizer"].nunique() + 1.6),
         squeeze=False,
-        sharex=True,
     )
     for ax, panel in zip(axes[0], panels, strict=True):
-        sub = tuned[tuned["panel"] == panel]
+        sub = tuned[tuned["panel"] == panel].copy()
+        opts = ordered(sub["optimizer"], optimizers)
+        finite = sub[column].astype(float).replace([np.inf, -np.inf], np.nan)
+        lo = float(finite.min()) if finite.notna().any() else 1.0
+        hi = float(finite.max()) if finite.notna().any() else 1.0
+        log = lo > 0 and hi / lo > 10
+        never = hi * (1.6 if log else 1.15) if hi > 0 else 1.0
+        sub["x"] = finite.fillna(never)
         sns.boxplot(
             data=sub,
-            x="seconds to target",
+            x="x",
             y="optimizer",
             order=opts,
             ax=ax,
-            color="0.85",
+            color="0.88",
             fliersize=0,
+            log_scale=log,
         )
         sns.stripplot(
             data=sub,
-            x="seconds to target",
+            x="x",
             y="optimizer",
             order=opts,
             ax=ax,
-            size=2.5,
+            size=3,
             alpha=0.6,
             jitter=False,
+            color="C0",
         )
-        share = sub.groupby("optimizer")["seconds_to_target"].apply(
-            lambda s: float(np.isfinite(s).mean())
-        )
+        share = sub.groupby("optimizer")[column].apply(lambda v: float(np.isfinite(v).mean()))
         ax.set_yticks(range(len(opts)), [f"{o} ({share.get(o, 0):.0%})" for o in opts])
-        ax.axvline(never, color="red", lw=0.8, ls="--")
-        ax.text(never, -0.6, "never", color="red", fontsize=7, ha="center")
-        ax.set(title=panel, ylabel="")
-    fig.suptitle(Q_TARGET + "  (share of runs that reached it)")
+        ax.axvline(never, color="red", lw=0.9, ls="--")
+        ax.text(never, -0.55, "never", color="red", fontsize=8, ha="center", va="bottom")
+        ax.set(title=panel, ylabel="", xlabel=label + (" (log)" if log else ""))
+    fig.suptitle(Q_TARGET + "\n(tick label: share of runs that reached it)", fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 
@@ -280,6 +379,7 @@ def _differences(
         linestyle="none",
         height=2.8,
         aspect=1.2,
+        sharex=False,
     )
     for ax in g.axes.flat:
         ax.axvline(0, color="0.5", lw=0.7)
@@ -335,9 +435,10 @@ def rankings(table: pd.DataFrame, path: str | Path) -> Path:
         ax.set_yticks(range(len(levels)), [f"{lv} (rank {mean_rank[lv]:.1f})" for lv in levels])
         ax.invert_yaxis()
         ax.set(title=factor, xlabel=str(sub["metric"].iloc[0]).replace("_", " "))
-    axes[0, -1].legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0, -1].get_legend_handles_labels()
     fig.suptitle(Q_RANK)
     fig.tight_layout()
+    fig.legend(handles, labels, title="dataset", loc="center left", bbox_to_anchor=(1.0, 0.5))
     return save(fig, path)
 
 
@@ -351,7 +452,8 @@ def tuning_gain_table(summary: pd.DataFrame) -> pd.DataFrame:
         if arm not in wide:
             wide[arm] = np.nan
     wide["gain"] = wide["tuned"] - wide["untuned"]
-    return wide
+    # pivot_table(dropna=False) crosses every level with every other: keep trained cells only
+    return wide[wide[["tuned", "untuned"]].notna().any(axis=1)].reset_index(drop=True)
 
 
 def tuning_gain(

@@ -138,7 +138,6 @@ def cures(effect: float, noise: float, label: str) -> dict:
 
 def data_size(effect: float, noise: float) -> dict:
     """Gap = -effect * log(n) + noise: effect > 0 shrinks the gap with more data."""
-    rng = _rng("data_size")
     alt = _alternating(noise)
     records = []
     for n in (20, 60, 200, 600, 2000):
@@ -225,7 +224,6 @@ def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> di
     """A summary table of 12 cells x 5 optimizers. ``steps``: ``optimizer`` is faster than the
     others in a share ``(1 + effect) / 2`` of the cells (slower in the rest); ``well``: Adam's
     accuracy = the best other's + effect."""
-    rng = _rng("grid" + which + optimizer)
     alt = _alternating(noise)
     rows = []
     cells = [(ds, a, r) for ds in ("moons", "spirals") for a in ("relu", "tanh", "sigmoid")

@@ -59,6 +59,7 @@ __all__ = [
     "extend_grid",
     "run_job",
     "select_lr",
+    "tune",
 ]
 
 #: The three kinds of rows a cell produces.
@@ -147,6 +148,37 @@ def extend_grid(lrs: Sequence[float], side: int) -> float:
     return float(f"{lo * lo / hi:.6g}")
 
 
+def tune(
+    evaluate: Callable[[list[float]], dict[float, list[dict]]],
+    values: Sequence[float],
+    extend: int = 2,
+    valid: Callable[[float], bool] = lambda v: v > 0,
+) -> tuple[dict[float, list[dict]], int, bool, bool, bool]:
+    """Choose one value of a log-spaced grid on validation, extending the grid past an edge.
+
+    ``evaluate(values)`` trains every value (on the tuning seeds) and returns ``{value: records}``.
+    The winner is :func:`select_lr`'s; while it sits on an edge, one more grid step past that
+    edge (:func:`extend_grid`) is evaluated, at most ``extend`` per edge and only if ``valid``
+    accepts it. Returns ``(records by value, index of the winner in sorted(records),
+    on_edge, extended, all_diverged)``.
+    """
+    results = evaluate(sorted(float(v) for v in values))
+    added = {0: 0, -1: 0}
+    while True:
+        grid = sorted(results)
+        k, all_diverged = select_lr([results[v] for v in grid])
+        side = 0 if k == 0 else -1 if k == len(grid) - 1 else None
+        if len(grid) < 2 or side is None or all_diverged or added[side] >= int(extend):
+            break
+        new = extend_grid(grid, side)
+        if not valid(new):
+            break
+        added[side] += 1
+        results.update(evaluate([new]))
+    on_edge = len(grid) > 1 and k in (0, len(grid) - 1)
+    return results, k, on_edge, bool(added[0] or added[-1]), all_diverged
+
+
 def _per_replica(params: Mapping[str, Any] | None, lrs: Sequence[float]) -> dict[str, Any]:
     out = dict(params or {})
     out["lr"] = [float(v) for v in lrs]
@@ -202,7 +234,7 @@ def run_cell(
         **training,
     )
 
-    def tune(rates: list[float]) -> dict[float, list[dict]]:
+    def train_rates(rates: list[float]) -> dict[float, list[dict]]:
         recs = train(
             data,
             opt_params=_per_replica(opt_params, [lr for lr in rates for _ in tuning_seeds]),
@@ -211,18 +243,9 @@ def run_cell(
         )
         return {lr: recs[i * S : (i + 1) * S] for i, lr in enumerate(rates)}
 
-    tuned = tune(lrs)
-    added = {0: 0, -1: 0}
-    while True:
-        grid = sorted(tuned)
-        k, all_diverged = select_lr([tuned[lr] for lr in grid])
-        side = 0 if k == 0 else -1 if k == len(grid) - 1 else None
-        if len(grid) < 2 or side is None or all_diverged or added[side] >= int(extend):
-            break
-        added[side] += 1
-        tuned.update(tune([extend_grid(grid, side)]))
+    tuned, k, on_edge, extended, all_diverged = tune(train_rates, lrs, extend)
+    grid = sorted(tuned)
     chosen = grid[k]
-    on_edge = len(grid) > 1 and k in (0, len(grid) - 1)
     n = len(seeds)
     final = train(
         data,
@@ -244,7 +267,7 @@ def run_cell(
         "chosen_lr": chosen,
         "default_lr": float(default_lr),
         "lr_on_edge": bool(on_edge),
-        "lr_extended": bool(added[0] or added[-1]),
+        "lr_extended": extended,
         "all_diverged": bool(all_diverged),
         "n_train": n_train,
         "tune_seeds": tuning_seeds,

@@ -37,6 +37,7 @@ from nngrid.experiments.activations import activation_curves
 from nngrid.experiments.batches import batch_size_curves
 from nngrid.experiments.boundaries import nonlinearity_boundaries, regularizer_boundaries
 from nngrid.experiments.common import Fit, Result, _long, fit
+from nngrid.experiments.cures import overfitting_cures
 from nngrid.experiments.gradients import gradient_flow
 from nngrid.experiments.overfitting import data_size_sweep, regression_overfitting
 from nngrid.experiments.paths import TEST_FUNCTIONS, TestFunction, optimizer_paths
@@ -57,6 +58,7 @@ __all__ = [
     "load",
     "nonlinearity_boundaries",
     "optimizer_paths",
+    "overfitting_cures",
     "regression_overfitting",
     "regularizer_boundaries",
     "run",
@@ -95,6 +97,7 @@ EXPERIMENTS = {
     "gradient_flow": gradient_flow,
     "regression_overfitting": regression_overfitting,
     "data_size_sweep": data_size_sweep,
+    "overfitting_cures": overfitting_cures,
     "regularizer_boundaries": regularizer_boundaries,
     "batch_size_curves": batch_size_curves,
 }

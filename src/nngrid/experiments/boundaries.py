@@ -11,13 +11,14 @@ from nngrid.experiments.common import Result, _mesh, _proba, fit
 
 def nonlinearity_boundaries(
     datasets: Sequence[str] = ("moons", "circles", "spirals", "xor"),
-    activations: Sequence[str] = ("identity", "relu", "tanh", "sigmoid"),
+    activations: Sequence[str] = ("identity", "step", "relu", "tanh", "sigmoid"),
     hidden: Sequence[int] = (32, 32),
     epochs: int = 100,
     batch_size: int = 32,
     optimizer: str = "adam",
     lr: float = 1e-2,
     seed: int = 0,
+    seeds: Sequence[int] | None = None,
     mesh: int = 80,
     dataset_params: dict[str, dict] | None = None,
 ) -> Result:
@@ -25,12 +26,16 @@ def nonlinearity_boundaries(
 
     With ``identity`` every layer is affine, so the whole network is one affine map
     ``x -> W x + b`` and its boundary ``{x : p(class 1 | x) = 1/2}`` is a straight line, however
-    many layers; a nonlinear ``f`` lets the boundary bend. Records per (dataset, activation):
-    ``train_accuracy, test_accuracy``. Arrays: ``X__<ds>``, ``y__<ds>`` (training points),
-    ``gx__<ds>``, ``gy__<ds>`` (mesh axes) and ``proba__<ds>__<act>`` (``P(class 1)`` on the mesh).
+    many layers; a nonlinear ``f`` lets the boundary bend. ``step`` (derivative 0) passes no
+    gradient back, so only its output layer learns. ``seed`` draws the data; ``seeds`` (default
+    ``[seed]``) are the replicas' initial weights. Records per (dataset, activation, seed):
+    ``train_accuracy, test_accuracy``. Arrays (the first seed's network): ``X__<ds>``,
+    ``y__<ds>`` (training points), ``gx__<ds>``, ``gy__<ds>`` (mesh axes) and
+    ``proba__<ds>__<act>`` (``P(class 1)`` on the mesh).
     """
     from nngrid.datasets import build
 
+    replicas = [int(s) for s in (seeds if seeds is not None else [seed])]
     records: list[dict] = []
     arrays: dict[str, np.ndarray] = {}
     for ds in datasets:
@@ -47,16 +52,18 @@ def nonlinearity_boundaries(
                 lr=lr,
                 batch_size=batch_size,
                 epochs=epochs,
-                seeds=(seed,),
+                seeds=replicas,
             )
-            records.append(
-                {
-                    "dataset": ds,
-                    "activation": act,
-                    "train_accuracy": float(run.final["train_accuracy"][0]),
-                    "test_accuracy": float(run.final["test_accuracy"][0]),
-                }
-            )
+            for r, s in enumerate(replicas):
+                records.append(
+                    {
+                        "dataset": ds,
+                        "activation": act,
+                        "seed": int(s),
+                        "train_accuracy": float(run.final["train_accuracy"][r]),
+                        "test_accuracy": float(run.final["test_accuracy"][r]),
+                    }
+                )
             arrays[f"proba__{ds}__{act}"] = _proba(run.model, gx, gy)
     return {"records": records, **arrays}
 
@@ -72,7 +79,9 @@ def regularizer_boundaries(
     optimizer: str = "adam",
     lr: float = 5e-3,
     seed: int = 0,
+    seeds: Sequence[int] | None = None,
     mesh: int = 80,
+    near_zero: float = 1e-3,
 ) -> Result:
     """Decision boundaries and weight distributions under each regularizer.
 
@@ -80,9 +89,11 @@ def regularizer_boundaries(
     is none, l1, l2, lp (p = 3 and 4) and dropout on noisy moons with few points, where the
     unregularised boundary bends around noise. Penalties ``s sum |W|^p`` pull weights to zero
     with force ``s p |W|^(p-1)``: constant for p = 1 (small weights reach 0: sparse), linear for
-    p = 2, and vanishing near 0 for p = 3, 4 (only the large weights are squeezed). Records per
-    label: accuracies, the share of ``|W| < 1e-3`` and ``max |W|``. Arrays: ``X``, ``y``,
-    ``gx``, ``gy``, ``proba__<label>``, ``weights__<label>`` (all weights, flattened).
+    p = 2, and vanishing near 0 for p = 3, 4 (only the large weights are squeezed). ``seed``
+    draws the data, ``seeds`` (default ``[seed]``) the replicas. Records per (label, seed):
+    accuracies, the share of weights with ``|W| < near_zero``, ``mean |W|`` and ``max |W|``.
+    Arrays (the first seed's network): ``X``, ``y``, ``gx``, ``gy``, ``proba__<label>``,
+    ``weights__<label>`` (all weights, flattened).
     """
     from nngrid.datasets import build
 
@@ -97,6 +108,7 @@ def regularizer_boundaries(
     data = build(dataset, seed, **(dataset_params or {"n_samples": 200, "noise": 0.35}))
     gx, gy = _mesh(data["X_train"], mesh)
     arrays = {"X": data["X_train"], "y": data["y_train"], "gx": gx, "gy": gy}
+    replicas = [int(s) for s in (seeds if seeds is not None else [seed])]
     records = []
     for label, spec in regularizers.items():
         run = fit(
@@ -109,19 +121,24 @@ def regularizer_boundaries(
             reg_params=spec.get("reg_params"),
             batch_size=batch_size,
             epochs=epochs,
-            seeds=(seed,),
+            seeds=replicas,
         )
-        w = np.concatenate([W[0].ravel() for W in run.model.weights()]).astype(np.float64)
-        records.append(
-            {
-                "label": label,
-                "regularizer": spec.get("regularizer", "none"),
-                "train_accuracy": float(run.final["train_accuracy"][0]),
-                "test_accuracy": float(run.final["test_accuracy"][0]),
-                "near_zero": float(np.mean(np.abs(w) < 1e-3)),
-                "max_abs_weight": float(np.abs(w).max()),
-            }
-        )
+        for r, s in enumerate(replicas):
+            w = np.concatenate([W[r].ravel() for W in run.model.weights()]).astype(np.float64)
+            records.append(
+                {
+                    "label": label,
+                    "regularizer": spec.get("regularizer", "none"),
+                    "seed": s,
+                    "train_accuracy": float(run.final["train_accuracy"][r]),
+                    "test_accuracy": float(run.final["test_accuracy"][r]),
+                    "near_zero": float(np.mean(np.abs(w) < near_zero)),
+                    "near_zero_threshold": float(near_zero),
+                    "mean_abs_weight": float(np.abs(w).mean()),
+                    "max_abs_weight": float(np.abs(w).max()),
+                }
+            )
+            if r == 0:
+                arrays[f"weights__{label}"] = w
         arrays[f"proba__{label}"] = _proba(run.model, gx, gy)
-        arrays[f"weights__{label}"] = w
     return {"records": records, "labels": list(regularizers), **arrays}

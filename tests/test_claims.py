@@ -51,7 +51,7 @@ def nonlinearity(effect: float, noise: float, rival: str) -> dict:
                 records.append(
                     {"dataset": ds, "activation": act, "seed": seed, "test_accuracy": acc}
                 )
-    return {"nonlinearity_boundaries": {"records": records}}
+    return {"nonlinearity_boundaries": {"per_seed": records}}
 
 
 def depth(effect: float, noise: float, which: str) -> dict:
@@ -179,7 +179,7 @@ def weights(effect: float, noise: float, which: str) -> dict:
                     "mean_abs_weight": mean_abs,
                 }  # fmt: skip
             )
-    return {"regularizer_boundaries": {"records": records}}
+    return {"regularizer_boundaries": {"per_seed": records}}
 
 
 def batches(effect: float, noise: float, which: str) -> dict:

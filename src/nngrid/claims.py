@@ -211,7 +211,7 @@ def _df(records: Any) -> pd.DataFrame:
 
 def _nonlinear_gap(inputs: Mapping[str, Any], rival: str) -> tuple[float, float, float, str]:
     """Best smooth nonlinear activation minus ``rival`` (identity or step), per (dataset, seed)."""
-    df = _df(inputs["nonlinearity_boundaries"]["records"])
+    df = _df(inputs["nonlinearity_boundaries"]["per_seed"])
     if "seed" not in df:
         df = df.assign(seed=0)
     smooth = df[~df["activation"].isin(["identity", "step"])]
@@ -424,7 +424,7 @@ def more_data(inputs: Mapping[str, Any]):
 
 
 def _weights(inputs: Mapping[str, Any]) -> pd.DataFrame:
-    df = _df(inputs["regularizer_boundaries"]["records"])
+    df = _df(inputs["regularizer_boundaries"]["per_seed"])
     if "seed" not in df:
         df = df.assign(seed=0)
     return df.set_index(["seed", "regularizer"])

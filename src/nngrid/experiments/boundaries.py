@@ -9,6 +9,22 @@ import numpy as np
 from nngrid.experiments.common import Result, _mesh, _proba, fit
 
 
+def _mean_over_seeds(records: list[dict], keys: list[str]) -> list[dict]:
+    """One record per ``keys`` with every numeric field averaged over the seeds (``n_seeds``)."""
+    groups: dict[tuple, list[dict]] = {}
+    for rec in records:
+        groups.setdefault(tuple(rec[k] for k in keys), []).append(rec)
+    out = []
+    for key, recs in groups.items():
+        row = dict(zip(keys, key, strict=True))
+        for field in recs[0]:
+            if field not in keys and field != "seed":
+                row[field] = float(np.mean([r[field] for r in recs]))
+        row["n_seeds"] = len(recs)
+        out.append(row)
+    return out
+
+
 def nonlinearity_boundaries(
     datasets: Sequence[str] = ("moons", "circles", "spirals", "xor"),
     activations: Sequence[str] = ("identity", "step", "relu", "tanh", "sigmoid"),
@@ -29,7 +45,8 @@ def nonlinearity_boundaries(
     many layers; a nonlinear ``f`` lets the boundary bend. ``step`` (derivative 0) passes no
     gradient back, so only its output layer learns. ``seed`` draws the data; ``seeds`` (default
     ``[seed]``) are the replicas' initial weights. Records per (dataset, activation, seed):
-    ``train_accuracy, test_accuracy``. Arrays (the first seed's network): ``X__<ds>``,
+    ``train_accuracy, test_accuracy`` averaged over the seeds (``per_seed``: one per seed).
+    Arrays (the first seed's network): ``X__<ds>``,
     ``y__<ds>`` (training points), ``gx__<ds>``, ``gy__<ds>`` (mesh axes) and
     ``proba__<ds>__<act>`` (``P(class 1)`` on the mesh).
     """
@@ -65,7 +82,8 @@ def nonlinearity_boundaries(
                     }
                 )
             arrays[f"proba__{ds}__{act}"] = _proba(run.model, gx, gy)
-    return {"records": records, **arrays}
+    return {"records": _mean_over_seeds(records, ["dataset", "activation"]), "per_seed": records,
+            **arrays}  # fmt: skip
 
 
 def regularizer_boundaries(
@@ -90,7 +108,8 @@ def regularizer_boundaries(
     unregularised boundary bends around noise. Penalties ``s sum |W|^p`` pull weights to zero
     with force ``s p |W|^(p-1)``: constant for p = 1 (small weights reach 0: sparse), linear for
     p = 2, and vanishing near 0 for p = 3, 4 (only the large weights are squeezed). ``seed``
-    draws the data, ``seeds`` (default ``[seed]``) the replicas. Records per (label, seed):
+    draws the data, ``seeds`` (default ``[seed]``) the replicas. Records per label (means over
+    the seeds; ``per_seed``: one per (label, seed)):
     accuracies, the share of weights with ``|W| < near_zero``, ``mean |W|`` and ``max |W|``.
     Arrays (the first seed's network): ``X``, ``y``, ``gx``, ``gy``, ``proba__<label>``,
     ``weights__<label>`` (all weights, flattened).
@@ -141,4 +160,9 @@ def regularizer_boundaries(
             if r == 0:
                 arrays[f"weights__{label}"] = w
         arrays[f"proba__{label}"] = _proba(run.model, gx, gy)
-    return {"records": records, "labels": list(regularizers), **arrays}
+    return {
+        "records": _mean_over_seeds(records, ["label", "regularizer"]),
+        "per_seed": records,
+        "labels": list(regularizers),
+        **arrays,
+    }

@@ -18,8 +18,16 @@ from typing import Any
 import pandas as pd
 
 from nngrid import report
-from nngrid.figures import activations, batches, boundaries, cost, cures, gradients, grid
-from nngrid.figures import overfitting
+from nngrid.figures import (
+    activations,
+    batches,
+    boundaries,
+    cost,
+    cures,
+    gradients,
+    grid,
+    overfitting,
+)
 from nngrid.figures import paths as paths_fig
 
 Builder = Callable[[Mapping, Mapping, Mapping], dict[str, str]]

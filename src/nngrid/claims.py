@@ -256,7 +256,7 @@ def few_layers_anything(inputs: Mapping[str, Any]):
     if len(means) < 2:
         return math.nan, math.nan, math.nan, "fewer than two activations at the shallowest depth"
     best, worst = means.idxmax(), means.idxmin()
-    per = shallow.set_index(["activation", "init", "seed"])["test_accuracy"]
+    per = shallow.set_index(["activation", "init", "seed"])["test_accuracy"].sort_index()
     d = (per.loc[best] - per.loc[worst]).dropna()
     value, lo, hi = mean_interval(d)
     depth = int(df["depth"].min())

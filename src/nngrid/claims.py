@@ -374,7 +374,7 @@ def _cure(label: str) -> Callable[[Mapping[str, Any]], tuple]:
             f"{ds} {s['strength_name'].iloc[0]} {_f(float(s['strength'].iloc[0]), 2)}"
             + (" (grid edge)" if bool(s["strength_on_edge"].iloc[0]) else "")
             for ds, s in sub.groupby("dataset", sort=False)
-            if "strength" in s and s["strength_name"].iloc[0]
+            if isinstance(s["strength_name"].iloc[0], str)
         )
         return (
             value,

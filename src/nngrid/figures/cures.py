@@ -48,7 +48,7 @@ def cures(result: dict, path: str | Path) -> Path:
             train.append(float(c["train_accuracy"].mean()))
             first = c.iloc[0]
             tick = cure
-            if first["strength_name"]:
+            if isinstance(first["strength_name"], str):
                 tick += f"\n{first['strength_name']} {first['strength']:.2g}"
                 tick += " edge" if bool(first["strength_on_edge"]) else ""
             ticks.append(tick)

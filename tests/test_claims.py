@@ -385,3 +385,13 @@ def test_main_writes_the_table(tmp_path):
     assert claims.main(["--out", str(out)]) == 0
     table = pd.read_csv(out)
     assert list(table.columns) == COLUMNS and len(table) == len(CLAIMS)
+
+
+def test_the_readme_states_every_claims_statistic_and_threshold():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for c in CLAIMS:
+        row = next((line for line in readme.splitlines() if f"`{c.claim_id}`" in line), "")
+        assert c.statistic in row, c.claim_id
+        assert f"interval {c.direction} {c.threshold:g}" in row, c.claim_id

@@ -58,6 +58,7 @@ localrules:
     figure_data_size,
     figure_regularizers,
     figure_batch_size,
+    figure_cures,
     figure_optimizer_paths,
     figure_grid,
     figure_cost,

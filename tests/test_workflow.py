@@ -283,9 +283,13 @@ def test_quick_study_end_to_end(tmp_path, common):
     cells = common["cell_table"](cfg)
     runs = pd.read_parquet(tmp_path / "results" / "tables" / "runs.parquet")
     seeds = len(cfg["training"]["seeds"])
-    per_cell = runs.groupby(["optimizer"]).size() / (len(cells) / len(cfg["optimizers"]))
-    for opt, n in per_cell.items():
-        assert n == cfg["optimizers"][opt]["lr_grid"]["points"] + 2 * seeds
+    tune_seeds = min(seeds, cfg["tuning"]["seeds"])
+    for (opt, *_), cell in runs.groupby(["optimizer", "dataset", "activation", "regularizer"]):
+        assert (cell["arm"] != "tune").sum() == 2 * seeds
+        n_lr = cell[cell["arm"] == "tune"]["lr"].nunique()
+        points = cfg["optimizers"][opt]["lr_grid"]["points"]
+        assert points <= n_lr <= points + 2 * cfg["tuning"]["extend"]
+        assert (cell["arm"] == "tune").sum() == n_lr * tune_seeds
     keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
     got = runs[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
     want = cells[keys].sort_values(keys).reset_index(drop=True)

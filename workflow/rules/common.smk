@@ -316,6 +316,7 @@ def job_spec(cfg, study, dataset, optimizer):
             }
         ],
         "seeds": seeds,
+        "tuning": dict(cfg.get("tuning", {})),
         "training": training,
     }
 
@@ -351,7 +352,7 @@ def canonical(value):
 # ---------------------------------------------------------------------------------------------
 
 # Modules of src/nngrid that never influence a training result.
-NOT_CORE = {"tables.py", "report.py", "experiments.py", "cli.py", "__main__.py"}
+NOT_CORE = {"tables.py", "report.py", "claims.py", "cli.py", "__main__.py"}
 
 
 def source_hash(files):
@@ -424,9 +425,13 @@ def train_runtime(wildcards):
         "n_samples", sizes.get("n_samples", SHIPPED_SIZES.get(data["kind"], 1000))
     )
     n_train = n * (1 - data["val_fraction"] - data["test_fraction"])
-    points = spec["optimizers"][0]["lr_grid"]["points"]
+    grid = spec["optimizers"][0]["lr_grid"]
+    points = (grid["points"] if isinstance(grid, dict) else len(grid)) + 2 * spec[
+        "tuning"
+    ].get("extend", 2)
     cells = len(spec["activations"]) * len(spec["regularizers"])
-    replicas = cells * (points + 2 * len(spec["seeds"]))
+    tune_seeds = min(len(spec["seeds"]), spec["tuning"].get("seeds", 3))
+    replicas = cells * (points * tune_seeds + 2 * len(spec["seeds"]))
     width = max(1.0, max(spec["training"]["hidden"]) / 64) ** 2
     seconds = replicas * spec["training"]["epochs"] * n_train * width
     return max(10, math.ceil(4 * seconds * SECONDS_PER_REPLICA_EPOCH_EXAMPLE / 60))

@@ -4,7 +4,8 @@
 rule's name and its named inputs, outputs and params. Naming convention: every figure output
 ``<key>`` has a caption output ``<key>_caption`` (rst, rendered into the Snakemake report) and
 may have an input ``<key>_description`` (the static rst text in ``workflow/report/``) that goes
-before the numbers computed by :mod:`nngrid.report`.
+before the numbers computed by :mod:`nngrid.report`. A rule with an input ``claims``
+(``claims.csv``) gets the verdicts of the claims each figure shows appended to its caption.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from typing import Any
 import pandas as pd
 
 from nngrid import report
-from nngrid.figures import activations, batches, boundaries, cost, gradients, grid, overfitting
+from nngrid.figures import (
+    activations,
+    batches,
+    boundaries,
+    cost,
+    cures,
+    gradients,
+    grid,
+    overfitting,
+)
 from nngrid.figures import paths as paths_fig
 
 Builder = Callable[[Mapping, Mapping, Mapping], dict[str, str]]
@@ -60,7 +70,11 @@ def _nonlinearity(i, o, p):
 def _gradient_flow(i, o, p):
     r = _experiment(i)
     gradients.gradient_flow(r, o["figure"])
-    return {"figure": report.gradient_caption(r["records"])}
+    out = {"figure": report.gradient_caption(r["records"])}
+    if "depth" in o:
+        gradients.depth_accuracy(r, o["depth"])
+        out["depth"] = report.depth_caption(r["accuracy"])
+    return out
 
 
 @builder("figure_overfitting")
@@ -93,7 +107,14 @@ def _regularizers(i, o, p):
 def _batch_size(i, o, p):
     r = _experiment(i)
     batches.batch_size_curves(r["records"], o["figure"])
-    return {"figure": report.batches_caption(r["records"])}
+    return {"figure": report.batches_caption(r["records"], r.get("final"))}
+
+
+@builder("figure_cures")
+def _cures(i, o, p):
+    r = _experiment(i)
+    cures.cures(r, o["figure"])
+    return {"figure": report.cures_caption(r["records"])}
 
 
 @builder("figure_optimizer_paths")
@@ -145,7 +166,11 @@ def make(
 ) -> None:
     """Run figure rule ``name``: draw every figure output and write every caption output."""
     captions = BUILDERS[name](inputs, outputs, params or {})
+    claims = _table(inputs["claims"]) if "claims" in inputs else None
     for key, text in captions.items():
+        if claims is not None:  # the verdicts of the claims this figure shows (nngrid.claims)
+            verdicts = report.verdicts_text(claims, Path(outputs[key]).stem)
+            text = text + ("\n\n" + verdicts if verdicts else "")
         desc_key = f"{key}_description"
         description = Path(inputs[desc_key]).read_text() if desc_key in inputs else ""
         report.write_caption(outputs[f"{key}_caption"], text, description)

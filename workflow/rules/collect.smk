@@ -35,7 +35,7 @@ rule tables:
 # results, into results/tables/claims.csv; the figures' captions read their verdicts from it.
 CLAIM_EXPERIMENTS = [
     f"results/experiments/{e}.npz" for e in config.get("experiments", {}) if e != "seed"
-]
+] + ([ARCH_RESULT] if ARCH_RUNS else [])
 FINAL_TARGETS.append("results/tables/claims.csv")
 
 

@@ -238,6 +238,7 @@ def check_config(cfg, schema_path):
                 f"config error: optimizers.{name}.lr_grid has high = {grid['high']} <= "
                 f"low = {grid['low']}; make high larger than low"
             )
+    check_architectures(cfg)
     return cfg
 
 
@@ -257,6 +258,7 @@ def job_table(cfg):
     rows = [
         {"study": study, "dataset": dataset, "optimizer": optimizer}
         for study, s in cfg["studies"].items()
+        if "architectures" not in s  # the architectures arm has jobs of its own
         for dataset, optimizer in itertools.product(s["datasets"], s["optimizers"])
     ]
     return pd.DataFrame(rows, columns=JOB_AXES)
@@ -272,6 +274,7 @@ def cell_table(cfg):
             )
         )
         for study, s in cfg["studies"].items()
+        if "architectures" not in s
         for c in itertools.product(
             s["datasets"], s["activations"], s["regularizers"], s["optimizers"]
         )
@@ -435,3 +438,137 @@ def train_runtime(wildcards):
     width = max(1.0, max(spec["training"]["hidden"]) / 64) ** 2
     seconds = replicas * spec["training"]["epochs"] * n_train * width
     return max(10, math.ceil(4 * seconds * SECONDS_PER_REPLICA_EPOCH_EXAMPLE / 60))
+
+
+# ---------------------------------------------------------------------------------------------
+# The architectures arm (nngrid.experiments.architectures): a study that names `architectures`
+# (layer lists of the config's `architectures` section) trains those networks instead of the
+# MLP of `training.hidden`; one job per study x dataset x architecture x optimizer, each
+# regularizer x activation of the study a cell inside it. Its rows never enter the grid's tables
+# or rankings (they have an axis the grid has not); they are merged into ARCH_RESULT.
+# ---------------------------------------------------------------------------------------------
+
+ARCH_AXES = ["study", "dataset", "architecture", "optimizer"]
+ARCH_RUN = "results/architectures/{study}/{dataset}/{architecture}/{optimizer}.npz"
+ARCH_RESULT = "results/tables/architectures.npz"
+
+
+def is_architecture_study(cfg, study):
+    return "architectures" in cfg["studies"][study]
+
+
+def architecture_jobs(cfg):
+    """A DataFrame with one row per architectures job (columns ARCH_AXES)."""
+    rows = [
+        dict(zip(ARCH_AXES, (study, *c)))
+        for study, s in cfg["studies"].items()
+        if "architectures" in s
+        for c in itertools.product(s["datasets"], s["architectures"], s["optimizers"])
+    ]
+    return pd.DataFrame(rows, columns=ARCH_AXES)
+
+
+def architecture_targets(cfg):
+    return [ARCH_RUN.format(**row) for row in architecture_jobs(cfg).to_dict("records")]
+
+
+def check_architectures(cfg):
+    """Every architecture's layers parse, and fit every dataset of every study that names it."""
+    from nngrid.experiments.architectures import check_fit, kinds
+
+    for name, arch in cfg.get("architectures", {}).items():
+        try:
+            kinds(arch["layers"])
+        except NngridError as exc:
+            raise NngridError(
+                f"config error: architectures.{name}.layers: {exc}"
+            ) from None
+    for study, s in cfg["studies"].items():
+        for name in s.get("architectures", []):
+            for label in s["datasets"]:
+                kind = cfg["datasets"][label].get("kind", label)
+                try:
+                    check_fit(name, cfg["architectures"][name]["layers"], label, kind)
+                except NngridError as exc:
+                    raise NngridError(f"config error: studies.{study}: {exc}") from None
+
+
+def architecture_spec(cfg, study, dataset, architecture, optimizer):
+    """The spec `python -m nngrid.experiments.architectures` runs for one job."""
+    s = cfg["studies"][study]
+    arch = cfg["architectures"][architecture]
+    training = training_settings(cfg, study)
+    opt = cfg["optimizers"][optimizer]
+    regs = cfg["regularizers"]
+    acts = [a for a in s["activations"] if a in arch.get("activations", s["activations"])]
+    options = dict(s.get("architecture_options", {}))
+    lr_grid = options.pop("lr_grid", opt["lr_grid"])
+    tuning = options.pop("tuning", cfg.get("tuning", {}))
+    return {
+        "axes": {
+            "study": study,
+            "dataset": dataset,
+            "architecture": architecture,
+            "optimizer": optimizer,
+        },
+        "shuffled": bool(
+            cfg["datasets"][dataset].get("params", {}).get("shuffle_positions", False)
+        ),
+        "layers": arch["layers"],
+        "clip_norm": arch.get("clip_norm"),
+        "activations": acts or list(arch["activations"]),
+        "regularizers": [
+            {
+                "label": label,
+                "kind": regs[label].get("kind", label),
+                "params": regs[label].get("params", {}),
+            }
+            for label in s["regularizers"]
+        ],
+        "optimizer": {
+            "name": optimizer,
+            "lr_grid": lr_grid,
+            "params": opt.get("params", {}),
+        },
+        "seeds": training["seeds"],
+        "tuning": dict(tuning),
+        "training": {
+            "epochs": training["epochs"],
+            "batch_size": training.get("batch_size", 100),
+            "dtype": training.get("dtype", "float32"),
+            **options,
+        },
+    }
+
+
+def architecture_spec_param(wildcards):
+    return canonical(
+        architecture_spec(
+            config,
+            wildcards.study,
+            wildcards.dataset,
+            wildcards.architecture,
+            wildcards.optimizer,
+        )
+    )
+
+
+def architecture_runtime(wildcards):
+    """Wall-time limit in minutes of one architectures job (cluster executors): a CNN/RNN
+    replica-epoch on 4,000 MNIST-1D points costs up to ~1 CPU-second (docs/BENCHMARKS.md), times
+    the job's replicas and epochs, times a safety factor of 4; at least 10 minutes."""
+    spec = architecture_spec(
+        config,
+        wildcards.study,
+        wildcards.dataset,
+        wildcards.architecture,
+        wildcards.optimizer,
+    )
+    grid = spec["optimizer"]["lr_grid"]
+    points = grid["points"] + 2 * spec["tuning"].get("extend", 2)
+    seeds = len(spec["seeds"])
+    tune_seeds = min(seeds, spec["tuning"].get("seeds", 3))
+    cells = len(spec["activations"]) * len(spec["regularizers"])
+    n = spec["training"].get("n_train", 4000)
+    seconds = cells * (points * tune_seeds + seeds) * spec["training"]["epochs"] * n / 4000
+    return max(10, math.ceil(4 * seconds / 60))

@@ -395,3 +395,131 @@ def test_the_readme_states_every_claims_statistic_and_threshold():
         row = next((line for line in readme.splitlines() if f"`{c.claim_id}`" in line), "")
         assert c.statistic in row, c.claim_id
         assert f"interval {c.direction} {c.threshold:g}" in row, c.claim_id
+
+
+# --------------------------------------------------------------------------- architectures
+
+
+def architectures(effect: float, noise: float, which: str) -> dict:
+    """Synthetic records of the architectures arm; ``which`` picks the claim the effect drives:
+    ``cnn`` (relu minus a rival's accuracy), ``fast`` (log2 of a rival's steps over relu's),
+    ``rnn`` (best relu/tanh minus sigmoid), ``grad`` (sigmoid's log10 gradient through time),
+    ``mlp`` (best minus worst MLP activation), ``shuffle`` (CNN/GRU drop minus the MLP's)."""
+    rng = _rng("architectures" + which)
+    alt = _alternating(noise)
+    records, grad_time = [], []
+
+    def rec(arch, fam, act, seed, acc, shuffled=False, steps=100.0):
+        records.append(
+            {
+                "architecture": arch,
+                "family": fam,
+                "activation": act,
+                "regularizer": "none",
+                "optimizer": "adam",
+                "seed": seed,
+                "shuffled": shuffled,
+                "test_accuracy": acc,
+                "diverged": False,
+                "epochs": 10,
+                "steps_per_epoch": 20,
+                "steps_to_target": steps,
+                "target": 0.9,
+            }
+        )
+
+    for seed in SEEDS:
+        base = 0.8 + rng.normal(0, 0.005)
+        e = alt()
+        # CNN: relu, tanh (2 points worse, twice as slow) and elu (the driven rival)
+        cnn_elu = base - (effect + e if which == "cnn" else 0.05)
+        fast = 2 ** ((effect + e) if which == "fast" else 1.0)
+        rec("cnn", "cnn", "relu", seed, base)
+        rec("cnn", "cnn", "tanh", seed, base - 0.02, steps=200.0)
+        rec("cnn", "cnn", "elu", seed, cnn_elu, steps=100.0 * fast)
+        # Elman RNN: relu, tanh and sigmoid (the driven rival); a GRU beside them
+        sig = base - (effect + e if which == "rnn" else 0.1)
+        rec("rnn", "rnn", "relu", seed, base)
+        rec("rnn", "rnn", "tanh", seed, base - 0.01)
+        rec("rnn", "rnn", "sigmoid", seed, sig)
+        rec("gru", "gated", "gates", seed, base + 0.05)
+        # MLP: relu, tanh, elu (driven), identity (left out of "any activation")
+        rec("mlp", "mlp", "relu", seed, base)
+        rec("mlp", "mlp", "tanh", seed, base - 0.01)
+        rec("mlp", "mlp", "elu", seed, base - (effect + e if which == "mlp" else 0.01))
+        rec("mlp", "mlp", "identity", seed, 0.3)
+        # shuffled control: the MLP keeps its accuracy, CNN and GRU drop by the effect
+        drop = effect + e if which == "shuffle" else 0.3
+        rec("mlp", "mlp", "relu", seed, base, shuffled=True)
+        rec("cnn", "cnn", "relu", seed, base - drop, shuffled=True)
+        rec("gru", "gated", "gates", seed, base + 0.05 - drop, shuffled=True)
+        # gradient through time at init: sigmoid shrinks by 10^effect, the others by 10^-0.5
+        for act in ("relu", "tanh", "sigmoid"):
+            decades = (effect + e if which == "grad" else -6.0) if act == "sigmoid" else -0.5
+            for t in range(4):
+                grad_time.append(
+                    {
+                        "architecture": "rnn",
+                        "family": "rnn",
+                        "activation": act,
+                        "regularizer": "none",
+                        "optimizer": "adam",
+                        "shuffled": False,
+                        "seed": seed,
+                        "stage": "init",
+                        "direction": 0,
+                        "t": t,
+                        "grad_norm": 10 ** (decades * (3 - t) / 3),
+                    }
+                )
+    return {"architectures": {"records": records, "curves": [], "grad_time": grad_time}}
+
+
+BUILDERS.update(
+    {
+        "cnn_relu": (
+            lambda e, n: architectures(e, n, "cnn"),
+            [(0.05, 0.002), (-0.1, 0.002), (-0.01, 0.05)],
+        ),
+        "cnn_relu_fast": (
+            lambda e, n: architectures(e, n, "fast"),
+            [(1.0, 0.05), (-1.0, 0.05), (0.0, 0.5)],
+        ),
+        "rnn_relu_or_tanh": (
+            lambda e, n: architectures(e, n, "rnn"),
+            [(0.1, 0.01), (-0.1, 0.01), (-0.01, 0.1)],
+        ),
+        "rnn_gradient_vanishes": (
+            lambda e, n: architectures(e, n, "grad"),
+            [(-6.0, 0.1), (0.5, 0.1), (-2.0, 2.0)],
+        ),
+        "mlp_anything": (
+            lambda e, n: architectures(e, n, "mlp"),
+            [(0.01, 0.002), (0.3, 0.01), (0.05, 0.1)],
+        ),
+        "shuffle_control": (
+            lambda e, n: architectures(e, n, "shuffle"),
+            [(0.3, 0.01), (0.0, 0.01), (0.05, 0.2)],
+        ),
+    }
+)
+
+
+def test_architecture_claims_leave_identity_out_and_censor_never_reached_runs():
+    inputs = architectures(0.01, 0.002, "mlp")
+    for r in inputs["architectures"]["records"]:  # identity far behind: still "anything works"
+        if r["activation"] == "identity":
+            r["test_accuracy"] = 0.1
+    assert _verdict("mlp_anything", inputs).verdict == "supported"
+    inputs = architectures(1.0, 0.05, "fast")
+    for r in inputs["architectures"]["records"]:  # relu never gets there: counted past budget
+        if r["family"] == "cnn" and r["activation"] == "relu":
+            r["steps_to_target"] = None
+    v = _verdict("cnn_relu_fast", inputs)
+    assert v.verdict == "contradicted" and "never" in v.evidence
+    inputs = architectures(0.0, 0.0, "shuffle")
+    inputs["architectures"]["records"] = [
+        r for r in inputs["architectures"]["records"] if not r["shuffled"]
+    ]
+    v = _verdict("shuffle_control", inputs)
+    assert v.verdict == "inconclusive" and "not trained" in v.evidence

@@ -65,6 +65,7 @@ localrules:
     figure_optimizer_paths,
     figure_grid,
     figure_cost,
+    figure_architectures,
     claims,
 
 

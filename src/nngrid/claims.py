@@ -1022,7 +1022,7 @@ def cnn_relu_fast(inputs: Mapping[str, Any]):
 
 def _time_decades(inputs: Mapping[str, Any], stage: str = "init") -> pd.DataFrame:
     """log10 of ``||dL/dh_0|| / ||dL/dh_{L-1}||`` per Elman RNN cell and seed (forward
-    direction), at ``stage``."""
+    direction), at ``stage``; a ratio of exactly 0 (dead relu units) counts as 10^-30."""
     g = _df(inputs["architectures"].get("grad_time", []))
     if g.empty:
         return g
@@ -1031,7 +1031,7 @@ def _time_decades(inputs: Mapping[str, Any], stage: str = "init") -> pd.DataFram
     keys = ["architecture", "activation", "regularizer", "optimizer", "seed"]
     first = g[g["t"] == 0].set_index(keys)["grad_norm"]
     last = g[g["t"] == g["t"].max()].set_index(keys)["grad_norm"]
-    ratio = (first / last).replace(0, np.nan)
+    ratio = (first / last).clip(lower=1e-30)  # a gradient that reached exactly 0: 10^-30
     return np.log10(ratio).rename("decades").reset_index()
 
 

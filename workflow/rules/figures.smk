@@ -433,3 +433,57 @@ rule figure_cost:
         code=FIGURE_CODE,
     script:
         "../scripts/figure.py"
+
+
+# Figure 12: the architectures arm (nngrid.figures.architectures), only when a study names
+# `architectures`; its captions carry the verdicts of the CNN/RNN claims from claims.csv.
+if ARCH_RUNS:
+    ARCH_FIGURES = {
+        "accuracy": "results/figures/fig12_architectures.png",
+        "gradients": "results/figures/fig12_gradient_time.png",
+        "curves": "results/figures/fig12_curves.png",
+    }
+    FINAL_TARGETS += list(ARCH_FIGURES.values())
+
+    rule figure_architectures:
+        input:
+            experiment=ARCH_RESULT,
+            claims="results/tables/claims.csv",
+            accuracy_description="workflow/report/fig12_architectures.rst",
+            gradients_description="workflow/report/fig12_gradient_time.rst",
+            curves_description="workflow/report/fig12_curves.rst",
+        output:
+            accuracy=report(
+                ARCH_FIGURES["accuracy"],
+                caption="../../results/figures/fig12_architectures.rst",
+                category="1. Why activation functions",
+                labels={"figure": "12: accuracy by architecture x activation"},
+            ),
+            accuracy_caption="results/figures/fig12_architectures.rst",
+            gradients=report(
+                ARCH_FIGURES["gradients"],
+                caption="../../results/figures/fig12_gradient_time.rst",
+                category="1. Why activation functions",
+                labels={"figure": "12: gradient norm through time"},
+            ),
+            gradients_caption="results/figures/fig12_gradient_time.rst",
+            curves=report(
+                ARCH_FIGURES["curves"],
+                caption="../../results/figures/fig12_curves.rst",
+                category="1. Why activation functions",
+                labels={"figure": "12: learning curves in optimizer steps"},
+            ),
+            curves_caption="results/figures/fig12_curves.rst",
+        log:
+            "logs/figures/fig12_architectures.log",
+        conda:
+            "../envs/nngrid.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            code=FIGURE_CODE,
+            order=ORDER,
+        script:
+            "../scripts/figure.py"

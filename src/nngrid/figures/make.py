@@ -20,6 +20,7 @@ import pandas as pd
 from nngrid import report
 from nngrid.figures import (
     activations,
+    architectures,
     batches,
     boundaries,
     cost,
@@ -146,6 +147,22 @@ def _grid(i, o, p):
         "rankings": report.rankings_caption(rankings),
         "tuning": report.tuning_caption(summary),
     }
+
+
+@builder("figure_architectures")
+def _architectures(i, o, p):
+    r = _experiment(i)
+    acts = ((p.get("order") or {}).get("activations")) or None
+    architectures.accuracy(r, o["accuracy"], acts)
+    architectures.curves(r, o["curves"], acts)
+    out = {
+        "accuracy": architectures.accuracy_caption(r),
+        "curves": architectures.curves_caption(r),
+    }
+    if "gradients" in o:
+        architectures.gradient_time(r, o["gradients"], acts)
+        out["gradients"] = architectures.gradient_caption(r)
+    return out
 
 
 @builder("figure_cost")

@@ -282,3 +282,75 @@ def test_config_refuses_bad_architectures_in_one_line(common):
         cfg["architectures"]["rnn_clip"]["clip_norm"] = 0
 
     assert "clip_norm" in _bad(common, bad_clip)
+
+
+# -- figure 12 ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def arm():
+    """A tiny architectures result: MLP, CNN, RNN and GRU on sequences, and a shuffled MLP."""
+    data = sequences(n=80)
+    kw = dict(lrs=[1e-2, 3e-2], seeds=[0, 1], tune_seeds=2, extend=0, epochs=3, batch_size=20)
+    kw["target"] = 0.6
+    parts = []
+    for name, layers in [
+        ("mlp", [{"dense": {"units": 6}}]),
+        ("cnn", CNN),
+        ("rnn", [{"rnn": {"hidden": 4}}]),
+        ("gru", [{"gru": {"hidden": 3}}]),
+    ]:
+        for shuffled in (False, True) if name in ("mlp", "cnn") else (False,):
+            axes = {"study": "s", "dataset": "d", "architecture": name, "shuffled": shuffled}
+            parts.append(
+                run_architecture(data, layers=layers, activations=["relu", "tanh"], axes=axes, **kw)
+            )
+    return merge(parts)
+
+
+def test_figure12_is_deterministic_draws_every_panel_and_captions_numbers(arm, tmp_path):
+    import matplotlib.figure
+
+    from nngrid.claims import claims_table
+    from nngrid.figures import blank_panels
+    from nngrid.figures.make import make
+
+    save(tmp_path / "arm.npz", arm)
+    claims_table({"architectures": arm}).to_csv(tmp_path / "claims.csv", index=False)
+    blank = []
+    real = matplotlib.figure.Figure.savefig
+
+    def spy(fig, *args, **kwargs):
+        blank.extend(blank_panels(fig))
+        return real(fig, *args, **kwargs)
+
+    matplotlib.figure.Figure.savefig = spy
+    try:
+        digests = []
+        for run in ("a", "b"):
+            out = {
+                key: str(tmp_path / run / f"fig12_{key}.png")
+                for key in ("accuracy", "gradients", "curves")
+            }
+            out |= {f"{k}_caption": v.replace(".png", ".rst") for k, v in list(out.items())}
+            make(
+                "figure_architectures",
+                {"experiment": str(tmp_path / "arm.npz"), "claims": str(tmp_path / "claims.csv")},
+                out,
+                {"order": {"activations": ["relu", "tanh"]}},
+            )
+            digests.append([Path(out[k]).read_bytes() for k in ("accuracy", "gradients", "curves")])
+    finally:
+        matplotlib.figure.Figure.savefig = real
+    assert digests[0] == digests[1]
+    assert not blank, blank
+    acc = (tmp_path / "a" / "fig12_accuracy.rst").read_text()
+    mlp = [r for r in arm["records"] if r["architecture"] == "mlp" and not r["shuffled"]]
+    best = max(
+        ("relu", "tanh"),
+        key=lambda a: np.mean([r["test_accuracy"] for r in mlp if r["activation"] == a]),
+    )
+    assert f"mlp: best {best}" in acc and "shuffled" in acc
+    assert "seconds" not in acc
+    grad = (tmp_path / "a" / "fig12_gradients.rst").read_text()
+    assert "rnn/relu init 10^" in grad and "gru/gates" in grad

@@ -213,7 +213,8 @@ def run_architecture(
     cells = list(activations) if uses_activation(layers) else [GATES]
     tuning = seeds[: max(1, int(tune_seeds))]
     Xp, yp = data["X_train"][:probe], data["y_train"][:probe]
-    base = {**dict(axes or {}), "family": fam, "clip_norm": clip_norm}
+    base = {"optimizer": optimizer, "shuffled": False, **dict(axes or {})}
+    base |= {"family": fam, "clip_norm": clip_norm}
     out: Result = {"records": [], "curves": [], "grad_time": []}
     for reg, label in itertools.product(regularizers, cells):
         act = activations[0] if label == GATES else label

@@ -354,3 +354,18 @@ def test_figure12_is_deterministic_draws_every_panel_and_captions_numbers(arm, t
     assert "seconds" not in acc
     grad = (tmp_path / "a" / "fig12_gradients.rst").read_text()
     assert "rnn/relu init 10^" in grad and "gru/gates" in grad
+
+
+def test_architecture_runtime_grows_with_the_work(common):
+    from types import SimpleNamespace
+
+    cfg = common["check_config"](quick(), SCHEMA)
+    common["config"] = cfg
+    wc = SimpleNamespace(
+        study="architectures", dataset="mnist1d", architecture="cnn", optimizer="adam"
+    )
+    small = common["architecture_runtime"](wc)
+    cfg["studies"]["architectures"]["training"]["epochs"] = 3000
+    cfg["studies"]["architectures"]["architecture_options"].pop("n_train")
+    big = common["architecture_runtime"](wc)
+    assert small == 10 and big > 10 * small

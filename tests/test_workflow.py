@@ -93,7 +93,8 @@ def test_schema_enums_come_from_the_registries(common):
     common["_fill_enums"](schema, load("quick.yaml"))
     study = schema["properties"]["studies"]["additionalProperties"]["properties"]
     assert study["activations"]["items"]["enum"] == ACTIVATIONS.names()
-    assert study["datasets"]["items"]["enum"] == ["moons", "circles"]  # the config's labels
+    labels = ["moons", "circles", "mnist1d", "mnist1d_shuffled"]  # quick.yaml's, in order
+    assert study["datasets"]["items"]["enum"] == labels  # the config's labels
     kind = schema["properties"]["datasets"]["additionalProperties"]["properties"]["kind"]
     assert kind["enum"] == DATASETS.names()
 

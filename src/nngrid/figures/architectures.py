@@ -63,7 +63,7 @@ def accuracy(result: dict, path: str | Path, activations=None) -> Path:
     fams = [f for f in FAMILIES if f in set(df["family"])]
     acts = ordered(df["activation"], activations)
     fig, axes = plt.subplots(
-        1, len(fams), figsize=(3.4 * len(fams) + 1.5, 3.4), squeeze=False, sharey=True
+        1, len(fams), figsize=(3.4 * len(fams) + 1.5, 3.9), squeeze=False, sharey=True
     )
     for ax, fam in zip(axes[0], fams, strict=True):
         sub = df[df["family"] == fam]
@@ -73,13 +73,14 @@ def accuracy(result: dict, path: str | Path, activations=None) -> Path:
         width = 0.7 / max(1, len(archs))
         for k, arch in enumerate(archs):
             for shuffled in (False, True):
+                shift = (k - (len(archs) - 1) / 2) * width + (width / 3 if shuffled else 0)
                 part = sub[(sub["architecture"] == arch) & (sub["shuffled"] == shuffled)]
                 if part.empty:
                     continue
                 xs, ms, lo, hi = [], [], [], []
                 for act, g in part.groupby("activation", sort=False):
                     m, a, b = _interval(g["test_accuracy"].to_numpy(float))
-                    xs.append(x[act] + (k - (len(archs) - 1) / 2) * width)
+                    xs.append(x[act] + shift)
                     ms.append(m)
                     lo.append(m - a)
                     hi.append(b - m)
@@ -98,7 +99,8 @@ def accuracy(result: dict, path: str | Path, activations=None) -> Path:
         ax.set_xticks(range(len(here)), here, rotation=45, ha="right")
         ax.set_xlim(-0.6, len(here) - 0.4)
         ax.set_title(FAMILY_TITLES[fam])
-        ax.legend(fontsize=6, loc="lower left")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=2)
     axes[0, 0].set_ylabel("tuned test accuracy")
     fig.suptitle("Which activation do convolutional and recurrent nets need on MNIST-1D?")
     fig.tight_layout()

@@ -925,7 +925,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 #: (its own claim, nonlinearity_bends) and the step function cannot learn (step_cannot_learn).
 NOT_NONLINEAR = ("identity", "step")
 #: The paired units of the comparisons between activations (one job's cells share them).
-#: Through time, ``||dL/dh_0|| / ||dL/dh_{L-1}||`` below ``10^-GRADIENT_DECADES`` is marked
+#: Through time, ``‖dL/dh_0‖ / ‖dL/dh_{L-1}‖`` below ``10^-GRADIENT_DECADES`` is marked
 #: vanishing, above ``10^GRADIENT_DECADES`` exploding.
 ARCH_KEYS = ["architecture", "regularizer", "optimizer", "seed"]
 
@@ -1021,7 +1021,7 @@ def cnn_relu_fast(inputs: Mapping[str, Any]):
 
 
 def _time_decades(inputs: Mapping[str, Any], stage: str = "init") -> pd.DataFrame:
-    """log10 of ``||dL/dh_0|| / ||dL/dh_{L-1}||`` per Elman RNN cell and seed (forward
+    """log10 of ``‖dL/dh_0‖ / ‖dL/dh_{L-1}‖`` per Elman RNN cell and seed (forward
     direction), at ``stage``; a ratio of exactly 0 (dead relu units) counts as 10^-30."""
     g = _df(inputs["architectures"].get("grad_time", []))
     if g.empty:
@@ -1097,7 +1097,7 @@ def rnn_relu_or_tanh(inputs: Mapping[str, Any]):
 
 
 def rnn_gradient_vanishes(inputs: Mapping[str, Any]):
-    """Elman RNNs at initialisation: log10 ``||dL/dh_0|| / ||dL/dh_{L-1}||`` of the activation
+    """Elman RNNs at initialisation: log10 ``‖dL/dh_0‖ / ‖dL/dh_{L-1}‖`` of the activation
     whose gradient shrinks most through time, per seed."""
     dec = _time_decades(inputs)
     if dec.empty:
@@ -1111,7 +1111,7 @@ def rnn_gradient_vanishes(inputs: Mapping[str, Any]):
         lo,
         hi,
         (
-            f"{worst}: ||dL/dh_0|| is 10^{_f(value, 2)} of ||dL/dh_last|| ({_ci(lo, hi)}); "
+            f"{worst}: ‖dL/dh_0‖ is 10^{_f(value, 2)} of ‖dL/dh_last‖ ({_ci(lo, hi)}); "
             + ", ".join(f"{a} 10^{_f(v, 2)}" for a, v in means.items())
         ),
     )
@@ -1216,7 +1216,7 @@ CLAIMS += [
         "fig12_gradient_time",
         -GRADIENT_DECADES,
         "<",
-        "log10 of ||dL/dh_0|| / ||dL/dh_last|| at initialisation for the Elman RNN activation "
+        "log10 of ‖dL/dh_0‖ / ‖dL/dh_last‖ at initialisation for the Elman RNN activation "
         "whose gradient shrinks most, per seed",
         ("architectures",),
         rnn_gradient_vanishes,

@@ -2,7 +2,7 @@
 
 ``accuracy`` (fig12_architectures): tuned test accuracy by architecture x activation with 95%
 t intervals over seeds, one panel per family, the shuffled control as hollow markers.
-``gradient_time`` (fig12_gradient_time): ``||dL/dh_t||`` against t for the recurrent nets, log
+``gradient_time`` (fig12_gradient_time): ``‖dL/dh_t‖`` against t for the recurrent nets, log
 axis, at initialisation and after training, vanishing/exploding marked.
 ``curves`` (fig12_curves): training accuracy against optimizer steps, one panel per
 architecture, each activation at its tuned rate.
@@ -28,7 +28,7 @@ FAMILY_TITLES = {
     "rnn": "Elman RNN",
     "gated": "gated (GRU, LSTM)",
 }
-#: log10 of ||dL/dh_0|| / ||dL/dh_last|| beyond which the gradient counts as vanishing or
+#: log10 of ‖dL/dh_0‖ / ‖dL/dh_last‖ beyond which the gradient counts as vanishing or
 #: exploding (the claims' GRADIENT_DECADES).
 DECADES = 2.0
 #: Smallest gradient norm drawn: dead relu units give exact zeros (and float32 underflows),
@@ -116,7 +116,7 @@ def _grad(result: dict) -> pd.DataFrame:
 
 
 def _decades(g: pd.DataFrame) -> pd.Series:
-    """Mean over seeds of log10 ||dL/dh_0|| / ||dL/dh_last|| per (architecture, activation,
+    """Mean over seeds of log10 ‖dL/dh_0‖ / ‖dL/dh_last‖ per (architecture, activation,
     stage)."""
     keys = ["architecture", "activation", "stage", "seed"]
     first = g[g["t"] == 0].groupby(keys)["grad_norm"].mean()
@@ -130,7 +130,7 @@ def _mark(v: float) -> str:
 
 
 def gradient_time(result: dict, path: str | Path, activations=None) -> Path:
-    """One panel per recurrent architecture: geometric mean over seeds of ||dL/dh_t|| against t
+    """One panel per recurrent architecture: geometric mean over seeds of ‖dL/dh_t‖ against t
     (log axis, floored at :data:`FLOOR`), solid after training, dashed at initialisation; each
     panel names every activation's gradient at t = 0 at initialisation vanishing, flowing or
     exploding. Colours are the activations', the same in every panel."""
@@ -166,7 +166,7 @@ def gradient_time(result: dict, path: str | Path, activations=None) -> Path:
         ax.set_xlabel("time step t")
         ax.set_title(arch + "\n" + ", ".join(marks), fontsize=8)
     for ax in axes[:, 0]:
-        ax.set_ylabel("||dL/dh_t||")
+        ax.set_ylabel("‖dL/dh_t‖")
     handles = [Line2D([], [], color=color[a], label=a) for a in acts]
     handles += [
         Line2D([], [], color="0.3", ls="--", label="at initialisation"),
@@ -254,7 +254,7 @@ def gradient_caption(result: dict) -> str:
         f"{arch}/{act} {stage} 10^{v:.1f} ({_mark(v)})" for (arch, act, stage), v in dec.items()
     ]
     return (
-        "||dL/dh_0|| relative to ||dL/dh_last|| (mean over seeds of log10; beyond 10^-2 "
+        "‖dL/dh_0‖ relative to ‖dL/dh_last‖ (mean over seeds of log10; beyond 10^-2 "
         "vanishing, beyond 10^2 exploding): " + ", ".join(parts) + "."
     )
 

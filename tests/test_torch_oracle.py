@@ -248,3 +248,31 @@ def test_nngrid_never_imports_torch():
         "nngrid.cli.build_parser(); assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_clip_norm_equals_torch_clip_grad_norm_per_replica():
+    from nngrid.train import clip_gradients
+
+    spec, in_shape = SPECS["gru"]
+    R = 3
+    rngs = [np.random.default_rng(r) for r in range(R)]
+    net = Network(spec, in_shape, 4, "tanh", None, rngs, np.float64)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((R, 5, *in_shape))
+    G = rng.standard_normal((R, 5, 4)) * np.array([1.0, 50.0, 0.01]).reshape(-1, 1, 1)
+    net.forward(X, train=True)
+    net.backward(G)
+    limit = 1.0
+    norms = clip_gradients(net.grads, limit)
+    assert norms[1] > limit > norms[2]  # one replica clipped, one left alone
+    for r in range(R):
+        twin = twin_of(net, "tanh", r)
+        (twin(torch.from_numpy(X[r])) * torch.from_numpy(G[r])).sum().backward()
+        total = torch.nn.utils.clip_grad_norm_(twin.parameters(), limit)
+        assert float(total) == pytest.approx(norms[r], rel=1e-12)
+        grads = {
+            f"layers.{i}.{n}": net.layers[i].to_torch(n, net.grads[j][r])
+            for j, (i, n, _) in enumerate(net.param_specs)
+        }
+        for key, p in twin.named_parameters():
+            close(grads[key], p.grad.numpy())

@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     from nngrid.activations import ACTIVATIONS
     from nngrid.datasets import DATASETS
     from nngrid.initializers import INITIALIZERS
+    from nngrid.layers import LAYERS
     from nngrid.losses import LOSSES
     from nngrid.optim import OPTIMIZERS
     from nngrid.regularizers import REGULARIZERS
@@ -375,8 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="the layer list as YAML flow text, replacing --hidden; a layer without parameters "
         "is its bare name, e.g. '[{conv1d: {channels: 25, kernel: 5, stride: 2, padding: 1}}, "
-        "flatten]'; kinds: dense, conv1d, max_pool1d, avg_pool1d, global_avg_pool1d, flatten, "
-        "rnn, gru, lstm (see 'nngrid list'); a dense output layer is appended",
+        f"flatten]'; kinds: {', '.join(LAYERS.names())} (their keys: 'nngrid list'); a dense "
+        "output layer is appended",
     )
     t.add_argument(
         "--init-from",
@@ -401,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser(
         "list",
         help="print every registry: activations, initializers, losses, regularizers, "
-        "optimizers, schedules, datasets",
+        "optimizers, schedules, datasets, layers",
         description="Print every registered component with its parameters and defaults.",
     )
     lst.add_argument("--plugin", action="append", default=[], metavar="MODULE")
@@ -428,6 +429,7 @@ def _registries() -> dict[str, Any]:
     from nngrid.activations import ACTIVATIONS
     from nngrid.datasets import DATASETS
     from nngrid.initializers import INITIALIZERS
+    from nngrid.layers import LAYERS
     from nngrid.losses import LOSSES
     from nngrid.optim import OPTIMIZERS
     from nngrid.regularizers import REGULARIZERS
@@ -441,6 +443,7 @@ def _registries() -> dict[str, Any]:
         "optimizers": OPTIMIZERS,
         "schedules": SCHEDULES,
         "datasets": DATASETS,
+        "layers": LAYERS,
     }
 
 

@@ -168,10 +168,10 @@ class Dense(Layer):
     has_activation = True
     _keys = ("units",)
 
-    def __init__(self, units: int = None, _output: bool = False):
+    def __init__(self, units: int | None = None):
         super().__init__()
         self.units = units
-        self.output = _output
+        self.output = False  # the network's output layer (no activation) when True
 
     def build(self, shape, net):
         units = _positive(self.index, self.name, "units", self.units)
@@ -272,8 +272,8 @@ class Conv1d(Layer):
 
     def __init__(
         self,
-        channels: int = None,
-        kernel: int = None,
+        channels: int | None = None,
+        kernel: int | None = None,
         stride: int = 1,
         padding: int = 0,
         dilation: int = 1,
@@ -385,7 +385,7 @@ class Conv1d(Layer):
 class _Pool(Layer):
     _keys = ("kernel", "stride")
 
-    def __init__(self, kernel: int = None, stride: int | None = None):
+    def __init__(self, kernel: int | None = None, stride: int | None = None):
         super().__init__()
         self.kernel, self.stride = kernel, stride
 
@@ -551,7 +551,7 @@ class _Recurrent(Layer):
 
     def __init__(
         self,
-        hidden: int = None,
+        hidden: int | None = None,
         bidirectional: bool = False,
         sequences: bool = False,
         init: str | None = None,
@@ -923,7 +923,7 @@ def parse_layers(spec: Any) -> list[Layer]:
             raise NngridError(
                 f"layer {i}: unknown kind {kind!r}; valid choices: {', '.join(LAYERS.names())}"
             )
-        valid = [k for k in LAYERS.parameters(kind) if not k.startswith("_")]
+        valid = list(LAYERS.parameters(kind))
         for key in params:
             if key not in valid:
                 raise NngridError(

@@ -110,7 +110,9 @@ class Network:
                 f"input shape must be (features,) or (length, channels), got {in_shape}"
             )
         self.layers = list(parse_layers(layers))
-        self.layers.append(Dense(units=int(n_out), _output=True))
+        output = Dense(units=int(n_out))
+        output.output = True
+        self.layers.append(output)
         shape = Shape(self.in_shape, "channel")
         specs: list[tuple[int, str, tuple[int, int]]] = []  # (layer, name, shape per replica)
         self.layer_shapes = [shape]
@@ -141,6 +143,8 @@ class Network:
         # dropout acts after the hidden dense layers
         self._sites = [i for i, layer in enumerate(self.layers[:-1]) if layer.name == "dense"]
         self._buffers: OrderedDict[tuple, list] = OrderedDict()
+        self._recent_key: tuple | None = None  # the last batch shape and its buffers
+        self._recent: list = []
         self._last: tuple | None = None
         self.predict_chunk = self._predict_chunk()
 
@@ -245,6 +249,12 @@ class Network:
     def _batch_axis(self, X: np.ndarray) -> tuple[np.ndarray, bool]:
         """``X`` in canonical form and whether it is shared by the replicas."""
         k = len(self.in_shape)
+        if k == 1:  # flat features: the common case, checked cheaply
+            shape = X.shape
+            if len(shape) == 2 and shape[1] == self.in_shape[0]:
+                return X, True
+            if len(shape) == 3 and shape[0] == self.R and shape[2] == self.in_shape[0]:
+                return X, False
         if k == 2 and self.in_shape[1] == 1 and X.shape[-1:] == self.in_shape[:1]:
             if X.ndim in (2, 3) and not (X.ndim == 3 and X.shape[-2:] == self.in_shape):
                 X = X[..., None]  # (n, L) or (R, n, L): one channel
@@ -269,6 +279,8 @@ class Network:
 
     def _get_buffers(self, B: int, shared: bool, keep: bool) -> list:
         key = (B, shared)
+        if key == self._recent_key and (not keep or self._recent[-1]["train"]):
+            return self._recent
         bufs = self._buffers.get(key)
         if bufs is None:
             lead: tuple = () if shared else (self.R,)
@@ -291,6 +303,7 @@ class Network:
                 if layer.params:
                     lead = (self.R,)
             meta["train"] = True
+        self._recent_key, self._recent = key, bufs
         return bufs
 
     def forward(

@@ -281,7 +281,9 @@ rule figure_cures:
             "results/figures/fig11_cures.png",
             caption="../../results/figures/fig11_cures.rst",
             category="2. Overfitting and its cures",
-            labels={"figure": "11: each tuned cure against none, on data that overfits"},
+            labels={
+                "figure": "11: each tuned cure against none, on data that overfits"
+            },
         ),
         figure_caption="results/figures/fig11_cures.rst",
     log:

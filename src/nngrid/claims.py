@@ -427,7 +427,7 @@ def _weights(inputs: Mapping[str, Any]) -> pd.DataFrame:
     df = _df(inputs["regularizer_boundaries"]["per_seed"])
     if "seed" not in df:
         df = df.assign(seed=0)
-    return df.set_index(["seed", "regularizer"])
+    return df.set_index(["seed", "label" if "label" in df else "regularizer"])
 
 
 def l1_sparse(inputs: Mapping[str, Any]):

@@ -1,8 +1,8 @@
 """The lesson's claims as data: one function per claim, tables and records in, a verdict out.
 
-Every claim of the lesson (the study's sections 1-3: activations, overfitting, optimizers) is decided by a statistic that can
-fail: a number measured on this run's data, its 95% interval, a threshold and the direction the
-lesson predicts. :func:`decide` turns them into a verdict:
+Every claim of the lesson (the study's sections 1-3: activations, overfitting, optimizers) is
+decided by a statistic that can fail: a number measured on this run's data, its 95% interval, a
+threshold and the direction the lesson predicts. :func:`decide` turns them into a verdict:
 
 * ``supported`` when the whole interval lies beyond the threshold in the lesson's direction,
 * ``contradicted`` when the whole interval lies beyond it the other way,

@@ -397,6 +397,26 @@ def test_the_readme_states_every_claims_statistic_and_threshold():
         assert f"interval {c.direction} {c.threshold:g}" in row, c.claim_id
 
 
+def test_no_grid_verdict_moves_with_wall_clock_seconds():
+    inputs = grid(0.5, 0.0, "steps", "adam")
+    summary = inputs["grid"]["summary"]
+    rng = np.random.default_rng(0)
+    timed = {
+        "grid": {
+            "summary": summary.assign(
+                seconds_to_target_median=rng.uniform(0, 100, len(summary)),
+                seconds_mean=rng.uniform(0, 100, len(summary)),
+            ),
+            "runs": None,
+        }
+    }
+    slow = {"grid": {"summary": timed["grid"]["summary"].assign(
+        seconds_to_target_median=lambda d: d["seconds_to_target_median"][::-1].values
+    ), "runs": None}}  # fmt: skip
+    ids = [c.claim_id for c in CLAIMS if c.needs == ("grid",)]
+    assert evaluate(timed, only=ids) == evaluate(slow, only=ids) == evaluate(inputs, only=ids)
+
+
 # --------------------------------------------------------------------------- architectures
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pandas as pd
 import pytest
 from synthetic_tables import synthetic_tables, write_benchmarks
 
@@ -249,3 +250,24 @@ def test_heatmaps_mark_cells_with_a_diverged_seed(tables, monkeypatch, tmp_path)
     grid.heatmaps(summary, tmp_path / "h.png")
     marks = [t for ax in figures[0].axes for t in ax.texts if t.get_text() == "x"]
     assert len(marks) == 3
+
+
+def test_a_single_cell_study_is_left_out_of_the_grid_figures(tables, tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        grid, "heatmaps", lambda summary, path, order=None: seen.append(set(summary["study"]))
+    )
+    summary = tables["summary"]
+    one = summary[summary["study"] == "grid"].iloc[[0]].assign(study="mnist1d", dataset="mnist1d")
+    inputs = {}
+    for name, df in (("runs", tables["runs"]), ("summary", pd.concat([summary, one])),
+                     ("histories", tables["histories"])):  # fmt: skip
+        inputs[name] = tmp_path / f"{name}.parquet"
+        df.to_parquet(inputs[name])
+    inputs["rankings"] = tmp_path / "rankings.csv"
+    tables["rankings"].to_csv(inputs["rankings"], index=False)
+    keys = ["heatmaps", "curves", "lr", "target", "gap", "rankings", "tuning"]
+    outputs = {k: tmp_path / f"{k}.png" for k in keys}
+    outputs |= {f"{k}_caption": tmp_path / f"{k}.rst" for k in keys}
+    make.make("figure_grid", inputs, outputs, {})
+    assert seen == [{"grid"}]

@@ -74,7 +74,10 @@ def test_shipped_configs_are_valid_and_cover_their_promise(common, name):
         from nngrid.regularizers import REGULARIZERS
 
         grid = cfg["studies"]["grid"]
-        assert set(grid["activations"]) == set(ACTIVATIONS.names())
+        # every activation but the step function, which cannot learn (its derivative is 0) and
+        # is judged beside its smooth relatives in the nonlinearity experiment instead
+        assert set(grid["activations"]) == set(ACTIVATIONS.names()) - {"step"}
+        assert "step" in cfg["experiments"]["nonlinearity_boundaries"]["activations"]
         assert set(grid["optimizers"]) == set(OPTIMIZERS.names())
         kinds = {cfg["regularizers"][r].get("kind", r) for r in grid["regularizers"]}
         assert kinds == set(REGULARIZERS.names())
@@ -82,7 +85,12 @@ def test_shipped_configs_are_valid_and_cover_their_promise(common, name):
     if name == "quick.yaml":
         (study,) = cfg["studies"].values()
         sizes = [len(study[k]) for k in ("datasets", "activations", "regularizers", "optimizers")]
-        assert sizes == [2, 3, 3, 3] and len(cfg["training"]["seeds"]) == 2
+        assert sizes == [2, 2, 2, 5] and len(cfg["training"]["seeds"]) == 2
+        # every claim function has its input: every experiment it reads, and the grid
+        from nngrid.claims import CLAIMS
+
+        needs = {n for c in CLAIMS for n in c.needs} - {"grid"}
+        assert needs <= set(cfg["experiments"])
 
 
 def test_schema_enums_come_from_the_registries(common):
@@ -117,8 +125,9 @@ def test_job_spec_carries_every_hyperparameter(common):
             "params": {},
         }
     ]
-    assert [r["label"] for r in spec["regularizers"]] == ["none", "l2", "dropout"]
+    assert [r["label"] for r in spec["regularizers"]] == ["none", "l2"]
     assert spec["seeds"] == [0, 1] and spec["training"]["epochs"] == 15
+    assert spec["tuning"] == {"seeds": 2, "extend": 1}
     json.dumps(spec)  # serialisable: it is passed to the job as JSON
 
 

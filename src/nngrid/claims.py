@@ -1,8 +1,8 @@
 """The lesson's claims as data: one function per claim, tables and records in, a verdict out.
 
-Every claim of the lesson (``docs/STUDY.md`` sections 1-3) is decided by a statistic that can
-fail: a number measured on this run's data, its 95% interval, a threshold and the direction the
-lesson predicts. :func:`decide` turns them into a verdict:
+Every claim of the lesson (the study's sections 1-3: activations, overfitting, optimizers) is
+decided by a statistic that can fail: a number measured on this run's data, its 95% interval, a
+threshold and the direction the lesson predicts. :func:`decide` turns them into a verdict:
 
 * ``supported`` when the whole interval lies beyond the threshold in the lesson's direction,
 * ``contradicted`` when the whole interval lies beyond it the other way,
@@ -78,7 +78,8 @@ BOOTSTRAP_SEED = 0
 N_RESAMPLES = 2000
 #: Gradient-norm growth that counts as vanishing / exploding: a factor of 100 (log10 2).
 GRADIENT_DECADES = 2.0
-#: Fraction of weights counted as "near zero" (``|w|`` below this) in the sparsity claim.
+#: ``|w|`` below this counts as "near zero" in the sparsity claim (the experiment's default;
+#: its records say which threshold it used).
 NEAR_ZERO = 1e-3
 
 
@@ -427,7 +428,7 @@ def _weights(inputs: Mapping[str, Any]) -> pd.DataFrame:
     df = _df(inputs["regularizer_boundaries"]["per_seed"])
     if "seed" not in df:
         df = df.assign(seed=0)
-    return df.set_index(["seed", "regularizer"])
+    return df.set_index(["seed", "label" if "label" in df else "regularizer"])
 
 
 def l1_sparse(inputs: Mapping[str, Any]):

@@ -73,6 +73,7 @@ def batch_size_curves(
             for k in range(len(lrs))
         ]
         best, _ = select_lr(groups)
+        on_edge = len(lrs) > 1 and best in (0, len(lrs) - 1)
         size = n if full else int(bs)
         label = f"full ({n})" if full else str(bs)
         for k, lr in enumerate(lrs):
@@ -89,7 +90,7 @@ def batch_size_curves(
             k, i = divmod(rec.pop("replica"), S)
             if k != best:
                 continue
-            rec |= {"seed": seeds[i], "lr": lrs[best]}
+            rec |= {"seed": seeds[i], "lr": lrs[best], "lr_on_edge": on_edge}
             rec |= {"steps": rec["epoch"] * per_epoch, "examples": rec["epoch"] * n}
             records.append(rec)
         for i, seed in enumerate(seeds):
@@ -101,7 +102,7 @@ def batch_size_curves(
                     "full_batch": full,
                     "seed": seed,
                     "lr": lrs[best],
-                    "lr_on_edge": len(lrs) > 1 and best in (0, len(lrs) - 1),
+                    "lr_on_edge": on_edge,
                     "steps": epochs * per_epoch,
                     "epochs": epochs,
                     **{

@@ -48,9 +48,11 @@ def overfitting_cures(
 ) -> Result:
     """Each regularizer against none on data where an unregularised net overfits.
 
-    ``datasets`` maps a label to ``{kind, params, n_train}`` (default MNIST-1D with 1,000
-    training points, and 200 noisy moons); ``n_train`` keeps that many training points (drawn
-    with ``seed``), so the net can memorise them. ``cures`` maps a label to ``{regularizer,
+    ``datasets`` maps a label to ``{kind, params, n_train, epochs, batch_size}`` (default
+    MNIST-1D with 1,000 training points, and 100 noisy moons); ``n_train`` keeps that many
+    training points (drawn with ``seed``), so the net can memorise them; ``epochs`` and
+    ``batch_size`` override the shared ones for that dataset (a tiny set needs smaller batches
+    and more epochs to be fitted to the noise). ``cures`` maps a label to ``{regularizer,
     params, sweep: {param: values}}`` (:data:`DEFAULT_CURES`).
 
     The protocol (the grid's, :func:`nngrid.protocol.tune`): every candidate runs on every seed
@@ -71,7 +73,13 @@ def overfitting_cures(
 
     datasets = datasets or {
         "mnist1d": {"kind": "mnist1d", "n_train": 1000},
-        "moons": {"kind": "moons", "params": {"n_samples": 400, "noise": 0.35}, "n_train": 100},
+        "moons": {
+            "kind": "moons",
+            "params": {"n_samples": 400, "noise": 0.35},
+            "n_train": 100,
+            "epochs": 200,
+            "batch_size": 16,
+        },
     }
     cures = cures or DEFAULT_CURES
     seeds = [int(s) for s in seeds]
@@ -81,7 +89,12 @@ def overfitting_cures(
         data = build(spec.get("kind", label), int(seed), **dict(spec.get("params") or {}))
         data = _subsample(data, spec.get("n_train"), np.random.default_rng(int(seed)))
 
-        def train(kind: str, params: dict, lrs: list[float], data=data) -> list[dict]:
+        budget = {
+            "epochs": int(spec.get("epochs", epochs)),
+            "batch_size": spec.get("batch_size", batch_size),
+        }
+
+        def train(kind: str, params: dict, lrs: list[float], data=data, budget=budget):
             return train_replicas(
                 data,
                 hidden=list(hidden),
@@ -90,9 +103,8 @@ def overfitting_cures(
                 reg_params=params,
                 optimizer=optimizer,
                 opt_params={"lr": lrs},
-                batch_size=batch_size,
-                epochs=epochs,
                 seeds=seeds * (len(lrs) // S),
+                **budget,
             )
 
         def rates(values: list[float]) -> dict[float, list[dict]]:

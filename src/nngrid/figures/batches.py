@@ -15,12 +15,17 @@ QUESTION = "Mini-batches or the full batch: loss per optimizer step and per exam
 
 def batch_size_curves(records: list[dict] | pd.DataFrame, path: str | Path) -> Path:
     """Training loss against optimizer steps (left) and examples seen (right), a line per batch
-    size (each at its own tuned rate; the legend gives it). Log axes: steps and examples span
+    size (each at its own tuned rate; the legend gives it, and says "grid edge" when the rate
+    sits on the grid's edge). Log axes: steps and examples span
     decades between batch sizes."""
     theme()
     df = pd.DataFrame(records).sort_values(["batch_size", "epoch"])
     rates = df.groupby("batch", sort=False)["lr"].first()
-    df["batch size (lr)"] = [f"{b} (lr {rates[b]:.2g})" for b in df["batch"]]
+    edge = df.groupby("batch", sort=False)["lr_on_edge"].first() if "lr_on_edge" in df else {}
+    names = {
+        b: f"{b} (lr {rates[b]:.2g}{', grid edge' if edge.get(b) else ''})" for b in rates.index
+    }
+    df["batch size (lr)"] = df["batch"].map(names)
     order = list(dict.fromkeys(df["batch size (lr)"]))
     df = df[df["epoch"] > 0]  # epoch 0 (no step yet) has no place on a log axis
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)

@@ -125,10 +125,18 @@ def _paths(i, o, p):
     return {"figure": report.paths_caption(r["records"])}
 
 
+def _multi_cell(df: pd.DataFrame, studies: set) -> pd.DataFrame:
+    return df[df["study"].isin(studies)] if "study" in df else df
+
+
 @builder("figure_grid")
 def _grid(i, o, p):
     runs, summary = _table(i["runs"]), _table(i["summary"])
     rankings, histories = _table(i["rankings"]), _table(i["histories"])
+    # a study of a single cell (the MNIST-1D check) is never pooled into grid-wide figures
+    cells = summary.groupby("study")[["dataset", "activation", "regularizer", "optimizer"]]
+    multi = {s for s, n in cells.apply(lambda g: len(g.drop_duplicates())).items() if n > 1}
+    runs, summary, histories = (_multi_cell(t, multi) for t in (runs, summary, histories))
     order = p.get("order") or {}
     opts = order.get("optimizers")
     grid.heatmaps(summary, o["heatmaps"], order)

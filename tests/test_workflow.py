@@ -83,14 +83,16 @@ def test_shipped_configs_are_valid_and_cover_their_promise(common, name):
         assert kinds == set(REGULARIZERS.names())
         assert len(grid["datasets"]) >= 2 and len(cfg["training"]["seeds"]) == 5
     if name == "quick.yaml":
-        (study,) = cfg["studies"].values()
+        study = cfg["studies"]["quick"]  # the grid study (the others form the architectures arm)
+        assert all("architectures" in s for k, s in cfg["studies"].items() if k != "quick")
         sizes = [len(study[k]) for k in ("datasets", "activations", "regularizers", "optimizers")]
         assert sizes == [2, 2, 2, 5] and len(cfg["training"]["seeds"]) == 2
         # every claim function has its input: every experiment it reads, and the grid
         from nngrid.claims import CLAIMS
 
         needs = {n for c in CLAIMS for n in c.needs} - {"grid"}
-        assert needs <= set(cfg["experiments"])
+        arm = {"architectures"} if len(common["architecture_jobs"](cfg)) else set()
+        assert needs <= set(cfg["experiments"]) | arm and arm
 
 
 def test_schema_enums_come_from_the_registries(common):

@@ -369,3 +369,13 @@ def test_architecture_runtime_grows_with_the_work(common):
     cfg["studies"]["architectures"]["architecture_options"].pop("n_train")
     big = common["architecture_runtime"](wc)
     assert small == 10 and big > 10 * small
+
+
+def test_on_slurm_the_architecture_jobs_group_like_the_training_jobs():
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    groups = dict(g.split("=") for g in profile["groups"])
+    assert groups["architecture"] == groups["train"]
+    sizes = dict(g.split("=") for g in profile["group-components"])
+    assert groups["architecture"] in sizes
+    rules = (ROOT / "workflow" / "rules" / "architectures.smk").read_text()
+    assert "rule architecture:" in rules  # the name the profile groups

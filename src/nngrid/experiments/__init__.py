@@ -20,6 +20,9 @@ cures          :func:`overfitting_cures`        unregularised_overfits, cure_*
 boundaries     :func:`regularizer_boundaries`   l1_sparse, l2_small
 batches        :func:`batch_size_curves`        minibatch_cheaper, minibatch_little_loss
 paths          :func:`optimizer_paths`          - (figure 8: paths on 2-D functions)
+architectures  ``run_architecture`` (one job    cnn_relu, cnn_relu_fast, rnn_relu_or_tanh,
+               per architecture of a study;     rnn_gradient_vanishes, mlp_anything,
+               not an ``experiments:`` key)     shuffle_control (figure 12)
 =============  ===============================  ========================================
 
 Randomness: every function takes a ``seed`` (or ``seeds``) and draws only from Generators

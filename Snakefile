@@ -37,10 +37,12 @@ wildcard_constraints:
     study=alternatives(config["studies"]),
     dataset=alternatives(config["datasets"]),
     optimizer=alternatives(config["optimizers"]),
+    architecture=alternatives(config.get("architectures") or ["none"]),
 
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/architectures.smk"
 include: "workflow/rules/collect.smk"
 include: "workflow/rules/experiments.smk"
 include: "workflow/rules/figures.smk"
@@ -51,6 +53,7 @@ localrules:
     all,
     dataset,
     tables,
+    architectures_merge,
     figure_activations,
     figure_nonlinearity,
     figure_gradient_flow,
@@ -58,9 +61,11 @@ localrules:
     figure_data_size,
     figure_regularizers,
     figure_batch_size,
+    figure_cures,
     figure_optimizer_paths,
     figure_grid,
     figure_cost,
+    figure_architectures,
     claims,
 
 

@@ -36,6 +36,7 @@ def synthetic_rows(
                         "default_lr": 1e-3,
                         "lr_on_edge": optimizer == "sgd",
                         "all_diverged": False,
+                        "n_train": 64,
                         "config": {"epochs": epochs, "hidden": [8], "batch_size": 16},
                         "reg_params": {"strength": 1e-3} if regularizer == "l2" else {},
                     }

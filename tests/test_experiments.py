@@ -167,6 +167,28 @@ def test_gradients_vanish_in_deep_sigmoid_networks_only():
     assert 1e-2 < ratio["relu"] < 1e2
 
 
+def test_gradients_explode_with_depth_under_a_too_large_initialisation():
+    result = E.gradient_flow(
+        depths=(2, 8),
+        activations=("relu",),
+        initializers=("he_normal", "he_large"),
+        width=16,
+        dataset="moons",
+        epochs=1,
+        seeds=(0, 1),
+    )
+    df = pd.DataFrame(result["records"])
+    first = df[(df["stage"] == "init") & (df["layer"] == 1)]
+    g = first.groupby(["init", "depth"])["grad_norm"].median()
+    assert g[("he_large", 8)] / g[("he_large", 2)] > 1e2  # grows ~gain^2 per added layer
+    assert 1e-1 < g[("he_normal", 8)] / g[("he_normal", 2)] < 1e1
+    acc = pd.DataFrame(result["accuracy"])
+    assert acc.groupby("init")["careless_init"].first().to_dict() == {
+        "he_large": True,
+        "he_normal": False,
+    }
+
+
 def test_regression_overfitting_and_cures():
     result = E.regression_overfitting(
         cures={"none": {}, "l2": {"regularizer": "l2", "reg_params": {"strength": 1e-3}}},
@@ -182,10 +204,15 @@ def test_regression_overfitting_and_cures():
 
 
 def test_data_size_sweep_records():
-    result = E.data_size_sweep(sizes=(15, 60), hidden=(16,), epochs=50, seeds=(0, 1))
+    result = E.data_size_sweep(
+        sizes=(15, 60), hidden=(16,), epochs=50, seeds=(0, 1), data_seeds=(0, 1)
+    )
     df = pd.DataFrame(result["records"])
-    assert len(df) == 4
+    assert len(df) == 2 * 2 * 2  # sizes x data draws x seeds
     assert df.groupby("n_samples")["n_train"].first().is_monotonic_increasing
+    # each data draw is its own dataset: the same size, other points, other losses
+    a, b = (df[(df.n_samples == 15) & (df.data_seed == d) & (df.seed == 0)] for d in (0, 1))
+    assert float(a["train_loss"].iloc[0]) != float(b["train_loss"].iloc[0])
     np.testing.assert_allclose(df["gap"], df["test_loss"] - df["train_loss"])
 
 
@@ -204,15 +231,71 @@ def test_l1_leaves_more_weights_near_zero_than_l2():
     assert result["weights__l1"].size == 2 * 32 + 32 * 2
 
 
-def test_batch_size_curves_records():
-    result = E.batch_size_curves(
-        batch_sizes=(16, None), dataset="moons", hidden=(8,), epochs=3, seeds=(0, 1)
+def test_regularizer_boundaries_per_seed_records_average_into_records():
+    result = E.regularizer_boundaries(
+        regularizers={"none": {}, "l2": {"regularizer": "l2", "reg_params": {"strength": 1e-2}}},
+        hidden=(8,),
+        epochs=5,
+        mesh=6,
+        seeds=(0, 1, 2),
     )
+    per = pd.DataFrame(result["per_seed"])
+    assert len(per) == 2 * 3 and set(per["seed"]) == {0, 1, 2}
+    mean = pd.DataFrame(result["records"]).set_index("label")
+    for lab, sub in per.groupby("label"):
+        assert mean.loc[lab, "mean_abs_weight"] == pytest.approx(sub["mean_abs_weight"].mean())
+        assert mean.loc[lab, "n_seeds"] == 3
+
+
+def test_batch_size_curves_tune_each_size_and_count_steps_and_examples():
+    result = E.batch_size_curves(
+        batch_sizes=(16, None), dataset="moons", hidden=(8,), steps=20, lr_grid=(0.01, 0.3),
+        seeds=(0, 1),
+    )  # fmt: skip
     df = pd.DataFrame(result["records"])
-    assert len(df) == 2 * 4 * 2
+    final = pd.DataFrame(result["final"])
+    n = int(df[df["full_batch"]]["batch_size"].iloc[0])
     assert set(df["full_batch"]) == {True, False}
-    for _, sub in df.groupby(["batch", "replica"]):
-        assert sub["seconds"].is_monotonic_increasing
+    # roughly the same number of optimizer steps for every batch size
+    for _, sub in final.groupby("batch"):
+        assert 20 <= sub["steps"].iloc[0] < 20 + n / 16 + 1
+    full = df[df["full_batch"]]
+    assert (full["steps"] == full["epoch"]).all()
+    assert (df["examples"] == df["epoch"] * n).all()
+    # the chosen rate is the one with the best mean validation accuracy over the seeds
+    tuning = pd.DataFrame(result["tuning"])
+    for size, sub in tuning.groupby("batch_size"):
+        best = sub.loc[sub["val_accuracy"].idxmax(), "lr"]
+        assert set(final[final["batch_size"] == size]["lr"]) == {best}
+    assert len(final) == 2 * 2 and set(final["seed"]) == {0, 1}
+
+
+def test_overfitting_cures_tune_each_strength_on_validation():
+    result = E.overfitting_cures(
+        datasets={"moons": {"params": {"n_samples": 120}, "n_train": 30}},
+        cures={
+            "none": {},
+            "l2": {"regularizer": "l2", "sweep": {"strength": [1e-3, 1e-2]}},
+            "early_stopping": {"regularizer": "early_stopping", "sweep": {"patience": [1, 3]}},
+        },
+        hidden=(8,), lr_grid=(1e-2, 3e-2), epochs=6, seeds=(0, 1, 2), extend=1,
+    )  # fmt: skip
+    df = pd.DataFrame(result["records"])
+    tuned = df[df["arm"] == "tuned"]
+    assert tuned.groupby("regularizer").size().to_dict() == {
+        "none": 3,
+        "l2": 3,
+        "early_stopping": 3,
+    }
+    for reg in ("l2", "early_stopping"):
+        sub = df[df["regularizer"] == reg]
+        val = sub.groupby("strength")["val_accuracy"].mean()
+        loss = sub.groupby("strength")["val_loss"].mean()
+        best = max(val.index, key=lambda v: (val[v], -loss[v], -v))
+        assert set(tuned[tuned["regularizer"] == reg]["strength"]) == {best}
+    # the training split was cut to n_train points: an unregularised net can memorise it
+    assert (df["train_accuracy"] <= 1).all() and len(set(df["lr"])) == 1
+    assert not df[df["regularizer"] == "early_stopping"]["strength"].isin([2.0]).any()
 
 
 def test_save_and_load_round_trip(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pandas as pd
 import pytest
 from synthetic_tables import synthetic_tables, write_benchmarks
 
@@ -12,8 +13,10 @@ from nngrid import experiments as E
 from nngrid.figures import (
     activations,
     batches,
+    blank_panels,
     boundaries,
     cost,
+    cures,
     gradients,
     grid,
     make,
@@ -37,12 +40,17 @@ def results():
             functions=("bowl", "beale"), optimizers=("sgd", "adam"), lr_grid=[1e-2, 1e-1], steps=10
         ),
         "nonlinearity_boundaries": E.nonlinearity_boundaries(
-            datasets=("xor",), activations=("identity", "relu"), hidden=(8,), epochs=3, mesh=12
-        ),
+            datasets=("xor",),
+            activations=("identity", "step", "relu"),
+            hidden=(8,),
+            epochs=3,
+            mesh=12,
+            seeds=(0, 1),
+        ),  # fmt: skip
         "gradient_flow": E.gradient_flow(
             depths=(2, 3),
-            activations=("sigmoid",),
-            initializers=("he_normal",),
+            activations=("sigmoid", "relu"),
+            initializers=("he_normal", "he_large"),
             width=8,
             dataset="moons",
             epochs=1,
@@ -56,11 +64,29 @@ def results():
         ),
         "data_size_sweep": E.data_size_sweep(sizes=(15, 40), hidden=(8,), epochs=10, seeds=(0, 1)),
         "regularizer_boundaries": E.regularizer_boundaries(
-            regularizers=reg, hidden=(8,), epochs=5, mesh=12
+            regularizers=reg, hidden=(8,), epochs=5, mesh=12, seeds=(0, 1)
         ),
         "batch_size_curves": E.batch_size_curves(
-            batch_sizes=(16, None), dataset="moons", hidden=(8,), epochs=2, seeds=(0, 1)
-        ),
+            batch_sizes=(16, None),
+            dataset="moons",
+            hidden=(8,),
+            steps=8,
+            lr_grid=(0.1, 1.0),
+            seeds=(0, 1),
+        ),  # fmt: skip
+        "overfitting_cures": E.overfitting_cures(
+            datasets={"moons": {"params": {"n_samples": 120}, "n_train": 30}},
+            cures={
+                "none": {},
+                "l2": {"regularizer": "l2", "sweep": {"strength": [1e-3, 1e-2]}},
+                "early_stopping": {"regularizer": "early_stopping", "sweep": {"patience": [1, 2]}},
+            },
+            hidden=(8,),
+            lr_grid=(1e-2, 3e-2),
+            epochs=4,
+            seeds=(0, 1),
+            extend=1,
+        ),  # fmt: skip
     }
 
 
@@ -80,11 +106,19 @@ DRAW = {
     ),
     "weights": lambda r, t, p: boundaries.weight_histograms(r["regularizer_boundaries"], p),
     "gradients": lambda r, t, p: gradients.gradient_flow(r["gradient_flow"], p),
+    "depth": lambda r, t, p: gradients.depth_accuracy(r["gradient_flow"], p),
+    "cures": lambda r, t, p: cures.cures(r["overfitting_cures"], p),
     "fits": lambda r, t, p: overfitting.regression_fits(r["regression_overfitting"], p),
     "losses": lambda r, t, p: overfitting.regression_losses(r["regression_overfitting"], p),
     "size": lambda r, t, p: overfitting.data_size(r["data_size_sweep"]["records"], p),
     "batches": lambda r, t, p: batches.batch_size_curves(r["batch_size_curves"]["records"], p),
     "heatmaps": lambda r, t, p: grid.heatmaps(t["summary"], p),
+    "curves": lambda r, t, p: grid.learning_curves(t["histories"], t["runs"], p),
+    "lr": lambda r, t, p: grid.lr_sensitivity(t["runs"], p),
+    "target": lambda r, t, p: grid.time_to_target(t["runs"], p),
+    "gap": lambda r, t, p: grid.generalization_gap(t["runs"], p),
+    "rankings": lambda r, t, p: grid.rankings(t["rankings"], p),
+    "tuning": lambda r, t, p: grid.tuning_gain(t["summary"], p),
 }
 
 
@@ -100,6 +134,36 @@ def test_figure_files_are_deterministic(name, results, tables, tmp_path):
     assert first.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert first.stat().st_size > 5000
     assert _digest(first) == _digest(second)
+
+
+@pytest.mark.parametrize("name", list(DRAW))
+def test_no_panel_of_any_figure_is_blank(name, results, tables, tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    blank = []
+    real = matplotlib.figure.Figure.savefig
+
+    def savefig(fig, *args, **kwargs):
+        blank.extend(blank_panels(fig))
+        return real(fig, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    DRAW[name](results, tables, tmp_path / f"{name}.png")
+    assert not blank, f"{name}: panels without data: {blank}"
+
+
+def test_blank_panels_catches_bars_from_zero_on_a_log_axis():
+    import matplotlib.pyplot as plt
+
+    fig, (a, b, c) = plt.subplots(1, 3)
+    a.bar([0, 1], [10, 100])
+    a.set_yscale("log")  # the old weight histogram: every bar starts at 0, none is drawn
+    b.bar([0, 1], [10, 100], bottom=0.5)
+    b.set_yscale("log")
+    c.plot([0, 1], [float("nan")] * 2)
+    c.set_title("all nan")
+    assert blank_panels(fig) == ["axes 0", "all nan"]
+    plt.close(fig)
 
 
 @pytest.mark.parametrize("name", ["gallery", "heatmaps"])
@@ -164,7 +228,7 @@ def test_make_writes_every_grid_figure_and_caption_deterministically(tables, tmp
         assert _digest(outputs[f"{k}_caption"]) == _digest(again[f"{k}_caption"])
     target = outputs["target_caption"].read_text()
     assert target.startswith("**Static question?** Static text.")
-    assert "first adam" in target
+    assert "fewest steps adam" in target
 
 
 def test_make_cost_takes_jobs_as_json(tables, tmp_path):
@@ -186,3 +250,24 @@ def test_heatmaps_mark_cells_with_a_diverged_seed(tables, monkeypatch, tmp_path)
     grid.heatmaps(summary, tmp_path / "h.png")
     marks = [t for ax in figures[0].axes for t in ax.texts if t.get_text() == "x"]
     assert len(marks) == 3
+
+
+def test_a_single_cell_study_is_left_out_of_the_grid_figures(tables, tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        grid, "heatmaps", lambda summary, path, order=None: seen.append(set(summary["study"]))
+    )
+    summary = tables["summary"]
+    one = summary[summary["study"] == "grid"].iloc[[0]].assign(study="mnist1d", dataset="mnist1d")
+    inputs = {}
+    for name, df in (("runs", tables["runs"]), ("summary", pd.concat([summary, one])),
+                     ("histories", tables["histories"])):  # fmt: skip
+        inputs[name] = tmp_path / f"{name}.parquet"
+        df.to_parquet(inputs[name])
+    inputs["rankings"] = tmp_path / "rankings.csv"
+    tables["rankings"].to_csv(inputs["rankings"], index=False)
+    keys = ["heatmaps", "curves", "lr", "target", "gap", "rankings", "tuning"]
+    outputs = {k: tmp_path / f"{k}.png" for k in keys}
+    outputs |= {f"{k}_caption": tmp_path / f"{k}.rst" for k in keys}
+    make.make("figure_grid", inputs, outputs, {})
+    assert seen == [{"grid"}]

@@ -10,7 +10,7 @@ import pytest
 
 from nngrid.datasets import build, save_dataset
 from nngrid.errors import NngridError
-from nngrid.protocol import ARMS, lr_grid, main, run_cell, run_job, select_lr
+from nngrid.protocol import ARMS, extend_grid, lr_grid, main, run_cell, run_job, select_lr
 
 
 def rec(val_acc=0.5, val_loss=1.0, diverged=False, test_acc=0.5):
@@ -23,30 +23,31 @@ def rec(val_acc=0.5, val_loss=1.0, diverged=False, test_acc=0.5):
 
 
 class StubTrain:
-    """Records every call; scores candidate k by ``scores[k]`` (val accuracy) in the tune stack."""
+    """Records every call; a replica at rate ``lr`` and seed ``s`` gets validation accuracy
+    ``score(lr, s)`` (``scores[lr]`` when ``scores`` is a dict) and diverges when
+    ``(lr, s)`` or ``lr`` is in ``diverged``."""
 
     def __init__(self, scores, diverged=(), test_scores=None):
         self.scores = scores
         self.diverged = set(diverged)
-        self.test_scores = test_scores
+        self.test_scores = test_scores or {}
         self.calls = []
+
+    def score(self, lr, seed):
+        if callable(self.scores):
+            return self.scores(lr, seed)
+        return self.scores.get(lr, 0.1)
 
     def __call__(self, data, *, opt_params, seeds, **kw):
         self.calls.append({"opt_params": opt_params, "seeds": list(seeds), **kw})
         lrs = opt_params["lr"]
         assert len(lrs) == len(seeds)
         out = []
-        for i, (lr, seed) in enumerate(zip(lrs, seeds, strict=True)):
-            tuning = len(self.calls) == 1
-            acc = self.scores[i] if tuning else 0.9
-            test = self.test_scores[i] if (tuning and self.test_scores) else 0.8
-            out.append(
-                {
-                    **rec(acc, 1.0 - acc, tuning and i in self.diverged, test),
-                    "seed": seed,
-                    "lr_seen": lr,
-                }
-            )
+        for lr, seed in zip(lrs, seeds, strict=True):
+            acc = self.score(lr, seed)
+            div = lr in self.diverged or (lr, seed) in self.diverged
+            test = self.test_scores.get(lr, 0.8)
+            out.append({**rec(acc, 1.0 - acc, div, test), "seed": seed, "lr_seen": lr})
         return out
 
 
@@ -100,47 +101,95 @@ def test_select_ignores_test_metrics():
     assert select_lr(records) == (0, False)
 
 
+def test_select_scores_the_mean_over_seeds_not_one_seed():
+    # seed 0 alone would pick candidate 1; the mean over three seeds picks candidate 0
+    a = [rec(0.80), rec(0.82), rec(0.81)]
+    b = [rec(0.90), rec(0.70), rec(0.70)]
+    assert select_lr([a, b]) == (0, False)
+    assert select_lr([a[0], b[0]]) == (1, False)
+
+
+def test_select_a_rate_diverging_on_any_seed_loses_to_one_that_never_does():
+    safe = [rec(0.7), rec(0.7), rec(0.7)]
+    risky = [rec(0.99), rec(0.99), rec(0.9, diverged=True)]
+    assert select_lr([risky, safe]) == (1, False)
+    assert select_lr([risky, [rec(diverged=True)] * 3]) == (0, False)
+
+
+def test_select_mean_ties_go_to_lower_mean_loss_then_smaller_candidate():
+    a = [rec(0.8, 0.5), rec(0.8, 0.5)]
+    b = [rec(0.9, 0.4), rec(0.7, 0.4)]  # same mean accuracy, lower mean loss
+    assert select_lr([a, b]) == (1, False)
+    assert select_lr([b, b]) == (0, False)
+
+
+def test_extend_grid_steps_one_log_ratio_past_each_edge():
+    assert extend_grid([0.01, 0.1, 1.0], 0) == pytest.approx(0.001)
+    assert extend_grid([0.01, 0.1, 1.0], -1) == pytest.approx(10.0)
+    with pytest.raises(NngridError, match="one rate"):
+        extend_grid([0.1], 0)
+
+
 # -- one cell ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("scores", "winner", "edge"),
-    [([0.5, 0.9, 0.6], 1, False), ([0.9, 0.5, 0.6], 0, True), ([0.5, 0.6, 0.9], 2, True)],
-)
-def test_run_cell_edge_flag_and_arms(scores, winner, edge):
+def test_run_cell_tunes_on_three_seeds_and_reruns_the_winner_and_the_default():
     lrs = [0.001, 0.01, 0.1]
-    stub = StubTrain(scores)
+    stub = StubTrain({0.001: 0.5, 0.01: 0.9, 0.1: 0.6})
     rows = run_cell(
         None,
         activation="relu",
         optimizer="adam",
         lrs=lrs,
         default_lr=0.003,
-        seeds=[7, 8],
+        seeds=[7, 8, 9, 10],
         axes={"dataset": "moons"},
         train=stub,
         epochs=3,
     )
-    # tuning stack: one replica per rate, all from the first seed
-    assert stub.calls[0]["opt_params"]["lr"] == lrs
-    assert stub.calls[0]["seeds"] == [7, 7, 7]
+    # tuning stack: every rate on each of the first three seeds
+    assert stub.calls[0]["opt_params"]["lr"] == [lr for lr in lrs for _ in range(3)]
+    assert stub.calls[0]["seeds"] == [7, 8, 9] * 3
+    assert len(stub.calls) == 2  # an inner winner: no extension
     # rerun stack: chosen rate over the seeds, then the default rate over the same seeds
-    assert stub.calls[1]["opt_params"]["lr"] == [lrs[winner]] * 2 + [0.003] * 2
-    assert stub.calls[1]["seeds"] == [7, 8, 7, 8]
+    assert stub.calls[1]["opt_params"]["lr"] == [0.01] * 4 + [0.003] * 4
+    assert stub.calls[1]["seeds"] == [7, 8, 9, 10] * 2
     assert stub.calls[1]["epochs"] == 3
     arms = [r["arm"] for r in rows]
-    assert arms == ["tune"] * 3 + ["tuned"] * 2 + ["untuned"] * 2
+    assert arms == ["tune"] * 9 + ["tuned"] * 4 + ["untuned"] * 4
     assert set(arms) == set(ARMS)
-    assert all(r["lr_on_edge"] is edge for r in rows)
-    assert all(r["chosen_lr"] == lrs[winner] and r["dataset"] == "moons" for r in rows)
-    assert [r["selected"] for r in rows[:3]] == [k == winner for k in range(3)]
-    assert [r["lr"] for r in rows[3:]] == [lrs[winner]] * 2 + [0.003] * 2
-    assert [r["seed"] for r in rows[3:]] == [7, 8, 7, 8]
+    assert not any(r["lr_on_edge"] or r["lr_extended"] for r in rows)
+    assert all(r["chosen_lr"] == 0.01 and r["dataset"] == "moons" for r in rows)
+    assert [r["selected"] for r in rows[:9]] == [lr == 0.01 for lr in lrs for _ in range(3)]
+    assert [r["lr"] for r in rows[9:]] == [0.01] * 4 + [0.003] * 4
     assert all(r["lr_seen"] == r["lr"] for r in rows)
+    assert rows[0]["tune_seeds"] == [7, 8, 9]
+
+
+def test_run_cell_extends_the_grid_past_an_edge_until_the_winner_is_inside():
+    # accuracy peaks at lr 10: two steps past the top of the grid (0.1, 1 would be edges)
+    peak = {0.001: 0.3, 0.01: 0.4, 0.1: 0.5, 1.0: 0.6, 10.0: 0.9, 100.0: 0.7}
+    stub = StubTrain(peak)
+    rows = run_cell(None, activation="relu", optimizer="sgd", lrs=[0.001, 0.01, 0.1],
+                    default_lr=0.01, seeds=[0, 1, 2], train=stub, extend=3)  # fmt: skip
+    assert rows[0]["chosen_lr"] == pytest.approx(10.0)
+    assert rows[0]["lr_extended"] and not rows[0]["lr_on_edge"]
+    assert rows[0]["lr_grid"] == pytest.approx([0.001, 0.01, 0.1, 1.0, 10.0, 100.0])
+    assert [c["opt_params"]["lr"] for c in stub.calls[1:4]] == [[v] * 3 for v in (1.0, 10.0, 100.0)]
+
+
+@pytest.mark.parametrize(("extend", "edge"), [(1, True), (0, True)])
+def test_run_cell_flags_a_winner_still_on_the_edge_after_the_bound(extend, edge):
+    stub = StubTrain(lambda lr, seed: 1.0 - lr)  # smaller is always better: runs off the bottom
+    rows = run_cell(None, activation="relu", optimizer="sgd", lrs=[0.01, 0.1], default_lr=0.1,
+                    seeds=[0], train=stub, extend=extend)  # fmt: skip
+    assert len(rows[0]["lr_grid"]) == 2 + extend
+    assert rows[0]["chosen_lr"] == pytest.approx(min(rows[0]["lr_grid"]))
+    assert rows[0]["lr_on_edge"] is edge and rows[0]["lr_extended"] is (extend > 0)
 
 
 def test_run_cell_keeps_optimizer_params_and_passes_regularizer():
-    stub = StubTrain([0.5, 0.9])
+    stub = StubTrain({0.1: 0.5, 1.0: 0.9})
     rows = run_cell(
         None,
         activation="tanh",
@@ -161,10 +210,10 @@ def test_run_cell_keeps_optimizer_params_and_passes_regularizer():
 
 
 def test_run_cell_diverged_candidate_is_never_chosen():
-    stub = StubTrain([0.5, 0.99, 0.6], diverged={1})
+    stub = StubTrain({0.1: 0.5, 1: 0.99, 10: 0.6}, diverged={1})
     rows = run_cell(
         None, activation="relu", optimizer="sgd", lrs=[0.1, 1, 10], default_lr=0.001,
-        seeds=[0], train=stub,
+        seeds=[0], train=stub, extend=0,
     )  # fmt: skip
     assert rows[0]["chosen_lr"] == 10 and rows[0]["lr_on_edge"]
     assert rows[1]["diverged"] and not rows[1]["selected"]
@@ -173,10 +222,10 @@ def test_run_cell_diverged_candidate_is_never_chosen():
 def test_run_cell_rejects_empty_grid_or_seeds():
     with pytest.raises(NngridError, match="grid"):
         run_cell(None, activation="relu", optimizer="adam", lrs=[], default_lr=1, seeds=[0],
-                 train=StubTrain([]))  # fmt: skip
+                 train=StubTrain({}))  # fmt: skip
     with pytest.raises(NngridError, match="seeds"):
         run_cell(None, activation="relu", optimizer="adam", lrs=[1], default_lr=1, seeds=[],
-                 train=StubTrain([1]))  # fmt: skip
+                 train=StubTrain({}))  # fmt: skip
 
 
 # -- on the real core --------------------------------------------------------------------------
@@ -204,7 +253,7 @@ def _cell(data, **kw):
 
 def test_real_cell_rows_and_tuned_equals_tune_replica_of_first_seed(moons):
     rows = _cell(moons)
-    assert len(rows) == 3 + 2 + 2
+    assert len(rows) == 2 * len(rows[0]["lr_grid"]) + 2 + 2  # two tuning seeds per rate
     chosen = rows[0]["chosen_lr"]
     tune = next(r for r in rows if r["arm"] == "tune" and r["lr"] == chosen)
     tuned0 = next(r for r in rows if r["arm"] == "tuned" and r["seed"] == 0)
@@ -223,7 +272,7 @@ def test_real_cell_selection_ignores_the_test_split(moons):
 
 
 def test_real_cell_diverging_rate_loses(moons):
-    rows = _cell(moons, optimizer="sgd", lrs=[0.1, 1e3], default_lr=0.1)
+    rows = _cell(moons, optimizer="sgd", lrs=[0.1, 1e3], default_lr=0.1, extend=0)
     blown = next(r for r in rows if r["arm"] == "tune" and r["lr"] == 1e3)
     assert blown["diverged"]
     assert rows[0]["chosen_lr"] == 0.1
@@ -255,7 +304,9 @@ def test_run_job_crosses_regularizers_and_activations(moons):
     assert seconds > 0
     cells = {(r["regularizer"], r["activation"]) for r in rows}
     assert cells == {(g, a) for g in ("none", "l2_big") for a in ("relu", "tanh")}
-    assert len(rows) == 4 * (2 + 2 + 2)
+    per_cell = {(r["regularizer"], r["activation"]): 2 * len(r["lr_grid"]) + 4 for r in rows}
+    assert len(rows) == sum(per_cell.values())
+    assert {r["n_train"] for r in rows} == {moons["X_train"].shape[0]}
     assert {r["study"] for r in rows} == {"s"}
     l2 = [r for r in rows if r["regularizer"] == "l2_big"]
     assert all(r["regularizer_kind"] == "l2" for r in l2)
@@ -286,7 +337,7 @@ def test_main_writes_rows_with_slurm_job_id(tmp_path, moons, monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "4242")
     assert main(["--data", str(data), "--spec", str(spec), "--output", str(out), "--quiet"]) == 0
     doc = json.loads(out.read_text())
-    assert len(doc["rows"]) == 6
+    assert len(doc["rows"]) == 2 * len(doc["rows"][0]["lr_grid"]) + 4
     assert {r["slurm_job_id"] for r in doc["rows"]} == {"4242"}
     assert doc["spec"]["axes"]["dataset"] == "moons"
     assert not [p for p in out.parent.iterdir() if p.name != "job.json"]  # no temporary left
@@ -297,3 +348,14 @@ def test_main_reports_bad_spec_in_one_line(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("nngrid: error: cannot read job spec") and err.count("\n") == 1
+
+
+def test_run_job_reports_one_line_per_finished_cell(moons):
+    lines = []
+    rows, _ = run_job(moons, _spec(tuning={"seeds": 1, "extend": 0}), lines.append)
+    assert len(lines) == 4
+    assert lines[0].startswith("cell 1/4 done: relu x none x adam, lr ")
+    assert all("test accuracy" in line and "diverged" in line for line in lines)
+    assert {len(r["tune_seeds"]) for r in rows} == {1}
+    with pytest.raises(NngridError, match="tuning has unknown key 'seedz'"):
+        run_job(moons, _spec(tuning={"seedz": 1}))

@@ -74,15 +74,25 @@ def test_shipped_configs_are_valid_and_cover_their_promise(common, name):
         from nngrid.regularizers import REGULARIZERS
 
         grid = cfg["studies"]["grid"]
-        assert set(grid["activations"]) == set(ACTIVATIONS.names())
+        # every activation but the step function, which cannot learn (its derivative is 0) and
+        # is judged beside its smooth relatives in the nonlinearity experiment instead
+        assert set(grid["activations"]) == set(ACTIVATIONS.names()) - {"step"}
+        assert "step" in cfg["experiments"]["nonlinearity_boundaries"]["activations"]
         assert set(grid["optimizers"]) == set(OPTIMIZERS.names())
         kinds = {cfg["regularizers"][r].get("kind", r) for r in grid["regularizers"]}
         assert kinds == set(REGULARIZERS.names())
         assert len(grid["datasets"]) >= 2 and len(cfg["training"]["seeds"]) == 5
     if name == "quick.yaml":
-        (study,) = cfg["studies"].values()
+        study = cfg["studies"]["quick"]  # the grid study (the others form the architectures arm)
+        assert all("architectures" in s for k, s in cfg["studies"].items() if k != "quick")
         sizes = [len(study[k]) for k in ("datasets", "activations", "regularizers", "optimizers")]
-        assert sizes == [2, 3, 3, 3] and len(cfg["training"]["seeds"]) == 2
+        assert sizes == [2, 2, 2, 5] and len(cfg["training"]["seeds"]) == 2
+        # every claim function has its input: every experiment it reads, and the grid
+        from nngrid.claims import CLAIMS
+
+        needs = {n for c in CLAIMS for n in c.needs} - {"grid"}
+        arm = {"architectures"} if len(common["architecture_jobs"](cfg)) else set()
+        assert needs <= set(cfg["experiments"]) | arm and arm
 
 
 def test_schema_enums_come_from_the_registries(common):
@@ -93,7 +103,8 @@ def test_schema_enums_come_from_the_registries(common):
     common["_fill_enums"](schema, load("quick.yaml"))
     study = schema["properties"]["studies"]["additionalProperties"]["properties"]
     assert study["activations"]["items"]["enum"] == ACTIVATIONS.names()
-    assert study["datasets"]["items"]["enum"] == ["moons", "circles"]  # the config's labels
+    labels = ["moons", "circles", "mnist1d", "mnist1d_shuffled"]  # quick.yaml's, in order
+    assert study["datasets"]["items"]["enum"] == labels  # the config's labels
     kind = schema["properties"]["datasets"]["additionalProperties"]["properties"]["kind"]
     assert kind["enum"] == DATASETS.names()
 
@@ -116,8 +127,9 @@ def test_job_spec_carries_every_hyperparameter(common):
             "params": {},
         }
     ]
-    assert [r["label"] for r in spec["regularizers"]] == ["none", "l2", "dropout"]
+    assert [r["label"] for r in spec["regularizers"]] == ["none", "l2"]
     assert spec["seeds"] == [0, 1] and spec["training"]["epochs"] == 15
+    assert spec["tuning"] == {"seeds": 2, "extend": 1}
     json.dumps(spec)  # serialisable: it is passed to the job as JSON
 
 
@@ -283,9 +295,13 @@ def test_quick_study_end_to_end(tmp_path, common):
     cells = common["cell_table"](cfg)
     runs = pd.read_parquet(tmp_path / "results" / "tables" / "runs.parquet")
     seeds = len(cfg["training"]["seeds"])
-    per_cell = runs.groupby(["optimizer"]).size() / (len(cells) / len(cfg["optimizers"]))
-    for opt, n in per_cell.items():
-        assert n == cfg["optimizers"][opt]["lr_grid"]["points"] + 2 * seeds
+    tune_seeds = min(seeds, cfg["tuning"]["seeds"])
+    for (opt, *_), cell in runs.groupby(["optimizer", "dataset", "activation", "regularizer"]):
+        assert (cell["arm"] != "tune").sum() == 2 * seeds
+        n_lr = cell[cell["arm"] == "tune"]["lr"].nunique()
+        points = cfg["optimizers"][opt]["lr_grid"]["points"]
+        assert points <= n_lr <= points + 2 * cfg["tuning"]["extend"]
+        assert (cell["arm"] == "tune").sum() == n_lr * tune_seeds
     keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
     got = runs[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
     want = cells[keys].sort_values(keys).reset_index(drop=True)

@@ -442,3 +442,25 @@ class Atan(Activation):
         d = np.square(z)
         d += _const(z, 1.0)
         return np.divide(_const(z, 2.0 / math.pi), d, out=d)
+
+
+@ACTIVATIONS.register("step")
+class Step(Activation):
+    """The Heaviside step ``f(z) = 1 if z > 0 else 0``: not differentiable at 0 and with
+    derivative ``f'(z) = 0`` everywhere else, so backpropagation passes nothing through it.
+
+    The lesson's example of an activation that cannot learn: only the layer after the last
+    step receives a gradient; every weight before it keeps its initial value.
+    """
+
+    def forward(self, z, out=None):
+        return _finish(np.greater(z, 0).astype(z.dtype), out)
+
+    def derivative(self, z):
+        return np.zeros_like(z)
+
+    def backward(self, z, a, grad, out=None):
+        if out is None:
+            return np.zeros_like(grad)
+        out[...] = 0
+        return out

@@ -334,9 +334,20 @@ class Mnist1D(Dataset):
     called. Its test split is kept as the test set and the validation split is carved out of its
     training split. ``make_dataset`` seeds NumPy's and Python's global generators; their states are
     saved and restored around the call so nothing else is affected.
+
+    ``shuffle_positions=True`` gives mnist1d's "shuffled" control: the 40 positions of every
+    sequence (train and test alike) reordered by one fixed permutation, drawn from
+    ``np.random.default_rng(permutation_seed)`` (independent of the data seed), so a model that
+    uses the order of the positions (a CNN, a GRU) loses it and one that does not (an MLP) keeps it.
     """
 
     task = "classification"
+
+    def __init__(self, shuffle_positions: bool = False, permutation_seed: int = 0):
+        if not isinstance(shuffle_positions, bool):
+            raise NngridError(f"shuffle_positions must be true or false, got {shuffle_positions!r}")
+        self.shuffle_positions = shuffle_positions
+        self.permutation_seed = _check_int("permutation_seed", permutation_seed, 0)
 
     def _make(self) -> dict[str, Any]:
         from mnist1d.data import get_dataset_args, make_dataset
@@ -344,10 +355,14 @@ class Mnist1D(Dataset):
         np_state = np.random.get_state()  # noqa: NPY002 (mnist1d seeds the global RNG)
         py_state = random.getstate()
         try:
-            return make_dataset(get_dataset_args())
+            data = make_dataset(get_dataset_args())
         finally:
             np.random.set_state(np_state)  # noqa: NPY002
             random.setstate(py_state)
+        if self.shuffle_positions:
+            perm = np.random.default_rng(self.permutation_seed).permutation(data["x"].shape[1])
+            data = {**data, "x": data["x"][:, perm], "x_test": data["x_test"][:, perm]}
+        return data
 
     def generate(self, rng):
         data = self._make()

@@ -193,3 +193,23 @@ class Identity(Initializer):
 
     def __repr__(self) -> str:
         return f"Identity(gain={self.gain!r})"
+
+
+@INITIALIZERS.register("he_large")
+class HeLarge(_Normal):
+    """He's normal initialisation scaled up by ``gain`` (3 by default): N(0, 2 gain^2 / fan_in).
+
+    A deliberately too-large start: with relu each layer multiplies the signal (and the
+    backward gradient) by about ``gain``, so gradients explode with depth."""
+
+    def __init__(self, gain: float = 3.0):
+        gain = float(gain)
+        if not (math.isfinite(gain) and gain > 0):
+            raise NngridError(f"he_large gain must be in (0, inf), got {gain!r}")
+        self.gain = gain
+
+    def variance(self, fan_in, fan_out):
+        return 2.0 * self.gain**2 / fan_in
+
+    def __repr__(self) -> str:
+        return f"HeLarge(gain={self.gain!r})"

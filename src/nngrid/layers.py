@@ -543,6 +543,11 @@ class _Recurrent(Layer):
     gates = 1
     default_init: str | None = None  # None: the network's initializer
     _keys = ("hidden", "bidirectional", "sequences")
+    #: Opt-in gradient through time: set ``keep_dh_norms = True`` on a layer and every backward
+    #: pass fills ``dh_norms`` ``(R, D, L)`` with ``||dL/dh_t||`` (2-norm over hidden units and
+    #: batch, per replica, direction and step; float64). Off by default: no cost on training.
+    keep_dh_norms = False
+    dh_norms: np.ndarray | None = None
 
     def __init__(
         self,
@@ -692,6 +697,9 @@ class _Recurrent(Layer):
         dh, dYT, Grows, Hrows = buf["dh"], buf["dYT"], buf["Grows"], buf["Hrows"]
         R = dh.shape[0]
         G2 = Grows.reshape(R, L * B, -1)
+        norms = None
+        if self.keep_dh_norms:
+            norms = self.dh_norms = np.zeros((R, self.D, L))
         for d, w in enumerate(self.dirs):
             dYd = dY[..., d * H : (d + 1) * H]
             Hp = buf[f"Hp{d}"]
@@ -705,6 +713,8 @@ class _Recurrent(Layer):
             for t in reversed(self._times(L, d)):
                 if self.sequences:
                     dh += dYT[:, t]
+                if norms is not None:  # dh is dL/dh_t here
+                    norms[:, d, t] = np.sqrt(np.einsum("rhb,rhb->r", dh, dh, dtype=np.float64))
                 self.step_back(buf, d, w, t, Hp[:, t + prev], dh)
             # the weight gradients as GEMMs over all steps, on batch-minor copies
             np.copyto(Hrows, Hp[:, prev : prev + L].transpose(0, 1, 3, 2))

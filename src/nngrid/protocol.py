@@ -3,28 +3,35 @@
 A *cell* is one dataset x activation x regularizer x optimizer combination. Comparing optimizers
 is only fair when each gets its own tuned learning rate, so every cell runs the same protocol:
 
-1. **Tune.** Train one replica per learning rate of the optimizer's log-spaced grid
-   ``lr_k = low * (high / low) ** (k / (K - 1))``, ``k = 0 .. K-1``, all from the first seed and
-   all in one replica stack. Score each candidate on the *validation* split only: validation
-   accuracy for classification (ties broken by the lower validation loss), validation loss for
-   regression. A diverged candidate (NaN or inf loss) loses to every finite one. The winner
-   ``k*`` is flagged ``lr_on_edge`` when ``k* in {0, K-1}``: the best rate may lie outside the
-   grid, and the grid should be widened.
+1. **Tune.** Train every learning rate of the optimizer's log-spaced grid
+   ``lr_k = low * (high / low) ** (k / (K - 1))``, ``k = 0 .. K-1``, on each of the first
+   ``tune_seeds`` seeds (3 by default), all in one replica stack. Score each rate on the
+   *validation* split only, over its seeds (:func:`select_lr`): first the number of seeds
+   that diverged (fewer wins: a rate that blows up on one seed in three is not a safe pick),
+   then the mean validation accuracy (classification; larger wins), then the mean validation
+   loss (smaller wins; the only score for regression), then the smaller rate. When the winner
+   sits on an edge of the grid, the grid is extended past that edge by one grid step (the same
+   log ratio) and the new rate is tuned on the same seeds; this repeats up to ``extend`` points
+   per edge (2 by default). A winner still on an edge after that is flagged ``lr_on_edge``
+   (``lr_extended`` says that the grid grew).
 2. **Rerun.** Train the chosen rate over every seed (arm ``tuned``) and, beside it, the optimizer's
    default rate over the same seeds (arm ``untuned``): one stack of ``2 * n_seeds`` replicas.
 
 The test split is never looked at while choosing; it is only reported.
 
 Every replica becomes one row: the core's result record (see ``docs/ARCHITECTURE.md``) plus the
-cell's axis values, the ``arm`` (``tune``, ``tuned`` or ``untuned``), the grid, the chosen rate and
-the flags. :func:`run_job` crosses lists of activations, regularizers and optimizers into cells,
-so the workflow chooses how many cells one job holds by choosing its wildcards.
+cell's axis values, the ``arm`` (``tune``, ``tuned`` or ``untuned``), the grid (extended, if it
+was), the chosen rate, the flags, ``n_train`` (training points: steps per epoch follow from it and
+the batch size) and ``tune_seeds``. :func:`run_job` crosses lists of activations, regularizers
+and optimizers into cells, so the workflow chooses how many cells one job holds by choosing its
+wildcards.
 
 Command line (NumPy only; writes the job's JSON atomically)::
 
     python -m nngrid.protocol --data results/data/moons.npz --spec spec.json --output out.json
 
-``--spec`` takes a JSON file or, when the text starts with ``{``, the JSON itself.
+``--spec`` takes a JSON file or, when the text starts with ``{``, the JSON itself. The job prints
+one line per finished cell to stderr (the job's log), so a running job shows its progress.
 """
 
 from __future__ import annotations
@@ -49,8 +56,10 @@ __all__ = [
     "lr_grid",
     "main",
     "run_cell",
+    "extend_grid",
     "run_job",
     "select_lr",
+    "tune",
 ]
 
 #: The three kinds of rows a cell produces.
@@ -94,27 +103,80 @@ def _is_diverged(record: Mapping[str, Any]) -> bool:
     return bool(record.get("diverged")) or not _finite(record.get("val_loss"))
 
 
-def select_lr(records: Sequence[Mapping[str, Any]]) -> tuple[int, bool]:
-    """Index of the winning candidate among tuning ``records`` and whether all diverged.
+def _score(group: Sequence[Mapping[str, Any]]) -> tuple[float, float, float] | None:
+    """``(-n_diverged, mean val_accuracy, -mean val_loss)`` of one candidate's seeds (larger
+    wins), ``None`` when every seed diverged. Means are over the seeds that did not diverge."""
+    finite = [r for r in group if not _is_diverged(r)]
+    if not finite:
+        return None
+    accs = [r.get("val_accuracy") for r in finite]
+    acc = float(np.mean(accs)) if all(_finite(a) for a in accs) else -math.inf
+    loss = float(np.mean([r["val_loss"] for r in finite]))
+    return (-float(len(group) - len(finite)), acc, -loss)
 
-    Score (larger wins): ``(val_accuracy, -val_loss)`` for classification (``val_accuracy`` not
-    ``None``), ``-val_loss`` for regression. Diverged candidates score below every finite one.
-    Ties keep the earlier (smaller) learning rate. When every candidate diverged the smallest
-    rate (index 0) is returned with ``all_diverged=True``.
+
+def select_lr(records: Sequence[Any]) -> tuple[int, bool]:
+    """Index of the winning candidate and whether every candidate diverged.
+
+    Each element of ``records`` is one candidate: a record (one seed) or a list of records
+    (its seeds). Score (larger wins, compared in order): fewer diverged seeds, higher mean
+    ``val_accuracy`` (classification: ``val_accuracy`` not ``None``), lower mean ``val_loss``;
+    ties keep the earlier (smaller) candidate. A diverged seed is one with ``diverged`` set
+    or a non-finite ``val_loss``. When every candidate diverged on every seed, index 0 (the
+    smallest rate) is returned with ``all_diverged=True``.
     """
     if not records:
         raise NngridError("select_lr needs at least one tuning record")
     best, best_score = None, None
-    for k, rec in enumerate(records):
-        if _is_diverged(rec):
-            continue
-        acc = rec.get("val_accuracy")
-        score = (acc if _finite(acc) else -math.inf, -rec["val_loss"])
-        if best_score is None or score > best_score:
+    for k, candidate in enumerate(records):
+        group = [candidate] if isinstance(candidate, Mapping) else list(candidate)
+        score = _score(group)
+        if score is not None and (best_score is None or score > best_score):
             best, best_score = k, score
     if best is None:
         return 0, True
     return best, False
+
+
+def extend_grid(lrs: Sequence[float], side: int) -> float:
+    """The rate one grid step past an edge: ``lrs[0]^2 / lrs[1]`` below (``side = 0``), or
+    ``lrs[-1]^2 / lrs[-2]`` above (``side = -1``); rounded like :func:`lr_grid`."""
+    lrs = sorted(lrs)
+    if len(lrs) < 2:
+        raise NngridError("cannot extend a grid of one rate; give at least two rates")
+    lo, hi = (lrs[0], lrs[1]) if side == 0 else (lrs[-1], lrs[-2])
+    return float(f"{lo * lo / hi:.6g}")
+
+
+def tune(
+    evaluate: Callable[[list[float]], dict[float, list[dict]]],
+    values: Sequence[float],
+    extend: int = 2,
+    valid: Callable[[float], bool] = lambda v: v > 0,
+) -> tuple[dict[float, list[dict]], int, bool, bool, bool]:
+    """Choose one value of a log-spaced grid on validation, extending the grid past an edge.
+
+    ``evaluate(values)`` trains every value (on the tuning seeds) and returns ``{value: records}``.
+    The winner is :func:`select_lr`'s; while it sits on an edge, one more grid step past that
+    edge (:func:`extend_grid`) is evaluated, at most ``extend`` per edge and only if ``valid``
+    accepts it. Returns ``(records by value, index of the winner in sorted(records),
+    on_edge, extended, all_diverged)``.
+    """
+    results = evaluate(sorted(float(v) for v in values))
+    added = {0: 0, -1: 0}
+    while True:
+        grid = sorted(results)
+        k, all_diverged = select_lr([results[v] for v in grid])
+        side = 0 if k == 0 else -1 if k == len(grid) - 1 else None
+        if len(grid) < 2 or side is None or all_diverged or added[side] >= int(extend):
+            break
+        new = extend_grid(grid, side)
+        if not valid(new):
+            break
+        added[side] += 1
+        results.update(evaluate([new]))
+    on_edge = len(grid) > 1 and k in (0, len(grid) - 1)
+    return results, k, on_edge, bool(added[0] or added[-1]), all_diverged
 
 
 def _per_replica(params: Mapping[str, Any] | None, lrs: Sequence[float]) -> dict[str, Any]:
@@ -136,24 +198,34 @@ def run_cell(
     opt_params: Mapping[str, Any] | None = None,
     axes: Mapping[str, Any] | None = None,
     train: Callable[..., list[dict]] | None = None,
+    tune_seeds: int = 3,
+    extend: int = 2,
     **training: Any,
 ) -> list[dict]:
     """Run the protocol on one cell and return one row per replica (see the module docstring).
 
     ``lrs`` is the optimizer's grid, ``default_lr`` its documented default, ``seeds`` the
-    seeds of the rerun (the first also seeds the tuning stack). ``training`` goes to
-    ``train_replicas`` unchanged (hidden, epochs, batch_size, ...). ``axes`` is copied into every
-    row (dataset, study, the regularizer's label ...). ``train`` defaults to
-    :func:`nngrid.train.train_replicas` and exists so that tests can substitute a stub.
+    seeds of the rerun (the first ``tune_seeds`` of them also seed the tuning; all of them when
+    there are fewer), ``extend`` the most points the grid may grow past each edge.
+    ``training`` goes to ``train_replicas`` unchanged (hidden, epochs, batch_size, ...).
+    ``axes`` is copied into every row (dataset, study, the regularizer's label ...). ``train``
+    defaults to :func:`nngrid.train.train_replicas` and exists so that tests can substitute a
+    stub.
     """
     if train is None:
         from nngrid.train import train_replicas as train
-    lrs = [float(v) for v in lrs]
+    lrs = sorted(float(v) for v in lrs)
     seeds = [int(s) for s in seeds]
     if not lrs:
         raise NngridError("the learning-rate grid is empty; give at least one rate")
     if not seeds:
         raise NngridError("seeds is empty; give at least one seed")
+    if int(tune_seeds) < 1 or int(extend) < 0:
+        raise NngridError(
+            f"tune_seeds must be >= 1 and extend >= 0, got {tune_seeds!r} and {extend!r}"
+        )
+    tuning_seeds = seeds[: int(tune_seeds)]
+    S = len(tuning_seeds)
     common = dict(
         activation=activation,
         regularizer=regularizer,
@@ -161,12 +233,19 @@ def run_cell(
         optimizer=optimizer,
         **training,
     )
-    tune = train(
-        data, opt_params=_per_replica(opt_params, lrs), seeds=[seeds[0]] * len(lrs), **common
-    )
-    k, all_diverged = select_lr(tune)
-    chosen = lrs[k]
-    on_edge = len(lrs) > 1 and k in (0, len(lrs) - 1)
+
+    def train_rates(rates: list[float]) -> dict[float, list[dict]]:
+        recs = train(
+            data,
+            opt_params=_per_replica(opt_params, [lr for lr in rates for _ in tuning_seeds]),
+            seeds=tuning_seeds * len(rates),
+            **common,
+        )
+        return {lr: recs[i * S : (i + 1) * S] for i, lr in enumerate(rates)}
+
+    tuned, k, on_edge, extended, all_diverged = tune(train_rates, lrs, extend)
+    grid = sorted(tuned)
+    chosen = grid[k]
     n = len(seeds)
     final = train(
         data,
@@ -174,6 +253,9 @@ def run_cell(
         seeds=seeds + seeds,
         **common,
     )
+    n_train = None
+    if isinstance(data, Mapping) and "X_train" in data:
+        n_train = int(np.shape(data["X_train"])[0])
     cell = {
         "activation": activation,
         "regularizer_kind": regularizer,
@@ -181,15 +263,19 @@ def run_cell(
         "optimizer": optimizer,
         "opt_params": dict(opt_params or {}),
         **dict(axes or {}),
-        "lr_grid": lrs,
+        "lr_grid": grid,
         "chosen_lr": chosen,
         "default_lr": float(default_lr),
         "lr_on_edge": bool(on_edge),
+        "lr_extended": extended,
         "all_diverged": bool(all_diverged),
+        "n_train": n_train,
+        "tune_seeds": tuning_seeds,
     }
     rows = []
-    for i, rec in enumerate(tune):
-        rows.append({**rec, **cell, "arm": "tune", "lr": lrs[i], "selected": i == k})
+    for lr in grid:
+        for rec in tuned[lr]:
+            rows.append({**rec, **cell, "arm": "tune", "lr": lr, "selected": lr == chosen})
     for i, rec in enumerate(final):
         arm = "tuned" if i < n else "untuned"
         lr = chosen if i < n else float(default_lr)
@@ -217,7 +303,9 @@ def run_job(data: Any, spec: Mapping[str, Any], progress: Callable[[str], None] 
     ``spec`` holds ``activations`` (names), ``regularizers`` (objects ``{label, kind, params}``),
     ``optimizers`` (objects ``{name, params, lr_grid, default_lr}``; ``lr_grid`` is either a
     list or ``{low, high, points}``), ``seeds``, ``training`` (keyword arguments of
-    ``train_replicas``) and ``axes`` (copied into every row, e.g. ``study`` and ``dataset``).
+    ``train_replicas``), ``axes`` (copied into every row, e.g. ``study`` and ``dataset``) and,
+    optionally, ``tuning`` (``{seeds: 3, extend: 2}``: see :func:`run_cell`). ``progress``
+    receives one line per finished cell.
     Cells are the product optimizers x regularizers x activations, run in that order.
     """
     missing = [k for k in ("activations", "regularizers", "optimizers", "seeds") if k not in spec]
@@ -233,16 +321,19 @@ def run_job(data: Any, spec: Mapping[str, Any], progress: Callable[[str], None] 
             f"job spec training has unknown key {unknown[0]!r}; valid keys: "
             + ", ".join(TRAINING_KEYS)
         )
+    tuning = dict(spec.get("tuning") or {})
+    unknown = sorted(set(tuning) - {"seeds", "extend"})
+    if unknown:
+        raise NngridError(
+            f"job spec tuning has unknown key {unknown[0]!r}; valid keys: seeds, extend"
+        )
     rows: list[dict] = []
     start = time.perf_counter()
-    for opt, reg, act in itertools.product(
-        spec["optimizers"], spec["regularizers"], spec["activations"]
-    ):
+    cells = list(itertools.product(spec["optimizers"], spec["regularizers"], spec["activations"]))
+    for i, (opt, reg, act) in enumerate(cells, start=1):
         grid = opt["lr_grid"]
         lrs = lr_grid(**grid) if isinstance(grid, Mapping) else list(grid)
-        if progress is not None:
-            progress(f"cell {act} x {reg['label']} x {opt['name']}: lrs {lrs}")
-        rows += run_cell(
+        cell_rows = run_cell(
             data,
             activation=act,
             regularizer=reg.get("kind", reg["label"]),
@@ -253,8 +344,23 @@ def run_job(data: Any, spec: Mapping[str, Any], progress: Callable[[str], None] 
             default_lr=_default_lr(opt["name"], opt.get("default_lr")),
             seeds=spec["seeds"],
             axes={**dict(spec.get("axes") or {}), "regularizer": reg["label"]},
+            tune_seeds=int(tuning.get("seeds", 3)),
+            extend=int(tuning.get("extend", 2)),
             **training,
         )
+        rows += cell_rows
+        if progress is not None:
+            first = cell_rows[0]
+            done = [r for r in cell_rows if r["arm"] == "tuned"]
+            acc = [r["test_accuracy"] for r in done if _finite(r.get("test_accuracy"))]
+            progress(
+                f"cell {i}/{len(cells)} done: {act} x {reg['label']} x {opt['name']}, "
+                f"lr {first['chosen_lr']:.3g}"
+                + (" (grid edge)" if first["lr_on_edge"] else "")
+                + (f", test accuracy {np.mean(acc):.3f}" if acc else "")
+                + f", {sum(r['diverged'] for r in done)} diverged, "
+                f"{time.perf_counter() - start:.1f} s"
+            )
     return rows, time.perf_counter() - start
 
 

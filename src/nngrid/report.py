@@ -2,17 +2,17 @@
 
 A caption states what the figure shows, then what *this* run's data says, with the numbers
 computed here from the experiment records or the pipeline's tables; no conclusion is written in
-advance. Each lesson claim a figure tests is checked, and where the data disagrees the caption
-says so in a sentence that starts with "Contrary to the lesson". :func:`write_caption` joins a
-static description (``workflow/report/<figure>.rst``) with the computed text.
+advance. Verdicts on the lesson's claims are never decided here: :mod:`nngrid.claims` decides
+each once, into ``claims.csv``, and :func:`verdicts_text` renders the rows of a figure's claims
+(verdict, statistic, interval, threshold, evidence) under its caption. :func:`write_caption`
+joins a static description (``workflow/report/<figure>.rst``) with the computed text.
 
-Thresholds used to phrase verdicts (documented so a reader can check them):
+Descriptive thresholds (they label numbers, they decide no claim):
 
 * a gradient *vanishes* when the first layer's norm is below 1/100 of the last layer's, and
   *explodes* when it is above 100 times (at the deepest depth, median over seeds);
 * a network *overfits* when its final test loss exceeds 1.2 times its lowest test loss while its
-  training loss at the end is below the training loss at that lowest point;
-* "clearly below" means at least 0.05 accuracy lower.
+  training loss at the end is below the training loss at that lowest point.
 """
 
 from __future__ import annotations
@@ -24,7 +24,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-CONTRARY = "Contrary to the lesson"
+from nngrid.claims import COLUMNS
+
+VERDICT_WORDS = {
+    "supported": "supported",
+    "contradicted": "contradicted",
+    "inconclusive": "inconclusive (the interval straddles the threshold)",
+}
+
+
+def verdicts_text(claims: pd.DataFrame, figure: str) -> str:
+    """The claims ``claims.csv`` ties to ``figure`` (a figure stem), one paragraph each:
+    the claim, its verdict, the statistic with its value, 95% interval and threshold, and the
+    evidence sentence. Empty when the figure shows no claim."""
+    rows = claims[claims["figure"] == figure]
+    out = []
+    for r in rows.itertuples():
+        out.append(
+            f"**Claim: {r.claim}** Verdict: **{VERDICT_WORDS.get(r.verdict, r.verdict)}**. "
+            f"Statistic: {r.statistic}; measured {_fmt(float(r.value))} (95% CI "
+            f"{_fmt(float(r.ci_low))} to {_fmt(float(r.ci_high))}), the lesson predicts "
+            f"{r.direction} {_fmt(float(r.threshold))}. {r.evidence}"
+        )
+    return "\n\n".join(out)
 
 
 def _df(records) -> pd.DataFrame:
@@ -101,7 +123,7 @@ def activations_caption(records) -> str:
 def nonlinearity_caption(records) -> str:
     """Figure 2: identity vs the best nonlinear activation, per dataset."""
     df = _df(records)
-    lines, contrary = [], []
+    lines = []
     for ds, sub in df.groupby("dataset", sort=False):
         ident = sub[sub["activation"] == "identity"]["test_accuracy"]
         rest = sub[sub["activation"] != "identity"].sort_values("test_accuracy", ascending=False)
@@ -112,20 +134,14 @@ def nonlinearity_caption(records) -> str:
             f"{ds}: identity {_fmt(float(ident.iloc[0]), 2)} vs {best['activation']} "
             f"{_fmt(float(best['test_accuracy']), 2)} test accuracy."
         )
-        if float(ident.iloc[0]) > float(best["test_accuracy"]) - 0.05:
-            contrary.append(ds)
-    text = (
-        "Without a nonlinearity the network is one affine map and its boundary a straight line. "
-        "Measured:\n\n" + _bullets(lines)
+        if "step" in set(sub["activation"]):
+            step = float(sub[sub["activation"] == "step"]["test_accuracy"].mean())
+            lines[-1] = lines[-1][:-1] + f"; step {_fmt(step, 2)}."
+    return (
+        "Without a nonlinearity the network is one affine map and its boundary a straight line; "
+        "the step function passes no gradient back. Mean test accuracy over seeds:\n\n"
+        + _bullets(lines)
     )
-    if contrary:
-        text += (
-            f"\n\n{CONTRARY}, on {', '.join(contrary)} the linear network was not clearly worse"
-            " (within 0.05 of the best nonlinear one)."
-        )
-    else:
-        text += "\n\nOn every dataset the linear network is clearly worse, as the lesson says."
-    return text
 
 
 def gradient_caption(records) -> str:
@@ -133,30 +149,32 @@ def gradient_caption(records) -> str:
     df = _df(records)
     deepest = int(df["depth"].max())
     d = df[df["depth"] == deepest]
-    lines, verdicts = [], {}
+    lines = []
     for (stage, act, init), sub in d.groupby(["stage", "activation", "init"], sort=False):
         per_seed = sub.pivot_table(index="seed", columns="layer", values="grad_norm")
         ratio = float(np.median(per_seed.iloc[:, 0] / per_seed.iloc[:, -1]))
         kind = "vanishes" if ratio < 1e-2 else "explodes" if ratio > 1e2 else "flows"
-        if stage == "init":
-            verdicts[act] = verdicts.get(act, []) + [kind]
         lines.append(
             f"{act}, {init}, {stage}: first/last layer norm ratio {_fmt(ratio, 2)} ({kind})"
         )
-    text = f"With {deepest} hidden layers (median over seeds):\n\n" + _bullets(lines)
-    sig = verdicts.get("sigmoid")
-    if sig is not None:
-        if all(k == "vanishes" for k in sig):
-            text += "\n\nDeep sigmoid networks lose their gradient, as the lesson says."
-        else:
-            text += (
-                f"\n\n{CONTRARY}, the deep sigmoid network's gradient did not vanish for "
-                "every initializer."
-            )
-    flows = [a for a, ks in verdicts.items() if all(k == "flows" for k in ks)]
-    if flows:
-        text += f" Gradients flowed through every depth with: {', '.join(flows)}."
-    return text
+    return (
+        f"With {deepest} hidden layers (median over seeds; the ratio compares layers of one "
+        "network, so a start that scales every layer alike shows as 'flows' here while its norms "
+        "grow with depth, which the claims measure):\n\n" + _bullets(lines)
+    )
+
+
+def depth_caption(records) -> str:
+    """Figure 3b: mean test accuracy at the shallowest and the deepest depth per combination."""
+    df = _df(records)
+    lo, hi = int(df["depth"].min()), int(df["depth"].max())
+    g = df.groupby(["activation", "init", "depth"], sort=False)["test_accuracy"].mean()
+    lines = [
+        f"{act}, {init}: {_fmt(g[(act, init, lo)], 2)} at {lo} -> {_fmt(g[(act, init, hi)], 2)} "
+        f"at {hi} hidden layers"
+        for act, init in dict.fromkeys((a, i) for a, i, _ in g.index)
+    ]
+    return "Mean test accuracy over seeds:\n\n" + _bullets(lines)
 
 
 def _overfit(sub: pd.DataFrame) -> tuple[bool, float, float, int]:
@@ -190,13 +208,14 @@ def overfitting_caption(records) -> str:
     if overfits:
         text += "\n\nUnregularised, the test loss rises while the training loss falls: it overfits."
     else:
-        text += f"\n\n{CONTRARY}, the unregularised network did not overfit here."
+        text += "\n\nUnregularised, the test loss did not rise at the end here."
     worse = [c for c in cures if c != base and finals[c] >= finals[base]]
     better = [c for c in cures if c != base and finals[c] < finals[base]]
     if better:
         text += f" Lower final test loss than {base}: {', '.join(better)}."
     if worse:
-        text += f" {CONTRARY}, these did not lower it: {', '.join(worse)}."
+        text += f" Not lower: {', '.join(worse)}."
+    text += " (One seed, one fixed strength: an illustration; figure 11 judges the cures.)"
     return text
 
 
@@ -208,19 +227,7 @@ def data_size_caption(records) -> str:
         f"{n} points: train {_fmt(r.train_loss)}, test {_fmt(r.test_loss)}, gap {_fmt(r.gap)}"
         for n, r in g.iterrows()
     ]
-    text = "Mean over seeds:\n\n" + _bullets(lines)
-    first, last = g["gap"].iloc[0], g["gap"].iloc[-1]
-    if last < first:
-        text += (
-            f"\n\nFrom {g.index[0]} to {g.index[-1]} points the gap shrinks from "
-            f"{_fmt(first)} to {_fmt(last)}: more data cures overfitting, as the lesson says."
-        )
-    else:
-        text += (
-            f"\n\n{CONTRARY}, the gap did not shrink with more data ({_fmt(first)} -> "
-            f"{_fmt(last)})."
-        )
-    return text
+    return "Mean over seeds and data draws:\n\n" + _bullets(lines)
 
 
 def regularizers_caption(records) -> str:
@@ -248,46 +255,45 @@ def regularizers_caption(records) -> str:
     l2 = [lab for lab in df.index if df.loc[lab, "regularizer"] == "l2"]
     if l1 and l2:
         a, b = df.loc[l1[0], "near_zero"], df.loc[l2[0], "near_zero"]
-        if a > b:
-            text += f" L1 leaves more weights near zero than L2 ({_pct(a)} vs {_pct(b)}): sparse."
-        else:
-            text += f" {CONTRARY}, L1 was not sparser than L2 here ({_pct(a)} vs {_pct(b)})."
+        text += f" Weights near zero: L1 {_pct(a)}, L2 {_pct(b)} (mean over seeds)."
     return text
 
 
-def batches_caption(records) -> str:
-    """Figure 7: loss after the last epoch, and at the full batch's training time."""
+def batches_caption(records, final=None) -> str:
+    """Figure 7: per batch size, its tuned rate, steps, final loss and test accuracy."""
     df = _df(records)
-    last = (
-        df[df["epoch"] == df["epoch"].max()]
-        .groupby("batch", sort=False)
-        .agg(loss=("train_loss", "mean"), seconds=("seconds", "mean"), size=("batch_size", "first"))
+    last = df[df["epoch"] == df.groupby("batch")["epoch"].transform("max")]
+    agg = last.groupby("batch", sort=False).agg(
+        loss=("train_loss", "mean"), steps=("steps", "max"), lr=("lr", "first")
     )
-    budget = float(last["seconds"].min())
-    at_budget = {}
-    for batch, sub in df.groupby("batch", sort=False):
-        mean = sub.groupby("epoch").agg(loss=("train_loss", "mean"), s=("seconds", "mean"))
-        within = mean[mean["s"] <= budget]
-        at_budget[batch] = float(within["loss"].iloc[-1]) if len(within) else math.nan
+    acc = {}
+    if final is not None:
+        acc = _df(final).groupby("batch", sort=False)["test_accuracy"].mean().to_dict()
     lines = [
-        f"batch {b}: training loss {_fmt(r.loss)} after {int(df['epoch'].max())} epochs "
-        f"({_fmt(r.seconds, 2)} s); {_fmt(at_budget[b])} after {_fmt(budget, 2)} s"
-        for b, r in last.iterrows()
+        f"batch {b}: lr {_fmt(r.lr, 2)}, {int(r.steps)} steps, final training loss "
+        f"{_fmt(r.loss)}" + (f", test accuracy {_fmt(acc[b])}" if b in acc else "")
+        for b, r in agg.iterrows()
     ]
-    text = "Same learning rate for every batch size; mean over seeds.\n\n" + _bullets(lines)
-    best_epoch = last["loss"].idxmin()
-    finite = {b: v for b, v in at_budget.items() if not math.isnan(v)}
-    best_time = min(finite, key=finite.get) if finite else None
-    full = last.index[last["size"] == last["size"].max()][0]
-    text += (
-        f"\n\nLowest loss per epoch: batch {best_epoch}; within {_fmt(budget, 2)} s: "
-        f"batch {best_time}."
+    return (
+        "Each batch size at its own tuned learning rate, the same number of optimizer steps; "
+        "mean over seeds.\n\n" + _bullets(lines)
     )
-    if best_time == full:
-        text += f" {CONTRARY}, the full batch was the fastest per second here."
-    else:
-        text += " Mini-batches beat the full batch per second, as the lesson says."
-    return text
+
+
+def cures_caption(records) -> str:
+    """Figure 11: each cure's tuned test accuracy against none's, per dataset."""
+    df = _df(records)
+    df = df[df["arm"] == "tuned"]
+    lines = []
+    for ds, sub in df.groupby("dataset", sort=False):
+        g = sub.groupby("regularizer", sort=False).agg(
+            train=("train_accuracy", "mean"), test=("test_accuracy", "mean")
+        )
+        lines.append(
+            f"{ds}: "
+            + ", ".join(f"{r} {_fmt(v.test)} (train {_fmt(v.train, 2)})" for r, v in g.iterrows())
+        )
+    return "Mean tuned test accuracy over seeds:\n\n" + _bullets(lines)
 
 
 def paths_caption(records, tuning=None) -> str:
@@ -381,45 +387,27 @@ def lr_caption(runs: pd.DataFrame) -> str:
 
 
 def time_to_target_caption(runs: pd.DataFrame) -> str:
-    """Which optimizer reached the target first on each dataset (median optimizer steps, or
-    epochs when the tables have no steps: the measure of figure 9d)."""
-    from nngrid.figures.grid import target_measure
-
-    column, measure = target_measure(runs)
-    unit = "steps" if column == "steps_to_target" else "epochs"
-
-    def _n(x: float) -> str:
-        return "never" if math.isinf(x) else f"{_fmt(x, 3)} {unit}"
-
+    """Which optimizer reached the target in the fewest optimizer steps (median), per dataset."""
     tuned = runs[runs["arm"] == "tuned"].copy()
     tuned["label"] = panel_label(tuned)
-    lines, firsts = [], {}
+    lines = []
     target = tuned["target_accuracy"].dropna()
     for label, sub in tuned.groupby("label", sort=False):
-        times = sub[column].astype(float)
-        med = times.groupby(sub["optimizer"]).median().sort_values()
-        share = times.groupby(sub["optimizer"]).apply(lambda s: float(np.isfinite(s).mean()))
+        med = sub.groupby("optimizer")["steps_to_target"].median().sort_values()
+        share = sub.groupby("optimizer")["steps_to_target"].apply(
+            lambda s: float(np.isfinite(s).mean())
+        )
         first = med.index[0] if np.isfinite(med.iloc[0]) else None
-        firsts[label] = first
         lines.append(
-            f"{label}: first {first or 'none'} (median {_n(float(med.iloc[0]))}, "
+            f"{label}: fewest steps {first or 'none'} ({_fmt(float(med.iloc[0]))}, "
             f"{_pct(share[med.index[0]])} of its runs reached it); "
-            + ", ".join(f"{o} {_n(float(v))}" for o, v in med.items())
+            + ", ".join(f"{o} {_fmt(float(v))}" for o, v in med.items())
         )
     head = f"Target validation accuracy {_fmt(float(target.iloc[0]), 2)}. " if len(target) else ""
-    text = (
-        head + f"Median {measure} over every tuned run (never = not reached).\n\n" + _bullets(lines)
+    return (
+        head + "Median optimizer steps over every tuned run (never = infinitely many; seconds "
+        "are cost, figure 10).\n\n" + _bullets(lines)
     )
-    if "adam" in set(tuned["optimizer"]):
-        not_adam = [lab for lab, f in firsts.items() if f != "adam"]
-        if not_adam:
-            text += (
-                f'\n\n{CONTRARY} ("Adam gets there fast"), Adam was not first on '
-                f"{', '.join(not_adam)}."
-            )
-        else:
-            text += "\n\nAdam was first on every dataset, as the lesson says."
-    return text
 
 
 def gap_caption(runs: pd.DataFrame) -> str:
@@ -504,37 +492,6 @@ def cost_caption(jobs: pd.DataFrame) -> str:
 
 # --------------------------------------------------------------------------- the claims table
 
-#: Figure stem -> the lesson's claim that figure tests (figures that only illustrate: none).
-CLAIMS = {
-    "fig01_activations": "an activation must be differentiable; sigmoid's slope is small",
-    "fig02_nonlinearity": "without a nonlinearity a network cannot separate non-linear classes",
-    "fig03_gradient_flow": "with many layers a careless activation makes gradients vanish",
-    "fig04_regression_losses": "an unregularised net overfits; L1/L2, dropout, early stopping "
-    "and more data cure it",
-    "fig05_data_size": "more data closes the train/test gap",
-    "fig06_weight_histograms": "L1 makes weights sparse, L2 small; regularizers straighten "
-    "boundaries",
-    "fig07_batch_size": "mini-batches are much cheaper per step and get there faster",
-    "fig09_target": "most of the time Adam gets there fast and well",
-}
-
-
-#: The columns of ``results/tables/claims.csv`` (the contract between the claims and the report).
-CLAIM_COLUMNS = [
-    "claim_id",
-    "section",
-    "claim",
-    "verdict",
-    "statistic",
-    "value",
-    "ci_low",
-    "ci_high",
-    "threshold",
-    "direction",
-    "evidence",
-    "figure",
-]
-
 #: The lesson's three questions, by the ``section`` of a claim.
 SECTIONS = {
     "activations": "Why do we need activation functions?",
@@ -542,51 +499,6 @@ SECTIONS = {
     "cure it?",
     "optimizers": "How do mini-batch SGD, Momentum, AdaGrad, RMSProp and Adam speed training up?",
 }
-
-#: The section of each figure's claim (for claims read from captions).
-_FIGURE_SECTION = {
-    "fig01": "activations",
-    "fig02": "activations",
-    "fig03": "activations",
-    "fig04": "overfitting",
-    "fig05": "overfitting",
-    "fig06": "overfitting",
-    "fig07": "optimizers",
-    "fig08": "optimizers",
-    "fig09": "optimizers",
-}
-
-
-def claims_table(captions: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per claim the figures test, in the columns of :data:`CLAIM_COLUMNS`.
-
-    The verdict is read from the figure's computed caption: ``contradicted`` when it holds a
-    "Contrary to the lesson" sentence (which is then the evidence), else ``supported`` with
-    the caption's last sentence as evidence. A caption carries no statistic with an interval,
-    so ``statistic, value, ci_low, ci_high, threshold, direction`` stay empty.
-    """
-    rows = []
-    for path in captions:
-        stem = Path(path).stem
-        if stem not in CLAIMS:
-            continue
-        paragraphs = [" ".join(p.split()) for p in Path(path).read_text().split("\n\n")]
-        prose = [p for p in paragraphs if p and not p.startswith("- ")]
-        sentences = [s.strip() for p in prose for s in p.split(". ") if s.strip()]
-        contrary = [s for s in sentences if CONTRARY in s]
-        evidence = contrary[0] if contrary else (prose[-1] if prose else "")
-        rows.append(
-            {
-                "claim_id": stem,
-                "section": _FIGURE_SECTION.get(stem[:5], "activations"),
-                "claim": CLAIMS[stem],
-                "verdict": "contradicted" if contrary else "supported",
-                "evidence": evidence.rstrip(".") + ".",
-                "figure": stem,
-            }
-        )
-    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
-
 
 # --------------------------------------------------------------------------- the landing page
 
@@ -633,7 +545,7 @@ def _check_claims(claims: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise NngridError(
             f"claims table lacks the column(s) {', '.join(missing)}; it needs the columns "
-            f"{', '.join(CLAIM_COLUMNS)}"
+            f"{', '.join(COLUMNS)}"
         )
     bad = sorted(set(claims["verdict"].astype(str)) - set(VERDICT_STYLE))
     if bad:
@@ -642,7 +554,7 @@ def _check_claims(claims: pd.DataFrame) -> pd.DataFrame:
             f"{', '.join(VERDICT_STYLE)}"
         )
     out = claims.copy()
-    for column in CLAIM_COLUMNS:
+    for column in COLUMNS:
         if column not in out:
             out[column] = math.nan if column in ("value", "ci_low", "ci_high", "threshold") else ""
     out["section"] = out["section"].where(out["section"].astype(str).isin(SECTIONS), "other")
@@ -743,6 +655,9 @@ def protocol_summary(config: dict) -> str:
     seeds = training.get("seeds", [])
     opts = config.get("optimizers", {})
     grids = [f"{o} {_grid_text(s['lr_grid'])}" for o, s in opts.items() if "lr_grid" in (s or {})]
+    tuning = config.get("tuning", {})
+    tune_seeds = min(len(seeds), tuning.get("seeds", 3)) if seeds else tuning.get("seeds", 3)
+    extend = tuning.get("extend", 2)
     lines = [
         f"**Splits.** Every dataset is split once (data seed {config.get('data_seed')}) into "
         f"train, validation ({_pct(val)}) and test ({_pct(test)})"
@@ -758,9 +673,14 @@ def protocol_summary(config: dict) -> str:
         )
         + ". Tuning looks at the validation split only; the test split is only reported.",
         "**Tuning.** Each optimizer gets its own learning rate in every cell, chosen on a "
-        "log-spaced grid by validation accuracy (ties: lower validation loss): "
+        f"log-spaced grid by the mean validation result of {tune_seeds} seeds (fewer diverged "
+        "seeds first, then higher validation accuracy, then lower validation loss, then the "
+        "smaller rate): "
         + "; ".join(grids)
-        + ". A rate chosen on the grid's edge is flagged (the best rate may lie beyond it).",
+        + f". A winner on the grid's edge extends the grid past that edge by up to {extend} "
+        "points and is tuned again; a winner still on the edge is flagged in the tables and "
+        "figures. The overfitting cures tune each regularizer's strength on validation the "
+        "same way.",
         f"**Seeds.** The chosen rate is rerun with {len(seeds)} seeds "
         f"({', '.join(map(str, seeds))}), and beside it the optimizer's documented default rate "
         "with the same seeds (the untuned arm). Every per-seed row is kept in "
@@ -774,9 +694,9 @@ def protocol_summary(config: dict) -> str:
         "with the epoch it happened; tables count such runs and figures mark them, never "
         "silently dropping them. "
         + (
-            f"Time to target counts optimizer steps (epochs where the tables have no step "
-            f"counts) until {_fmt(training['target_accuracy'], 2)} validation accuracy (never, "
-            "if not reached); seconds are reported as cost only."
+            "Time to target counts optimizer steps until "
+            f"{_fmt(training['target_accuracy'], 2)} validation accuracy (never, if not "
+            "reached); seconds are reported as cost only."
             if "target_accuracy" in training
             else ""
         ),
@@ -830,21 +750,3 @@ def write_landing(
     text = landing_page(claims, Path(description).read_text(), config, links)
     write_text(page, text)
     write_text(table, claims_document(claims))
-
-
-def main(argv=None) -> int:
-    """``python -m nngrid.report --captions A.rst B.rst ... --out claims.csv``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m nngrid.report", description=main.__doc__)
-    parser.add_argument("--captions", nargs="+", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    from nngrid.io import write_text
-
-    write_text(args.out, claims_table(args.captions).to_csv(index=False))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

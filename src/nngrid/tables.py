@@ -7,18 +7,24 @@ replica). Outputs, each written atomically (temporary name in the same folder, t
 ``runs``
     One row per replica: the cell's axes, the arm (``tune``, ``tuned``, ``untuned``), seed, lr,
     the flags and every final and best metric. ``epochs_to_target`` and ``seconds_to_target`` are
-    ``inf`` when the target validation accuracy was never reached. Diverged runs stay, flagged.
+    ``inf`` when the target validation accuracy was never reached; ``steps_to_target`` is
+    ``epochs_to_target * batches_per_epoch`` (``ceil(n_train / batch_size)``, 1 for the full
+    batch), the count of optimizer steps. Diverged runs stay, flagged. ``lr_on_edge`` flags a
+    cell whose tuned rate is still on an edge of its (extended) grid. The wall-clock columns
+    (:data:`TIMING_COLUMNS`) are cost only: nothing ranks or decides on them.
 ``summary``
     Per cell and arm (``tuned`` and ``untuned``; the single-seed ``tune`` rows are the
     learning-rate sensitivity curve and stay in ``runs``): for each metric the mean, the sample
     standard deviation ``s`` (``ddof=1``), the count ``n`` of finite values and the 95% confidence
     interval ``mean -+ t_{0.975, n-1} * s / sqrt(n)`` (Student's t; ``NaN`` when ``n < 2``), plus
-    the number of diverged runs, the earliest epoch at which one diverged (``diverged_epoch_min``,
+    ``steps_to_target_median`` (optimizer steps, the verdicts' measure of speed), the number
+    of diverged runs, the earliest epoch at which one diverged (``diverged_epoch_min``,
     missing when none did) and the number of runs that reached the target.
 ``rankings``
     Per study and dataset, the levels of each factor (optimizer, activation, regularizer) ranked
-    by the mean test accuracy of their tuned runs (pooled over the other factors and the seeds;
-    test loss, smallest first, for regression), with the same confidence interval.
+    by the mean test accuracy of their tuned cells (each cell averaged over its seeds first, the
+    interval a t interval over cells; test loss, smallest first, for regression). Studies of a
+    single cell are left out.
 ``histories``
     One row per replica per epoch (``run_id`` joins it to ``runs``).
 
@@ -49,6 +55,8 @@ from nngrid.train import RECORD_KEYS
 __all__ = [
     "AXES",
     "METRICS",
+    "TIMING_COLUMNS",
+    "batches_per_epoch",
     "collect",
     "confidence_interval",
     "histories_table",
@@ -88,86 +96,42 @@ _CELL_FIELDS = [
     "chosen_lr",
     "default_lr",
     "lr_on_edge",
+    "lr_extended",
     "all_diverged",
     "selected",
+    "n_train",
+    "tune_seeds",
     "slurm_job_id",
 ]
+#: Columns that measure wall-clock time: they change with the machine's load, so no verdict,
+#: ranking or column a verdict reads uses them (``runs``, ``summary`` and ``histories``).
+TIMING_COLUMNS = (
+    "seconds",
+    "seconds_per_epoch",
+    "seconds_to_target",
+    *(f"seconds_{s}" for s in ("mean", "std", "n", "ci_low", "ci_high")),
+    "seconds_to_target_median",
+)
 _CONFIG_FIELDS = ["hidden", "init", "loss", "schedule", "batch_size", "dtype", "target_accuracy"]
 
 
 # ----------------------------------------------------------------------------------------------
-# Student's t quantile (no SciPy needed)
+# Intervals (scipy.stats)
 # ----------------------------------------------------------------------------------------------
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the regularized incomplete beta function (modified Lentz).
-
-    ``I_x(a, b) = x^a (1-x)^b / (a B(a, b)) * 1 / (1 + d_1 / (1 + d_2 / (1 + ...)))`` with
-    ``d_{2m+1} = -(a+m)(a+b+m) x / ((a+2m)(a+2m+1))`` and ``d_{2m} = m(b-m) x / ((a+2m-1)(a+2m))``.
-    """
-    tiny = 1e-300
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 500):
-        for num in (
-            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
-        ):
-            d = 1.0 + num * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + num / c
-            c = c if abs(c) > tiny else tiny
-            h *= c * d
-        if abs(c * d - 1.0) < 1e-15:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta ``I_x(a, b)`` for ``0 <= x <= 1``."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
-
-
-def _t_cdf(t: float, df: float) -> float:
-    """CDF of Student's t: ``F(t) = 1 - I_{df/(df+t^2)}(df/2, 1/2) / 2`` for ``t >= 0``."""
-    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t >= 0 else tail
 
 
 def t_quantile(p: float, df: float) -> float:
     """The ``p`` quantile of Student's t with ``df`` degrees of freedom (e.g. 2.776 for 0.975, 4).
 
-    Found by bisection on the CDF to ~1e-12; ``NaN`` for ``df <= 0``.
+    ``scipy.stats.t.ppf``; ``NaN`` for ``df <= 0``.
     """
+    from scipy import stats
+
     if not 0.0 < p < 1.0:
         raise NngridError(f"t_quantile needs 0 < p < 1, got {p!r}")
     if not df > 0:
         return math.nan
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    lo, hi = 0.0, 1.0
-    while _t_cdf(hi, df) < p:
-        hi *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if _t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-13 * max(1.0, hi):
-            break
-    return 0.5 * (lo + hi)
+    return float(stats.t.ppf(p, df))
 
 
 def confidence_interval(values: Iterable[float], level: float = 0.95) -> dict[str, float]:
@@ -242,6 +206,17 @@ def _num(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
+def batches_per_epoch(n_train: Any, batch_size: Any) -> float:
+    """Optimizer steps per epoch: ``ceil(n_train / batch_size)``, 1 for the full batch
+    (``batch_size`` None or at least ``n_train``); ``NaN`` when ``n_train`` is unknown."""
+    if n_train is None or (isinstance(n_train, float) and math.isnan(n_train)):
+        return math.nan
+    n = int(n_train)
+    if batch_size in (None, "full") or int(batch_size) >= n:
+        return 1.0
+    return float(-(-n // int(batch_size)))
+
+
 def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
     """One row per replica (see the module docstring); ``run_id`` numbers them from 0."""
     records = []
@@ -257,6 +232,8 @@ def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
             rec[key] = row.get(key)
         for key in ("epochs_to_target", "seconds_to_target"):  # never reached: infinitely far
             rec[key] = _inf_if_none(rec[key])
+        rec["batches_per_epoch"] = batches_per_epoch(rec.get("n_train"), config.get("batch_size"))
+        rec["steps_to_target"] = rec["epochs_to_target"] * rec["batches_per_epoch"]
         for name, value in sorted((row.get("reg_params") or {}).items()):
             rec[f"reg_{name}"] = value
         rec["reg_params"] = json.dumps(row.get("reg_params") or {}, sort_keys=True)
@@ -286,7 +263,7 @@ def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
         df[key] = [_num(v) for v in df[key]]
     df["diverged"] = df["diverged"].fillna(False).astype(bool)
     df["diverged_epoch"] = pd.array(df["diverged_epoch"], dtype="Int64")
-    for key in ("lr_on_edge", "all_diverged", "selected"):
+    for key in ("lr_on_edge", "lr_extended", "all_diverged", "selected"):
         df[key] = df[key].fillna(False).astype(bool)
     df["slurm_job_id"] = df["slurm_job_id"].astype("string")
     return df
@@ -325,6 +302,7 @@ def summary_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         rec = dict(zip(keys, key, strict=True))
         rec["lr"] = float(group["lr"].iloc[0])
         rec["lr_on_edge"] = bool(group["lr_on_edge"].any())
+        rec["lr_extended"] = bool(group["lr_extended"].any())
         rec["runs"] = len(group)
         rec["diverged"] = int(group["diverged"].sum())
         first = group["diverged_epoch"].dropna()
@@ -335,6 +313,7 @@ def summary_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
             for name, value in stats.items():
                 rec[f"{metric}_{name}"] = value
         rec["epochs_to_target_median"] = float(np.median(group["epochs_to_target"]))
+        rec["steps_to_target_median"] = float(np.median(group["steps_to_target"]))
         rec["seconds_to_target_median"] = float(np.median(group["seconds_to_target"]))
         out.append(rec)
     df = pd.DataFrame(out)
@@ -346,17 +325,30 @@ def summary_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 def rankings_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Per study and dataset, each factor's levels ranked by tuned mean test accuracy.
 
-    Regression datasets (no accuracy) rank by test loss, smallest first. Columns: study,
-    dataset, factor, level, rank, metric, mean, std, n, ci_low, ci_high, diverged.
+    Seeds are nested in cells, so the unit is the cell: each cell's tuned runs are averaged
+    over their seeds first, and a level's mean and t interval are taken over its cells (the
+    cells of the other factors), never over the pooled runs. A study with a single cell has
+    nothing to rank and is left out. Regression datasets (no accuracy) rank by test loss,
+    smallest first. Columns: study, dataset, factor, level, rank, metric, mean, std, n (cells),
+    ci_low, ci_high, diverged (runs).
     """
     tuned = runs[runs["arm"] == "tuned"]
     out = []
     for (study, dataset), data in tuned.groupby(["study", "dataset"], sort=False):
         metric = "test_accuracy" if data["test_accuracy"].notna().any() else "test_loss"
+        cells = data.groupby(AXES[2:], sort=False).agg(
+            value=(metric, lambda v: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan),
+            diverged=("diverged", "sum"),
+        )
+        if len(cells) < 2:
+            continue
+        cells = cells.reset_index()
         for factor in ("optimizer", "activation", "regularizer"):
+            if cells[factor].nunique() < 2:
+                continue
             recs = []
-            for level_name, group in data.groupby(factor, sort=False):
-                stats = confidence_interval(group[metric], level)
+            for level_name, group in cells.groupby(factor, sort=False):
+                stats = confidence_interval(group["value"], level)
                 recs.append(
                     {
                         "study": study,

@@ -36,3 +36,33 @@ rule tables:
         runtime=10,
     shell:
         "python -m nngrid.tables --runs {input} --out-dir results/tables 2> {log}"
+
+
+# The lesson's claims (nngrid.claims): each decided once, from the tables and the experiment
+# results, into results/tables/claims.csv; the figures' captions read their verdicts from it.
+CLAIM_EXPERIMENTS = [
+    f"results/experiments/{e}.npz" for e in config.get("experiments", {}) if e != "seed"
+] + ([ARCH_RESULT] if ARCH_RUNS else [])
+FINAL_TARGETS.append("results/tables/claims.csv")
+
+
+rule claims:
+    input:
+        runs="results/tables/runs.parquet",
+        summary="results/tables/summary.parquet",
+        experiments=CLAIM_EXPERIMENTS,
+    output:
+        "results/tables/claims.csv",
+    log:
+        "logs/report/claims.log",
+    conda:
+        "../envs/nngrid.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=source_hash([Path(nngrid.__file__).parent / "claims.py"]),
+    shell:
+        "python -m nngrid.claims --runs {input.runs} --summary {input.summary} "
+        "--experiments {input.experiments} --out {output} 2> {log}"

@@ -250,6 +250,7 @@ def check_config(cfg, schema_path):
             )
     _check_experiments(cfg)
     _check_costs(cfg)
+    check_architectures(cfg)
     return cfg
 
 
@@ -499,7 +500,8 @@ def job_cost(cfg, study, dataset, optimizer):
     """Estimated peak memory (bytes) and work (minutes, as train_runtime counts) of one job.
 
     Memory: the dataset (kept, converted and standardised: 3 float64 copies) plus the largest
-    replica stack (max(lr_grid.points, 2 x seeds) replicas) x (parameters, gradients and up to
+    replica stack (max(lr_grid.points x tuning seeds, 2 x seeds) replicas) x (parameters,
+    gradients and up to
     4 optimizer/work copies of them + 4 work arrays per layer for one batch + 2 for a forward
     over the whole dataset). A rough upper estimate: what it refuses cannot run.
     """
@@ -515,8 +517,11 @@ def job_cost(cfg, study, dataset, optimizer):
     itemsize = 8 if training.get("dtype") == "float64" else 4
     widths = [int(d), *training["hidden"], int(c)]
     n_params = sum(a * b + b for a, b in zip(widths, widths[1:]))
-    points = spec["optimizers"][0]["lr_grid"]["points"]
-    stack = max(points, 2 * len(spec["seeds"]))
+    grid = spec["optimizers"][0]["lr_grid"]
+    points = grid["points"] if isinstance(grid, dict) else len(grid)
+    extend = spec["tuning"].get("extend", 2)  # points tried past an edge, at most on both
+    tune_seeds = min(len(spec["seeds"]), spec["tuning"].get("seeds", 3))
+    stack = max(points * tune_seeds, 2 * len(spec["seeds"]))
     n_train = max(1, n * (1 - data["val_fraction"] - data["test_fraction"]))
     batch = min(training.get("batch_size") or n_train, n_train)
     units = sum(widths[1:])
@@ -524,7 +529,7 @@ def job_cost(cfg, study, dataset, optimizer):
         6 * n_params + 4 * batch * units + 2 * n * max(widths[1:])
     )
     cells = len(spec["activations"]) * len(spec["regularizers"])
-    replicas = cells * (points + 2 * len(spec["seeds"]))
+    replicas = cells * ((points + 2 * extend) * tune_seeds + 2 * len(spec["seeds"]))
     width = max(1.0, max(training["hidden"]) / 64) ** 2
     seconds = replicas * training["epochs"] * n_train * width
     minutes = 4 * seconds * SECONDS_PER_REPLICA_EPOCH_EXAMPLE / 60
@@ -590,6 +595,7 @@ def job_table(cfg):
     rows = [
         {"study": study, "dataset": dataset, "optimizer": optimizer}
         for study, s in cfg["studies"].items()
+        if "architectures" not in s  # the architectures arm has jobs of its own
         for dataset, optimizer in itertools.product(s["datasets"], s["optimizers"])
     ]
     return pd.DataFrame(rows, columns=JOB_AXES)
@@ -605,6 +611,7 @@ def cell_table(cfg):
             )
         )
         for study, s in cfg["studies"].items()
+        if "architectures" not in s
         for c in itertools.product(
             s["datasets"], s["activations"], s["regularizers"], s["optimizers"]
         )
@@ -649,6 +656,7 @@ def job_spec(cfg, study, dataset, optimizer):
             }
         ],
         "seeds": seeds,
+        "tuning": dict(cfg.get("tuning", {})),
         "training": training,
     }
 
@@ -686,7 +694,7 @@ def canonical(value):
 # ---------------------------------------------------------------------------------------------
 
 # Modules of src/nngrid that never influence a training result.
-NOT_CORE = {"tables.py", "report.py", "experiments.py", "cli.py", "__main__.py"}
+NOT_CORE = {"tables.py", "report.py", "claims.py", "cli.py", "__main__.py"}
 
 
 def source_hash(files):
@@ -789,3 +797,142 @@ def train_runtime(wildcards):
         config, wildcards.study, wildcards.dataset, wildcards.optimizer
     )
     return max(10, math.ceil(minutes))
+
+
+# ---------------------------------------------------------------------------------------------
+# The architectures arm (nngrid.experiments.architectures): a study that names `architectures`
+# (layer lists of the config's `architectures` section) trains those networks instead of the
+# MLP of `training.hidden`; one job per study x dataset x architecture x optimizer, each
+# regularizer x activation of the study a cell inside it. Its rows never enter the grid's tables
+# or rankings (they have an axis the grid has not); they are merged into ARCH_RESULT.
+# ---------------------------------------------------------------------------------------------
+
+ARCH_AXES = ["study", "dataset", "architecture", "optimizer"]
+ARCH_RUN = "results/architectures/{study}/{dataset}/{architecture}/{optimizer}.npz"
+ARCH_RESULT = "results/tables/architectures.npz"
+
+
+def is_architecture_study(cfg, study):
+    return "architectures" in cfg["studies"][study]
+
+
+def architecture_jobs(cfg):
+    """A DataFrame with one row per architectures job (columns ARCH_AXES)."""
+    rows = [
+        dict(zip(ARCH_AXES, (study, *c)))
+        for study, s in cfg["studies"].items()
+        if "architectures" in s
+        for c in itertools.product(s["datasets"], s["architectures"], s["optimizers"])
+    ]
+    return pd.DataFrame(rows, columns=ARCH_AXES)
+
+
+def architecture_targets(cfg):
+    return [ARCH_RUN.format(**row) for row in architecture_jobs(cfg).to_dict("records")]
+
+
+def check_architectures(cfg):
+    """Every architecture's layers parse, and fit every dataset of every study that names it."""
+    from nngrid.experiments.architectures import check_fit, kinds
+
+    for name, arch in cfg.get("architectures", {}).items():
+        try:
+            kinds(arch["layers"])
+        except NngridError as exc:
+            raise NngridError(
+                f"config error: architectures.{name}.layers: {exc}"
+            ) from None
+    for study, s in cfg["studies"].items():
+        for name in s.get("architectures", []):
+            for label in s["datasets"]:
+                kind = cfg["datasets"][label].get("kind", label)
+                try:
+                    check_fit(name, cfg["architectures"][name]["layers"], label, kind)
+                except NngridError as exc:
+                    raise NngridError(f"config error: studies.{study}: {exc}") from None
+
+
+def architecture_spec(cfg, study, dataset, architecture, optimizer):
+    """The spec `python -m nngrid.experiments.architectures` runs for one job."""
+    s = cfg["studies"][study]
+    arch = cfg["architectures"][architecture]
+    training = training_settings(cfg, study)
+    opt = cfg["optimizers"][optimizer]
+    regs = cfg["regularizers"]
+    acts = [
+        a for a in s["activations"] if a in arch.get("activations", s["activations"])
+    ]
+    options = dict(s.get("architecture_options", {}))
+    lr_grid = options.pop("lr_grid", opt["lr_grid"])
+    tuning = options.pop("tuning", cfg.get("tuning", {}))
+    return {
+        "axes": {
+            "study": study,
+            "dataset": dataset,
+            "architecture": architecture,
+            "optimizer": optimizer,
+        },
+        "shuffled": bool(
+            cfg["datasets"][dataset].get("params", {}).get("shuffle_positions", False)
+        ),
+        "layers": arch["layers"],
+        "clip_norm": arch.get("clip_norm"),
+        "activations": acts or list(arch["activations"]),
+        "regularizers": [
+            {
+                "label": label,
+                "kind": regs[label].get("kind", label),
+                "params": regs[label].get("params", {}),
+            }
+            for label in s["regularizers"]
+        ],
+        "optimizer": {
+            "name": optimizer,
+            "lr_grid": lr_grid,
+            "params": opt.get("params", {}),
+        },
+        "seeds": training["seeds"],
+        "tuning": dict(tuning),
+        "training": {
+            "epochs": training["epochs"],
+            "batch_size": training.get("batch_size", 100),
+            "dtype": training.get("dtype", "float32"),
+            **options,
+        },
+    }
+
+
+def architecture_spec_param(wildcards):
+    return canonical(
+        architecture_spec(
+            config,
+            wildcards.study,
+            wildcards.dataset,
+            wildcards.architecture,
+            wildcards.optimizer,
+        )
+    )
+
+
+def architecture_runtime(wildcards):
+    """Wall-time limit in minutes of one architectures job (cluster executors): a replica-epoch
+    on 4,000 MNIST-1D points costs at most ~1.5 CPU-seconds (measured for the pooled CNN, the
+    dearest of the config's networks, in stacks of 8: 0.36 s per 1,000 points; the mnist1d CNN
+    0.17, the LSTM 0.24, the GRU 0.12, the RNN 0.08, the MLP 0.03), times the job's replicas and
+    epochs, times a safety factor of 4; at least 10 minutes."""
+    spec = architecture_spec(
+        config,
+        wildcards.study,
+        wildcards.dataset,
+        wildcards.architecture,
+        wildcards.optimizer,
+    )
+    grid = spec["optimizer"]["lr_grid"]
+    points = grid["points"] + 2 * spec["tuning"].get("extend", 2)
+    seeds = len(spec["seeds"])
+    tune_seeds = min(seeds, spec["tuning"].get("seeds", 3))
+    cells = len(spec["activations"]) * len(spec["regularizers"])
+    n = spec["training"].get("n_train", 4000)
+    replica_epochs = cells * (points * tune_seeds + seeds) * spec["training"]["epochs"]
+    seconds = 1.5 * replica_epochs * n / 4000
+    return max(10, math.ceil(4 * seconds / 60))

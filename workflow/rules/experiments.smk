@@ -3,9 +3,9 @@
 # changing one experiment's settings reruns that experiment (and its figure) alone.
 
 EXPERIMENTS = [k for k in config.get("experiments", {}) if k != "seed"]
-# Experiments train with the core: they rerun when the core or experiments.py changes.
+# Experiments train with the core: they rerun when the core or nngrid/experiments/ changes.
 EXPERIMENT_CODE = source_hash(
-    core_files() + [Path(nngrid.__file__).parent / "experiments.py"]
+    core_files() + list((Path(nngrid.__file__).parent / "experiments").glob("*.py"))
 )
 
 

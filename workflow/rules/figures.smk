@@ -22,7 +22,10 @@ ORDER = {
 EXPERIMENT_FIGURES = {
     "activation_curves": ["results/figures/fig01_activations.png"],
     "nonlinearity_boundaries": ["results/figures/fig02_nonlinearity.png"],
-    "gradient_flow": ["results/figures/fig03_gradient_flow.png"],
+    "gradient_flow": [
+        "results/figures/fig03_gradient_flow.png",
+        "results/figures/fig03_depth_accuracy.png",
+    ],
     "regression_overfitting": [
         "results/figures/fig04_regression_fits.png",
         "results/figures/fig04_regression_losses.png",
@@ -33,6 +36,7 @@ EXPERIMENT_FIGURES = {
         "results/figures/fig06_weight_histograms.png",
     ],
     "batch_size_curves": ["results/figures/fig07_batch_size.png"],
+    "overfitting_cures": ["results/figures/fig11_cures.png"],
     "optimizer_paths": ["results/figures/fig08_optimizer_paths.png"],
 }
 GRID_FIGURES = [
@@ -72,6 +76,7 @@ rule figure_activations:
 
 rule figure_nonlinearity:
     input:
+        claims="results/tables/claims.csv",
         experiment="results/experiments/nonlinearity_boundaries.npz",
         figure_description="workflow/report/fig02_nonlinearity.rst",
     output:
@@ -101,16 +106,25 @@ rule figure_nonlinearity:
 
 rule figure_gradient_flow:
     input:
+        claims="results/tables/claims.csv",
         experiment="results/experiments/gradient_flow.npz",
         figure_description="workflow/report/fig03_gradient_flow.rst",
+        depth_description="workflow/report/fig03_depth_accuracy.rst",
     output:
         figure=report(
             "results/figures/fig03_gradient_flow.png",
             caption="../../results/figures/fig03_gradient_flow.rst",
             category="1. Why activation functions",
-            labels={"figure": "3: per-layer gradient norms by depth"},
+            labels={"figure": "3a: per-layer gradient norms by depth"},
+        ),
+        depth=report(
+            "results/figures/fig03_depth_accuracy.png",
+            caption="../../results/figures/fig03_depth_accuracy.rst",
+            category="1. Why activation functions",
+            labels={"figure": "3b: trained accuracy against depth"},
         ),
         figure_caption="results/figures/fig03_gradient_flow.rst",
+        depth_caption="results/figures/fig03_depth_accuracy.rst",
     log:
         "logs/figures/fig03_gradient_flow.log",
     conda:
@@ -161,6 +175,7 @@ rule figure_overfitting:
 
 rule figure_data_size:
     input:
+        claims="results/tables/claims.csv",
         experiment="results/experiments/data_size_sweep.npz",
         figure_description="workflow/report/fig05_data_size.rst",
     output:
@@ -190,6 +205,7 @@ rule figure_data_size:
 
 rule figure_regularizers:
     input:
+        claims="results/tables/claims.csv",
         experiment="results/experiments/regularizer_boundaries.npz",
         boundaries_description="workflow/report/fig06_regularizer_boundaries.rst",
         histograms_description="workflow/report/fig06_weight_histograms.rst",
@@ -227,6 +243,7 @@ rule figure_regularizers:
 
 rule figure_batch_size:
     input:
+        claims="results/tables/claims.csv",
         experiment="results/experiments/batch_size_curves.npz",
         figure_description="workflow/report/fig07_batch_size.rst",
     output:
@@ -236,12 +253,41 @@ rule figure_batch_size:
             category="3. Speeding training up",
             labels={
                 "figure": "7",
-                "shows": "loss against epochs and seconds per batch size",
+                "shows": "loss against steps and examples seen per batch size",
             },
         ),
         figure_caption="results/figures/fig07_batch_size.rst",
     log:
         "logs/figures/fig07_batch_size.log",
+    conda:
+        "../envs/nngrid.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        code=FIGURE_CODE,
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_cures:
+    input:
+        experiment="results/experiments/overfitting_cures.npz",
+        claims="results/tables/claims.csv",
+        figure_description="workflow/report/fig11_cures.rst",
+    output:
+        figure=report(
+            "results/figures/fig11_cures.png",
+            caption="../../results/figures/fig11_cures.rst",
+            category="2. Overfitting and its cures",
+            labels={
+                "figure": "11: each tuned cure against none, on data that overfits"
+            },
+        ),
+        figure_caption="results/figures/fig11_cures.rst",
+    log:
+        "logs/figures/fig11_cures.log",
     conda:
         "../envs/nngrid.yaml"
     threads: 1
@@ -283,6 +329,7 @@ rule figure_optimizer_paths:
 
 rule figure_grid:
     input:
+        claims="results/tables/claims.csv",
         runs="results/tables/runs.parquet",
         summary="results/tables/summary.parquet",
         rankings="results/tables/rankings.csv",
@@ -388,3 +435,57 @@ rule figure_cost:
         code=FIGURE_CODE,
     script:
         "../scripts/figure.py"
+
+
+# Figure 12: the architectures arm (nngrid.figures.architectures), only when a study names
+# `architectures`; its captions carry the verdicts of the CNN/RNN claims from claims.csv.
+if ARCH_RUNS:
+    ARCH_FIGURES = {
+        "accuracy": "results/figures/fig12_architectures.png",
+        "gradients": "results/figures/fig12_gradient_time.png",
+        "curves": "results/figures/fig12_curves.png",
+    }
+    FINAL_TARGETS += list(ARCH_FIGURES.values())
+
+    rule figure_architectures:
+        input:
+            experiment=ARCH_RESULT,
+            claims="results/tables/claims.csv",
+            accuracy_description="workflow/report/fig12_architectures.rst",
+            gradients_description="workflow/report/fig12_gradient_time.rst",
+            curves_description="workflow/report/fig12_curves.rst",
+        output:
+            accuracy=report(
+                ARCH_FIGURES["accuracy"],
+                caption="../../results/figures/fig12_architectures.rst",
+                category="1. Why activation functions",
+                labels={"figure": "12: accuracy by architecture x activation"},
+            ),
+            accuracy_caption="results/figures/fig12_architectures.rst",
+            gradients=report(
+                ARCH_FIGURES["gradients"],
+                caption="../../results/figures/fig12_gradient_time.rst",
+                category="1. Why activation functions",
+                labels={"figure": "12: gradient norm through time"},
+            ),
+            gradients_caption="results/figures/fig12_gradient_time.rst",
+            curves=report(
+                ARCH_FIGURES["curves"],
+                caption="../../results/figures/fig12_curves.rst",
+                category="1. Why activation functions",
+                labels={"figure": "12: learning curves in optimizer steps"},
+            ),
+            curves_caption="results/figures/fig12_curves.rst",
+        log:
+            "logs/figures/fig12_architectures.log",
+        conda:
+            "../envs/nngrid.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            code=FIGURE_CODE,
+            order=ORDER,
+        script:
+            "../scripts/figure.py"

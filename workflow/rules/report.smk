@@ -5,13 +5,8 @@
 
 import os
 
-import nngrid.report
-
-CLAIM_CAPTIONS = [
-    f.replace(".png", ".rst") for f in FIGURES if Path(f).stem in nngrid.report.CLAIMS
-]
 LANDING = "results/report/landing.rst"
-FINAL_TARGETS += ["results/tables/claims.csv", LANDING]
+FINAL_TARGETS.append(LANDING)
 
 # The first page: the Snakefile names the static description (workflow/report/workflow.rst);
 # once the run has written the landing page (description + claims + protocol), the report opens
@@ -20,23 +15,8 @@ if os.path.exists(LANDING):
     workflow.report(os.path.abspath(LANDING))
 
 
-rule claims:
-    input:
-        CLAIM_CAPTIONS,
-    output:
-        "results/tables/claims.csv",
-    log:
-        "logs/report/claims.log",
-    conda:
-        "../envs/nngrid.yaml"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=5,
-    params:
-        code=FIGURE_CODE,
-    shell:
-        "python -m nngrid.report --captions {input} --out {output} 2> {log}"
+# The claims table itself is made by rule `claims` (collect.smk, nngrid.claims); rule landing
+# renders it as the report's first page and as an HTML table.
 
 
 rule landing:

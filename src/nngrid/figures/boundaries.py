@@ -7,7 +7,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from nngrid.figures import save, theme
 
@@ -115,31 +114,32 @@ def regularizer_boundaries(result: dict, path: str | Path, labels: list[str] | N
 
 
 def weight_histograms(result: dict, path: str | Path, labels: list[str] | None = None) -> Path:
-    """Histograms of all weights per regularizer label (shared bins, log count axis)."""
+    """Histograms of all weights per regularizer label (shared bins, log count axis).
+
+    Drawn as steps from a baseline of 0.5 (below one weight), not bars from 0: on a log axis a
+    bar from 0 starts at minus infinity and is not drawn at all (the figure came out blank)."""
     theme()
     labels = labels or result["labels"]
     labels = [lab for lab in labels if f"weights__{lab}" in result]
-    df = pd.concat(
-        [pd.DataFrame({"weight": result[f"weights__{lab}"], "regularizer": lab}) for lab in labels],
-        ignore_index=True,
-    )
     info = pd.DataFrame(result["records"]).set_index("label")
-    g = sns.displot(
-        data=df,
-        x="weight",
-        col="regularizer",
-        col_order=labels,
-        bins=61,
-        height=2.4,
-        aspect=1.0,
-        log_scale=(False, True),
-        facet_kws={"sharey": True},
+    weights = {lab: np.asarray(result[f"weights__{lab}"], dtype=float) for lab in labels}
+    reach = max(float(np.abs(w).max()) for w in weights.values())
+    edges = np.linspace(-reach, reach, 62)
+    fig, axes = plt.subplots(
+        1, len(labels), figsize=(2.4 * len(labels), 2.6), sharey=True, squeeze=False
     )
-    for ax, lab in zip(g.axes.flat, labels, strict=True):
+    for ax, lab in zip(axes.flat, labels, strict=True):
+        counts, _ = np.histogram(weights[lab], bins=edges)
+        ax.stairs(counts, edges, baseline=0.5, fill=True, color="C0", alpha=0.8)
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=0.5)
+        ax.set_xlabel("weight")
         ax.set_title(
             f"{lab}\n{info.loc[lab, 'near_zero']:.0%} of |w| < 1e-3, "
             f"max |w| {info.loc[lab, 'max_abs_weight']:.2f}",
             fontsize=8,
         )
-    g.figure.suptitle(Q_WEIGHTS, y=1.05)
-    return save(g.figure, path)
+    axes.flat[0].set_ylabel("count (log)")
+    fig.suptitle(Q_WEIGHTS, y=1.05)
+    fig.tight_layout()
+    return save(fig, path)

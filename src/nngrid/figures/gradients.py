@@ -44,3 +44,36 @@ def gradient_flow(result: dict, path: str | Path) -> Path:
     g.set_axis_labels("layer (1 = next to the input)", "||dL/dW||")
     g.figure.suptitle(QUESTION, y=1.02)
     return save(g.figure, path)
+
+
+Q_DEPTH = "Does depth break a careless choice once the shallow nets have converged?"
+
+
+def depth_accuracy(result: dict, path: str | Path) -> Path:
+    """Final test accuracy against depth, a line per activation, a panel per initializer
+    (bands: 95% bootstrap intervals over seeds)."""
+    theme()
+    df = pd.DataFrame(result["accuracy"])
+    g = sns.relplot(
+        data=df,
+        x="depth",
+        y="test_accuracy",
+        hue="activation",
+        col="init",
+        kind="line",
+        marker="o",
+        errorbar=BAND,
+        seed=BOOTSTRAP_SEED,
+        n_boot=N_BOOT,
+        height=2.6,
+        aspect=1.1,
+    )
+    g.set(xscale="log", ylim=(0, 1.02))
+    depths = sorted(df["depth"].unique())
+    for ax in g.axes.flat:
+        ax.set_xticks(depths, [str(d) for d in depths])
+        ax.minorticks_off()
+    g.set_titles("{col_name}")
+    g.set_axis_labels("hidden layers", "test accuracy")
+    g.figure.suptitle(Q_DEPTH, y=1.04)
+    return save(g.figure, path)

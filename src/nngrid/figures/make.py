@@ -4,7 +4,8 @@
 rule's name and its named inputs, outputs and params. Naming convention: every figure output
 ``<key>`` has a caption output ``<key>_caption`` (rst, rendered into the Snakemake report) and
 may have an input ``<key>_description`` (the static rst text in ``workflow/report/``) that goes
-before the numbers computed by :mod:`nngrid.report`.
+before the numbers computed by :mod:`nngrid.report`. A rule with an input ``claims``
+(``claims.csv``) gets the verdicts of the claims each figure shows appended to its caption.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ from typing import Any
 import pandas as pd
 
 from nngrid import report
-from nngrid.figures import activations, batches, boundaries, cost, gradients, grid, overfitting
+from nngrid.figures import (
+    activations,
+    architectures,
+    batches,
+    boundaries,
+    cost,
+    cures,
+    gradients,
+    grid,
+    overfitting,
+)
 from nngrid.figures import paths as paths_fig
 
 Builder = Callable[[Mapping, Mapping, Mapping], dict[str, str]]
@@ -60,7 +71,11 @@ def _nonlinearity(i, o, p):
 def _gradient_flow(i, o, p):
     r = _experiment(i)
     gradients.gradient_flow(r, o["figure"])
-    return {"figure": report.gradient_caption(r["records"])}
+    out = {"figure": report.gradient_caption(r["records"])}
+    if "depth" in o:
+        gradients.depth_accuracy(r, o["depth"])
+        out["depth"] = report.depth_caption(r["accuracy"])
+    return out
 
 
 @builder("figure_overfitting")
@@ -93,7 +108,14 @@ def _regularizers(i, o, p):
 def _batch_size(i, o, p):
     r = _experiment(i)
     batches.batch_size_curves(r["records"], o["figure"])
-    return {"figure": report.batches_caption(r["records"])}
+    return {"figure": report.batches_caption(r["records"], r.get("final"))}
+
+
+@builder("figure_cures")
+def _cures(i, o, p):
+    r = _experiment(i)
+    cures.cures(r, o["figure"])
+    return {"figure": report.cures_caption(r["records"])}
 
 
 @builder("figure_optimizer_paths")
@@ -103,10 +125,18 @@ def _paths(i, o, p):
     return {"figure": report.paths_caption(r["records"])}
 
 
+def _multi_cell(df: pd.DataFrame, studies: set) -> pd.DataFrame:
+    return df[df["study"].isin(studies)] if "study" in df else df
+
+
 @builder("figure_grid")
 def _grid(i, o, p):
     runs, summary = _table(i["runs"]), _table(i["summary"])
     rankings, histories = _table(i["rankings"]), _table(i["histories"])
+    # a study of a single cell (the MNIST-1D check) is never pooled into grid-wide figures
+    cells = summary.groupby("study")[["dataset", "activation", "regularizer", "optimizer"]]
+    multi = {s for s, n in cells.apply(lambda g: len(g.drop_duplicates())).items() if n > 1}
+    runs, summary, histories = (_multi_cell(t, multi) for t in (runs, summary, histories))
     order = p.get("order") or {}
     opts = order.get("optimizers")
     grid.heatmaps(summary, o["heatmaps"], order)
@@ -127,6 +157,22 @@ def _grid(i, o, p):
     }
 
 
+@builder("figure_architectures")
+def _architectures(i, o, p):
+    r = _experiment(i)
+    acts = ((p.get("order") or {}).get("activations")) or None
+    architectures.accuracy(r, o["accuracy"], acts)
+    architectures.curves(r, o["curves"], acts)
+    out = {
+        "accuracy": architectures.accuracy_caption(r),
+        "curves": architectures.curves_caption(r),
+    }
+    if "gradients" in o:
+        architectures.gradient_time(r, o["gradients"], acts)
+        out["gradients"] = architectures.gradient_caption(r)
+    return out
+
+
 @builder("figure_cost")
 def _cost(i, o, p):
     runs = _table(i["runs"])
@@ -145,7 +191,11 @@ def make(
 ) -> None:
     """Run figure rule ``name``: draw every figure output and write every caption output."""
     captions = BUILDERS[name](inputs, outputs, params or {})
+    claims = _table(inputs["claims"]) if "claims" in inputs else None
     for key, text in captions.items():
+        if claims is not None:  # the verdicts of the claims this figure shows (nngrid.claims)
+            verdicts = report.verdicts_text(claims, Path(outputs[key]).stem)
+            text = text + ("\n\n" + verdicts if verdicts else "")
         desc_key = f"{key}_description"
         description = Path(inputs[desc_key]).read_text() if desc_key in inputs else ""
         report.write_caption(outputs[f"{key}_caption"], text, description)

@@ -1,0 +1,545 @@
+"""Every claim function can come out supported, contradicted and inconclusive.
+
+Each builder below makes synthetic inputs in the layout the experiments and tables write, with
+one knob ``effect`` that moves the claim's statistic and one ``noise`` that widens its interval.
+For every claim, three settings drive it to the three verdicts: the effect well beyond the
+threshold in the lesson's direction (small noise), well beyond it the other way, and on the
+threshold with noise (the interval straddles it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nngrid import claims
+from nngrid.claims import CLAIMS, COLUMNS, claims_table, decide, evaluate
+
+SEEDS = range(6)
+
+
+def _rng(tag: str) -> np.random.Generator:
+    return np.random.default_rng(sum(map(ord, tag)))
+
+
+def _alternating(noise: float):
+    """+noise, -noise, +noise, ...: spread whose mean is exactly 0 over pairs of calls, so an
+    effect on the threshold gives an interval centred on it."""
+    signs = iter(np.tile([1.0, -1.0], 10_000))
+    return lambda: noise * next(signs)
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def nonlinearity(effect: float, noise: float, rival: str) -> dict:
+    rng = _rng("nonlinearity" + rival)
+    alt = _alternating(noise)
+    records = []
+    for ds in ("moons", "xor"):
+        for seed in SEEDS:
+            base = 0.9 + rng.normal(0, 0.005)
+            for act, acc in (
+                ("relu", base),
+                ("tanh", base - 0.02),
+                (rival, base - effect + alt()),
+                ("identity" if rival == "step" else "step", 0.5),
+            ):
+                records.append(
+                    {"dataset": ds, "activation": act, "seed": seed, "test_accuracy": acc}
+                )
+    return {"nonlinearity_boundaries": {"per_seed": records}}
+
+
+def depth(effect: float, noise: float, which: str) -> dict:
+    """Accuracy by depth; ``few``: the worst combo at depth 2 trails by ``effect``; ``many``:
+    one combo drops by ``effect`` from depth 2 to 16."""
+    rng = _rng("depth" + which)
+    alt = _alternating(noise)
+    acc = []
+    for d in (2, 16):
+        for act, init in (("relu", "he_normal"), ("sigmoid", "glorot_uniform")):
+            for seed in SEEDS:
+                a = 0.95 + rng.normal(0, 0.002)
+                if act == "sigmoid" and (which == "few" and d == 2 or which == "many" and d == 16):
+                    a -= effect + alt()
+                acc.append(
+                    {"depth": d, "activation": act, "init": init, "seed": seed, "test_accuracy": a}
+                )
+    return {"gradient_flow": {"accuracy": acc, "records": []}}
+
+
+def gradients(effect: float, noise: float) -> dict:
+    """First-layer gradient norm at init; one combo grows by 10^effect from depth 2 to 8."""
+    rng = _rng("gradients")
+    alt = _alternating(noise)
+    records = []
+    for act, init, e in (("relu", "he_normal", 0.0), ("odd", "x", effect)):
+        for seed in SEEDS:
+            g2 = 0.1 * math.exp(rng.normal(0, 0.01))
+            g8 = g2 * 10 ** (e + alt())
+            for d, g in ((2, g2), (8, g8)):
+                for stage in ("init", "trained"):
+                    records.append(
+                        {
+                            "depth": d,
+                            "activation": act,
+                            "init": init,
+                            "stage": stage,
+                            "layer": 1,
+                            "seed": seed,
+                            "grad_norm": g,
+                        }  # fmt: skip
+                    )
+    return {"gradient_flow": {"records": records, "accuracy": []}}
+
+
+def cures(effect: float, noise: float, label: str) -> dict:
+    """``label``'s tuned test accuracy = none's + effect; none's train - test gap = effect."""
+    rng = _rng("cures" + label)
+    alt = _alternating(noise)
+    records = []
+    for ds in ("mnist1d", "noisy"):
+        for seed in SEEDS:
+            test = 0.6 + rng.normal(0, 0.005)
+            train = test + (effect + alt() if label == "none" else 0.3)
+            records.append(
+                {
+                    "dataset": ds,
+                    "regularizer": "none",
+                    "arm": "tuned",
+                    "seed": seed,
+                    "train_accuracy": train,
+                    "test_accuracy": test,
+                    "strength_name": None,
+                    "strength": math.nan,
+                    "strength_on_edge": False,
+                }  # fmt: skip
+            )
+            if label != "none":
+                records.append(
+                    {
+                        "dataset": ds,
+                        "regularizer": label,
+                        "arm": "tuned",
+                        "seed": seed,
+                        "train_accuracy": 0.9,
+                        "test_accuracy": test + effect + alt(),
+                        "strength_name": "strength",
+                        "strength": 1e-3,
+                        "strength_on_edge": False,
+                    }  # fmt: skip
+                )
+    return {"overfitting_cures": {"records": records}}
+
+
+def data_size(effect: float, noise: float) -> dict:
+    """Gap = -effect * log(n) + noise: effect > 0 shrinks the gap with more data."""
+    alt = _alternating(noise)
+    records = []
+    for n in (20, 60, 200, 600, 2000):
+        for data_seed in range(3):
+            for seed in range(2):
+                gap = 1.0 - effect * math.log(n) + alt()
+                records.append(
+                    {
+                        "n_train": n,
+                        "data_seed": data_seed,
+                        "seed": seed,
+                        "gap": gap,
+                        "train_loss": 0.1,
+                        "test_loss": 0.1 + gap,
+                    }  # fmt: skip
+                )
+    return {"data_size_sweep": {"records": records}}
+
+
+def weights(effect: float, noise: float, which: str) -> dict:
+    rng = _rng("weights" + which)
+    alt = _alternating(noise)
+    records = []
+    for seed in SEEDS:
+        nz = 0.05 + rng.normal(0, 0.001)
+        ma = 0.3
+        for reg in ("none", "l1", "l2"):
+            near, mean_abs = nz, ma
+            if which == "sparse" and reg == "l1":
+                near = nz + effect + alt()
+            if which == "small" and reg == "l2":
+                mean_abs = ma * (effect + alt())
+            records.append(
+                {
+                    "label": reg,
+                    "regularizer": reg,
+                    "seed": seed,
+                    "near_zero": near,
+                    "mean_abs_weight": mean_abs,
+                }  # fmt: skip
+            )
+    return {"regularizer_boundaries": {"per_seed": records}}
+
+
+def batches(effect: float, noise: float, which: str) -> dict:
+    """History and final records of a full batch and a mini-batch of 10 (n = 100)."""
+    rng = _rng("batches" + which)
+    alt = _alternating(noise)
+    hist, final = [], []
+    for seed in SEEDS:
+        for bs, full in ((10, False), (100, True)):
+            for epoch in range(0, 4):
+                loss = 1.0 / (1 + epoch)
+                if which == "cheaper" and not full and epoch == 3:
+                    loss = 0.25 - effect + alt()
+                hist.append(
+                    {
+                        "batch_size": bs,
+                        "full_batch": full,
+                        "seed": seed,
+                        "epoch": epoch,
+                        "examples": 100 * epoch,
+                        "steps": epoch * (1 if full else 10),
+                        "train_loss": loss,
+                    }  # fmt: skip
+                )
+            acc = 0.9 + rng.normal(0, 0.001)
+            if which == "little" and not full:
+                acc = 0.9 - effect + alt()
+            final.append(
+                {
+                    "batch_size": bs,
+                    "full_batch": full,
+                    "seed": seed,
+                    "steps": 30,
+                    "lr": 0.1,
+                    "test_accuracy": acc,
+                }  # fmt: skip
+            )
+    return {"batch_size_curves": {"records": hist, "final": final}}
+
+
+def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> dict:
+    """A summary table of 12 cells x 5 optimizers. ``steps``: ``optimizer`` is faster than the
+    others in a share ``(1 + effect) / 2`` of the cells (slower in the rest); ``well``: Adam's
+    accuracy = the best other's + effect."""
+    alt = _alternating(noise)
+    rows = []
+    cells = [(ds, a, r) for ds in ("moons", "spirals") for a in ("relu", "tanh", "sigmoid")
+             for r in ("none", "l2")]  # fmt: skip
+    for i, (ds, act, reg) in enumerate(cells):
+        faster = (i + 0.5) / len(cells) < (1 + effect) / 2
+        for opt in ("sgd", "momentum", "adagrad", "rmsprop", "adam"):
+            steps = 400.0
+            if opt == optimizer and which == "steps":
+                steps = 100.0 if faster else 800.0
+            acc = 0.8 + (0.01 if opt == "rmsprop" else 0.0)
+            if opt == "adam" and which == "well":
+                acc = 0.81 + effect + alt()
+            rows.append(
+                {
+                    "study": "grid",
+                    "dataset": ds,
+                    "activation": act,
+                    "regularizer": reg,
+                    "optimizer": opt,
+                    "arm": "tuned",
+                    "steps_to_target_median": steps,
+                    "test_accuracy_mean": acc,
+                }  # fmt: skip
+            )
+    # a one-cell study with a free first place for sgd, which must never be pooled in
+    rows.append(
+        {
+            "study": "mnist1d",
+            "dataset": "mnist1d",
+            "activation": "relu",
+            "regularizer": "none",
+            "optimizer": "sgd",
+            "arm": "tuned",
+            "steps_to_target_median": 1.0,
+            "test_accuracy_mean": 1.0,
+        }  # fmt: skip
+    )
+    return {"grid": {"summary": pd.DataFrame(rows), "runs": None}}
+
+
+# --------------------------------------------------------------------------- settings
+
+#: claim id -> (builder(effect, noise), (supported, contradicted, inconclusive) as (effect, noise))
+BUILDERS = {
+    "nonlinearity_bends": (
+        lambda e, n: nonlinearity(e, n, "identity"),
+        [(0.4, 0.01), (-0.1, 0.01), (0.05, 0.1)],
+    ),
+    "step_cannot_learn": (
+        lambda e, n: nonlinearity(e, n, "step"),
+        [(0.4, 0.01), (-0.1, 0.01), (0.05, 0.1)],
+    ),
+    "few_layers_anything": (
+        lambda e, n: depth(e, n, "few"),
+        [(0.01, 0.002), (0.3, 0.01), (0.05, 0.1)],
+    ),
+    "many_layers_careless_fails": (
+        lambda e, n: depth(e, n, "many"),
+        [(0.4, 0.01), (0.02, 0.005), (0.1, 0.2)],
+    ),
+    "gradients_vanish": (gradients, [(-6.0, 0.1), (-0.5, 0.1), (-2.0, 2.0)]),
+    "gradients_explode": (gradients, [(6.0, 0.1), (0.5, 0.1), (2.0, 2.0)]),
+    "unregularised_overfits": (
+        lambda e, n: cures(e, n, "none"),
+        [(0.3, 0.01), (0.0, 0.01), (0.1, 0.2)],
+    ),
+    **{
+        f"cure_{label}": (
+            lambda e, n, label=label: cures(e, n, label),
+            [(0.1, 0.01), (-0.1, 0.01), (0.0, 0.1)],
+        )
+        for label in claims._CURES
+    },
+    "more_data": (data_size, [(0.2, 0.01), (-0.2, 0.01), (0.0, 1.0)]),
+    "l1_sparse": (lambda e, n: weights(e, n, "sparse"), [(0.5, 0.01), (-0.04, 0.005), (0, 0.2)]),
+    "l2_small": (lambda e, n: weights(e, n, "small"), [(0.3, 0.01), (2.0, 0.01), (1.0, 0.5)]),
+    "minibatch_cheaper": (
+        lambda e, n: batches(e, n, "cheaper"),
+        [(0.2, 0.01), (-0.2, 0.01), (0.0, 0.2)],
+    ),
+    "minibatch_little_loss": (
+        lambda e, n: batches(e, n, "little"),  # full minus mini = e
+        [(0.0, 0.002), (0.2, 0.01), (0.02, 0.1)],
+    ),
+    **{
+        f"{opt}_faster": (
+            lambda e, n, opt=opt: grid(e, n, "steps", opt),
+            [(1.0, 0), (-1.0, 0), (0.0, 0)],
+        )
+        for opt in ("momentum", "adagrad", "rmsprop", "adam")
+    },
+    "adam_fast": (lambda e, n: grid(e, n, "steps", "adam"), [(1.0, 0), (-1.0, 0), (0.0, 0)]),
+    "adam_well": (lambda e, n: grid(e, n, "well"), [(0.02, 0.002), (-0.1, 0.002), (-0.02, 0.05)]),
+}
+
+
+def _verdict(claim_id: str, inputs: dict) -> claims.Verdict:
+    (v,) = evaluate(inputs, only=[claim_id])
+    return v
+
+
+def test_every_claim_has_a_builder():
+    assert set(BUILDERS) == {c.claim_id for c in CLAIMS}
+
+
+@pytest.mark.parametrize("outcome", [0, 1, 2], ids=["supported", "contradicted", "inconclusive"])
+@pytest.mark.parametrize("claim_id", [c.claim_id for c in CLAIMS])
+def test_claim_reaches_every_outcome(claim_id, outcome):
+    build, settings = BUILDERS[claim_id]
+    effect, noise = settings[outcome]
+    v = _verdict(claim_id, build(effect, noise))
+    assert v.verdict == claims.VERDICTS[outcome], v
+    if outcome < 2:
+        assert math.isfinite(v.ci_low) and math.isfinite(v.ci_high)
+        assert v.ci_low <= v.value <= v.ci_high
+    assert v.evidence.endswith(".") and not v.evidence[0].islower()
+
+
+def test_decide_follows_the_interval_and_the_direction():
+    assert decide(0.1, 0.2, 0.0, ">") == "supported"
+    assert decide(-0.2, -0.1, 0.0, ">") == "contradicted"
+    assert decide(-0.1, 0.1, 0.0, ">") == "inconclusive"
+    assert decide(-0.2, -0.1, 0.0, "<") == "supported"
+    assert decide(0.1, 0.2, 0.0, "<") == "contradicted"
+    assert decide(math.nan, 0.2, 0.0, ">") == "inconclusive"
+    with pytest.raises(claims.NngridError, match="direction"):
+        decide(0, 1, 0, ">=")
+
+
+def test_a_single_cell_study_is_never_pooled_into_the_grid_claims():
+    inputs = grid(0.0, 0.0, "steps", "adam")
+    cells = claims.grid_cells(inputs["grid"]["summary"])
+    assert "mnist1d" not in set(cells.index.get_level_values("study"))
+
+
+def test_missing_experiments_give_inconclusive_rows_in_lesson_order():
+    table = claims_table({})
+    assert list(table.columns) == COLUMNS
+    assert list(table["claim_id"]) == [c.claim_id for c in CLAIMS]
+    assert set(table["verdict"]) == {"inconclusive"}
+    assert table["evidence"].str.startswith("Not measured").all()
+    assert set(table["section"]) == {"activations", "overfitting", "optimizers"}
+    assert set(table["direction"]) <= {">", "<"}
+    assert table["claim_id"].is_unique
+
+
+def test_bootstrap_interval_is_reproducible_and_covers_the_mean():
+    x = np.random.default_rng(3).normal(1.0, 1.0, 40)
+    a = claims.bootstrap_interval(x, np.mean)
+    b = claims.bootstrap_interval(x, np.mean)
+    assert a == b
+    assert a[1] < x.mean() < a[2]
+    assert claims.bootstrap_interval(np.ones(5), np.mean) == (1.0, 1.0, 1.0)
+
+
+def test_main_writes_the_table(tmp_path):
+    out = tmp_path / "claims.csv"
+    assert claims.main(["--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == COLUMNS and len(table) == len(CLAIMS)
+
+
+def test_the_readme_states_every_claims_statistic_and_threshold():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for c in CLAIMS:
+        row = next((line for line in readme.splitlines() if f"`{c.claim_id}`" in line), "")
+        assert c.statistic in row, c.claim_id
+        assert f"interval {c.direction} {c.threshold:g}" in row, c.claim_id
+
+
+def test_no_grid_verdict_moves_with_wall_clock_seconds():
+    inputs = grid(0.5, 0.0, "steps", "adam")
+    summary = inputs["grid"]["summary"]
+    rng = np.random.default_rng(0)
+    timed = {
+        "grid": {
+            "summary": summary.assign(
+                seconds_to_target_median=rng.uniform(0, 100, len(summary)),
+                seconds_mean=rng.uniform(0, 100, len(summary)),
+            ),
+            "runs": None,
+        }
+    }
+    slow = {"grid": {"summary": timed["grid"]["summary"].assign(
+        seconds_to_target_median=lambda d: d["seconds_to_target_median"][::-1].values
+    ), "runs": None}}  # fmt: skip
+    ids = [c.claim_id for c in CLAIMS if c.needs == ("grid",)]
+    assert evaluate(timed, only=ids) == evaluate(slow, only=ids) == evaluate(inputs, only=ids)
+
+
+# --------------------------------------------------------------------------- architectures
+
+
+def architectures(effect: float, noise: float, which: str) -> dict:
+    """Synthetic records of the architectures arm; ``which`` picks the claim the effect drives:
+    ``cnn`` (relu minus a rival's accuracy), ``fast`` (log2 of a rival's steps over relu's),
+    ``rnn`` (best relu/tanh minus sigmoid), ``grad`` (sigmoid's log10 gradient through time),
+    ``mlp`` (best minus worst MLP activation), ``shuffle`` (CNN/GRU drop minus the MLP's)."""
+    rng = _rng("architectures" + which)
+    alt = _alternating(noise)
+    records, grad_time = [], []
+
+    def rec(arch, fam, act, seed, acc, shuffled=False, steps=100.0):
+        records.append(
+            {
+                "architecture": arch,
+                "family": fam,
+                "activation": act,
+                "regularizer": "none",
+                "optimizer": "adam",
+                "seed": seed,
+                "shuffled": shuffled,
+                "test_accuracy": acc,
+                "diverged": False,
+                "epochs": 10,
+                "steps_per_epoch": 20,
+                "steps_to_target": steps,
+                "target": 0.9,
+            }
+        )
+
+    for seed in SEEDS:
+        base = 0.8 + rng.normal(0, 0.005)
+        e = alt()
+        # CNN: relu, tanh (2 points worse, twice as slow) and elu (the driven rival)
+        cnn_elu = base - (effect + e if which == "cnn" else 0.05)
+        fast = 2 ** ((effect + e) if which == "fast" else 1.0)
+        rec("cnn", "cnn", "relu", seed, base)
+        rec("cnn", "cnn", "tanh", seed, base - 0.02, steps=200.0)
+        rec("cnn", "cnn", "elu", seed, cnn_elu, steps=100.0 * fast)
+        # Elman RNN: relu, tanh and sigmoid (the driven rival); a GRU beside them
+        sig = base - (effect + e if which == "rnn" else 0.1)
+        rec("rnn", "rnn", "relu", seed, base)
+        rec("rnn", "rnn", "tanh", seed, base - 0.01)
+        rec("rnn", "rnn", "sigmoid", seed, sig)
+        rec("gru", "gated", "gates", seed, base + 0.05)
+        # MLP: relu, tanh, elu (driven), identity (left out of "any activation")
+        rec("mlp", "mlp", "relu", seed, base)
+        rec("mlp", "mlp", "tanh", seed, base - 0.01)
+        rec("mlp", "mlp", "elu", seed, base - (effect + e if which == "mlp" else 0.01))
+        rec("mlp", "mlp", "identity", seed, 0.3)
+        # shuffled control: the MLP keeps its accuracy, CNN and GRU drop by the effect
+        drop = effect + e if which == "shuffle" else 0.3
+        rec("mlp", "mlp", "relu", seed, base, shuffled=True)
+        rec("cnn", "cnn", "relu", seed, base - drop, shuffled=True)
+        rec("gru", "gated", "gates", seed, base + 0.05 - drop, shuffled=True)
+        # gradient through time at init: sigmoid shrinks by 10^effect, the others by 10^-0.5
+        for act in ("relu", "tanh", "sigmoid"):
+            decades = (effect + e if which == "grad" else -6.0) if act == "sigmoid" else -0.5
+            for t in range(4):
+                grad_time.append(
+                    {
+                        "architecture": "rnn",
+                        "family": "rnn",
+                        "activation": act,
+                        "regularizer": "none",
+                        "optimizer": "adam",
+                        "shuffled": False,
+                        "seed": seed,
+                        "stage": "init",
+                        "direction": 0,
+                        "t": t,
+                        "grad_norm": 10 ** (decades * (3 - t) / 3),
+                    }
+                )
+    return {"architectures": {"records": records, "curves": [], "grad_time": grad_time}}
+
+
+BUILDERS.update(
+    {
+        "cnn_relu": (
+            lambda e, n: architectures(e, n, "cnn"),
+            [(0.05, 0.002), (-0.1, 0.002), (-0.01, 0.05)],
+        ),
+        "cnn_relu_fast": (
+            lambda e, n: architectures(e, n, "fast"),
+            [(1.0, 0.05), (-1.0, 0.05), (0.0, 0.5)],
+        ),
+        "rnn_relu_or_tanh": (
+            lambda e, n: architectures(e, n, "rnn"),
+            [(0.1, 0.01), (-0.1, 0.01), (-0.01, 0.1)],
+        ),
+        "rnn_gradient_vanishes": (
+            lambda e, n: architectures(e, n, "grad"),
+            [(-6.0, 0.1), (0.5, 0.1), (-2.0, 2.0)],
+        ),
+        "mlp_anything": (
+            lambda e, n: architectures(e, n, "mlp"),
+            [(0.01, 0.002), (0.3, 0.01), (0.05, 0.1)],
+        ),
+        "shuffle_control": (
+            lambda e, n: architectures(e, n, "shuffle"),
+            [(0.3, 0.01), (0.0, 0.01), (0.05, 0.2)],
+        ),
+    }
+)
+
+
+def test_architecture_claims_leave_identity_out_and_censor_never_reached_runs():
+    inputs = architectures(0.01, 0.002, "mlp")
+    for r in inputs["architectures"]["records"]:  # identity far behind: still "anything works"
+        if r["activation"] == "identity":
+            r["test_accuracy"] = 0.1
+    assert _verdict("mlp_anything", inputs).verdict == "supported"
+    inputs = architectures(1.0, 0.05, "fast")
+    for r in inputs["architectures"]["records"]:  # relu never gets there: counted past budget
+        if r["family"] == "cnn" and r["activation"] == "relu":
+            r["steps_to_target"] = None
+    v = _verdict("cnn_relu_fast", inputs)
+    assert v.verdict == "contradicted" and "never" in v.evidence
+    inputs = architectures(0.0, 0.0, "shuffle")
+    inputs["architectures"]["records"] = [
+        r for r in inputs["architectures"]["records"] if not r["shuffled"]
+    ]
+    v = _verdict("shuffle_control", inputs)
+    assert v.verdict == "inconclusive" and "not trained" in v.evidence

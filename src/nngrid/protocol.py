@@ -364,7 +364,8 @@ def run_job(data: Any, spec: Mapping[str, Any], progress: Callable[[str], None] 
     return rows, time.perf_counter() - start
 
 
-def _read_spec(text: str) -> dict:
+def read_spec(text: str) -> dict:
+    """A job spec from a JSON file, or from the JSON itself when the text starts with ``{``."""
     try:
         if text.lstrip().startswith("{"):
             return json.loads(text)
@@ -390,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         load_plugins()
 
-        spec = _read_spec(args.spec)
+        spec = read_spec(args.spec)
         training = spec.get("training") if isinstance(spec, dict) else None
         dtype = training.get("dtype", "float32") if isinstance(training, dict) else "float32"
         data = load_dataset(args.data, dtype=dtype)

@@ -14,9 +14,32 @@ EXPERIMENT_HASH_ARCH = source_hash(
 )
 
 
+ARCH_SPEC = (
+    "results/specs/architectures/{study}/{dataset}/{architecture}/{optimizer}.json"
+)
+
+
+rule architecture_spec:
+    output:
+        ARCH_SPEC,
+    log:
+        "logs/architecture_spec/{study}/{dataset}/{architecture}/{optimizer}.log",
+    conda:
+        "../envs/nngrid.yaml"
+    threads: 1
+    resources:
+        mem_mb=200,
+        runtime=1,
+    params:
+        spec=architecture_spec_param,
+    shell:
+        "printf '%s\\n' {params.spec:q} > {output} 2> {log}"
+
+
 rule architecture:
     input:
         data="results/data/{dataset}.npz",
+        spec=ARCH_SPEC,
     output:
         ARCH_RUN,
     log:
@@ -34,7 +57,8 @@ rule architecture:
         code=EXPERIMENT_HASH_ARCH,
     shell:
         "python -m nngrid.experiments.architectures --data {input.data} "
-        "--spec {params.spec:q} --output {output} 2> {log}"
+        "--spec {input.spec} --output {output} 2>&1 | tee {log} | sed -u "
+        "'s|^|{wildcards.dataset}/{wildcards.architecture}/{wildcards.optimizer}: |'"
 
 
 rule architectures_merge:
@@ -52,3 +76,8 @@ rule architectures_merge:
         runtime=5,
     shell:
         "python -m nngrid.experiments.architectures --merge {input} --output {output} 2> {log}"
+
+
+# Writing a spec file takes milliseconds: never a Slurm job of its own.
+localrules:
+    architecture_spec,

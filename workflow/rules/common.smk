@@ -519,7 +519,8 @@ def job_cost(cfg, study, dataset, optimizer):
     n_params = sum(a * b + b for a, b in zip(widths, widths[1:]))
     grid = spec["optimizers"][0]["lr_grid"]
     points = grid["points"] if isinstance(grid, dict) else len(grid)
-    extend = spec["tuning"].get("extend", 2)  # points tried past an edge, at most on both
+    # points tried past an edge, at most on both
+    extend = spec["tuning"].get("extend", 2)
     tune_seeds = min(len(spec["seeds"]), spec["tuning"].get("seeds", 3))
     stack = max(points * tune_seeds, 2 * len(spec["seeds"]))
     n_train = max(1, n * (1 - data["val_fraction"] - data["test_fraction"]))

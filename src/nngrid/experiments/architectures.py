@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -185,8 +184,11 @@ def run_architecture(
     target: float = 0.9,
     probe: int = 256,
     axes: Mapping[str, Any] | None = None,
+    progress: Any = None,
 ) -> Result:
     """Every cell (regularizer x activation) of one architecture on ``data``: tune, rerun, measure.
+
+    ``progress``, when given, is called with one line of text per finished cell.
 
     ``regularizers`` are ``{label, kind, params}`` (kind defaults to the label). ``n_train``
     keeps the first ``n_train`` training points (the splits are already shuffled), a budget cut;
@@ -216,7 +218,8 @@ def run_architecture(
     base = {"optimizer": optimizer, "shuffled": False, **dict(axes or {})}
     base |= {"family": fam, "clip_norm": clip_norm}
     out: Result = {"records": [], "curves": [], "grad_time": []}
-    for reg, label in itertools.product(regularizers, cells):
+    todo = list(itertools.product(regularizers, cells))
+    for i, (reg, label) in enumerate(todo, start=1):
         act = activations[0] if label == GATES else label
         common = dict(
             layers=list(layers),
@@ -321,10 +324,20 @@ def run_architecture(
                             "grad_norm": float(g[r, d, t]),
                         }
                     )
+        if progress is not None:
+            acc = [rec["test_accuracy"] for rec in recs if rec["test_accuracy"] is not None]
+            progress(
+                f"cell {i}/{len(todo)} done: {label} x {reg['label']} x {optimizer}, lr {lr:.3g}"
+                + (" (grid edge)" if on_edge else "")
+                + (f", test accuracy {np.mean(acc):.3f}" if acc else "")
+                + f", {sum(bool(rec['diverged']) for rec in recs)} diverged"
+            )
     return out
 
 
-def run_job(data: Mapping[str, np.ndarray], spec: Mapping[str, Any]) -> Result:
+def run_job(
+    data: Mapping[str, np.ndarray], spec: Mapping[str, Any], progress: Any = None
+) -> Result:
     """One job of the workflow: ``spec`` as ``architecture_spec`` (workflow/rules/common.smk)
     writes it (``axes, layers, clip_norm, activations, regularizers, optimizer {name, params,
     lr_grid}, seeds, tuning {seeds, extend}, training {epochs, batch_size, dtype, n_train,
@@ -348,6 +361,7 @@ def run_job(data: Mapping[str, np.ndarray], spec: Mapping[str, Any]) -> Result:
         tune_seeds=int(tuning.get("seeds", 3)),
         extend=int(tuning.get("extend", 2)),
         axes={**dict(spec.get("axes") or {}), "shuffled": bool(spec.get("shuffled", False))},
+        progress=progress,
         **dict(spec.get("training") or {}),
     )
 
@@ -367,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run one architectures job, or merge the jobs' results.",
     )
     parser.add_argument("--data", help="dataset .npz written by `nngrid data`")
-    parser.add_argument("--spec", help="job spec: inline JSON")
+    parser.add_argument("--spec", help="job spec: a JSON file or inline JSON")
     parser.add_argument("--merge", nargs="*", help="job results (.npz) to concatenate")
     parser.add_argument("--output", required=True, help=".npz to write (atomically)")
     args = parser.parse_args(argv)
@@ -383,11 +397,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from nngrid.plugins import load_plugins
 
         load_plugins()
-        try:
-            spec = json.loads(args.spec)
-        except json.JSONDecodeError as exc:
-            raise NngridError(f"cannot read job spec {args.spec[:60]!r}: {exc}") from None
-        save(args.output, run_job(load_dataset(Path(args.data)), spec))
+        from nngrid.protocol import read_spec
+
+        spec = read_spec(args.spec)
+        dtype = (spec.get("training") or {}).get("dtype", "float32")
+
+        def progress(msg: str) -> None:
+            print(msg, file=sys.stderr, flush=True)
+
+        save(args.output, run_job(load_dataset(Path(args.data), dtype=dtype), spec, progress))
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)
         return 2

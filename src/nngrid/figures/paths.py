@@ -35,7 +35,7 @@ def optimizer_paths(
 
     ``records`` are :func:`nngrid.experiments.optimizer_paths` rows.
     """
-    from nngrid.experiments import PATH_TOLERANCE, TEST_FUNCTIONS
+    from nngrid.experiments.paths import PATH_TOLERANCE, TEST_FUNCTIONS
 
     theme()
     df = pd.DataFrame(records)

@@ -544,7 +544,7 @@ def _steps(inputs: Mapping[str, Any]) -> pd.DataFrame:
 def _win_score(mine: pd.Series, other: pd.Series) -> np.ndarray:
     """+1 where ``mine`` is smaller (faster), -1 where larger, 0 on ties (two nevers tie)."""
     a, b = mine.to_numpy(float), other.to_numpy(float)
-    return np.sign(b - np.where(a == b, b, a)).astype(float)
+    return np.where(a < b, 1.0, np.where(a > b, -1.0, 0.0))  # inf vs inf: neither is smaller
 
 
 def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:

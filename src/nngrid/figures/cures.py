@@ -32,7 +32,7 @@ def cures(result: dict, path: str | Path) -> Path:
     datasets = list(dict.fromkeys(df["dataset"]))
     order = [c for c in result.get("cures", []) if c in set(df["regularizer"])]
     fig, axes = plt.subplots(
-        len(datasets), 1, figsize=(8, 2.6 * len(datasets)), squeeze=False, sharex=True
+        len(datasets), 1, figsize=(10, 2.6 * len(datasets)), squeeze=False, sharex=True
     )
     for ax, ds in zip(axes[:, 0], datasets, strict=True):
         sub = df[df["dataset"] == ds]
@@ -61,7 +61,7 @@ def cures(result: dict, path: str | Path) -> Path:
             ax.axhline(means[order.index("none")], color="0.3", ls="--", lw=0.8)
         low = max(0.0, float(np.nanmin(lows)) - 0.1)
         ax.set(ylim=(low, 1.02), ylabel="test accuracy", title=ds)
-        ax.set_xticks(x, ticks, fontsize=7)
+        ax.set_xticks(x, ticks, fontsize=6.5)
     axes[0, 0].legend(fontsize=7, loc="lower right")
     fig.suptitle(QUESTION)
     fig.tight_layout()

@@ -32,8 +32,8 @@ def cures(result: dict, path: str | Path) -> Path:
     datasets = list(dict.fromkeys(df["dataset"]))
     order = [c for c in result.get("cures", []) if c in set(df["regularizer"])]
     fig, axes = plt.subplots(
-        len(datasets), 1, figsize=(10, 2.6 * len(datasets)), squeeze=False, sharex=True
-    )
+        len(datasets), 1, figsize=(10, 3.0 * len(datasets)), squeeze=False
+    )  # not sharex: each dataset's panel names the strengths chosen for it
     for ax, ds in zip(axes[:, 0], datasets, strict=True):
         sub = df[df["dataset"] == ds]
         x = np.arange(len(order))
@@ -49,8 +49,10 @@ def cures(result: dict, path: str | Path) -> Path:
             first = c.iloc[0]
             tick = cure
             if isinstance(first["strength_name"], str):
-                tick += f"\n{first['strength_name']} {first['strength']:.2g}"
-                tick += " edge" if bool(first["strength_on_edge"]) else ""
+                short = {"strength": "λ", "max_norm": "max"}
+                name = short.get(first["strength_name"], first["strength_name"])
+                tick += f"\n{name} {first['strength']:.2g}"
+                tick += "\n(grid edge)" if bool(first["strength_on_edge"]) else ""
             ticks.append(tick)
         means, lows, highs = map(np.asarray, (means, lows, highs))
         colors = ["0.6" if c == "none" else "C0" for c in order]
@@ -61,7 +63,7 @@ def cures(result: dict, path: str | Path) -> Path:
             ax.axhline(means[order.index("none")], color="0.3", ls="--", lw=0.8)
         low = max(0.0, float(np.nanmin(lows)) - 0.1)
         ax.set(ylim=(low, 1.02), ylabel="test accuracy", title=ds)
-        ax.set_xticks(x, ticks, fontsize=6.5)
+        ax.set_xticks(x, ticks, fontsize=7.5)
     axes[0, 0].legend(fontsize=7, loc="lower right")
     fig.suptitle(QUESTION)
     fig.tight_layout()

@@ -589,3 +589,25 @@ def test_write_landing_writes_the_page_and_a_standalone_table(tmp_path):
     assert doc.startswith("<!DOCTYPE html>") and doc.count('class="nngrid-claim"') == 3
     assert "onclick" not in doc  # a framed page cannot reach the report's script
     assert "results/figures/fig09_target.png" in page.read_text()
+
+
+def test_landing_page_with_many_claims_keeps_every_line_under_docutils_limit():
+    """docutils refuses a line past 10,000 characters ('Line exceeds the line-length-limit')
+    and the report then showed an error instead of the table: 32 claims on one line did."""
+    import pandas as pd
+
+    many = pd.concat([_contract_claims()] * 40, ignore_index=True)
+    page = R.landing_page(many, "Intro\n=====\n", {}, {})
+    assert max(len(line) for line in page.splitlines()) < 10_000
+    html = _render_like_snakemake(page)
+    assert html.count('class="nngrid-claim"') == len(many)
+
+
+def test_caption_verdicts_escape_rst_markup_from_the_tables():
+
+    row = _contract_claims().iloc[[0]].assign(statistic="share of |w| < 1e-3 *per seed*")
+    text = R.verdicts_text(row, "fig02_nonlinearity")
+    from docutils.core import publish_parts
+
+    html = publish_parts(text, writer="html", settings_overrides={"report_level": 2})["html_body"]
+    assert "share of |w| &lt; 1e-3 *per seed*" in html and "system-message" not in html

@@ -41,12 +41,22 @@ def verdicts_text(claims: pd.DataFrame, figure: str) -> str:
     out = []
     for r in rows.itertuples():
         out.append(
-            f"**Claim: {r.claim}** Verdict: **{VERDICT_WORDS.get(r.verdict, r.verdict)}**. "
-            f"Statistic: {r.statistic}; measured {_fmt(float(r.value))} (95% CI "
+            f"**Claim: {_rst(r.claim)}** Verdict: "
+            f"**{VERDICT_WORDS.get(r.verdict, r.verdict)}**. "
+            f"Statistic: {_rst(r.statistic)}; measured {_fmt(float(r.value))} (95% CI "
             f"{_fmt(float(r.ci_low))} to {_fmt(float(r.ci_high))}), the lesson predicts "
-            f"{r.direction} {_fmt(float(r.threshold))}. {r.evidence}"
+            f"{r.direction} {_fmt(float(r.threshold))}. {_rst(r.evidence)}"
         )
     return "\n\n".join(out)
+
+
+def _rst(text) -> str:
+    """Table text as literal rst: ``|w|`` would otherwise be read as a substitution, ``*`` as
+    emphasis and a backquote as a role."""
+    text = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+    for ch in "\\|*`":
+        text = text.replace(ch, "\\" + ch)
+    return text
 
 
 def _df(records) -> pd.DataFrame:
@@ -604,9 +614,9 @@ def claims_html(claims: pd.DataFrame, figures: dict[str, str] | None = None) -> 
     return (
         '<table class="nngrid-claims"><thead>'
         + head
-        + "</thead><tbody>"
-        + "".join(body)
-        + "</tbody></table>"
+        + "</thead><tbody>\n"
+        + "\n".join(body)  # a row a line: docutils refuses lines past 10,000 characters
+        + "\n</tbody></table>"
     )
 
 

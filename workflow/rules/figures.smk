@@ -445,6 +445,7 @@ if ARCH_RUNS:
         "gradients": "results/figures/fig12_gradient_time.png",
         "curves": "results/figures/fig12_curves.png",
     }
+    FIGURES += list(ARCH_FIGURES.values())  # the landing page links them too
     FINAL_TARGETS += list(ARCH_FIGURES.values())
 
     rule figure_architectures:

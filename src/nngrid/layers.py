@@ -161,8 +161,21 @@ class Layer:
 # --------------------------------------------------------------------------------- dense
 
 
+class _WeightBias(Layer):
+    """A layer with one weight matrix (drawn by the network's initializer) and one bias row."""
+
+    def init_replica(self, rng, values, net):
+        values[0][...] = net.initializer(rng, *self.params[0][1], net.dtype)
+
+    def bind(self, params, grads):
+        super().bind(params, grads)
+        self.W, self.b = params
+        self.WT = self.W.transpose(0, 2, 1)
+        self.dW, self.db = grads
+
+
 @LAYERS.register("dense")
-class Dense(Layer):
+class Dense(_WeightBias):
     """``Z = X @ W + b``, then the network's activation (not on the output layer)."""
 
     has_activation = True
@@ -184,15 +197,6 @@ class Dense(Layer):
         self.act = None if self.output else net.activation
         self.params = [("weight", (shape.dims[0], units)), ("bias", (1, units))]
         return Shape((units,))
-
-    def init_replica(self, rng, values, net):
-        values[0][...] = net.initializer(rng, *self.params[0][1], net.dtype)
-
-    def bind(self, params, grads):
-        super().bind(params, grads)
-        self.W, self.b = params
-        self.WT = self.W.transpose(0, 2, 1)
-        self.dW, self.db = grads
 
     def buffers(self, lead, B, dtype):
         R = self.W.shape[0]
@@ -263,7 +267,7 @@ def _scatter_windows(dX, dW, L_out, kernel, stride, dilation):
 
 
 @LAYERS.register("conv1d")
-class Conv1d(Layer):
+class Conv1d(_WeightBias):
     """Cross-correlation with zero padding: ``Z[j] = sum_k X[j*stride + k*dilation - padding]
     @ W_k + b``, then the network's activation. Computed as one GEMM over the gathered windows."""
 
@@ -299,15 +303,6 @@ class Conv1d(Layer):
         self.act = net.activation
         self.params = [("weight", (self.kernel * C, self.channels)), ("bias", (1, self.channels))]
         return Shape((self.L_out, self.channels), "channel")
-
-    def init_replica(self, rng, values, net):
-        values[0][...] = net.initializer(rng, *self.params[0][1], net.dtype)
-
-    def bind(self, params, grads):
-        super().bind(params, grads)
-        self.W, self.b = params
-        self.WT = self.W.transpose(0, 2, 1)
-        self.dW, self.db = grads
 
     def buffers(self, lead, B, dtype):
         R, K, C, Lo, Co = self.W.shape[0], self.kernel, self.C, self.L_out, self.channels

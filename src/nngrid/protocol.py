@@ -374,6 +374,15 @@ def read_spec(text: str) -> dict:
         raise NngridError(f"cannot read job spec {text[:60]!r}: {exc}") from None
 
 
+def load_job_data(path: str | os.PathLike[str], spec: Mapping[str, Any]) -> dict:
+    """A job's dataset, checked against the dtype its spec trains in (``training.dtype``)."""
+    from nngrid.datasets import load_dataset
+
+    training = spec.get("training") if isinstance(spec, Mapping) else None
+    dtype = training.get("dtype", "float32") if isinstance(training, Mapping) else "float32"
+    return load_dataset(path, dtype=dtype or "float32")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m nngrid.protocol --data D.npz --spec SPEC --output OUT.json``."""
     parser = argparse.ArgumentParser(
@@ -385,16 +394,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
     try:
-        from nngrid.datasets import load_dataset
         from nngrid.io import write_json
         from nngrid.plugins import load_plugins
 
         load_plugins()
 
         spec = read_spec(args.spec)
-        training = spec.get("training") if isinstance(spec, dict) else None
-        dtype = training.get("dtype", "float32") if isinstance(training, dict) else "float32"
-        data = load_dataset(args.data, dtype=dtype)
+        data = load_job_data(args.data, spec)
 
         def progress(msg: str) -> None:
             if not args.quiet:

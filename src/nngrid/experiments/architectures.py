@@ -44,7 +44,6 @@ import itertools
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -393,19 +392,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if not (args.data and args.spec):
             raise NngridError("give --data and --spec (one job), or --merge FILES")
-        from nngrid.datasets import load_dataset
         from nngrid.plugins import load_plugins
 
         load_plugins()
-        from nngrid.protocol import read_spec
+        from nngrid.protocol import load_job_data, read_spec
 
         spec = read_spec(args.spec)
-        dtype = (spec.get("training") or {}).get("dtype", "float32")
 
         def progress(msg: str) -> None:
             print(msg, file=sys.stderr, flush=True)
 
-        save(args.output, run_job(load_dataset(Path(args.data), dtype=dtype), spec, progress))
+        save(args.output, run_job(load_job_data(args.data, spec), spec, progress))
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)
         return 2

@@ -30,6 +30,8 @@ BAND = ("ci", 95)
 #: Bootstrap resamples per band (seaborn's default is 1000; 300 keeps the figure jobs quick
 #: while the band's edges move by well under a line width).
 N_BOOT = 300
+#: The keyword arguments every seaborn call draws its confidence band with.
+BAND_KWS = {"errorbar": BAND, "seed": BOOTSTRAP_SEED, "n_boot": N_BOOT}
 
 _METADATA = {
     ".svg": {"Date": None},

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from nngrid.figures import BAND, BOOTSTRAP_SEED, N_BOOT, save, theme
+from nngrid.figures import BAND_KWS, save, theme
 
 QUESTION = "Mini-batches or the full batch: loss per optimizer step and per example seen"
 
@@ -36,9 +36,7 @@ def batch_size_curves(records: list[dict] | pd.DataFrame, path: str | Path) -> P
             y="train_loss",
             hue="batch size (lr)",
             hue_order=order,
-            errorbar=BAND,
-            seed=BOOTSTRAP_SEED,
-            n_boot=N_BOOT,
+            **BAND_KWS,
             ax=ax,
             palette="flare",
         )

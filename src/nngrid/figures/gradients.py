@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import seaborn as sns
 
-from nngrid.figures import BAND, BOOTSTRAP_SEED, N_BOOT, save, theme
+from nngrid.figures import BAND_KWS, save, theme
 
 QUESTION = "Where do gradients vanish or explode, by depth, activation and initializer?"
 
@@ -32,9 +32,7 @@ def gradient_flow(result: dict, path: str | Path) -> Path:
         kind="line",
         marker="o",
         markersize=3,
-        errorbar=BAND,
-        seed=BOOTSTRAP_SEED,
-        n_boot=N_BOOT,
+        **BAND_KWS,
         height=2.2,
         aspect=1.3,
         facet_kws={"sharey": True, "margin_titles": True},
@@ -62,9 +60,7 @@ def depth_accuracy(result: dict, path: str | Path) -> Path:
         col="init",
         kind="line",
         marker="o",
-        errorbar=BAND,
-        seed=BOOTSTRAP_SEED,
-        n_boot=N_BOOT,
+        **BAND_KWS,
         height=2.6,
         aspect=1.1,
     )

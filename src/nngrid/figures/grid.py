@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from nngrid.figures import BAND, BOOTSTRAP_SEED, N_BOOT, ordered, save, theme
+from nngrid.figures import BAND_KWS, ordered, save, theme
 from nngrid.report import panel_label
 
 Q_HEATMAP = "Which activation x optimizer x regularizer reaches the best test accuracy?"
@@ -222,9 +222,7 @@ def learning_curves(
         row="measure",
         row_order=list(names.values()),
         kind="line",
-        errorbar=BAND,
-        seed=BOOTSTRAP_SEED,
-        n_boot=N_BOOT,
+        **BAND_KWS,
         height=2.3,
         aspect=1.15,
         facet_kws={"sharey": "row", "margin_titles": True},
@@ -274,9 +272,7 @@ def lr_sensitivity(
         col_wrap=min(4, tune["panel"].nunique()),
         kind="line",
         marker="o",
-        errorbar=BAND,
-        seed=BOOTSTRAP_SEED,
-        n_boot=N_BOOT,
+        **BAND_KWS,
         height=2.6,
         aspect=1.15,
         facet_kws={"sharex": False},
@@ -373,9 +369,7 @@ def _differences(
         order=ordered(data[y], order),
         col="panel",
         kind="point",
-        errorbar=BAND,
-        seed=BOOTSTRAP_SEED,
-        n_boot=N_BOOT,
+        **BAND_KWS,
         linestyle="none",
         height=2.8,
         aspect=1.2,

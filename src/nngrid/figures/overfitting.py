@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from nngrid.figures import BAND, BOOTSTRAP_SEED, N_BOOT, save, theme
+from nngrid.figures import BAND_KWS, save, theme
 
 Q_FITS = "Does an unregularised network chase the noise, and does each cure straighten it?"
 Q_LOSSES = "Does the test loss rise while the training loss keeps falling (and with each cure)?"
@@ -96,9 +96,7 @@ def data_size(records: list[dict] | pd.DataFrame, path: str | Path) -> Path:
         y="value",
         hue="measure",
         marker="o",
-        errorbar=BAND,
-        seed=BOOTSTRAP_SEED,
-        n_boot=N_BOOT,
+        **BAND_KWS,
         ax=ax,
     )
     ax.set(xscale="log", xlabel="training points", ylabel="loss (MSE / 2)")

@@ -16,7 +16,9 @@ call / epochs) and wall time.
   the output layer's forward; backward: every layer's weight-gradient GEMM and the input-gradient
   GEMMs of all but the first layer), on preallocated float32 arrays with ``np.matmul(out=)``.
 * ``*_stack10`` vs ``*_seq10``: a stack of 10 replicas in one ``train_replicas`` call vs 10
-  calls one after another; the ratio is of model-epochs per second.
+  calls one after another; the ratio is of model-epochs per second. ``cnn_floor_stack10``: the
+  GEMMs of a CNN stack of 10 alone; 10 runs in a row over it bounds any stack's speed-up from
+  above (a stack computes at least those products).
 * ``mlp`` vs ``mlp_pre``: bench_core.py's workload (40-128-128-10 relu, Adam, batch 128) through
   today's ``train_replicas`` and through the train.py and network.py of commit ``PRE_LAYERS``
   (loaded from git into this process): the layered core must not be slower.
@@ -100,32 +102,35 @@ def torch_run(model: str, data: dict, epochs: int, seed: int) -> float:
     return acc
 
 
-def cnn_floor(data: dict, epochs: int, seed: int) -> float:
-    """The CNN's GEMMs alone (see the module docstring), float32, preallocated."""
+def cnn_floor(data: dict, epochs: int, seed: int, R: int = 1) -> float:
+    """The CNN's GEMMs alone (see the module docstring), float32, preallocated; with ``R > 1``
+    those of a stack of R replicas (each product batched over a leading replica axis, as
+    ``train_replicas`` does them)."""
     rng = np.random.default_rng(seed)
     f32 = np.float32
     B, n = m.BATCH, len(data["X_train"])
+    T = (0, 2, 1)
     # (L_in, C_in, kernel, L_out) of the three convs; 25 channels out
     convs = [(40, 1, 5, 19), (19, 25, 3, 10), (10, 25, 3, 5)]
-    P = [rng.standard_normal((B * lo, k * c)).astype(f32) for _, c, k, lo in convs]
-    W = [rng.standard_normal((k * c, 25)).astype(f32) for _, c, k, _ in convs]
-    Z = [np.empty((B * lo, 25), f32) for *_, lo in convs]
-    dP = [np.empty((B * lo, k * c), f32) for _, c, k, lo in convs]
+    P = [rng.standard_normal((R, B * lo, k * c)).astype(f32) for _, c, k, lo in convs]
+    W = [rng.standard_normal((R, k * c, 25)).astype(f32) for _, c, k, _ in convs]
+    Z = [np.empty((R, B * lo, 25), f32) for *_, lo in convs]
+    dP = [np.empty((R, B * lo, k * c), f32) for _, c, k, lo in convs]
     dW = [np.empty_like(w) for w in W]
-    F = rng.standard_normal((B, 125)).astype(f32)
-    Wo, out = rng.standard_normal((125, 10)).astype(f32), np.empty((B, 10), f32)
-    dF, dWo = np.empty((B, 125), f32), np.empty((125, 10), f32)
+    F = rng.standard_normal((R, B, 125)).astype(f32)
+    Wo, out = rng.standard_normal((R, 125, 10)).astype(f32), np.empty((R, B, 10), f32)
+    dF, dWo = np.empty((R, B, 125), f32), np.empty((R, 125, 10), f32)
     for _ in range(epochs):
         for _ in range(n // B):
             for i in range(3):
                 np.matmul(P[i], W[i], out=Z[i])
             np.matmul(F, Wo, out=out)
-            np.matmul(F.T, out, out=dWo)
-            np.matmul(out, Wo.T, out=dF)
+            np.matmul(F.transpose(T), out, out=dWo)
+            np.matmul(out, Wo.transpose(T), out=dF)
             for i in (2, 1, 0):
-                np.matmul(P[i].T, Z[i], out=dW[i])
+                np.matmul(P[i].transpose(T), Z[i], out=dW[i])
                 if i:
-                    np.matmul(Z[i], W[i].T, out=dP[i])
+                    np.matmul(Z[i], W[i].transpose(T), out=dP[i])
     return float("nan")
 
 
@@ -184,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if "cnn" in groups:
         contenders["cnn_floor"] = (cnn_floor, 1)
     if "replicas" in groups:
+        contenders["cnn_floor_stack10"] = (lambda d, e, s: cnn_floor(d, e, s, R=10), 10)
         for model in ("cnn", "gru"):
             contenders[f"{model}_stack10"] = (
                 lambda d, e, s, mo=model: nngrid_run(mo, d, e, s, seeds=list(range(10))),
@@ -234,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
             )
     if "cnn_floor" in cpu:
         ratios["cnn: nngrid / its GEMM floor"] = cpu["cnn_nngrid"] / cpu["cnn_floor"]
+    if "cnn_floor_stack10" in cpu:  # a stack doing nothing but its GEMMs: the ceiling
+        ratios["cnn: 10 in a row / the stack's GEMMs alone"] = (
+            cpu["cnn_seq10"] / cpu["cnn_floor_stack10"]
+        )
     if "mlp" in cpu:
         ratios["mlp: today / pre-layers core"] = cpu["mlp"] / cpu["mlp_pre"]
     print("ratios (CPU time):")

@@ -64,7 +64,6 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from nngrid.activations import _sigmoid
 from nngrid.errors import NngridError
 from nngrid.registry import Registry
 
@@ -532,10 +531,45 @@ class Flatten(Layer):
 # --------------------------------------------------------------------------------- recurrent
 
 
-class _Recurrent(Layer):
-    """Shared set-up, parameters and loops of rnn, gru and lstm (``gates`` blocks of ``hidden``)."""
+def _span(views: Sequence[np.ndarray]) -> np.ndarray | None:
+    """One 1-D view over ``views`` if they lie back to back in one C-contiguous base, else None."""
+    base = views[0].base
+    if base is None or not base.flags.c_contiguous:
+        return None
+    size = views[0].itemsize
+    start = (views[0].__array_interface__["data"][0] - base.__array_interface__["data"][0]) // size
+    end = start
+    for v in views:
+        if v.base is not base or not v.flags.c_contiguous:
+            return None
+        if (v.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // size != end:
+            return None
+        end += v.size
+    return base.reshape(-1)[start:end]
 
-    gates = 1
+
+class _Recurrent(Layer):
+    """Shared set-up, parameters and time loops of rnn, gru and lstm.
+
+    One step of one direction is one batched GEMM and a few element-wise passes. The step's
+    input is a column block ``[h_{t-1}; x_t; 1]`` of ``K = hidden + C + 1`` rows and the GEMM
+    gives every pre-activation block of the step at once, ``P = W [h_{t-1}; x_t; 1]``, with
+    ``W (M, K)`` gathered from torch's four parameters of the direction (``M = blocks x
+    hidden``; the bias column holds ``b_ih + b_hh`` where a block takes both). Work arrays are
+    replica-minor, ``(..., rows, R, B)``: each block of a step is one contiguous array over all
+    replicas (element-wise passes run on it at full speed) and each replica's GEMM operands are
+    plain strided matrices. Steps are stored in processing order (the reverse direction's step
+    ``s`` is time ``L - 1 - s``), so both directions share the loops.
+    """
+
+    gates = 1  # torch's blocks of hidden units in W_ih, W_hh (G = gates x hidden)
+    blocks = 1  # pre-activation blocks a step computes
+    ih_blocks: tuple[int, ...] = (0,)  # block receiving gate g's input part x_t W_ih[g]
+    hh_blocks: tuple[int, ...] = (0,)  # block receiving gate g's recurrent part h W_hh[g]
+    #: blocks through a sigmoid, computed as ``(1 + tanh(a / 2)) / 2``: their rows of the
+    #: forward GEMM's matrix are halved (exact), saving a pass per step
+    sig_blocks: tuple[int, ...] = ()
+    cell_kept = 0  # the cell's own per-step arrays of ``hidden`` rows
     default_init: str | None = None  # None: the network's initializer
     _keys = ("hidden", "bidirectional", "sequences")
     #: Opt-in gradient through time: set ``keep_dh_norms = True`` on a layer and every backward
@@ -575,6 +609,16 @@ class _Recurrent(Layer):
             )
         self.L, self.C = shape.dims
         self.D = 2 if self.bidirectional else 1
+        self.K, self.M = H + self.C + 1, self.blocks * H
+        #: values per example and replica one step works on (sizes predict's chunks)
+        self.row_floats = self.K + self.M + 3 * H
+        #: values per example and replica a training pass keeps for the backward pass
+        self.kept_floats = self.D * (self.L + 1) * (self.K + self.M + self.cell_kept * H)
+        self.half = net.dtype.type(0.5)
+        scale = np.ones((self.M, 1), net.dtype)
+        for q in self.sig_blocks:
+            scale[q * H : (q + 1) * H] = self.half
+        self.row_scale = scale
         self.act = net.activation
         init = self.init or self.default_init
         self.w_init = net.initializer if init is None else INITIALIZERS.create(init)
@@ -601,141 +645,199 @@ class _Recurrent(Layer):
             for g in range(self.gates):
                 W_hh[:, g * H : (g + 1) * H] = self.r_init(rng, H, H, net.dtype)
 
+    def _gather_map(self, R: int) -> tuple[np.ndarray, ...]:
+        """Indices from one direction's parameters, concatenated flat in their order (W_ih,
+        W_hh, b_ih, b_hh, each ``(R, rows, cols)``), into its step matrix ``W (R, M, K)``:
+        ``(dst, src)`` of each value's first destination, ``(dst2, src2)`` of the values
+        added to a bias entry that already has one, and ``grad`` (the entry of ``W`` whose
+        gradient is each parameter's)."""
+        H, C, K, M, G = self.hidden, self.C, self.K, self.M, self.gates * self.hidden
+        sizes = [C * G, H * G, G, G]
+        offs = np.cumsum([0] + [R * s for s in sizes])
+        r = np.arange(R).reshape(-1, 1, 1, 1)
+        j = np.arange(H).reshape(1, 1, 1, -1)
+        srcs, dsts = [], []
+        for p, (rows, col0, blocks) in enumerate(
+            [
+                (C, H, self.ih_blocks),
+                (H, 0, self.hh_blocks),
+                (1, K - 1, self.ih_blocks),
+                (1, K - 1, self.hh_blocks),
+            ]
+        ):
+            a = np.arange(rows).reshape(1, -1, 1, 1)
+            g = np.arange(self.gates).reshape(1, 1, -1, 1)
+            q = np.asarray(blocks).reshape(1, 1, -1, 1)
+            srcs.append((offs[p] + r * rows * G + a * G + g * H + j).reshape(-1))
+            col = col0 + (a if rows > 1 or col0 != K - 1 else 0 * a)
+            dsts.append((r * M * K + (q * H + j) * K + col).reshape(-1))
+        src, dst = np.concatenate(srcs), np.concatenate(dsts)
+        _, first = np.unique(dst, return_index=True)
+        again = np.setdiff1d(np.arange(dst.size), first)
+        return dst[first], src[first], dst[again], src[again], dst
+
     def bind(self, params, grads):
         super().bind(params, grads)
+        R = params[0].shape[0]
+        maps = self._gather_map(R)
         self.dirs = []
         for d in range(self.D):
-            W_ih, W_hh, b_ih, b_hh = params[4 * d : 4 * d + 4]
-            dW_ih, dW_hh, db_ih, db_hh = grads[4 * d : 4 * d + 4]
-            self.dirs.append(
-                {
-                    "W_ih": W_ih,
-                    "W_hh": W_hh,
-                    "b_ih": b_ih,
-                    "W_ihT": W_ih.transpose(0, 2, 1),
-                    "W_hhT": W_hh.transpose(0, 2, 1),
-                    "b_hhT": b_hh.transpose(0, 2, 1),
-                    "dW_ih": dW_ih,
-                    "dW_hh": dW_hh,
-                    "db_ih": db_ih,
-                    "db_hh": db_hh,
-                }
-            )
+            p, g = params[4 * d : 4 * d + 4], grads[4 * d : 4 * d + 4]
+            self.dirs.append({"p": p, "g": g, "p1": _span(p), "g1": _span(g), "maps": maps})
 
-    # The time loop works hidden-major: a step's arrays are (R, G, B) and (R, H, B), so a
-    # gate's block is contiguous per replica (with batch-minor (R, B, G) arrays every gate
-    # slice is a strided (B, H) view, and elementwise work on it runs B short inner loops).
+    def _gather(self, w: dict, W: np.ndarray, Ws: np.ndarray) -> None:
+        """The direction's current parameters into its step matrix ``W`` (zeros stay zero) and
+        ``Ws``, ``W`` with the sigmoid blocks' rows halved."""
+        dst, src, dst2, src2, _ = w["maps"]
+        flat = w["p1"] if w["p1"] is not None else np.concatenate([v.reshape(-1) for v in w["p"]])
+        Wf = W.reshape(-1)
+        Wf[dst] = flat[src]
+        Wf[dst2] += flat[src2]
+        if Ws is not W:
+            np.multiply(W, self.row_scale, out=Ws)
+
+    def _scatter(self, w: dict, dW: np.ndarray) -> None:
+        """The gradient of ``W`` into the direction's four parameter gradients."""
+        grad = w["maps"][4]
+        if w["g1"] is not None:
+            np.take(dW.reshape(-1), grad, out=w["g1"])
+            return
+        values, start = np.take(dW.reshape(-1), grad), 0
+        for view in w["g"]:
+            np.copyto(view, values[start : start + view.size].reshape(view.shape))
+            start += view.size
+
     def buffers(self, lead, B, dtype):
-        R, L, H, G = self.p[0].shape[0], self.L, self.hidden, self.gates * self.hidden
-        buf = {
-            "Xt": np.empty((*lead, L, B, self.C), dtype),
-            "XW": np.empty((R, L, B, G), dtype),  # x_t W_ih + b_ih, batch-minor (one GEMM)
-            "out": np.empty((R, B, L, self.D * H) if self.sequences else (R, B, self.D * H), dtype),
-        }
+        R, L, H, K, M = self.p[0].shape[0], self.L, self.hidden, self.K, self.M
+        out = (R, B, L, self.D * H) if self.sequences else (R, B, self.D * H)
+        buf: dict[str, Any] = {"out": np.empty(out, dtype)}
         for d in range(self.D):
-            buf[f"XT{d}"] = np.empty((R, L, G, B), dtype)  # the same, hidden-major, per step
-            buf[f"Hp{d}"] = np.zeros((R, L + 2, H, B), dtype)  # h_t at t + 1; zeros at both ends
-            self.cell_buffers(buf, d, R, L, B, dtype)
+            Hc = np.zeros((L + 1, K, R, B), dtype)  # step s reads rows [h_{s-1}; x_s; 1] of Hc[s]
+            Hc[:, K - 1] = 1
+            W = np.zeros((R, M, K), dtype)
+            b = {"Hc": Hc, "W": W, "Ws": np.zeros_like(W) if self.sig_blocks else W}
+            self.cell_buffers(b, R, B, dtype)
+            ev = self.step_arrays(1, R, B, dtype)  # a pass that keeps nothing: one step's slot
+            b["ev"] = [self.step_views(b, ev, s, 0) for s in range(L)]
+            buf[f"d{d}"] = b
         return buf
 
-    def cell_buffers(self, buf, d, R, L, B, dtype):
+    def step_arrays(self, steps: int, R: int, B: int, dtype: np.dtype) -> dict:
+        """Per-step arrays (``steps`` slots): the pre-activations and the cell's own."""
+        return {"P": np.empty((steps, self.M, R, B), dtype)}
+
+    def cell_buffers(self, b: dict, R: int, B: int, dtype: np.dtype) -> None:
         pass
 
     def train_buffers(self, buf, lead, B, dtype):
-        R, L, H, G = self.p[0].shape[0], self.L, self.hidden, self.gates * self.hidden
-        buf["dh"] = np.empty((R, H, B), dtype)
-        buf["dYT"] = np.empty((R, L, H, B), dtype)
-        buf["Grows"] = np.empty((R, L, B, G), dtype)
-        buf["Hrows"] = np.empty((R, L, B, H), dtype)
-        buf["dXt"] = np.empty((R, L, B, self.C), dtype)
-        buf["dX"] = np.empty((R, B, L, self.C), dtype)
-        buf["ones"] = np.ones((1, 1, L * B), dtype)
+        R, L, H, K, M = self.p[0].shape[0], self.L, self.hidden, self.K, self.M
+        shared = {
+            "dh": np.empty((H, R, B), dtype),
+            "dP": np.empty((M, R, B), dtype),  # one step's: its dW is added up at once
+            "dHc": np.empty((L, K, R, B), dtype),  # W^T dP: rows [dh_{s-1}; dx_s; -]
+            "dWs": np.empty((L, R, M, K), dtype),
+            "dW": np.empty((R, M, K), dtype),
+            "T1": np.empty((H, R, B), dtype),
+            "T2": np.empty((H, R, B), dtype),
+            "dX": np.empty((R, B, L, self.C), dtype),
+        }
+        if self.sequences:
+            shared["dYs"] = np.empty((L, H, R, B), dtype)
+        self.cell_train_buffers(shared, R, B, dtype)
+        buf["shared"] = shared
         for d in range(self.D):
-            buf[f"dGx{d}"] = np.empty((R, L, G, B), dtype)
-            buf[f"dGh{d}"] = buf[f"dGx{d}"] if self.gates != 3 else np.empty((R, L, G, B), dtype)
+            b = buf[f"d{d}"]
+            tr = self.step_arrays(L, R, B, dtype)
+            b["fw"] = [self.step_views(b, tr, s, s) for s in range(L)]
+            b["bw"] = [dict(v, **self.back_views(shared, s)) for s, v in enumerate(b["fw"])]
 
-    @staticmethod
-    def _times(L: int, d: int) -> range:
-        return range(L) if d == 0 else range(L - 1, -1, -1)
+    def cell_train_buffers(self, shared: dict, R: int, B: int, dtype: np.dtype) -> None:
+        pass
+
+    def step_views(self, b: dict, arrays: dict, s: int, slot: int) -> dict:
+        """Views of step ``s`` (its per-step arrays in ``slot``) for the forward pass."""
+        H, Hc, P = self.hidden, b["Hc"], arrays["P"]
+        return {
+            "W": b["Ws"],
+            "xin": Hc[s].transpose(1, 0, 2),  # (R, K, B)
+            "xinT": Hc[s].transpose(1, 2, 0),
+            "pout": P[slot].transpose(1, 0, 2),  # (R, M, B)
+            "P": [P[slot, q * H : (q + 1) * H] for q in range(self.blocks)],
+            "h_prev": Hc[s, :H],
+            "h": Hc[s + 1, :H],
+            "WT": b["W"].transpose(0, 2, 1),
+        }
+
+    def back_views(self, shared: dict, s: int) -> dict:
+        """The extra views of step ``s`` for the backward pass."""
+        H, dP, dHc = self.hidden, shared["dP"], shared["dHc"]
+        return {
+            "dpin": dP.transpose(1, 0, 2),
+            "dhout": dHc[s].transpose(1, 0, 2),
+            "dWs": shared["dWs"][s],
+            "dP": [dP[q * H : (q + 1) * H] for q in range(self.blocks)],
+            "dh_prev": dHc[s, :H],
+        }
 
     def forward(self, X, buf, keep):
-        L, H = self.L, self.hidden
-        Xt = buf["Xt"]
-        np.copyto(Xt, np.swapaxes(X, -3, -2))
-        lead = Xt.shape[:-3]
-        B = Xt.shape[-2]
-        X2 = Xt.reshape(*lead, L * B, self.C)
-        out, XW = buf["out"], buf["XW"]
-        R = XW.shape[0]
-        XW2 = XW.reshape(R, L * B, -1)
+        L, H, C = self.L, self.hidden, self.C
+        # the input, (L, C, R or 1, B), time-reversed for the reverse direction
+        src = X.transpose(1, 2, 0)[:, :, None, :] if X.ndim == 3 else X.transpose(2, 3, 0, 1)
+        out = buf["out"]
         for d, w in enumerate(self.dirs):
-            np.matmul(X2, w["W_ih"], out=XW2)
-            np.add(XW2, w["b_ih"], out=XW2)
-            np.copyto(buf[f"XT{d}"], XW.transpose(0, 1, 3, 2))
-            Hp = buf[f"Hp{d}"]
-            prev = 0 if d == 0 else 2
-            for t in self._times(L, d):
-                self.step(buf, d, w, t, Hp[:, t + prev], Hp[:, t + 1], keep)
+            b = buf[f"d{d}"]
+            self._gather(w, b["W"], b["Ws"])
+            Hc = b["Hc"]
+            np.copyto(Hc[:L, H : H + C], src if d == 0 else src[::-1])
+            for v in b["fw"] if keep else b["ev"]:
+                self.step(v, keep)
+            o = out[..., d * H : (d + 1) * H]
             if self.sequences:
-                np.copyto(out[..., d * H : (d + 1) * H], Hp[:, 1 : L + 1].transpose(0, 3, 1, 2))
+                np.copyto(o, (Hc[1 : L + 1] if d == 0 else Hc[L:0:-1])[:, :H].transpose(2, 3, 0, 1))
             else:
-                np.copyto(
-                    out[..., d * H : (d + 1) * H], np.swapaxes(Hp[:, L if d == 0 else 1], 1, 2)
-                )
+                np.copyto(o, Hc[L, :H].transpose(1, 2, 0))
         return out
 
     def backward(self, dY, buf, need_dx):
-        L, H = self.L, self.hidden
-        Xt = buf["Xt"]
-        lead, B = Xt.shape[:-3], Xt.shape[-2]
-        X2T = np.swapaxes(Xt.reshape(*lead, L * B, self.C), -1, -2)
-        dh, dYT, Grows, Hrows = buf["dh"], buf["dYT"], buf["Grows"], buf["Hrows"]
-        R = dh.shape[0]
-        G2 = Grows.reshape(R, L * B, -1)
+        L, H, C = self.L, self.hidden, self.C
+        sh = buf["shared"]
+        dh, dHc, dWs, dW = sh["dh"], sh["dHc"], sh["dWs"], sh["dW"]
+        R = dh.shape[1]
         norms = None
         if self.keep_dh_norms:
             norms = self.dh_norms = np.zeros((R, self.D, L))
+        dX = sh["dX"]
         for d, w in enumerate(self.dirs):
+            b = buf[f"d{d}"]
             dYd = dY[..., d * H : (d + 1) * H]
-            Hp = buf[f"Hp{d}"]
-            prev = 0 if d == 0 else 2
-            self.reset_carry(buf)
+            self.reset_carry(sh)
             if self.sequences:
-                np.copyto(dYT, dYd.transpose(0, 2, 3, 1))
+                dYs = sh["dYs"]
+                np.copyto(dYs, (dYd if d == 0 else dYd[:, :, ::-1]).transpose(2, 3, 0, 1))
                 dh.fill(0)
             else:
-                np.copyto(dh, np.swapaxes(dYd, 1, 2))
-            for t in reversed(self._times(L, d)):
+                np.copyto(dh, dYd.transpose(2, 0, 1))
+            views = b["bw"]
+            for s in range(L - 1, -1, -1):
                 if self.sequences:
-                    dh += dYT[:, t]
+                    dh += dYs[s]
                 if norms is not None:  # dh is dL/dh_t here
-                    norms[:, d, t] = np.sqrt(np.einsum("rhb,rhb->r", dh, dh, dtype=np.float64))
-                self.step_back(buf, d, w, t, Hp[:, t + prev], dh)
-            # the weight gradients as GEMMs over all steps, on batch-minor copies
-            np.copyto(Hrows, Hp[:, prev : prev + L].transpose(0, 1, 3, 2))
-            if self.gates == 3:  # gru: the recurrent gradient differs in the n gate
-                np.copyto(Grows, buf[f"dGh{d}"].transpose(0, 1, 3, 2))
-                np.matmul(Hrows.reshape(R, L * B, H).transpose(0, 2, 1), G2, out=w["dW_hh"])
-                np.matmul(buf["ones"], G2, out=w["db_hh"])
-            np.copyto(Grows, buf[f"dGx{d}"].transpose(0, 1, 3, 2))
-            np.matmul(X2T, G2, out=w["dW_ih"])
-            np.matmul(buf["ones"], G2, out=w["db_ih"])
-            if self.gates != 3:
-                np.matmul(Hrows.reshape(R, L * B, H).transpose(0, 2, 1), G2, out=w["dW_hh"])
-                np.copyto(w["db_hh"], w["db_ih"])
+                    t = s if d == 0 else L - 1 - s
+                    norms[:, d, t] = np.sqrt(np.einsum("hrb,hrb->r", dh, dh, dtype=np.float64))
+                v = views[s]
+                self.step_back(v, dh, sh)
+                np.matmul(v["dpin"], v["xinT"], out=v["dWs"])  # dP_s [h_{s-1}; x_s; 1]^T
+            np.sum(dWs, axis=0, out=dW)
+            self._scatter(w, dW)
             if need_dx:
-                dXt2 = buf["dXt"].reshape(R, L * B, self.C)
+                dx = dHc[:, H : H + C].transpose(2, 3, 0, 1)
                 if d == 0:
-                    np.matmul(G2, w["W_ihT"], out=dXt2)
+                    np.copyto(dX, dx)
                 else:
-                    dXt2 += np.matmul(G2, w["W_ihT"])
-        if not need_dx:
-            return None
-        dX = buf["dX"]
-        np.copyto(dX, np.swapaxes(buf["dXt"], 1, 2))
-        return dX
+                    dX += dx[:, :, ::-1]
+        return dX if need_dx else None
 
-    def reset_carry(self, buf):
+    def reset_carry(self, shared):
         pass
 
     def to_torch(self, name, value):
@@ -747,137 +849,163 @@ class RNN(_Recurrent):
     """Elman: ``h_t = f(x_t W_ih + b_ih + h_{t-1} W_hh + b_hh)`` with f the network's activation."""
 
     has_activation = True
+    cell_kept = 1  # the activation's saved state
 
-    def cell_buffers(self, buf, d, R, L, B, dtype):
-        buf[f"S{d}"] = np.empty((R, L, self.hidden, B), dtype)
+    def step_arrays(self, steps, R, B, dtype):
+        arrays = super().step_arrays(steps, R, B, dtype)
+        arrays["S"] = np.empty((steps, self.hidden, R, B), dtype)
+        return arrays
 
-    def step(self, buf, d, w, t, h_prev, h, keep):
-        Z = buf[f"XT{d}"][:, t]  # becomes the pre-activation in place
-        Z += np.matmul(w["W_hhT"], h_prev)
-        Z += w["b_hhT"]
+    def step_views(self, b, arrays, s, slot):
+        return dict(super().step_views(b, arrays, s, slot), S=arrays["S"][slot])
+
+    def step(self, v, keep):
+        np.matmul(v["W"], v["xin"], out=v["pout"])
         if keep:
-            self.act.forward_train(Z, h, buf[f"S{d}"][:, t])
+            self.act.forward_train(v["P"][0], v["h"], v["S"])
         else:
-            self.act.forward(Z, out=h)
+            self.act.forward(v["P"][0], out=v["h"])
 
-    def step_back(self, buf, d, w, t, h_prev, dh):
-        dZ = buf[f"dGx{d}"][:, t]
-        Z, h = buf[f"XT{d}"][:, t], buf[f"Hp{d}"][:, t + 1]
-        self.act.backward_train(Z, h, buf[f"S{d}"][:, t], dh, dZ)
-        np.matmul(w["W_hh"], dZ, out=dh)
+    def step_back(self, v, dh, shared):
+        self.act.backward_train(v["P"][0], v["h"], v["S"], dh, v["dP"][0])
+        np.matmul(v["WT"], v["dpin"], out=v["dhout"])
+        np.copyto(dh, v["dh_prev"])
 
 
 @LAYERS.register("gru")
 class GRU(_Recurrent):
-    """torch's GRU, gates r, z, n (see the module docstring)."""
+    """torch's GRU, gates r, z, n (see the module docstring). A step's blocks: the r and z
+    pre-activations, ``h_{t-1} W_hh[n] + b_hh[n]`` and ``x_t W_ih[n] + b_ih[n]``."""
 
-    gates = 3
+    gates, blocks = 3, 4
+    ih_blocks, hh_blocks, sig_blocks = (0, 1, 3), (0, 1, 2), (0, 1)
     default_init = "glorot_uniform"
 
-    def cell_buffers(self, buf, d, R, L, B, dtype):
-        H = self.hidden
-        buf[f"HW{d}"] = np.empty((R, L, 3 * H, B), dtype)  # W_hh^T h_{t-1} + b_hh
-        buf[f"RZ{d}"] = np.empty((R, L, 2 * H, B), dtype)
-        buf[f"N{d}"] = np.empty((R, L, H, B), dtype)
+    def cell_buffers(self, b, R, B, dtype):
+        b["T"] = np.empty((self.hidden, R, B), dtype)
 
-    def step(self, buf, d, w, t, h_prev, h, keep):
-        H = self.hidden
-        XW, HW = buf[f"XT{d}"][:, t], buf[f"HW{d}"][:, t]
-        RZ, N = buf[f"RZ{d}"][:, t], buf[f"N{d}"][:, t]
-        np.matmul(w["W_hhT"], h_prev, out=HW)
-        HW += w["b_hhT"]
-        np.add(XW[:, : 2 * H], HW[:, : 2 * H], out=RZ)
-        _sigmoid(RZ, out=RZ)
-        np.multiply(RZ[:, :H], HW[:, 2 * H :], out=N)
-        N += XW[:, 2 * H :]
-        np.tanh(N, out=N)
-        np.subtract(h_prev, N, out=h)  # h = n + z (h_prev - n)
-        h *= RZ[:, H:]
-        h += N
+    def step_views(self, b, arrays, s, slot):
+        v = super().step_views(b, arrays, s, slot)
+        v.update(rz=arrays["P"][slot, : 2 * self.hidden], T=b["T"])
+        return v
 
-    def step_back(self, buf, d, w, t, h_prev, dh):
-        H = self.hidden
-        HW = buf[f"HW{d}"][:, t]
-        RZ, n = buf[f"RZ{d}"][:, t], buf[f"N{d}"][:, t]
-        r, z = RZ[:, :H], RZ[:, H:]
-        dGx, dGh = buf[f"dGx{d}"][:, t], buf[f"dGh{d}"][:, t]
+    def step(self, v, keep):
+        np.matmul(v["W"], v["xin"], out=v["pout"])
+        rz, T, h = v["rz"], v["T"], v["h"]
+        r, z, hn, n = v["P"]  # n's block holds x W_ih[n] + b_ih[n] until n overwrites it
+        np.tanh(rz, out=rz)  # sigmoid of the pre-activation (W's rows halved)
+        rz *= self.half
+        rz += self.half
+        np.multiply(r, hn, out=T)
+        n += T
+        np.tanh(n, out=n)
+        np.subtract(v["h_prev"], n, out=h)  # h = n + z (h_prev - n)
+        h *= z
+        h += n
+
+    def step_back(self, v, dh, sh):
+        r, z, hn, n = v["P"]
+        dr, dz, dhn, dxn = v["dP"]
+        T1, T2 = sh["T1"], sh["T2"]
         one = dh.dtype.type(1)
-        # n's pre-activation: dn * (1 - n^2), dn = dh (1 - z)
-        da_n = dGx[:, 2 * H :]
-        np.multiply(dh, one - z, out=da_n)
-        da_n *= one - n * n
-        np.multiply(da_n, r, out=dGh[:, 2 * H :])
-        # r: da_n * HW_n * r (1 - r); z: dh (h_prev - n) z (1 - z)
-        da_r = dGx[:, :H]
-        np.multiply(da_n, HW[:, 2 * H :], out=da_r)
-        da_r *= r * (one - r)
-        da_z = dGx[:, H : 2 * H]
-        np.subtract(h_prev, n, out=da_z)
-        da_z *= dh
-        da_z *= z * (one - z)
-        dGh[:, : 2 * H] = dGx[:, : 2 * H]
+        np.subtract(one, z, out=T1)
+        np.multiply(dh, T1, out=dxn)  # dn = dh (1 - z); n's pre-activation: dn (1 - n^2)
+        np.multiply(n, n, out=T2)
+        np.subtract(one, T2, out=T2)
+        dxn *= T2
+        np.multiply(dxn, r, out=dhn)
+        np.multiply(dxn, hn, out=dr)  # r: da_n hn r (1 - r)
+        np.subtract(one, r, out=T2)
+        T2 *= r
+        dr *= T2
+        np.subtract(v["h_prev"], n, out=dz)  # z: dh (h_prev - n) z (1 - z)
+        dz *= dh
+        T1 *= z
+        dz *= T1
+        np.matmul(v["WT"], v["dpin"], out=v["dhout"])
         dh *= z
-        dh += np.matmul(w["W_hh"], dGh)
+        dh += v["dh_prev"]
 
 
 @LAYERS.register("lstm")
 class LSTM(_Recurrent):
     """torch's LSTM, gates i, f, g, o (see the module docstring)."""
 
-    gates = 4
+    gates, blocks = 4, 4
+    ih_blocks = hh_blocks = (0, 1, 3, 2)  # blocks i, f, o (the sigmoids, together), g
+    sig_blocks = (0, 1, 2)
+    cell_kept = 2  # c and tanh(c)
     default_init = "glorot_uniform"
 
-    def cell_buffers(self, buf, d, R, L, B, dtype):
-        H = self.hidden
-        buf[f"Cp{d}"] = np.zeros((R, L + 2, H, B), dtype)  # c_t at t + 1, like Hp
-        buf[f"TC{d}"] = np.empty((R, L, H, B), dtype)  # tanh(c_t)
+    def cell_buffers(self, b, R, B, dtype):
+        b["Cc"] = np.zeros((self.L + 1, self.hidden, R, B), dtype)  # c at s + 1, zeros at 0
+        b["ig"] = np.empty((self.hidden, R, B), dtype)
 
-    def train_buffers(self, buf, lead, B, dtype):
-        super().train_buffers(buf, lead, B, dtype)
-        buf["dc"] = np.empty((self.p[0].shape[0], self.hidden, B), dtype)
+    def step_arrays(self, steps, R, B, dtype):
+        arrays = super().step_arrays(steps, R, B, dtype)
+        arrays["TC"] = np.empty((steps, self.hidden, R, B), dtype)  # tanh(c)
+        return arrays
 
-    def reset_carry(self, buf):
-        buf["dc"].fill(0)
+    def cell_train_buffers(self, shared, R, B, dtype):
+        shared["dc"] = np.empty((self.hidden, R, B), dtype)
 
-    def step(self, buf, d, w, t, h_prev, h, keep):
-        H = self.hidden
-        G = buf[f"XT{d}"][:, t]  # becomes the activated gates in place
-        G += np.matmul(w["W_hhT"], h_prev)
-        G += w["b_hhT"]
-        _sigmoid(G[:, : 2 * H], out=G[:, : 2 * H])
-        np.tanh(G[:, 2 * H : 3 * H], out=G[:, 2 * H : 3 * H])
-        _sigmoid(G[:, 3 * H :], out=G[:, 3 * H :])
-        i, f, g, o = G[:, :H], G[:, H : 2 * H], G[:, 2 * H : 3 * H], G[:, 3 * H :]
-        Cp = buf[f"Cp{d}"]
-        prev = t if d == 0 else t + 2
-        c = Cp[:, t + 1]
-        np.multiply(f, Cp[:, prev], out=c)
-        c += i * g
-        tc = buf[f"TC{d}"][:, t]
+    def reset_carry(self, shared):
+        shared["dc"].fill(0)
+
+    def step_views(self, b, arrays, s, slot):
+        v = super().step_views(b, arrays, s, slot)
+        v.update(
+            ifo=arrays["P"][slot, : 3 * self.hidden],
+            c_prev=b["Cc"][s],
+            c=b["Cc"][s + 1],
+            tc=arrays["TC"][slot],
+            ig=b["ig"],
+        )
+        return v
+
+    def step(self, v, keep):
+        np.matmul(v["W"], v["xin"], out=v["pout"])
+        i, f, o, g = v["P"]
+        c, tc, ig, ifo = v["c"], v["tc"], v["ig"], v["ifo"]
+        np.tanh(ifo, out=ifo)  # sigmoids of the pre-activations (W's rows halved)
+        ifo *= self.half
+        ifo += self.half
+        np.tanh(g, out=g)
+        np.multiply(f, v["c_prev"], out=c)
+        np.multiply(i, g, out=ig)
+        c += ig
         np.tanh(c, out=tc)
-        np.multiply(o, tc, out=h)
+        np.multiply(o, tc, out=v["h"])
 
-    def step_back(self, buf, d, w, t, h_prev, dh):
-        H = self.hidden
-        G = buf[f"XT{d}"][:, t]
-        i, f, g, o = G[:, :H], G[:, H : 2 * H], G[:, 2 * H : 3 * H], G[:, 3 * H :]
-        prev = t if d == 0 else t + 2
-        c_prev = buf[f"Cp{d}"][:, prev]
-        tc = buf[f"TC{d}"][:, t]
-        dc = buf["dc"]
+    def step_back(self, v, dh, sh):
+        i, f, o, g = v["P"]
+        di, df, do, dg = v["dP"]
+        tc, dc, T1 = v["tc"], sh["dc"], sh["T1"]
         one = dh.dtype.type(1)
-        dG = buf[f"dGx{d}"][:, t]
-        np.multiply(dh, tc, out=dG[:, 3 * H :])  # do
-        dG[:, 3 * H :] *= o * (one - o)
-        dc += dh * o * (one - tc * tc)
-        np.multiply(dc, g, out=dG[:, :H])  # di
-        dG[:, :H] *= i * (one - i)
-        np.multiply(dc, c_prev, out=dG[:, H : 2 * H])  # df
-        dG[:, H : 2 * H] *= f * (one - f)
-        np.multiply(dc, i, out=dG[:, 2 * H : 3 * H])  # dg
-        dG[:, 2 * H : 3 * H] *= one - g * g
+        np.multiply(dh, tc, out=do)  # do = dh tanh(c), through o's sigmoid
+        np.subtract(one, o, out=T1)
+        T1 *= o
+        do *= T1
+        np.multiply(tc, tc, out=T1)  # dc += dh o (1 - tanh(c)^2)
+        np.subtract(one, T1, out=T1)
+        T1 *= o
+        T1 *= dh
+        dc += T1
+        np.multiply(dc, g, out=di)
+        np.subtract(one, i, out=T1)
+        T1 *= i
+        di *= T1
+        np.multiply(dc, v["c_prev"], out=df)
+        np.subtract(one, f, out=T1)
+        T1 *= f
+        df *= T1
+        np.multiply(dc, i, out=dg)
+        np.multiply(g, g, out=T1)
+        np.subtract(one, T1, out=T1)
+        dg *= T1
         dc *= f
-        np.matmul(w["W_hh"], dG, out=dh)
+        np.matmul(v["WT"], v["dpin"], out=v["dhout"])
+        np.copyto(dh, v["dh_prev"])
 
 
 # --------------------------------------------------------------------------------- specs
@@ -974,11 +1102,10 @@ def plan(spec: Any, in_shape: Sequence[int], n_out: int) -> tuple[int, list[int]
     n_params, kept = 0, []
     for i, layer in enumerate(layers):
         layer.index = i
-        before = shape
         shape = layer.build(shape, stub)
         n_params += sum(int(np.prod(sh)) for _, sh in layer.params)
         size = int(np.prod(shape.dims))
         if isinstance(layer, _Recurrent):
-            size = max(size, before.dims[0] * layer.D * layer.gates * layer.hidden)
+            size = max(size, layer.kept_floats)
         kept.append(size)
     return n_params, kept

@@ -160,7 +160,7 @@ class Network:
             if layer.name == "conv1d":  # the gathered windows
                 widest = max(widest, layer.L_out * layer.kernel * layer.C)
             elif layer.name in ("rnn", "gru", "lstm"):
-                widest = max(widest, layer.L * layer.gates * layer.hidden)
+                widest = max(widest, layer.row_floats)
         rows = PREDICT_BYTES // (self.R * widest * self.dtype.itemsize)
         return int(min(PREDICT_CHUNK, max(16, rows)))
 

@@ -19,6 +19,7 @@ from nngrid.experiments.architectures import (
     grad_through_time,
     merge,
     run_architecture,
+    steps_to_target,
     uses_activation,
 )
 from nngrid.network import Network
@@ -202,8 +203,18 @@ def test_run_architecture_tunes_each_activation_and_records_curves_and_gradients
         curve = [c for c in res["curves"] if c["activation"] == r["activation"]]
         curve = [c for c in curve if c["seed"] == r["seed"]]
         assert [c["epoch"] for c in curve] == [0, 1, 2, 3]
-        hit = [c["step"] for c in curve if c["train_accuracy"] >= 0.6]
-        assert r["steps_to_target"] == (hit[0] if hit else None)
+        i = next((i for i, c in enumerate(curve) if c["train_accuracy"] >= 0.6), None)
+        if i is None:
+            assert r["steps_to_target"] is None
+        elif i == 0:
+            assert r["steps_to_target"] == 0
+        else:  # between the two evaluations that straddle the target, linearly
+            (s0, a0), (s1, a1) = (
+                (curve[j]["step"], curve[j]["train_accuracy"]) for j in (i - 1, i)
+            )
+            want = s0 + (0.6 - a0) / (a1 - a0) * (s1 - s0)
+            assert s0 < r["steps_to_target"] <= s1
+            assert r["steps_to_target"] == pytest.approx(want, rel=1e-12)
     g = res["grad_time"]
     assert len(g) == 2 * 2 * 2 * 8  # activations x stages x seeds x steps
     assert {x["stage"] for x in g} == {"init", "trained"}
@@ -379,3 +390,26 @@ def test_on_slurm_the_architecture_jobs_group_like_the_training_jobs():
     assert groups["architecture"] in sizes
     rules = (ROOT / "workflow" / "rules" / "architectures.smk").read_text()
     assert "rule architecture:" in rules  # the name the profile groups
+
+
+def _curve(*accs):
+    return [{"epoch": e, "train_accuracy": a} for e, a in enumerate(accs)]
+
+
+def test_steps_to_target_interpolates_between_the_evaluations_that_straddle_it():
+    # 10 steps per epoch; 0.5 after epoch 1, 0.7 after epoch 2: 0.6 is halfway, at step 15
+    assert steps_to_target(_curve(0.1, 0.5, 0.7), 0.6, 10) == pytest.approx(15.0)
+    assert steps_to_target(_curve(0.1, 0.58, 0.9), 0.6, 10) == pytest.approx(10 + 10 * 0.02 / 0.32)
+    # two runs that both get there during epoch 2 no longer tie
+    fast, slow = (
+        steps_to_target(_curve(0.1, 0.2, 0.95), 0.6, 40),
+        steps_to_target(_curve(0.1, 0.2, 0.61), 0.6, 40),
+    )
+    assert 40 < fast < slow <= 80
+    assert steps_to_target(_curve(0.1, 0.6), 0.6, 10) == pytest.approx(10.0)  # exactly there
+    assert steps_to_target(_curve(0.7, 0.8), 0.6, 10) == 0  # there from the start
+    assert steps_to_target(_curve(0.1, 0.5, 0.59), 0.6, 10) is None  # never
+    # an epoch without an evaluation: no neighbour to interpolate with, the epoch's end counts
+    gap = [{"epoch": 0, "train_accuracy": 0.1}, {"epoch": 2, "train_accuracy": 0.9}]
+    assert steps_to_target(gap, 0.6, 10) == 20.0
+    assert steps_to_target([{"epoch": 1, "train_accuracy": None}], 0.6, 10) is None

@@ -18,8 +18,9 @@ Result (saved with :func:`nngrid.experiments.save`):
     (the dataset's positions permuted), ``clip_norm``, ``seed``, ``lr`` (chosen), ``lr_on_edge``,
     ``lr_extended``, ``all_diverged``, the final ``train/val/test_accuracy``, ``diverged``,
     ``diverged_epoch``, ``epochs``, ``steps_per_epoch``, ``target`` (the training accuracy that
-    counts as "there") and ``steps_to_target`` (optimizer steps of the first epoch whose training
-    accuracy reached it; ``None`` when never).
+    counts as "there") and ``steps_to_target`` (optimizer steps until the training accuracy
+    reached it, read off the learning curve: the first epoch-end evaluation at or above the
+    target and the one before it, interpolated linearly between them; ``None`` when never).
 ``curves``
     The rerun's learning curves: per seed and epoch (0 is the initial weights) ``step``
     (optimizer steps so far), ``train_loss``, ``train_accuracy``, ``val_accuracy``.
@@ -139,6 +140,28 @@ def check_fit(
 
 def _steps_per_epoch(n_train: int, batch_size: Any) -> int:
     return 1 if batch_size in (None, "full") else max(1, math.ceil(n_train / int(batch_size)))
+
+
+def steps_to_target(history: Sequence[Mapping[str, Any]], target: float, spe: int) -> float | None:
+    """Optimizer steps until the training accuracy of ``history`` (one entry per evaluated
+    epoch, epoch 0 the initial weights) first reached ``target``, interpolated linearly between
+    the two evaluations that straddle it (``spe`` steps per epoch); ``None`` when it never did.
+
+    Epoch-end evaluations alone would count whole epochs, so two runs reaching the target
+    within the same epoch would tie however far apart they got there."""
+    prev = None
+    for h in history:
+        acc = h["train_accuracy"]
+        if acc is None:
+            continue
+        if acc >= target:
+            e = float(h["epoch"])
+            if prev is None or prev[0] != e - 1 or not acc > prev[1]:
+                return e * spe
+            frac = (target - prev[1]) / (acc - prev[1])
+            return (e - 1 + min(max(frac, 0.0), 1.0)) * spe
+        prev = (float(h["epoch"]), float(acc))
+    return None
 
 
 def _recurrent(model) -> Any:
@@ -261,14 +284,6 @@ def run_architecture(
         }
         cell |= {"lr_extended": bool(extended), "all_diverged": bool(all_diverged)}
         for r, rec in enumerate(recs):
-            hit = next(
-                (
-                    h["epoch"]
-                    for h in rec["history"]
-                    if h["train_accuracy"] is not None and h["train_accuracy"] >= target
-                ),
-                None,
-            )
             out["records"].append(
                 {
                     **cell,
@@ -286,7 +301,7 @@ def run_architecture(
                     },
                     "steps_per_epoch": spe,
                     "target": float(target),
-                    "steps_to_target": None if hit is None else int(hit) * spe,
+                    "steps_to_target": steps_to_target(rec["history"], target, spe),
                 }
             )
             for h in rec["history"]:

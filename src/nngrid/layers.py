@@ -612,6 +612,8 @@ class _Recurrent(Layer):
         self.K, self.M = H + self.C + 1, self.blocks * H
         #: values per example and replica one step works on (sizes predict's chunks)
         self.row_floats = self.K + self.M + 3 * H
+        #: values per example and replica a pass that keeps nothing holds for the whole sequence
+        self.sequence_floats = self.D * (self.L + 1) * (self.K + H)
         #: values per example and replica a training pass keeps for the backward pass
         self.kept_floats = self.D * (self.L + 1) * (self.K + self.M + self.cell_kept * H)
         self.half = net.dtype.type(0.5)

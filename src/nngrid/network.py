@@ -52,6 +52,10 @@ PREDICT_CHUNK = 2048
 #: layers; dense ones keep ``PREDICT_CHUNK``).
 PREDICT_BYTES = 2**22
 
+#: Bound on what a recurrent layer holds for a whole sequence in one :meth:`Network.predict`
+#: chunk (its states at every step; one step's work is bounded by ``PREDICT_BYTES``).
+PREDICT_SEQUENCE_BYTES = 2**26
+
 #: Batch sizes whose forward/backward buffers are kept (least recently used ones are dropped).
 _CACHE_SIZE = 4
 
@@ -156,12 +160,15 @@ class Network:
         if all(layer.name == "dense" for layer in self.layers):
             return PREDICT_CHUNK
         widest = max(int(np.prod(shape.dims)) for shape in self.layer_shapes)
+        held = 1
         for layer in self.layers:
             if layer.name == "conv1d":  # the gathered windows
                 widest = max(widest, layer.L_out * layer.kernel * layer.C)
             elif layer.name in ("rnn", "gru", "lstm"):
                 widest = max(widest, layer.row_floats)
-        rows = PREDICT_BYTES // (self.R * widest * self.dtype.itemsize)
+                held = max(held, layer.sequence_floats)
+        size = self.R * self.dtype.itemsize
+        rows = min(PREDICT_BYTES // (size * widest), PREDICT_SEQUENCE_BYTES // (size * held))
         return int(min(PREDICT_CHUNK, max(16, rows)))
 
     # ----------------------------------------------------------------- parameter layout

@@ -658,21 +658,21 @@ class _Recurrent(Layer):
         offs = np.cumsum([0] + [R * s for s in sizes])
         r = np.arange(R).reshape(-1, 1, 1, 1)
         j = np.arange(H).reshape(1, 1, 1, -1)
+        g = np.arange(self.gates).reshape(1, 1, -1, 1)
         srcs, dsts = [], []
-        for p, (rows, col0, blocks) in enumerate(
+        # (rows of the parameter, W's column of its row a, the block of each gate)
+        for p, (rows, column, blocks) in enumerate(
             [
-                (C, H, self.ih_blocks),
-                (H, 0, self.hh_blocks),
-                (1, K - 1, self.ih_blocks),
-                (1, K - 1, self.hh_blocks),
+                (C, lambda a: H + a, self.ih_blocks),  # W_ih row c: x_t's column H + c
+                (H, lambda a: a, self.hh_blocks),  # W_hh row k: h_{t-1}'s column k
+                (1, lambda a: K - 1 + 0 * a, self.ih_blocks),  # the biases: the ones column
+                (1, lambda a: K - 1 + 0 * a, self.hh_blocks),
             ]
         ):
             a = np.arange(rows).reshape(1, -1, 1, 1)
-            g = np.arange(self.gates).reshape(1, 1, -1, 1)
             q = np.asarray(blocks).reshape(1, 1, -1, 1)
             srcs.append((offs[p] + r * rows * G + a * G + g * H + j).reshape(-1))
-            col = col0 + (a if rows > 1 or col0 != K - 1 else 0 * a)
-            dsts.append((r * M * K + (q * H + j) * K + col).reshape(-1))
+            dsts.append((r * M * K + (q * H + j) * K + column(a)).reshape(-1))
         src, dst = np.concatenate(srcs), np.concatenate(dsts)
         _, first = np.unique(dst, return_index=True)
         again = np.setdiff1d(np.arange(dst.size), first)

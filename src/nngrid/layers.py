@@ -157,6 +157,14 @@ class Layer:
     _keys: tuple[str, ...] = ()
 
 
+def _activate(act: Any, Z: np.ndarray, A: np.ndarray, saved: np.ndarray, keep: bool) -> None:
+    """``A = act(Z)``; a pass that keeps its work also fills ``saved`` for the backward pass."""
+    if keep:
+        act.forward_train(Z, A, saved)
+    else:
+        act.forward(Z, out=A)
+
+
 # --------------------------------------------------------------------------------- dense
 
 
@@ -217,12 +225,8 @@ class Dense(_WeightBias):
         buf["X"] = X
         if self.act is None:
             return Z
-        A = buf["A"]
-        if keep:
-            self.act.forward_train(Z, A, buf["S"])
-        else:
-            self.act.forward(Z, out=A)
-        return A
+        _activate(self.act, Z, buf["A"], buf.get("S"), keep)
+        return buf["A"]
 
     def backward(self, dY, buf, need_dx):
         if self.act is not None:
@@ -338,12 +342,8 @@ class Conv1d(_WeightBias):
         np.matmul(P2, self.W, out=Z2)
         np.add(Z2, self.b, out=Z2)
         buf["P2"] = P2
-        A = buf["A"]
-        if keep:
-            self.act.forward_train(Z, A, buf["S"])
-        else:
-            self.act.forward(Z, out=A)
-        return A
+        _activate(self.act, Z, buf["A"], buf.get("S"), keep)
+        return buf["A"]
 
     def backward(self, dY, buf, need_dx):
         dZ = buf["dZ"]
@@ -531,19 +531,16 @@ class Flatten(Layer):
 # --------------------------------------------------------------------------------- recurrent
 
 
-def _span(views: Sequence[np.ndarray]) -> np.ndarray | None:
-    """One 1-D view over ``views`` if they lie back to back in one C-contiguous base, else None."""
+def _span(views: Sequence[np.ndarray]) -> np.ndarray:
+    """One 1-D view over ``views``, which the network lays out back to back in its flat buffer."""
     base = views[0].base
-    if base is None or not base.flags.c_contiguous:
-        return None
     size = views[0].itemsize
     start = (views[0].__array_interface__["data"][0] - base.__array_interface__["data"][0]) // size
     end = start
     for v in views:
-        if v.base is not base or not v.flags.c_contiguous:
-            return None
-        if (v.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // size != end:
-            return None
+        at = (v.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // size
+        if v.base is not base or not v.flags.c_contiguous or at != end:
+            raise RuntimeError("a recurrent layer's parameters must be consecutive in one buffer")
         end += v.size
     return base.reshape(-1)[start:end]
 
@@ -685,13 +682,13 @@ class _Recurrent(Layer):
         self.dirs = []
         for d in range(self.D):
             p, g = params[4 * d : 4 * d + 4], grads[4 * d : 4 * d + 4]
-            self.dirs.append({"p": p, "g": g, "p1": _span(p), "g1": _span(g), "maps": maps})
+            self.dirs.append({"p1": _span(p), "g1": _span(g), "maps": maps})
 
     def _gather(self, w: dict, W: np.ndarray, Ws: np.ndarray) -> None:
         """The direction's current parameters into its step matrix ``W`` (zeros stay zero) and
         ``Ws``, ``W`` with the sigmoid blocks' rows halved."""
         dst, src, dst2, src2, _ = w["maps"]
-        flat = w["p1"] if w["p1"] is not None else np.concatenate([v.reshape(-1) for v in w["p"]])
+        flat = w["p1"]
         Wf = W.reshape(-1)
         Wf[dst] = flat[src]
         Wf[dst2] += flat[src2]
@@ -700,14 +697,7 @@ class _Recurrent(Layer):
 
     def _scatter(self, w: dict, dW: np.ndarray) -> None:
         """The gradient of ``W`` into the direction's four parameter gradients."""
-        grad = w["maps"][4]
-        if w["g1"] is not None:
-            np.take(dW.reshape(-1), grad, out=w["g1"])
-            return
-        values, start = np.take(dW.reshape(-1), grad), 0
-        for view in w["g"]:
-            np.copyto(view, values[start : start + view.size].reshape(view.shape))
-            start += view.size
+        np.take(dW.reshape(-1), w["maps"][4], out=w["g1"])
 
     def buffers(self, lead, B, dtype):
         R, L, H, K, M = self.p[0].shape[0], self.L, self.hidden, self.K, self.M
@@ -863,10 +853,7 @@ class RNN(_Recurrent):
 
     def step(self, v, keep):
         np.matmul(v["W"], v["xin"], out=v["pout"])
-        if keep:
-            self.act.forward_train(v["P"][0], v["h"], v["S"])
-        else:
-            self.act.forward(v["P"][0], out=v["h"])
+        _activate(self.act, v["P"][0], v["h"], v["S"], keep)
 
     def step_back(self, v, dh, shared):
         self.act.backward_train(v["P"][0], v["h"], v["S"], dh, v["dP"][0])

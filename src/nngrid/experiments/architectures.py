@@ -156,10 +156,10 @@ def steps_to_target(history: Sequence[Mapping[str, Any]], target: float, spe: in
             continue
         if acc >= target:
             e = float(h["epoch"])
-            if prev is None or prev[0] != e - 1 or not acc > prev[1]:
+            if prev is None or prev[0] != e - 1:  # no evaluation just before: the epoch's end
                 return e * spe
-            frac = (target - prev[1]) / (acc - prev[1])
-            return (e - 1 + min(max(frac, 0.0), 1.0)) * spe
+            # prev[1] < target <= acc: the crossing lies in (e - 1, e]
+            return (e - 1 + (target - prev[1]) / (acc - prev[1])) * spe
         prev = (float(h["epoch"]), float(acc))
     return None
 

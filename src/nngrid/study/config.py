@@ -504,6 +504,15 @@ def _culprits(factors: dict, keys: Iterable[str]) -> str:
     return ", ".join(f"{k} = {_short(factors[k][0], 30)}" for k in ranked)
 
 
+def _too_costly(job: str, need: str, factors: dict, unrelated: str) -> NngridError:
+    """The error for a job that needs ``need``, naming the factors (all but ``unrelated``)."""
+    keys = [k for k in factors if not k.endswith(unrelated)]
+    return NngridError(
+        f"config error: job {job} needs {need}driven by {_culprits(factors, keys)}); make the "
+        "largest of them smaller"
+    )
+
+
 def check_costs(cfg: dict) -> None:
     """Refuse at load a job whose estimated memory exceeds this machine's RAM or whose work
     exceeds MAX_JOB_MINUTES, naming the job, the keys that drive it, the estimate and limit.
@@ -515,19 +524,17 @@ def check_costs(cfg: dict) -> None:
         memory, minutes, factors = job_cost(cfg, row["study"], row["dataset"], row["optimizer"])
         job = f"{row['study']}/{row['dataset']}/{row['optimizer']}"
         if memory > limit:
-            keys = [k for k in factors if not k.endswith("epochs")]
-            raise NngridError(
-                f"config error: job {job} needs an estimated {human_bytes(memory)} of memory, "
-                f"more than this machine's {human_bytes(limit)} (driven by "
-                f"{_culprits(factors, keys)}); make the largest of them smaller"
+            need = (
+                f"an estimated {human_bytes(memory)} of memory, more than this machine's "
+                f"{human_bytes(limit)} ("
             )
+            raise _too_costly(job, need, factors, "epochs")
         if minutes > MAX_JOB_MINUTES:
-            keys = [k for k in factors if not k.endswith("batch_size")]
-            raise NngridError(
-                f"config error: job {job} needs an estimated {minutes:,.0f} minutes of "
-                f"training, more than the limit of {MAX_JOB_MINUTES:,} (7 days; driven by "
-                f"{_culprits(factors, keys)}); make the largest of them smaller"
+            need = (
+                f"an estimated {minutes:,.0f} minutes of training, more than the limit of "
+                f"{MAX_JOB_MINUTES:,} (7 days; "
             )
+            raise _too_costly(job, need, factors, "batch_size")
 
 
 def check_architectures(cfg: dict) -> None:

@@ -245,7 +245,7 @@ def architecture_spec(
 # the package modules that can change its result.
 
 #: Modules at the top of src/nngrid that never influence a training result.
-NOT_CORE = {"tables.py", "report.py", "claims.py", "cli.py", "__main__.py"}
+NOT_CORE = {"tables.py", "claims.py", "cli.py", "__main__.py"}
 
 
 def _root() -> Path:

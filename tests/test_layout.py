@@ -41,12 +41,7 @@ CORE_PACKAGES = ["nngrid.core", "nngrid"]
 FORBIDDEN_LIBRARIES = ["pandas", "matplotlib", "seaborn", "scipy", "sklearn"]
 #: nngrid's study side, wherever it lives (a module counts when its name starts with one of these).
 FORBIDDEN_NNGRID = [
-    "nngrid.study",
-    "nngrid.tables",
-    "nngrid.claims",
-    "nngrid.report",
-    "nngrid.figures",
-    "nngrid.experiments",
+    f"nngrid.{name}" for name in ("study", "tables", "claims", "report", "figures", "experiments")
 ]
 
 SRC = Path(nngrid.__file__).resolve().parent

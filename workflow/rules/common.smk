@@ -2,6 +2,7 @@
 # nngrid.study.jobs builds the job tables, specs, paths and code hashes, nngrid.study.costs
 # estimates each job's runtime) and the input functions of the rules. No rules live here.
 
+# Path and nngrid: the rule files name the modules their code hashes cover with them.
 from pathlib import Path
 
 import nngrid

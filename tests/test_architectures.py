@@ -23,20 +23,13 @@ from nngrid.experiments.architectures import (
     uses_activation,
 )
 from nngrid.network import Network
+from nngrid.study import costs, jobs
+from nngrid.study.config import check_config
 from nngrid.train import replica_rngs
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 CNN = [{"conv1d": {"channels": 4, "kernel": 3, "stride": 2, "padding": 1}}, "flatten"]
-
-
-@pytest.fixture(scope="module")
-def common():
-    """The helpers of workflow/rules/common.smk (plain Python: no rules live there)."""
-    namespace = {"__name__": "common_smk"}
-    code = (ROOT / "workflow" / "rules" / "common.smk").read_text()
-    exec(compile(code, "common.smk", "exec"), namespace)
-    return namespace
 
 
 def quick():
@@ -240,59 +233,57 @@ def test_gated_units_are_one_cell_and_results_merge(tmp_path):
 # -- workflow helpers --------------------------------------------------------------------------
 
 
-def test_quick_config_has_an_architectures_study_kept_out_of_the_grid(common):
-    cfg = common["check_config"](quick(), SCHEMA)
-    jobs = common["job_table"](cfg)
-    assert not jobs["study"].str.startswith("architectures").any()
-    arch = common["architecture_jobs"](cfg)
+def test_quick_config_has_an_architectures_study_kept_out_of_the_grid():
+    cfg = check_config(quick(), SCHEMA)
+    grid = jobs.job_table(cfg)
+    assert not grid["study"].str.startswith("architectures").any()
+    arch = jobs.architecture_jobs(cfg)
     assert set(arch["study"]) == {"architectures", "architectures_shuffled"}
     assert len(arch) == sum(
         len(s["datasets"]) * len(s["architectures"]) * len(s["optimizers"])
         for s in cfg["studies"].values()
         if "architectures" in s
     )
-    spec = common["architecture_spec"](
-        cfg, "architectures_shuffled", "mnist1d_shuffled", "cnn", "adam"
-    )
+    spec = jobs.architecture_spec(cfg, "architectures_shuffled", "mnist1d_shuffled", "cnn", "adam")
     assert spec["shuffled"] is True and spec["layers"] == cfg["architectures"]["cnn"]["layers"]
     assert spec["training"]["n_train"] == 300 and spec["optimizer"]["lr_grid"]["points"] == 2
 
 
-def _bad(common, edit):
+def _bad(edit):
     cfg = quick()
     edit(cfg)
     with pytest.raises(NngridError) as err:
-        common["check_config"](copy.deepcopy(cfg), SCHEMA)
+        check_config(copy.deepcopy(cfg), SCHEMA)
     assert "\n" not in str(err.value)
     return str(err.value)
 
 
-def test_config_refuses_bad_architectures_in_one_line(common):
+def test_config_refuses_bad_architectures_in_one_line():
     def conv_on_moons(cfg):
         cfg["studies"]["architectures"]["datasets"] = ["moons"]
 
-    msg = _bad(common, conv_on_moons)
+    msg = _bad(conv_on_moons)
     assert "'cnn'" in msg and "'moons'" in msg and "studies.architectures" in msg
 
     def unknown_kind(cfg):
         cfg["architectures"]["cnn"]["layers"][0] = {"conv3d": {"channels": 2}}
 
-    assert "architectures.cnn.layers" in _bad(common, unknown_kind)
+    assert "architectures.cnn.layers" in _bad(unknown_kind)
 
     def unknown_key(cfg):
         cfg["architectures"]["rnn"]["layers"] = [{"rnn": {"hidden": 4, "cells": 2}}]
 
-    assert "unknown key 'cells'" in _bad(common, unknown_key)
+    assert "unknown key 'cells'" in _bad(unknown_key)
 
     def unnamed(cfg):
         cfg["studies"]["architectures"]["architectures"] = ["cnn", "transformer"]
 
-    assert "transformer" in _bad(common, unnamed)
+    assert "transformer" in _bad(unnamed)
 
     def bad_clip(cfg):
         cfg["architectures"]["rnn_clip"]["clip_norm"] = 0
 
-    assert "clip_norm" in _bad(common, bad_clip)
+    assert "clip_norm" in _bad(bad_clip)
 
 
 # -- figure 12 ---------------------------------------------------------------------------------
@@ -367,18 +358,13 @@ def test_figure12_is_deterministic_draws_every_panel_and_captions_numbers(arm, t
     assert "rnn/relu init 10^" in grad and "gru/gates" in grad
 
 
-def test_architecture_runtime_grows_with_the_work(common):
-    from types import SimpleNamespace
-
-    cfg = common["check_config"](quick(), SCHEMA)
-    common["config"] = cfg
-    wc = SimpleNamespace(
-        study="architectures", dataset="mnist1d", architecture="cnn", optimizer="adam"
-    )
-    small = common["architecture_runtime"](wc)
+def test_architecture_runtime_grows_with_the_work():
+    cfg = check_config(quick(), SCHEMA)
+    job = ("architectures", "mnist1d", "cnn", "adam")
+    small = costs.architecture_runtime(cfg, *job)
     cfg["studies"]["architectures"]["training"]["epochs"] = 3000
     cfg["studies"]["architectures"]["architecture_options"].pop("n_train")
-    big = common["architecture_runtime"](wc)
+    big = costs.architecture_runtime(cfg, *job)
     assert small == 10 and big > 10 * small
 
 

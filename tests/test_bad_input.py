@@ -4,7 +4,7 @@ key or flag, the bad value, and the fix or the valid choices.
 Three groups, one test id per case:
 
 - ``CONFIG_CASES``: one mutation each of a small valid study config, checked by the workflow's own
-  load-time validation (``check_config`` in ``workflow/rules/common.smk``, called in-process);
+  load-time validation (``nngrid.study.config.check_config``, called in-process);
   ``test_the_workflow_stops_while_loading`` proves on a few of them that ``snakemake`` itself
   stops before creating any job, log or result.
 - ``CLI_CASES``: ``nngrid train`` flags (``nngrid.cli.main`` in-process): exit status 2, one
@@ -31,9 +31,9 @@ from local_env import local_env
 
 from nngrid.cli import main
 from nngrid.errors import NngridError
+from nngrid.study import config as study_config
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMON = ROOT / "workflow" / "rules" / "common.smk"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 # A small valid study in the config format of config/README.md (two studies, kinds, params).
@@ -71,21 +71,9 @@ VALID = {
 }
 
 
-def load_workflow_helpers() -> dict:
-    """The namespace of workflow/rules/common.smk (plain Python: helpers only, no rules)."""
-    namespace: dict = {"__name__": "common_smk"}
-    exec(compile(COMMON.read_text(), str(COMMON), "exec"), namespace)
-    return namespace
-
-
-_HELPERS: dict = {}
-
-
 def check_config(cfg):
-    """The workflow's load-time validation of a config (``check_config`` in common.smk)."""
-    if not _HELPERS:
-        _HELPERS.update(load_workflow_helpers())
-    return _HELPERS["check_config"](cfg, SCHEMA)
+    """The workflow's load-time validation of a config (``nngrid.study.config``)."""
+    return study_config.check_config(cfg, SCHEMA)
 
 
 def mutated(mutate):
@@ -477,17 +465,15 @@ def test_duplicate_keys_in_a_config_file_are_refused_with_their_lines(case, tmp_
     text = _config_text(edit)
     path = tmp_path / "c.yaml"
     path.write_text(text)
-    if not _HELPERS:
-        _HELPERS.update(load_workflow_helpers())
     with pytest.raises(NngridError) as info:
-        _HELPERS["check_config_file"](path)
+        study_config.check_config_file(path)
     message = str(info.value)
     assert all(n in message for n in needles) and "\n" not in message, message
     key = "epochs" if case == "duplicate-nested-key" else "training"
     first, second = _line_numbers(text, key)[-2:]  # the valid config has each key once
     assert f"lines {first} and {second}" in message, message
     (tmp_path / "ok.yaml").write_text(_config_text(lambda t: t))
-    _HELPERS["check_config_file"](tmp_path / "ok.yaml")  # the valid text passes
+    study_config.check_config_file(tmp_path / "ok.yaml")  # the valid text passes
 
 
 @pytest.mark.parametrize("case", ["second-top-level-block", "alias-bomb"])

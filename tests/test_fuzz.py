@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_bad_input import VALID, check_config, load_workflow_helpers
+from test_bad_input import VALID, check_config
 
 from nngrid.cli import main
 from nngrid.errors import NngridError
+from nngrid.study.jobs import data_targets, job_table, run_targets
 
 FUZZ = settings(
     max_examples=80,
@@ -97,14 +98,9 @@ def mutated_configs(draw):
     return cfg
 
 
-_HELPERS: dict = {}
-
-
 def job_paths(cfg) -> list[str]:
     """The result paths the workflow would write for a validated config."""
-    if not _HELPERS:
-        _HELPERS.update(load_workflow_helpers())
-    return _HELPERS["run_targets"](_HELPERS["job_table"](cfg)) + _HELPERS["data_targets"](cfg)
+    return run_targets(job_table(cfg)) + data_targets(cfg)
 
 
 @FUZZ

@@ -8,7 +8,7 @@ import pytest
 from nngrid.errors import NngridError
 from nngrid.optim import OPTIMIZERS, make_optimizer
 
-# ---- reference values from STUDY.md: theta0 = 1, f = theta^2 / 2, grad = theta ----------
+# ---- the lesson's reference values (PyTorch conventions): theta0 = 1, f = theta^2/2, grad = theta
 
 STUDY = [
     ("sgd", {"lr": 0.1}, [0.9, 0.81, 0.729]),

@@ -91,24 +91,21 @@ def test_the_suite_parametrisation_includes_loaded_plugins(tmp_path):
 
 
 def test_plugin_sources_enter_the_workflow_hashes(tmp_path, monkeypatch):
-    """Editing a plugin changes CORE_HASH (common.smk's source_hash), so its jobs rerun."""
-    from pathlib import Path
+    """Editing a plugin changes CORE_HASH (nngrid.study.jobs.source_hash), so its jobs rerun."""
+    from nngrid.study.jobs import core_files, source_hash
 
-    common = Path(__file__).parents[1] / "workflow" / "rules" / "common.smk"
-    namespace: dict = {"__name__": "common_smk"}
-    exec(compile(common.read_text(), str(common), "exec"), namespace)  # noqa: S102
-    files = namespace["core_files"]()
-    without = namespace["source_hash"](files)
+    files = core_files()
+    without = source_hash(files)
     plugin = tmp_path / "hashplug.py"
     plugin.write_text(GOOD_PLUGIN.format(name="hash_softsign"))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("NNGRID_PLUGINS", "hashplug")
-    with_plugin = namespace["source_hash"](files)
+    with_plugin = source_hash(files)
     plugin.write_text(plugin.read_text() + "# edited\n")
-    edited = namespace["source_hash"](files)
+    edited = source_hash(files)
     assert len({without, with_plugin, edited}) == 3
     monkeypatch.delenv("NNGRID_PLUGINS")
-    assert namespace["source_hash"](files) == without  # no plugin: the core's hash alone
+    assert source_hash(files) == without  # no plugin: the core's hash alone
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Tests for nngrid.report (captions follow the data) and for the report of a real quick run:
+"""Tests for nngrid.study.report (captions follow the data) and for the report of a real quick run:
 figures regenerate without retraining, and the HTML report renders in headless Chromium."""
 
 from __future__ import annotations
@@ -20,8 +20,14 @@ import pytest
 from local_env import local_env
 from synthetic_tables import synthetic_tables
 
-from nngrid import report as R
 from nngrid.errors import NngridError
+from nngrid.study.report import (
+    captions,
+    experiment_captions,
+    grid_captions,
+    landing,
+    verdict_table,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -31,9 +37,9 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def test_heatmap_caption_follows_the_table():
-    before = R.heatmap_caption(synthetic_tables()["summary"])
+    before = grid_captions.heatmap_caption(synthetic_tables()["summary"])
     assert "best relu + adam" in before
-    after = R.heatmap_caption(synthetic_tables(boost={"sgd": 0.3})["summary"])
+    after = grid_captions.heatmap_caption(synthetic_tables(boost={"sgd": 0.3})["summary"])
     assert "best relu + sgd" in after
     best = synthetic_tables(boost={"sgd": 0.3})["summary"]
     best = best[(best["arm"] == "tuned") & (best["dataset"] == "moons")]
@@ -41,21 +47,21 @@ def test_heatmap_caption_follows_the_table():
 
 
 def test_time_to_target_caption_names_the_fewest_steps_never_seconds():
-    default = R.time_to_target_caption(synthetic_tables()["runs"])
+    default = grid_captions.time_to_target_caption(synthetic_tables()["runs"])
     assert "moons: fewest steps adam" in default and "circles: fewest steps adam" in default
-    sgd_first = R.time_to_target_caption(
+    sgd_first = grid_captions.time_to_target_caption(
         synthetic_tables(boost={"sgd": 0.2}, speed={"sgd": 1})["runs"]
     )
     assert "moons: fewest steps sgd" in sgd_first
     # seconds play no part: scrambling them changes nothing
     runs = synthetic_tables()["runs"].copy()
     runs["seconds_to_target"] = runs["seconds_to_target"].sample(frac=1, random_state=0).values
-    assert R.time_to_target_caption(runs) == default
+    assert grid_captions.time_to_target_caption(runs) == default
 
 
 def test_tuning_rankings_gap_and_lr_captions_carry_numbers():
     t = synthetic_tables()
-    tuning = R.tuning_caption(t["summary"])
+    tuning = grid_captions.tuning_caption(t["summary"])
     gain = t["summary"].pivot_table(
         index=["dataset", "activation", "regularizer", "optimizer"],
         columns="arm",
@@ -63,9 +69,9 @@ def test_tuning_rankings_gap_and_lr_captions_carry_numbers():
     )
     median = (gain["tuned"] - gain["untuned"]).groupby("optimizer").median()
     assert f"adam: median gain {median['adam']:.2g}" in tuning
-    assert "adam has the best mean rank 1" in R.rankings_caption(t["rankings"])
-    assert "smallest gap l2" in R.gap_caption(t["runs"])
-    lr = R.lr_caption(t["runs"])
+    assert "adam has the best mean rank 1" in grid_captions.rankings_caption(t["rankings"])
+    assert "smallest gap l2" in grid_captions.gap_caption(t["runs"])
+    lr = grid_captions.lr_caption(t["runs"])
     assert "sgd:" in lr and "4 diverged tuning runs" in lr
     assert "8 cells chose a rate on the grid's edge" in lr
 
@@ -76,13 +82,13 @@ def test_experiment_captions_carry_the_measured_numbers():
         {"dataset": "xor", "activation": "step", "test_accuracy": 0.6},
         {"dataset": "xor", "activation": "relu", "test_accuracy": 0.96},
     ]
-    text = R.nonlinearity_caption(records)
+    text = experiment_captions.nonlinearity_caption(records)
     assert "identity 0.5 vs relu 0.96" in text and "step 0.6" in text
     sweep = [
         {"n_train": n, "seed": 0, "train_loss": 0.1, "test_loss": 0.1 + g, "gap": g}
         for n, g in {10: 0.3, 100: 0.01}.items()
     ]
-    text = R.data_size_caption(sweep)
+    text = experiment_captions.data_size_caption(sweep)
     assert "10 points: train 0.1, test 0.4, gap 0.3" in text
 
 
@@ -93,8 +99,8 @@ def test_overfitting_caption_detects_rising_test_loss():
             for e, v in enumerate(test)
         ]
 
-    assert "overfits" in R.overfitting_caption(curve([1.0, 0.2, 0.5, 0.9]))
-    assert "did not rise" in R.overfitting_caption(curve([1.0, 0.5, 0.3, 0.2]))
+    assert "overfits" in experiment_captions.overfitting_caption(curve([1.0, 0.2, 0.5, 0.9]))
+    assert "did not rise" in experiment_captions.overfitting_caption(curve([1.0, 0.5, 0.3, 0.2]))
 
 
 def test_captions_state_the_verdicts_of_claims_csv_and_never_decide_them():
@@ -104,11 +110,12 @@ def test_captions_state_the_verdicts_of_claims_csv_and_never_decide_them():
     claims.loc[claims["claim_id"] == "more_data", ["verdict", "value", "ci_low", "ci_high"]] = [
         "contradicted", 0.4, 0.2, 0.6
     ]  # fmt: skip
-    text = R.verdicts_text(claims, "fig05_data_size")
+    text = captions.verdicts_text(claims, "fig05_data_size")
     assert "Verdict: **contradicted**" in text and "95% CI 0.2 to 0.6" in text
     assert "the lesson predicts < 0" in text
-    assert R.verdicts_text(claims, "fig08_optimizer_paths") == ""
-    assert "Contrary to the lesson" not in Path(R.__file__).read_text()
+    assert captions.verdicts_text(claims, "fig08_optimizer_paths") == ""
+    for module in Path(captions.__file__).parent.glob("*.py"):  # no verdict written in advance
+        assert "Contrary to the lesson" not in module.read_text(), module
 
 
 # ----------------------------------------------------------------------------- a quick run
@@ -386,12 +393,12 @@ def test_report_landing_page_and_every_figure_view_render_in_chromium(quick_run,
             )
         )
         # the table groups claims by the lesson's questions, in claims.csv's order within each
-        order = {section: i for i, section in enumerate(R.SECTIONS)}
+        order = {section: i for i, section in enumerate(verdict_table.SECTIONS)}
         grouped = claims.sort_values("section", key=lambda s: s.map(order), kind="stable")
         assert [v for v, _ in rows] == list(grouped["verdict"]), rows
         assert all(v == shown for v, shown in rows)
         body = page.js("document.body.innerText")
-        for question in R.SECTIONS.values():
+        for question in verdict_table.SECTIONS.values():
             assert question in body
         assert "The protocol" in body
         _screenshot(page, shots / "landing.png")
@@ -539,9 +546,9 @@ def test_landing_page_shows_each_claim_with_verdict_statistic_interval_and_figur
         "training": {"seeds": [0, 1, 2], "target_accuracy": 0.9},
     }
     html = _render_like_snakemake(
-        R.landing_page(claims, "Intro\n=====\n\nThree questions.", config, figures)
+        landing.landing_page(claims, "Intro\n=====\n\nThree questions.", config, figures)
     )
-    for question in R.SECTIONS.values():
+    for question in verdict_table.SECTIONS.values():
         assert question in html
     rows = re.findall(r'<tr class="nngrid-claim" data-verdict="(\w+)">(.*?)</tr>', html, re.S)
     assert [v for v, _ in rows] == list(claims["verdict"])
@@ -563,7 +570,7 @@ def test_landing_page_shows_each_claim_with_verdict_statistic_interval_and_figur
 def test_landing_page_survives_template_syntax_in_the_tables():
     claims = _contract_claims()
     claims.loc[0, "evidence"] = "a {{ brace }} and {% tag %} from the data"
-    html = _render_like_snakemake(R.landing_page(claims, "Intro", {}, {}))
+    html = _render_like_snakemake(landing.landing_page(claims, "Intro", {}, {}))
     assert "a {{ brace }} and {% tag %} from the data" in html
 
 
@@ -571,14 +578,14 @@ def test_landing_page_shows_unmeasured_claims_without_inventing_numbers_and_refu
     from nngrid.claims import claims_table
 
     unmeasured = claims_table({})  # no experiment ran: every claim inconclusive, no numbers
-    html = R.claims_html(unmeasured)
+    html = verdict_table.claims_html(unmeasured)
     assert html.count('data-verdict="inconclusive"') == len(unmeasured)
-    assert R.SECTIONS["overfitting"] in html
+    assert verdict_table.SECTIONS["overfitting"] in html
     assert "95% CI" not in html  # no interval: none is invented
     with pytest.raises(NngridError, match="unknown verdict"):
-        R.claims_html(_contract_claims().assign(verdict="maybe"))
+        verdict_table.claims_html(_contract_claims().assign(verdict="maybe"))
     with pytest.raises(NngridError, match="lacks the column"):
-        R.claims_html(_contract_claims().drop(columns="figure"))
+        verdict_table.claims_html(_contract_claims().drop(columns="figure"))
 
 
 def test_write_landing_writes_the_page_and_a_standalone_table(tmp_path):
@@ -587,7 +594,7 @@ def test_write_landing_writes_the_page_and_a_standalone_table(tmp_path):
     desc = tmp_path / "workflow.rst"
     desc.write_text("Three questions\n===============\n")
     page, table = tmp_path / "landing.rst", tmp_path / "claims.html"
-    R.write_landing(csv, desc, {}, page, table, ["results/figures/fig09_target.png"])
+    landing.write_landing(csv, desc, {}, page, table, ["results/figures/fig09_target.png"])
     assert page.read_text().startswith("{% raw %}\nThree questions")
     doc = table.read_text()
     assert doc.startswith("<!DOCTYPE html>") and doc.count('class="nngrid-claim"') == 3
@@ -601,7 +608,7 @@ def test_landing_page_with_many_claims_keeps_every_line_under_docutils_limit():
     import pandas as pd
 
     many = pd.concat([_contract_claims()] * 40, ignore_index=True)
-    page = R.landing_page(many, "Intro\n=====\n", {}, {})
+    page = landing.landing_page(many, "Intro\n=====\n", {}, {})
     assert max(len(line) for line in page.splitlines()) < 10_000
     html = _render_like_snakemake(page)
     assert html.count('class="nngrid-claim"') == len(many)
@@ -610,7 +617,7 @@ def test_landing_page_with_many_claims_keeps_every_line_under_docutils_limit():
 def test_caption_verdicts_escape_rst_markup_from_the_tables():
 
     row = _contract_claims().iloc[[0]].assign(statistic="share of |w| < 1e-3 *per seed*")
-    text = R.verdicts_text(row, "fig02_nonlinearity")
+    text = captions.verdicts_text(row, "fig02_nonlinearity")
     from docutils.core import publish_parts
 
     html = publish_parts(text, writer="html", settings_overrides={"report_level": 2})["html_body"]

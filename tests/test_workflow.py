@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from local_env import local_env
 
 from nngrid.errors import NngridError
+from nngrid.study import jobs
+from nngrid.study.config import check_config, fill_enums
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -29,15 +31,6 @@ def snakemake(*args, cwd=ROOT, timeout=600):
     return subprocess.run(
         ["snakemake", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=ENV
     )
-
-
-@pytest.fixture(scope="module")
-def common():
-    """The helpers of workflow/rules/common.smk (plain Python: no rules live there)."""
-    namespace = {"__name__": "common_smk"}
-    code = (ROOT / "workflow" / "rules" / "common.smk").read_text()
-    exec(compile(code, "common.smk", "exec"), namespace)
-    return namespace
 
 
 def load(name):
@@ -53,20 +46,20 @@ def test_lint_is_clean():
     assert res.returncode == 0 and "Lints for" not in out, out
 
 
-def test_dry_run_of_the_default_study_builds_the_dag(common):
+def test_dry_run_of_the_default_study_builds_the_dag():
     res = snakemake("-n", "--quiet", "rules")
     assert res.returncode == 0, res.stderr
-    cfg = common["check_config"](load("config.yaml"), SCHEMA)
-    jobs = len(common["job_table"](cfg))
+    cfg = check_config(load("config.yaml"), SCHEMA)
+    n_jobs = len(jobs.job_table(cfg))
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", res.stdout, flags=re.M))
-    assert int(counts["train"]) == jobs
+    assert int(counts["train"]) == n_jobs
     assert int(counts["tables"]) == 1
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "quick.yaml", "full.yaml"])
-def test_shipped_configs_are_valid_and_cover_their_promise(common, name):
-    cfg = common["check_config"](load(name), SCHEMA)
-    cells = common["cell_table"](cfg)
+def test_shipped_configs_are_valid_and_cover_their_promise(name):
+    cfg = check_config(load(name), SCHEMA)
+    cells = jobs.cell_table(cfg)
     assert len(cells) and not cells.duplicated().any()
     if name == "config.yaml":
         from nngrid.activations import ACTIVATIONS
@@ -91,16 +84,16 @@ def test_shipped_configs_are_valid_and_cover_their_promise(common, name):
         from nngrid.claims import CLAIMS
 
         needs = {n for c in CLAIMS for n in c.needs} - {"grid"}
-        arm = {"architectures"} if len(common["architecture_jobs"](cfg)) else set()
+        arm = {"architectures"} if len(jobs.architecture_jobs(cfg)) else set()
         assert needs <= set(cfg["experiments"]) | arm and arm
 
 
-def test_schema_enums_come_from_the_registries(common):
+def test_schema_enums_come_from_the_registries():
     from nngrid.activations import ACTIVATIONS
     from nngrid.datasets import DATASETS
 
     schema = yaml.safe_load(SCHEMA.read_text())
-    common["_fill_enums"](schema, load("quick.yaml"))
+    fill_enums(schema, load("quick.yaml"))
     study = schema["properties"]["studies"]["additionalProperties"]["properties"]
     assert study["activations"]["items"]["enum"] == ACTIVATIONS.names()
     labels = ["moons", "circles", "mnist1d", "mnist1d_shuffled"]  # quick.yaml's, in order
@@ -109,16 +102,16 @@ def test_schema_enums_come_from_the_registries(common):
     assert kind["enum"] == DATASETS.names()
 
 
-def test_wildcard_constraints_never_confuse_prefixes(common):
-    pattern = common["alternatives"](["relu", "leaky_relu", "l1", "l1_big"])
+def test_wildcard_constraints_never_confuse_prefixes():
+    pattern = jobs.alternatives(["relu", "leaky_relu", "l1", "l1_big"])
     assert re.fullmatch(pattern, "relu") and re.fullmatch(pattern, "leaky_relu")
     assert not re.fullmatch(pattern, "leaky_rel") and not re.fullmatch(pattern, "relu2")
     assert re.fullmatch(f"x/({pattern})", "x/l1_big")
 
 
-def test_job_spec_carries_every_hyperparameter(common):
-    cfg = common["check_config"](load("quick.yaml"), SCHEMA)
-    spec = common["job_spec"](cfg, "quick", "moons", "sgd")
+def test_job_spec_carries_every_hyperparameter():
+    cfg = check_config(load("quick.yaml"), SCHEMA)
+    spec = jobs.job_spec(cfg, "quick", "moons", "sgd")
     assert spec["optimizers"] == [
         {
             "name": "sgd",
@@ -133,7 +126,7 @@ def test_job_spec_carries_every_hyperparameter(common):
     json.dumps(spec)  # serialisable: it is passed to the job as JSON
 
 
-def test_source_hash_follows_file_contents(common, tmp_path, monkeypatch):
+def test_source_hash_follows_file_contents(tmp_path, monkeypatch):
     import nngrid
 
     pkg = tmp_path / "nngrid"
@@ -141,9 +134,9 @@ def test_source_hash_follows_file_contents(common, tmp_path, monkeypatch):
     a = pkg / "a.py"
     a.write_text("x = 1\n")
     monkeypatch.setattr(nngrid, "__file__", str(pkg / "__init__.py"))
-    before = common["source_hash"]([a])
+    before = jobs.source_hash([a])
     a.write_text("x = 2\n")
-    assert common["source_hash"]([a]) != before
+    assert jobs.source_hash([a]) != before
 
 
 # -- bad configs stop at load time, naming the key, the value and the valid choices ------------
@@ -199,22 +192,22 @@ BAD = [
 
 
 @pytest.mark.parametrize(("path", "value", "words"), BAD, ids=lambda x: None)
-def test_bad_config_is_rejected_with_key_value_and_choices(common, path, value, words):
+def test_bad_config_is_rejected_with_key_value_and_choices(path, value, words):
     cfg = _set(load("quick.yaml"), path, value)
     with pytest.raises(NngridError) as info:
-        common["check_config"](cfg, SCHEMA)
+        check_config(cfg, SCHEMA)
     message = str(info.value)
     assert message.startswith("config error: ") and "\n" not in message
     for word in words:
         assert word in message, message
 
 
-def test_optimizer_key_typo_lists_the_registry(common):
+def test_optimizer_key_typo_lists_the_registry():
     cfg = load("quick.yaml")
     cfg["optimizers"]["adamm"] = cfg["optimizers"].pop("adam")
     cfg["studies"]["quick"]["optimizers"] = ["sgd"]
     with pytest.raises(NngridError, match=r"optimizers key 'adamm' is not valid.*adamw"):
-        common["check_config"](cfg, SCHEMA)
+        check_config(cfg, SCHEMA)
 
 
 def test_snakemake_stops_at_load_time_with_the_message(tmp_path):
@@ -258,10 +251,10 @@ QUICK_PATHS = [p for p in _paths(yaml.safe_load((ROOT / "config" / "quick.yaml")
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(path=st.sampled_from(QUICK_PATHS), value=JUNK)
-def test_fuzzed_config_values_pass_or_fail_cleanly(common, path, value):
+def test_fuzzed_config_values_pass_or_fail_cleanly(path, value):
     cfg = _set(copy.deepcopy(load("quick.yaml")), path, value)
     try:
-        common["check_config"](cfg, SCHEMA)
+        check_config(cfg, SCHEMA)
     except NngridError as exc:
         assert str(exc).startswith("config error: ") and "\n" not in str(exc)
 
@@ -277,22 +270,22 @@ def _copy_workflow(dest):
 
 def _train_jobs(dry_run_output):
     """(study, dataset, optimizer) of every `train` job a dry run lists."""
-    jobs = []
+    found = []
     for block in dry_run_output.split("\nrule ")[1:] + dry_run_output.split("\nlocalrule ")[1:]:
         if block.startswith("train:"):
             wc = re.search(r"wildcards: (.*)", block).group(1)
-            jobs.append(tuple(v.split("=")[1] for v in wc.split(", ")))
-    return sorted(jobs)
+            found.append(tuple(v.split("=")[1] for v in wc.split(", ")))
+    return sorted(found)
 
 
 @pytest.mark.slow
-def test_quick_study_end_to_end(tmp_path, common):
+def test_quick_study_end_to_end(tmp_path):
     _copy_workflow(tmp_path)
     res = snakemake("--cores", "2", "--configfile", "config/quick.yaml", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
 
-    cfg = common["check_config"](load("quick.yaml"), SCHEMA)
-    cells = common["cell_table"](cfg)
+    cfg = check_config(load("quick.yaml"), SCHEMA)
+    cells = jobs.cell_table(cfg)
     runs = pd.read_parquet(tmp_path / "results" / "tables" / "runs.parquet")
     seeds = len(cfg["training"]["seeds"])
     tune_seeds = min(seeds, cfg["tuning"]["seeds"])
@@ -324,6 +317,6 @@ def test_quick_study_end_to_end(tmp_path, common):
     (tmp_path / "config" / "changed.yaml").write_text(yaml.safe_dump(changed))
     dry = snakemake("-n", "--configfile", "config/changed.yaml", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
-    jobs = _train_jobs(dry.stdout + dry.stderr)
+    rerun = _train_jobs(dry.stdout + dry.stderr)
     expected = sorted(("quick", d, "sgd") for d in changed["studies"]["quick"]["datasets"])
-    assert jobs == expected
+    assert rerun == expected

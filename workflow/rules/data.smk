@@ -15,7 +15,7 @@ rule dataset:
         mem_mb=1000,
         runtime=10,
     params:
-        spec=lambda wc: canonical(dataset_spec(wc.dataset)),
+        spec=dataset_spec_param,
         code=DATA_HASH,
     script:
         "../scripts/make_dataset.py"

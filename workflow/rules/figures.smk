@@ -1,12 +1,10 @@
 # Figures: one rule per figure family (nngrid.figures.make). Each reads only experiment results
 # or the collected tables, and writes its PNGs plus one caption (.rst) per PNG whose numbers
-# come from the data (nngrid.report). The figure rules do not depend on the core's hash: a change
-# to a plotting function (FIGURE_CODE) reruns figure jobs only, never training.
+# come from the data (nngrid.study.report). The figure rules do not depend on the core's hash: a
+# change to a plotting function or a caption (FIGURE_CODE) reruns figure jobs only, never
+# training.
 
-FIGURE_CODE = source_hash(
-    list((Path(nngrid.__file__).parent / "figures").glob("*.py"))
-    + [Path(nngrid.__file__).parent / "report.py"]
-)
+FIGURE_CODE = source_hash(figure_files())
 # Captions are rule outputs (results/figures/*.rst); report() resolves a caption's path from
 # this file's folder, hence "../../results/figures/". One label
 # per figure: with two labels, the report's table takes a category of two figures for a toggle

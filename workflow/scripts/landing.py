@@ -1,8 +1,8 @@
-"""Adapter: write the report's landing page and the claims table (nngrid.report.write_landing)."""
+"""Adapter: write the report's landing page and the claims table (nngrid.study.report.landing)."""
 
 import sys
 
-from nngrid.report import write_landing
+from nngrid.study.report.landing import write_landing
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
 write_landing(

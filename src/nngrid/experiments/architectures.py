@@ -352,7 +352,7 @@ def run_architecture(
 def run_job(
     data: Mapping[str, np.ndarray], spec: Mapping[str, Any], progress: Any = None
 ) -> Result:
-    """One job of the workflow: ``spec`` as ``architecture_spec`` (workflow/rules/common.smk)
+    """One job of the workflow: ``spec`` as ``nngrid.study.jobs.architecture_spec``
     writes it (``axes, layers, clip_norm, activations, regularizers, optimizer {name, params,
     lr_grid}, seeds, tuning {seeds, extend}, training {epochs, batch_size, dtype, n_train,
     target, probe}``)."""

@@ -8,7 +8,7 @@ axis, at initialisation and after training, vanishing/exploding marked.
 architecture, each activation at its tuned rate.
 
 The ``*_caption`` functions give each figure's computed caption text (numbers from the result,
-never seconds); the verdicts come from claims.csv (``nngrid.report.verdicts_text``).
+never seconds); the verdicts come from claims.csv (``nngrid.study.report.captions.verdicts_text``).
 """
 
 from __future__ import annotations

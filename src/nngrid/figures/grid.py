@@ -15,7 +15,6 @@ import pandas as pd
 import seaborn as sns
 
 from nngrid.figures import BAND_KWS, ordered, save, theme
-from nngrid.report import panel_label
 
 Q_HEATMAP = "Which activation x optimizer x regularizer reaches the best test accuracy?"
 Q_CURVES = "How fast does each optimizer learn (tuned rate, 95% band over seeds)?"
@@ -24,6 +23,14 @@ Q_TARGET = "Which optimizer reaches the target validation accuracy first?"
 Q_GAP = "Which regularizer closes the train/test gap?"
 Q_RANK = "Which optimizers, activations and regularizers rank best across datasets?"
 Q_TUNING = "What did tuning the learning rate gain over each optimizer's default?"
+
+
+def panel_label(df: pd.DataFrame) -> pd.Series:
+    """``dataset`` (or ``study/dataset`` when a dataset appears in several studies): the panel
+    names of the figures and the labels of their captions."""
+    if "study" in df and df.groupby("dataset")["study"].nunique().max() > 1:
+        return df["study"].astype(str) + "/" + df["dataset"].astype(str)
+    return df["dataset"].astype(str)
 
 
 def reference_cell(runs: pd.DataFrame, activation: str = "relu", regularizer: str = "none"):

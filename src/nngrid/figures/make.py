@@ -4,8 +4,9 @@
 rule's name and its named inputs, outputs and params. Naming convention: every figure output
 ``<key>`` has a caption output ``<key>_caption`` (rst, rendered into the Snakemake report) and
 may have an input ``<key>_description`` (the static rst text in ``workflow/report/``) that goes
-before the numbers computed by :mod:`nngrid.report`. A rule with an input ``claims``
-(``claims.csv``) gets the verdicts of the claims each figure shows appended to its caption.
+before the numbers computed by the caption modules of :mod:`nngrid.study.report`. A rule with an
+input ``claims`` (``claims.csv``) gets the verdicts of the claims each figure shows appended to
+its caption.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 
 import pandas as pd
 
-from nngrid import report
 from nngrid.figures import (
     activations,
     architectures,
@@ -30,6 +30,8 @@ from nngrid.figures import (
     overfitting,
 )
 from nngrid.figures import paths as paths_fig
+from nngrid.study.report import experiment_captions, grid_captions
+from nngrid.study.report.captions import verdicts_text, write_caption
 
 Builder = Callable[[Mapping, Mapping, Mapping], dict[str, str]]
 BUILDERS: dict[str, Builder] = {}
@@ -57,24 +59,24 @@ def _table(path: str) -> pd.DataFrame:
 def _activations(i, o, p):
     r = _experiment(i)
     activations.activation_gallery(r["records"], o["figure"])
-    return {"figure": report.activations_caption(r["records"])}
+    return {"figure": experiment_captions.activations_caption(r["records"])}
 
 
 @builder("figure_nonlinearity")
 def _nonlinearity(i, o, p):
     r = _experiment(i)
     boundaries.nonlinearity_boundaries(r, o["figure"])
-    return {"figure": report.nonlinearity_caption(r["records"])}
+    return {"figure": experiment_captions.nonlinearity_caption(r["records"])}
 
 
 @builder("figure_gradient_flow")
 def _gradient_flow(i, o, p):
     r = _experiment(i)
     gradients.gradient_flow(r, o["figure"])
-    out = {"figure": report.gradient_caption(r["records"])}
+    out = {"figure": experiment_captions.gradient_caption(r["records"])}
     if "depth" in o:
         gradients.depth_accuracy(r, o["depth"])
-        out["depth"] = report.depth_caption(r["accuracy"])
+        out["depth"] = experiment_captions.depth_caption(r["accuracy"])
     return out
 
 
@@ -83,7 +85,7 @@ def _overfitting(i, o, p):
     r = _experiment(i)
     overfitting.regression_fits(r, o["fits"])
     overfitting.regression_losses(r, o["losses"])
-    text = report.overfitting_caption(r["records"])
+    text = experiment_captions.overfitting_caption(r["records"])
     return {"fits": text, "losses": text}
 
 
@@ -91,7 +93,7 @@ def _overfitting(i, o, p):
 def _data_size(i, o, p):
     r = _experiment(i)
     overfitting.data_size(r["records"], o["figure"])
-    return {"figure": report.data_size_caption(r["records"])}
+    return {"figure": experiment_captions.data_size_caption(r["records"])}
 
 
 @builder("figure_regularizers")
@@ -100,7 +102,7 @@ def _regularizers(i, o, p):
     plot = p.get("plot") or {}
     boundaries.regularizer_boundaries(r, o["boundaries"], plot.get("boundaries"))
     boundaries.weight_histograms(r, o["histograms"], plot.get("histograms"))
-    text = report.regularizers_caption(r["records"])
+    text = experiment_captions.regularizers_caption(r["records"])
     return {"boundaries": text, "histograms": text}
 
 
@@ -108,21 +110,21 @@ def _regularizers(i, o, p):
 def _batch_size(i, o, p):
     r = _experiment(i)
     batches.batch_size_curves(r["records"], o["figure"])
-    return {"figure": report.batches_caption(r["records"], r.get("final"))}
+    return {"figure": experiment_captions.batches_caption(r["records"], r.get("final"))}
 
 
 @builder("figure_cures")
 def _cures(i, o, p):
     r = _experiment(i)
     cures.cures(r, o["figure"])
-    return {"figure": report.cures_caption(r["records"])}
+    return {"figure": experiment_captions.cures_caption(r["records"])}
 
 
 @builder("figure_optimizer_paths")
 def _paths(i, o, p):
     r = _experiment(i)
     paths_fig.optimizer_paths(r["records"], o["figure"], p.get("optimizers"))
-    return {"figure": report.paths_caption(r["records"])}
+    return {"figure": experiment_captions.paths_caption(r["records"])}
 
 
 def _multi_cell(df: pd.DataFrame, studies: set) -> pd.DataFrame:
@@ -147,13 +149,13 @@ def _grid(i, o, p):
     grid.rankings(rankings, o["rankings"])
     grid.tuning_gain(summary, o["tuning"], opts)
     return {
-        "heatmaps": report.heatmap_caption(summary),
-        "curves": report.curves_caption(histories, runs),
-        "lr": report.lr_caption(runs),
-        "target": report.time_to_target_caption(runs),
-        "gap": report.gap_caption(runs),
-        "rankings": report.rankings_caption(rankings),
-        "tuning": report.tuning_caption(summary),
+        "heatmaps": grid_captions.heatmap_caption(summary),
+        "curves": grid_captions.curves_caption(histories, runs),
+        "lr": grid_captions.lr_caption(runs),
+        "target": grid_captions.time_to_target_caption(runs),
+        "gap": grid_captions.gap_caption(runs),
+        "rankings": grid_captions.rankings_caption(rankings),
+        "tuning": grid_captions.tuning_caption(summary),
     }
 
 
@@ -180,7 +182,7 @@ def _cost(i, o, p):
     jobs = json.loads(jobs) if isinstance(jobs, str) else jobs
     bench = cost.read_benchmarks(list(i["benchmarks"]), jobs)
     cost.cost(bench, runs, o["figure"], (p.get("order") or {}).get("optimizers"))
-    return {"figure": report.cost_caption(cost.job_costs(bench, runs))}
+    return {"figure": grid_captions.cost_caption(cost.job_costs(bench, runs))}
 
 
 def make(
@@ -194,8 +196,8 @@ def make(
     claims = _table(inputs["claims"]) if "claims" in inputs else None
     for key, text in captions.items():
         if claims is not None:  # the verdicts of the claims this figure shows (nngrid.claims)
-            verdicts = report.verdicts_text(claims, Path(outputs[key]).stem)
+            verdicts = verdicts_text(claims, Path(outputs[key]).stem)
             text = text + ("\n\n" + verdicts if verdicts else "")
         desc_key = f"{key}_description"
         description = Path(inputs[desc_key]).read_text() if desc_key in inputs else ""
-        report.write_caption(outputs[f"{key}_caption"], text, description)
+        write_caption(outputs[f"{key}_caption"], text, description)

@@ -1,0 +1,140 @@
+"""The report's first page (rst): the lesson's three questions, the claims table with a link to
+each figure, and the protocol as configured; and the stand-alone claims table (HTML).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from nngrid.study.report.prose import fmt, pct
+from nngrid.study.report.verdict_table import (
+    TABLE_STYLE,
+    VERDICT_STYLE,
+    check_claims,
+    claims_document,
+    claims_html,
+)
+
+#: The report's layout, adjusted from its first page: a wider text column for the table, and the
+#: content pane aligned to the top (centred, a tall page loses its beginning off-screen).
+_REPORT_STYLE = """<style>
+.prose.max-w-lg { max-width: 46rem; }
+div.grow.flex.items-center.justify-center.h-screen { align-items: flex-start; }
+</style>"""
+
+
+def _grid_text(grid: dict) -> str:
+    return f"{grid['points']} rates from {fmt(grid['low'])} to {fmt(grid['high'])}"
+
+
+def protocol_summary(config: dict) -> str:
+    """The fair-comparison protocol as run, in rst, with the numbers of ``config``."""
+    splits = config.get("splits", {})
+    val, test = splits.get("val_fraction"), splits.get("test_fraction")
+    own = {
+        name: spec
+        for name, spec in config.get("datasets", {}).items()
+        if "val_fraction" in (spec or {}) or "test_fraction" in (spec or {})
+    }
+    training = config.get("training", {})
+    seeds = training.get("seeds", [])
+    opts = config.get("optimizers", {})
+    grids = [f"{o} {_grid_text(s['lr_grid'])}" for o, s in opts.items() if "lr_grid" in (s or {})]
+    tuning = config.get("tuning", {})
+    tune_seeds = min(len(seeds), tuning.get("seeds", 3)) if seeds else tuning.get("seeds", 3)
+    extend = tuning.get("extend", 2)
+    lines = [
+        f"**Splits.** Every dataset is split once (data seed {config.get('data_seed')}) into "
+        f"train, validation ({pct(val)}) and test ({pct(test)})"
+        + (
+            "; "
+            + ", ".join(
+                f"{n}: validation {pct(s.get('val_fraction', val))}, test "
+                f"{pct(s.get('test_fraction', test))}"
+                for n, s in own.items()
+            )
+            if own
+            else ""
+        )
+        + ". Tuning looks at the validation split only; the test split is only reported.",
+        "**Tuning.** Each optimizer gets its own learning rate in every cell, chosen on a "
+        f"log-spaced grid by the mean validation result of {tune_seeds} seeds (fewer diverged "
+        "seeds first, then higher validation accuracy, then lower validation loss, then the "
+        "smaller rate): "
+        + "; ".join(grids)
+        + f". A winner on the grid's edge extends the grid past that edge by up to {extend} "
+        "points and is tuned again; a winner still on the edge is flagged in the tables and "
+        "figures. The overfitting cures tune each regularizer's strength on validation the "
+        "same way.",
+        f"**Seeds.** The chosen rate is rerun with {len(seeds)} seeds "
+        f"({', '.join(map(str, seeds))}), and beside it the optimizer's documented default rate "
+        "with the same seeds (the untuned arm). Every per-seed row is kept in "
+        "``results/tables/runs.csv``.",
+        "**Intervals.** Figures and tables give means over seeds with 95% confidence intervals; "
+        "each claim above states its own statistic, its 95% interval and the threshold it is "
+        "judged against. Supported when the interval clears the threshold in the lesson's "
+        "direction, contradicted when it clears it the other way, inconclusive when it "
+        "straddles it.",
+        "**Divergence.** A run whose loss becomes NaN or infinite is recorded as diverged, "
+        "with the epoch it happened; tables count such runs and figures mark them, never "
+        "silently dropping them. "
+        + (
+            "Time to target counts optimizer steps until "
+            f"{fmt(training['target_accuracy'], 2)} validation accuracy (never, if not "
+            "reached); seconds are reported as cost only."
+            if "target_accuracy" in training
+            else ""
+        ),
+    ]
+    return "\n\n".join(lines)
+
+
+def landing_page(
+    claims: pd.DataFrame,
+    description: str,
+    config: dict,
+    figures: dict[str, str] | None = None,
+) -> str:
+    """The report's first page (rst): the static ``description`` (the lesson's three questions),
+    the claims table inline with links to the figures, and the protocol as run.
+
+    Snakemake renders this text through Jinja2 before docutils, so the generated part is wrapped
+    in ``{% raw %}``: no text from the tables can be read as a template.
+    """
+    counts = check_claims(claims)["verdict"].value_counts()
+    tally = ", ".join(f"{int(counts.get(v, 0))} {v}" for v in VERDICT_STYLE)
+    table = claims_html(claims, figures)
+    parts = [
+        description.strip(),
+        "The verdicts\n------------\n\n"
+        f"{len(claims)} claims of the lesson, checked against this run's data: {tally}. "
+        "Each link opens the figure with its caption.",
+        ".. raw:: html\n\n" + _indent(_REPORT_STYLE + TABLE_STYLE + "\n" + table),
+        "The protocol\n------------\n\n" + protocol_summary(config),
+    ]
+    return "{% raw %}\n" + "\n\n".join(parts) + "\n\n{% endraw %}\n"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("   " + line if line else "" for line in text.splitlines())
+
+
+def write_landing(
+    claims_csv: str | Path,
+    description: str | Path,
+    config: dict,
+    page: str | Path,
+    table: str | Path,
+    figures: Iterable[str] = (),
+) -> None:
+    """Write the landing page (rst) and the stand-alone claims table (HTML)."""
+    from nngrid.io import write_text
+
+    claims = pd.read_csv(claims_csv)
+    links = {Path(f).stem: str(f) for f in figures}
+    text = landing_page(claims, Path(description).read_text(), config, links)
+    write_text(page, text)
+    write_text(table, claims_document(claims))

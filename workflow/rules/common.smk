@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 import nngrid
+from nngrid.data_files import check_dataset_entry, file_params
 from nngrid.errors import NngridError
 
 # ---------------------------------------------------------------------------------------------
@@ -218,6 +219,8 @@ def check_config(cfg, schema_path):
             training.get("schedule_params"),
         )
     for label, spec in cfg["datasets"].items():
+        if check_dataset_entry(label, spec):  # kind: file, read and checked in full
+            continue
         _check_params(
             f"datasets.{label}.params",
             "datasets",
@@ -509,8 +512,9 @@ def job_cost(cfg, study, dataset, optimizer):
     data = dataset_spec(dataset, cfg)
     kind = data["kind"]
     params = {**registry("datasets").parameters(kind), **data["params"]}
-    n = int(params.get("n_samples", SHIPPED_SIZES.get(kind, 1000)))
-    d, c = SHIPPED_SHAPES.get(
+    size = getattr(registry("datasets").get(kind), "SIZE", None)  # the fixed tables
+    n = int(params.get("n_samples", size[0] if size else SHIPPED_SIZES.get(kind, 1000)))
+    d, c = size[1:] if size else SHIPPED_SHAPES.get(
         kind, (params.get("n_features", 2), params.get("n_classes", 10))
     )
     training = spec["training"]
@@ -679,7 +683,7 @@ def dataset_spec(label, cfg=None):
         "seed": cfg["data_seed"],
         "val_fraction": spec.get("val_fraction", cfg["splits"]["val_fraction"]),
         "test_fraction": spec.get("test_fraction", cfg["splits"]["test_fraction"]),
-        "params": spec.get("params", {}),
+        "params": file_params(spec) if spec.get("kind") == "file" else spec.get("params", {}),
     }
 
 
@@ -728,7 +732,8 @@ def core_files():
 def data_files():
     root = Path(nngrid.__file__).parent
     return [
-        root / name for name in ("datasets.py", "io.py", "registry.py", "errors.py")
+        root / name
+        for name in ("datasets.py", "data_files.py", "io.py", "registry.py", "errors.py")
     ]
 
 

@@ -30,6 +30,7 @@ VERDICT_WORDS = {
     "supported": "supported",
     "contradicted": "contradicted",
     "inconclusive": "inconclusive (the interval straddles the threshold)",
+    "not applicable": "not applicable (the claim does not measure this kind of data)",
 }
 
 
@@ -342,33 +343,43 @@ def paths_caption(records, tuning=None) -> str:
 
 def heatmap_caption(summary: pd.DataFrame) -> str:
     """Best cell per dataset, and how many cells had a diverged seed."""
+    from nngrid.tables import score, tasks
+
     df = summary[summary["arm"] == "tuned"].copy()
     df["label"] = panel_label(df)
+    df["task"] = tasks(df)
     lines = []
     for label, sub in df.groupby("label", sort=False):
-        best = sub.sort_values("test_accuracy_mean", ascending=False).iloc[0]
+        m, what, larger = score(sub["task"].iloc[0])
+        best = sub.sort_values(f"{m}_mean", ascending=not larger).iloc[0]
+        worst = sub[f"{m}_mean"].min() if larger else sub[f"{m}_mean"].max()
         lines.append(
             f"{label}: best {best['activation']} + {best['optimizer']} + {best['regularizer']}, "
-            f"{_fmt(best['test_accuracy_mean'])} (95% CI {_fmt(best['test_accuracy_ci_low'])} to "
-            f"{_fmt(best['test_accuracy_ci_high'])}); worst "
-            f"{_fmt(sub['test_accuracy_mean'].min())}; {int((sub['diverged'] > 0).sum())} of "
-            f"{len(sub)} cells with a diverged seed"
+            f"{what} {_fmt(best[f'{m}_mean'])} (95% CI {_fmt(best[f'{m}_ci_low'])} to "
+            f"{_fmt(best[f'{m}_ci_high'])}); worst {_fmt(worst)}; "
+            f"{int((sub['diverged'] > 0).sum())} of {len(sub)} cells with a diverged seed"
         )
-    return "Mean test accuracy of the tuned arm over seeds.\n\n" + _bullets(lines)
+    what = "test accuracy" + (
+        " (test loss for regression)" if (df["task"] == "regression").any() else ""
+    )
+    return f"Mean {what} of the tuned arm over seeds.\n\n" + _bullets(lines)
 
 
 def curves_caption(histories: pd.DataFrame, runs: pd.DataFrame) -> str:
     """Which optimizer ends highest in the reference cell, per dataset."""
-    from nngrid.figures.grid import reference_histories
+
+    from nngrid.figures.grid import reference_histories, with_score
 
     h, act, reg = reference_histories(histories, runs)
+    h = with_score(h)
     h["label"] = panel_label(h)
     lines = []
     for label, sub in h.groupby("label", sort=False):
         last = sub[sub["epoch"] == sub["epoch"].max()]
-        acc = last.groupby("optimizer")["val_accuracy"].mean().sort_values(ascending=False)
+        regression = sub["task"].iloc[0] == "regression"
+        acc = last.groupby("optimizer")["score"].mean().sort_values(ascending=regression)
         lines.append(
-            f"{label}: final validation accuracy "
+            f"{label}: final validation {'loss' if regression else 'accuracy'} "
             + ", ".join(f"{o} {_fmt(v)}" for o, v in acc.items())
         )
     return f"Activation {act}, regularizer {reg}, tuned rates.\n\n" + _bullets(lines)
@@ -376,7 +387,12 @@ def curves_caption(histories: pd.DataFrame, runs: pd.DataFrame) -> str:
 
 def lr_caption(runs: pd.DataFrame) -> str:
     """Per optimizer: the range of rates within 0.05 of its best validation accuracy."""
+    from nngrid.tables import tasks
+
     tune = runs[runs["arm"] == "tune"].copy()
+    tune = tune[tasks(tune) == "classification"]  # regression rates: the figure's loss panels
+    if tune.empty:
+        return "Every dataset is a regression: the figure shows validation loss against rate."
     tune["acc"] = tune["val_accuracy"].where(~tune["diverged"], 0.0).fillna(0.0)
     lines = []
     for opt, sub in tune.groupby("optimizer", sort=False):
@@ -398,8 +414,20 @@ def lr_caption(runs: pd.DataFrame) -> str:
 
 def time_to_target_caption(runs: pd.DataFrame) -> str:
     """Which optimizer reached the target in the fewest optimizer steps (median), per dataset."""
+    from nngrid.tables import tasks
+
     tuned = runs[runs["arm"] == "tuned"].copy()
     tuned["label"] = panel_label(tuned)
+    regression = tasks(tuned) == "regression"
+    skipped = list(dict.fromkeys(tuned.loc[regression, "label"]))
+    tuned = tuned[~regression]
+    note = (
+        f"\n\nNot measured on {', '.join(skipped)} (regression: the target is an accuracy)."
+        if skipped
+        else ""
+    )
+    if tuned.empty:
+        return note.strip()
     lines = []
     target = tuned["target_accuracy"].dropna()
     for label, sub in tuned.groupby("label", sort=False):
@@ -416,15 +444,16 @@ def time_to_target_caption(runs: pd.DataFrame) -> str:
     head = f"Target validation accuracy {_fmt(float(target.iloc[0]), 2)}. " if len(target) else ""
     return (
         head + "Median optimizer steps over every tuned run (never = infinitely many; seconds "
-        "are cost, figure 10).\n\n" + _bullets(lines)
+        "are cost, figure 10).\n\n" + _bullets(lines) + note
     )
 
 
 def gap_caption(runs: pd.DataFrame) -> str:
     """The regularizer with the smallest train - test accuracy gap, per dataset."""
-    tuned = runs[(runs["arm"] == "tuned") & ~runs["diverged"]].copy()
+    from nngrid.figures.grid import generalization_gaps
+
+    tuned = generalization_gaps(runs)
     tuned["label"] = panel_label(tuned)
-    tuned["gap"] = tuned["train_accuracy"] - tuned["test_accuracy"]
     lines = []
     for label, sub in tuned.groupby("label", sort=False):
         gap = sub.groupby("regularizer")["gap"].mean().sort_values()
@@ -435,8 +464,11 @@ def gap_caption(runs: pd.DataFrame) -> str:
     n_div = int(
         (runs["arm"] == "tuned").sum() - ((runs["arm"] == "tuned") & ~runs["diverged"]).sum()
     )
+    what = "train minus test accuracy"
+    if (tuned["task"] == "regression").any():
+        what += " (test minus train loss for regression)"
     return (
-        "Mean train minus test accuracy of the tuned runs.\n\n"
+        f"Mean {what} of the tuned runs.\n\n"
         + _bullets(lines)
         + f"\n\n{n_div} diverged tuned runs are left out of this figure."
     )
@@ -472,11 +504,19 @@ def tuning_caption(summary: pd.DataFrame) -> str:
     from nngrid.figures.grid import tuning_gain_table
 
     gain = tuning_gain_table(summary)
-    per = gain.groupby("optimizer")["gain"].median().sort_values(ascending=False)
-    lines = [f"{o}: median gain {_fmt(v, 2)}" for o, v in per.items()]
+    mixed = gain["task"].nunique() > 1  # accuracy and loss gains are never pooled
+    lines = []
+    for task, sub in gain.groupby("task", sort=False):
+        per = sub.groupby("optimizer")["gain"].median().sort_values(ascending=False)
+        lines += [
+            f"{o}{f' ({task})' if mixed else ''}: median gain {_fmt(v, 2)}" for o, v in per.items()
+        ]
     lost = int((gain["gain"] < 0).sum())
+    what = "Tuned minus untuned mean test accuracy"
+    if (gain["task"] == "regression").any():
+        what += " (untuned minus tuned test loss for regression)"
     text = (
-        "Tuned minus untuned mean test accuracy per cell.\n\n"
+        f"{what} per cell.\n\n"
         + _bullets(lines)
         + f"\n\nLargest median gain: {per.index[0]}. In {lost} of {gain['gain'].notna().sum()}"
         " cells the tuned arm scored below the default on test data (tuning looks at the"
@@ -517,6 +557,7 @@ VERDICT_STYLE = {
     "supported": ("supported", "#1a7f37"),
     "contradicted": ("contradicted", "#b8321c"),
     "inconclusive": ("inconclusive", "#6e6e6e"),
+    "not applicable": ("not applicable", "#3a5f8f"),
 }
 
 

@@ -577,20 +577,28 @@ class FileDataset(Dataset):
             self.path = resolve_path(self.given_path, self.root)
             if self.sha256 is not None and file_sha256(self.path) != self.sha256:
                 raise NngridError(
-                    f"path = {str(self.path)!r} changed after the workflow was planned (its "
+                    f"path = {self.given_path!r} changed after the workflow was planned (its "
                     "sha256 differs from the spec's); run snakemake again"
                 )
-            limit = memory_limit()
-            need, basis = estimate_bytes(self.path)
-            if need > limit:
-                raise NngridError(
-                    f"path = {str(self.path)!r} would need about {_human(need)} of memory once "
-                    f"loaded (estimated from {basis}), more than the {_human(limit)} allowed "
-                    f"({MEMORY_SHARE:.0%} of this machine's memory); give a sample of its rows "
-                    "or fewer columns"
-                )
-            self._data = read_file(self.path, **self.opts)
+            try:
+                self._data = self._read()
+            except NngridError as exc:  # name the file as the config gives it
+                shown = str(exc).replace(repr(str(self.path)), repr(self.given_path))
+                raise NngridError(shown) from None
         return self._data
+
+    def _read(self) -> dict[str, Any]:
+        """Refuse a file too large for memory (estimated first), then read it."""
+        limit = memory_limit()
+        need, basis = estimate_bytes(self.path)
+        if need > limit:
+            raise NngridError(
+                f"path = {self.given_path!r} would need about {_human(need)} of memory once "
+                f"loaded (estimated from {basis}), more than the {_human(limit)} allowed "
+                f"({MEMORY_SHARE:.0%} of this machine's memory); give a sample of its rows "
+                "or fewer columns"
+            )
+        return read_file(self.path, **self.opts)
 
     @property
     def task(self) -> str:  # type: ignore[override]

@@ -505,12 +505,12 @@ def tuning_caption(summary: pd.DataFrame) -> str:
 
     gain = tuning_gain_table(summary)
     mixed = gain["task"].nunique() > 1  # accuracy and loss gains are never pooled
-    lines = []
+    lines, best = [], []
     for task, sub in gain.groupby("task", sort=False):
         per = sub.groupby("optimizer")["gain"].median().sort_values(ascending=False)
-        lines += [
-            f"{o}{f' ({task})' if mixed else ''}: median gain {_fmt(v, 2)}" for o, v in per.items()
-        ]
+        suffix = f" ({task})" if mixed else ""
+        lines += [f"{o}{suffix}: median gain {_fmt(v, 2)}" for o, v in per.items()]
+        best.append(f"{per.index[0]}{suffix}")
     lost = int((gain["gain"] < 0).sum())
     what = "Tuned minus untuned mean test accuracy"
     if (gain["task"] == "regression").any():
@@ -518,7 +518,7 @@ def tuning_caption(summary: pd.DataFrame) -> str:
     text = (
         f"{what} per cell.\n\n"
         + _bullets(lines)
-        + f"\n\nLargest median gain: {per.index[0]}. In {lost} of {gain['gain'].notna().sum()}"
+        + f"\n\nLargest median gain: {', '.join(best)}. In {lost} of {gain['gain'].notna().sum()}"
         " cells the tuned arm scored below the default on test data (tuning looks at the"
         " validation split only)."
     )

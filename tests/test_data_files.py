@@ -1,0 +1,306 @@
+"""Tests for nngrid.data_files: the `file` dataset kind, its refusals at config load, and a
+user's tables (CSV with text labels, Parquet regression) through the grid to figures whose
+panels carry the user's labels; scikit-learn's bundled tables in `nngrid list`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nngrid import data_files
+from nngrid.data_files import check_dataset_entry, file_params, read_file
+from nngrid.datasets import make
+from nngrid.errors import NngridError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _table(n: int = 60, seed: int = 0, labels=("cat", "dog", "emu")) -> pd.DataFrame:
+    """A small table: two numeric features that separate text classes, and a float target."""
+    rng = np.random.default_rng(seed)
+    label = np.array(labels)[np.arange(n) % len(labels)]
+    centre = {name: i for i, name in enumerate(labels)}
+    a = np.array([centre[v] for v in label]) + rng.normal(0, 0.3, n)
+    b = rng.normal(0, 1, n)
+    return pd.DataFrame(
+        {"a": a.round(4), "b": b.round(4), "label": label, "y": (2 * a + b**2).round(4)}
+    )
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project folder (the working directory) with data/pets.csv and data/pets.parquet."""
+    (tmp_path / "data").mkdir()
+    _table().to_csv(tmp_path / "data" / "pets.csv", index=False)
+    _table().drop(columns="label").to_parquet(tmp_path / "data" / "pets.parquet", index=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def refusal(project, entry, label="mine"):
+    """The one-line message check_dataset_entry refuses ``entry`` with."""
+    with pytest.raises(NngridError) as err:
+        check_dataset_entry(label, {"kind": "file", **entry}, project)
+    text = str(err.value)
+    assert "\n" not in text and text.startswith(f"config error: datasets.{label}."), text
+    return text
+
+
+# -- the refusals, each one line naming the key and the fix ----------------------------------
+
+
+def test_missing_file_is_refused(project):
+    text = refusal(project, {"path": "data/nope.csv", "target": "label"})
+    assert "datasets.mine.path = 'data/nope.csv': no such file" in text
+    assert "relative to the project folder" in text
+
+
+def test_unknown_and_unreadable_formats_are_refused(project):
+    (project / "data" / "sheet.xlsx").write_bytes(b"PK\x03\x04")
+    text = refusal(project, {"path": "data/sheet.xlsx", "target": "label"})
+    assert "unknown format '.xlsx'" in text and "export a spreadsheet as CSV" in text
+    (project / "data" / "broken.parquet").write_bytes(b"not parquet at all")
+    text = refusal(project, {"path": "data/broken.parquet", "target": "label"})
+    assert "cannot be read as Parquet" in text
+    (project / "data" / "binary.csv").write_bytes(b"a,b\n\xff\xfe\x00\x01,2\n")
+    text = refusal(project, {"path": "data/binary.csv", "target": "a"})
+    assert "cannot be read as CSV" in text and "UTF-8" in text
+
+
+def test_missing_target_column_is_refused_with_the_columns(project):
+    text = refusal(project, {"path": "data/pets.csv", "target": "lable"})
+    assert "datasets.mine.target = 'lable' is not a column" in text
+    assert "its columns: a, b, label, y" in text
+
+
+def test_single_class_is_refused(project):
+    frame = _table()
+    frame["label"] = "cat"
+    frame.to_csv(project / "data" / "one.csv", index=False)
+    text = refusal(project, {"path": "data/one.csv", "target": "label"})
+    assert "datasets.mine.target has a single class ('cat')" in text and ">= 2 classes" in text
+
+
+def test_non_numeric_features_are_refused_naming_the_column_and_row(project):
+    frame = _table()
+    frame["colour"] = "red"
+    frame.to_csv(project / "data" / "colours.csv", index=False)
+    text = refusal(project, {"path": "data/colours.csv", "target": "label"})
+    assert "datasets.mine.features: column 'colour' is not numeric (e.g. 'red' in row 1)" in text
+    assert "encode it as numbers" in text
+    # leaving it out with `features:` is the fix the message names
+    entry = {"kind": "file", "path": "data/colours.csv", "target": "label", "features": ["a"]}
+    assert check_dataset_entry("mine", entry, project)
+
+
+def test_missing_values_need_a_policy(project):
+    frame = _table()
+    frame.loc[[3, 7], "b"] = np.nan
+    frame.to_csv(project / "data" / "gaps.csv", index=False)
+    text = refusal(project, {"path": "data/gaps.csv", "target": "label"})
+    assert "datasets.mine.missing: column 'b' has 2 missing or non-finite value(s)" in text
+    assert "(rows 4, 8)" in text and "missing: drop" in text and "missing: mean" in text
+    for policy in ("drop", "mean"):
+        entry = {"kind": "file", "path": "data/gaps.csv", "target": "label", "missing": policy}
+        assert check_dataset_entry("mine", entry, project)
+
+
+def test_missing_drop_drops_rows_and_mean_fills_with_the_training_mean(project):
+    frame = _table(n=90)
+    frame.loc[[3, 7, 11], "b"] = np.nan
+    frame.to_csv(project / "data" / "gaps.csv", index=False)
+    dropped, meta = make("file", path="data/gaps.csv", target="label", missing="drop")
+    assert meta["dropped_rows"] == 3
+    assert sum(len(dropped[k]) for k in ("y_train", "y_val", "y_test")) == 87
+    filled, meta = make("file", path="data/gaps.csv", target="label", missing="mean")
+    assert meta["dropped_rows"] == 0
+    assert sum(len(filled[k]) for k in ("y_train", "y_val", "y_test")) == 90
+    for k in ("X_train", "X_val", "X_test"):
+        assert np.all(np.isfinite(filled[k]))
+    # the training split of column b is centred by its own non-missing rows: filled rows are 0
+    X = filled["X_train"][:, 1]
+    assert np.isclose(X.mean(), 0.0, atol=1e-12)
+    assert (X == 0.0).sum() >= 1
+
+
+def test_a_file_too_large_is_refused_before_it_is_read(project, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the file was read although its estimate is over the limit")
+
+    monkeypatch.setattr(data_files, "memory_limit", lambda: 1000)
+    monkeypatch.setattr(data_files, "_read_table", never)
+    for name in ("pets.csv", "pets.parquet"):
+        text = refusal(project, {"path": f"data/{name}", "target": "y"})
+        assert "would need about" in text and "more than the 1.0 kB allowed" in text, text
+        assert "give a sample of its rows" in text
+
+
+def test_estimates_follow_the_size_of_the_data(project):
+    small, _ = data_files.estimate_bytes(project / "data" / "pets.csv")
+    _table(n=600).to_csv(project / "data" / "big.csv", index=False)
+    big, _ = data_files.estimate_bytes(project / "data" / "big.csv")
+    assert 5 < big / small < 20
+    parquet, basis = data_files.estimate_bytes(project / "data" / "pets.parquet")
+    assert parquet == data_files.COPIES * 8 * 60 * 3 and "60 rows x 3 columns" in basis
+
+
+def test_a_symlink_out_of_the_project_folder_is_refused(project, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "secret.csv"
+    _table().to_csv(outside, index=False)
+    os.symlink(outside, project / "data" / "link.csv")
+    text = refusal(project, {"path": "data/link.csv", "target": "label"})
+    assert "leads through the symlink" in text and "outside the project folder" in text
+    assert "copy the file into the project folder" in text
+    os.symlink(outside.parent, project / "linked_folder")
+    text = refusal(project, {"path": "linked_folder/secret.csv", "target": "label"})
+    assert "leads through the symlink" in text
+    text = refusal(project, {"path": str(outside), "target": "label"})
+    assert "outside the project folder" in text
+    # a symlink that stays inside the project is fine
+    os.symlink(project / "data" / "pets.csv", project / "inside.csv")
+    assert check_dataset_entry("mine", {"kind": "file", "path": "inside.csv", "target": "label"})
+
+
+def test_other_options_are_checked(project):
+    text = refusal(project, {"path": "data/pets.csv", "target": "label", "shape": [2, 2]})
+    assert "datasets.mine.shape = [2, 2] means 4 values per row" in text
+    text = refusal(project, {"path": "data/pets.csv", "target": "label", "features": ["zz"]})
+    assert "datasets.mine.features = 'zz' is not a column" in text
+    text = refusal(project, {"path": "data/pets.csv", "target": "label", "task": "regression"})
+    assert "non-numeric values (e.g. 'cat')" in text
+    text = refusal(project, {"target": "label"})
+    assert "datasets.mine.path is missing" in text
+    with pytest.raises(NngridError, match=r"datasets\.moons\.path is only for `kind: file`"):
+        check_dataset_entry("moons", {"path": "data/pets.csv"}, project)
+    assert check_dataset_entry("moons", {"params": {"n_samples": 100}}, project) is False
+
+
+# -- what a file becomes ----------------------------------------------------------------------
+
+
+def test_text_labels_become_sorted_classes_kept_in_the_metadata(project):
+    splits, meta = make("file", path="data/pets.csv", target="label")
+    assert meta["classes"] == ["cat", "dog", "emu"] and meta["target"] == "label"
+    assert meta["features"] == ["a", "b", "y"]
+    assert splits["y_train"].dtype == np.int64
+    assert set(np.unique(splits["y_train"])) == {0, 1, 2}
+    # class 2 is 'emu': its rows have the largest feature a (the table's construction)
+    raw = read_file(project / "data" / "pets.csv", target="label", features=["a"])
+    emu = raw["y"] == 2
+    assert raw["X"][emu, 0].mean() > raw["X"][~emu, 0].mean() + 1
+
+
+def test_a_parquet_regression_is_inferred_and_its_target_standardised(project):
+    splits, meta = make("file", path="data/pets.parquet", target="y")
+    assert splits["y_train"].shape[1] == 1 and splits["y_train"].dtype == np.float64
+    assert np.isclose(splits["y_train"].mean(), 0.0) and np.isclose(splits["y_train"].std(), 1.0)
+    raw = pd.read_parquet(project / "data" / "pets.parquet")["y"].to_numpy()
+    back = np.concatenate([splits[k][:, 0] for k in ("y_train", "y_val", "y_test")])
+    back = back * meta["target_std"][0] + meta["target_mean"][0]
+    np.testing.assert_allclose(np.sort(back), np.sort(raw), atol=1e-9)
+
+
+def test_splits_are_stratified_seeded_and_a_split_column_is_honoured(project):
+    one, _ = make("file", seed=0, path="data/pets.csv", target="label")
+    again, _ = make("file", seed=0, path="data/pets.csv", target="label")
+    other, _ = make("file", seed=1, path="data/pets.csv", target="label")
+    np.testing.assert_array_equal(one["y_test"], again["y_test"])
+    assert not np.array_equal(one["X_test"], other["X_test"])
+    assert np.bincount(one["y_test"]).tolist() == [4, 4, 4]  # 20% of each class of 20
+    frame = _table()
+    frame["part"] = np.where(np.arange(60) < 45, "train", "test")
+    frame.loc[40:44, "part"] = "validation"
+    frame.to_csv(project / "data" / "split.csv", index=False)
+    splits, meta = make("file", path="data/split.csv", target="label", split_column="part")
+    assert [len(splits[k]) for k in ("y_train", "y_val", "y_test")] == [40, 5, 15]
+    assert meta["features"] == ["a", "b", "y"]  # the split column is no feature
+    test_b = np.sort(splits["X_test"][:, 1] * 0 + 1)  # 15 rows, as the file says
+    assert len(test_b) == 15
+    frame.loc[0, "part"] = "holdout"
+    frame.to_csv(project / "data" / "split.csv", index=False)
+    text = refusal(project, {"path": "data/split.csv", "target": "label", "split_column": "part"})
+    assert "datasets.mine.split_column holds 'holdout'" in text
+
+
+def test_npz_files_in_both_layouts(project):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), np.arange(40) % 2
+    np.savez(project / "data" / "xy.npz", X=X, y=y)
+    splits, _ = make("file", path="data/xy.npz")
+    assert sum(len(splits[k]) for k in ("y_train", "y_val", "y_test")) == 40
+    from nngrid.datasets import build, save_dataset
+
+    save_dataset(project / "data" / "saved.npz", build("moons", n_samples=80))
+    splits, _ = make("file", path="data/saved.npz")
+    assert [len(splits[k]) for k in ("y_train", "y_val", "y_test")] == [48, 16, 16]
+    text = refusal(project, {"path": "data/xy.npz", "target": "label"})
+    assert "target is for tables" in text
+
+
+def test_the_spec_carries_the_file_hash_and_a_changed_file_is_refused_by_the_job(project):
+    entry = {"kind": "file", "path": "data/pets.csv", "target": "label"}
+    before = file_params(entry, project)
+    assert before["sha256"] == data_files.file_sha256(project / "data" / "pets.csv")
+    _table(seed=1).to_csv(project / "data" / "pets.csv", index=False)
+    after = file_params(entry, project)
+    assert after["sha256"] != before["sha256"]
+    with pytest.raises(NngridError, match="changed after the workflow was planned"):
+        make("file", **before)
+    make("file", **after)
+
+
+def test_the_config_check_reads_file_entries(project):
+    """workflow/rules/common.smk's check_config calls check_dataset_entry for `kind: file`."""
+    namespace = {"__name__": "common_smk"}
+    code = (ROOT / "workflow" / "rules" / "common.smk").read_text()
+    exec(compile(code, "common.smk", "exec"), namespace)
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "config" / "examples" / "own_data.yaml").read_text())
+    cfg["datasets"] = {"pets": {"kind": "file", "path": "data/pets.csv", "target": "label"}}
+    cfg["studies"]["mine"]["datasets"] = ["pets"]
+    schema = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    good = namespace["check_config"](cfg, schema)
+    spec = namespace["dataset_spec"]("pets", good)
+    assert spec["kind"] == "file" and len(spec["params"]["sha256"]) == 64
+    cfg["datasets"]["pets"]["target"] = "nope"
+    with pytest.raises(NngridError, match=r"^config error: datasets\.pets\.target = 'nope'"):
+        namespace["check_config"](cfg, schema)
+    cfg["datasets"]["pets"]["target"] = "label"
+    cfg["datasets"]["pets"]["missing"] = "guess"
+    with pytest.raises(NngridError, match=r"datasets\.pets\.missing = 'guess' is not valid"):
+        namespace["check_config"](cfg, schema)
+
+
+def test_the_shipped_example_tables_are_what_their_script_writes(tmp_path):
+    script = ROOT / "config" / "examples" / "make_example_data.py"
+    code = script.read_text().replace(
+        'HERE = Path(__file__).resolve().parent / "data"', f"HERE = Path({str(tmp_path)!r})"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    shipped = ROOT / "config" / "examples" / "data"
+    assert (tmp_path / "fruit.csv").read_bytes() == (shipped / "fruit.csv").read_bytes()
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "houses.parquet"), pd.read_parquet(shipped / "houses.parquet")
+    )
+
+
+def test_nngrid_list_gives_the_sizes_of_the_bundled_tables():
+    out = subprocess.run(
+        [sys.executable, "-m", "nngrid", "list"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "iris  [150 samples x 4 features, 3 classes]" in out
+    assert "wine  [178 samples x 13 features, 3 classes]" in out
+    assert "breast_cancer  [569 samples x 30 features, 2 classes]" in out
+    assert "diabetes  [442 samples x 10 features, 1 target]" in out
+    for name in ("iris", "wine", "breast_cancer", "diabetes"):
+        splits, meta = make(name)
+        n = sum(len(splits[k]) for k in ("y_train", "y_val", "y_test"))
+        assert f"{name}  [{n} samples x {splits['X_train'].shape[1]} features" in out
+        assert meta["source"] == f"sklearn.datasets.load_{name}"

@@ -304,3 +304,136 @@ def test_nngrid_list_gives_the_sizes_of_the_bundled_tables():
         n = sum(len(splits[k]) for k in ("y_train", "y_val", "y_test"))
         assert f"{name}  [{n} samples x {splits['X_train'].shape[1]} features" in out
         assert meta["source"] == f"sklearn.datasets.load_{name}"
+
+
+# -- a user's tables through the grid, quickly (the slow end-to-end run: test_workflow.py) ------
+
+GRID_SPEC = {
+    "activations": ["relu", "tanh"],
+    "regularizers": [{"label": "none", "kind": "none"}],
+    "optimizers": [
+        {"name": "sgd", "lr_grid": [0.03, 0.3]},
+        {"name": "adam", "lr_grid": [0.003, 0.03]},
+    ],
+    "seeds": [0, 1],
+    "tuning": {"seeds": 1, "extend": 0},
+    "training": {"hidden": [8], "epochs": 3, "batch_size": 16, "target_accuracy": 0.5},
+}
+
+
+def _grid(datasets: dict) -> dict:
+    """Every table of a tiny grid (2 activations x 2 optimizers) on ``{label: file params}``."""
+    from nngrid import tables
+    from nngrid.protocol import run_job
+
+    rows = []
+    for label, params in datasets.items():
+        splits, _ = make("file", **params)
+        got, _ = run_job(splits, {**GRID_SPEC, "axes": {"study": "mine", "dataset": label}})
+        rows += got
+    runs = tables.runs_table(rows)
+    return {
+        "runs": runs,
+        "summary": tables.summary_table(runs),
+        "rankings": tables.rankings_table(runs),
+        "histories": tables.histories_table(rows),
+    }
+
+
+def _texts(fig) -> list[str]:
+    out = [fig._suptitle.get_text()] if fig._suptitle else []
+    for ax in fig.axes:
+        out += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        out += [t.get_text() for t in ax.texts]
+        if ax.get_legend():
+            out += [t.get_text() for t in ax.get_legend().get_texts()]
+    for legend in fig.legends:
+        out += [t.get_text() for t in legend.get_texts()]
+    return out
+
+
+def _draw_grid(t: dict, monkeypatch) -> dict:
+    from nngrid.figures import grid
+
+    figs = {}
+
+    def keep(fig, path):
+        figs[str(path)] = fig
+        return path
+
+    monkeypatch.setattr(grid, "save", keep)
+    grid.heatmaps(t["summary"], "heatmaps")
+    grid.learning_curves(t["histories"], t["runs"], "curves")
+    grid.lr_sensitivity(t["runs"], "lr")
+    grid.time_to_target(t["runs"], "target")
+    grid.generalization_gap(t["runs"], "gap")
+    grid.rankings(t["rankings"], "rankings")
+    grid.tuning_gain(t["summary"], "tuning")
+    return figs
+
+
+PER_DATASET = ("heatmaps", "curves", "lr", "gap", "tuning")
+
+
+def test_a_users_csv_and_parquet_run_through_the_grid_to_panels_named_by_their_labels(
+    project, monkeypatch
+):
+    from nngrid import report
+
+    t = _grid(
+        {
+            "pets": {"path": "data/pets.csv", "target": "label"},
+            "prices": {"path": "data/pets.parquet", "target": "y"},
+        }
+    )
+    figs = _draw_grid(t, monkeypatch)
+    for name in PER_DATASET:  # every panel of these is one dataset: its title names it
+        fig = figs[name]
+        titles = [ax.get_title() for ax in fig.axes if ax.axison and ax.get_title()]
+        titles += [t.get_text() for ax in fig.axes for t in ax.texts if "|" in t.get_text()]
+        assert titles and all("pets" in x or "prices" in x for x in titles), (name, titles)
+        joined = " ".join(_texts(fig))
+        assert "pets" in joined and "prices" in joined, name
+    assert "pets" in " ".join(_texts(figs["rankings"]))
+    assert "prices" in " ".join(_texts(figs["rankings"]))
+    # time to target is an accuracy: the regression says it was not measured
+    assert "not measured on the regression prices" in " ".join(_texts(figs["target"]))
+    # the regression panels are drawn in loss, never in an accuracy of NaN
+    heat = " ".join(_texts(figs["heatmaps"]))
+    assert "mean test loss (lower is better)" in heat and "mean test accuracy" in heat
+    captions = [
+        report.heatmap_caption(t["summary"]),
+        report.curves_caption(t["histories"], t["runs"]),
+        report.time_to_target_caption(t["runs"]),
+        report.gap_caption(t["runs"]),
+        report.tuning_caption(t["summary"]),
+    ]
+    for text in captions:
+        assert "pets" in text and "nan" not in text.lower(), text
+    assert "prices: best" in captions[0] and "test loss" in captions[0]
+    assert "Not measured on prices" in captions[2]
+
+
+def test_a_regression_grid_has_no_accuracy_columns_and_its_accuracy_claims_do_not_apply(
+    project, monkeypatch
+):
+    from nngrid import claims
+
+    t = _grid({"prices": {"path": "data/pets.parquet", "target": "y"}})
+    measured = ("train_accuracy", "val_accuracy", "test_accuracy", "best_val_accuracy")
+    for name in ("runs", "summary", "histories"):
+        frame = t[name]
+        assert not [c for c in frame.columns if c.startswith(measured)], name
+        assert not [c for c in frame.columns if "accuracy" in c and frame[c].isna().all()], name
+    assert t["runs"]["steps_to_target"].isna().all()  # not measured, never "never"
+    assert set(t["rankings"]["metric"]) == {"test_loss"}
+    figs = _draw_grid(t, monkeypatch)
+    assert "Not measured" in " ".join(_texts(figs["target"]))
+    assert "untuned - tuned test loss" in " ".join(_texts(figs["tuning"]))
+    grid_claims = [c.claim_id for c in claims.CLAIMS if c.needs == ("grid",)]
+    verdicts = claims.evaluate({"grid": t}, only=grid_claims)
+    assert len(verdicts) == len(grid_claims) >= 3
+    for v in verdicts:
+        assert v.verdict == "not applicable", v
+        assert v.evidence.startswith("Not applicable: the claim is measured in accuracy")
+    assert claims.applies("classification") and not claims.applies("regression")

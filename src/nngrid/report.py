@@ -499,6 +499,11 @@ def rankings_caption(rankings: pd.DataFrame) -> str:
     )
 
 
+def ordered_unique(values) -> list[str]:
+    """The distinct values in first-seen order, as text."""
+    return [str(v) for v in dict.fromkeys(values)]
+
+
 def tuning_caption(summary: pd.DataFrame) -> str:
     """What tuning gained per optimizer (median over cells), and where it lost."""
     from nngrid.figures.grid import tuning_gain_table
@@ -508,7 +513,7 @@ def tuning_caption(summary: pd.DataFrame) -> str:
     lines, best = [], []
     for task, sub in gain.groupby("task", sort=False):
         per = sub.groupby("optimizer")["gain"].median().sort_values(ascending=False)
-        suffix = f" ({task})" if mixed else ""
+        suffix = f" ({', '.join(ordered_unique(sub['dataset']))})" if mixed else ""
         lines += [f"{o}{suffix}: median gain {_fmt(v, 2)}" for o, v in per.items()]
         best.append(f"{per.index[0]}{suffix}")
     lost = int((gain["gain"] < 0).sum())

@@ -437,3 +437,90 @@ def test_a_regression_grid_has_no_accuracy_columns_and_its_accuracy_claims_do_no
         assert v.verdict == "not applicable", v
         assert v.evidence.startswith("Not applicable: the claim is measured in accuracy")
     assert claims.applies("classification") and not claims.applies("regression")
+
+
+# -- end to end (slow): snakemake on config/examples/own_data.yaml ------------------------------
+
+
+def _snakemake(cwd, *args):
+    from local_env import local_env
+
+    return subprocess.run(
+        ["snakemake", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=local_env(),
+    )
+
+
+def _planned(dry_run: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run lists."""
+    import re
+
+    jobs = []
+    for block in re.split(r"\n(?:local)?rule ", "\n" + dry_run)[1:]:
+        rule = block.split(":", 1)[0]
+        wc = re.search(r"wildcards: (.*)", block)
+        jobs.append((rule, wc.group(1).strip() if wc else ""))
+    return sorted(jobs)
+
+
+@pytest.mark.slow
+def test_own_data_runs_to_a_report_and_an_edited_file_reruns_exactly_its_jobs(tmp_path):
+    import shutil
+
+    shutil.copy(ROOT / "Snakefile", tmp_path / "Snakefile")
+    for folder in ("workflow", "config", "profiles"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    cfg = ["--configfile", "config/examples/own_data.yaml"]
+    res = _snakemake(tmp_path, "--cores", "2", *cfg)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rep = _snakemake(tmp_path, *cfg, "--report", "results/report.html")
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    assert (tmp_path / "results" / "report.html").stat().st_size > 10_000
+    results = tmp_path / "results"
+    import json
+
+    fruit = json.loads((results / "data" / "fruit.json").read_text())
+    assert fruit["metadata"]["classes"] == ["apple", "lemon", "orange"]
+    assert fruit["spec"]["params"]["sha256"] == fruit["metadata"]["file_sha256"]
+    houses = json.loads((results / "data" / "houses.json").read_text())
+    assert houses["task"] == "regression" and houses["metadata"]["target"] == "price_k"
+    summary = pd.read_csv(results / "tables" / "summary.csv")
+    assert set(summary["dataset"]) == {"fruit", "houses"}
+    fruit_rows, house_rows = summary["dataset"] == "fruit", summary["dataset"] == "houses"
+    assert summary.loc[fruit_rows, "test_accuracy_mean"].between(0.5, 1).all()
+    assert summary.loc[house_rows, "test_loss_mean"].notna().all()
+    for caption in (results / "figures").glob("fig09_*.rst"):
+        text = caption.read_text()
+        assert "nan" not in text.lower().replace("nan.", ""), caption.name
+        if caption.stem != "fig09_rankings":
+            assert "fruit" in text, caption.name
+        if caption.stem != "fig09_rankings":
+            assert "houses" in text, caption.name
+    claims = pd.read_csv(results / "tables" / "claims.csv")
+    grid = claims[claims["claim_id"].isin(["adam_fast", "adam_well", "adam_faster"])]
+    assert grid["evidence"].str.contains("not applicable to the regression dataset").all()
+
+    # the file's content decides: a touch reruns nothing; an edit reruns exactly its jobs
+    data = tmp_path / "config" / "examples" / "data" / "houses.parquet"
+    os.utime(data)
+    again = _snakemake(tmp_path, "-n", *cfg)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    frame = pd.read_parquet(data)
+    frame.loc[0, "price_k"] += 1.0
+    frame.to_parquet(data, index=False)
+    dry = _snakemake(tmp_path, "-n", *cfg)
+    assert dry.returncode == 0, dry.stderr
+    jobs = _planned(dry.stdout + dry.stderr)
+    per_dataset = [j for j in jobs if "dataset=" in j[1]]
+    assert per_dataset and all("dataset=houses" in wc for _, wc in per_dataset), per_dataset
+    assert ("dataset", "dataset=houses") in jobs
+    trained = sorted(wc for rule, wc in jobs if rule == "train")
+    assert trained == [
+        "study=mine, dataset=houses, optimizer=adam",
+        "study=mine, dataset=houses, optimizer=sgd",
+    ]
+    assert {r for r, _ in jobs} >= {"tables", "claims", "figure_grid", "all"}

@@ -390,7 +390,9 @@ def lr_caption(runs: pd.DataFrame) -> str:
     from nngrid.tables import tasks
 
     tune = runs[runs["arm"] == "tune"].copy()
-    tune = tune[tasks(tune) == "classification"]  # regression rates: the figure's loss panels
+    regression = tasks(tune) == "regression"
+    skipped = ordered_unique(tune.loc[regression, "dataset"])
+    tune = tune[~regression]  # regression rates: the figure's loss panels
     if tune.empty:
         return "Every dataset is a regression: the figure shows validation loss against rate."
     tune["acc"] = tune["val_accuracy"].where(~tune["diverged"], 0.0).fillna(0.0)
@@ -406,6 +408,12 @@ def lr_caption(runs: pd.DataFrame) -> str:
         )
     edge = runs[(runs["arm"] == "tuned") & runs["lr_on_edge"]]
     text = "Mean over cells.\n\n" + _bullets(lines)
+    if skipped:
+        text = (
+            f"Mean over the cells of {', '.join(ordered_unique(tune['dataset']))} (accuracy); "
+            f"the regression {', '.join(skipped)} is drawn in validation loss.\n\n"
+            + _bullets(lines)
+        )
     if len(edge):
         cells = edge.groupby(["dataset", "activation", "regularizer", "optimizer"]).ngroups
         text += f"\n\n{cells} cells chose a rate on the grid's edge (flagged in the tables)."
@@ -511,7 +519,7 @@ def tuning_caption(summary: pd.DataFrame) -> str:
     gain = tuning_gain_table(summary)
     mixed = gain["task"].nunique() > 1  # accuracy and loss gains are never pooled
     lines, best = [], []
-    for task, sub in gain.groupby("task", sort=False):
+    for _task, sub in gain.groupby("task", sort=False):
         per = sub.groupby("optimizer")["gain"].median().sort_values(ascending=False)
         suffix = f" ({', '.join(ordered_unique(sub['dataset']))})" if mixed else ""
         lines += [f"{o}{suffix}: median gain {_fmt(v, 2)}" for o, v in per.items()]

@@ -243,6 +243,49 @@ def test_npz_files_in_both_layouts(project):
     assert "target is for tables" in text
 
 
+def test_declared_sequences_feed_the_architectures_arm(project):
+    from nngrid.experiments.architectures import check_fit, run_job
+
+    rng = np.random.default_rng(0)
+    n, length, channels = 60, 6, 2
+    label = np.arange(n) % 2
+    X = rng.normal(size=(n, length, channels)) + label[:, None, None]  # time-major columns
+    frame = pd.DataFrame(X.reshape(n, -1), columns=[f"t{i}" for i in range(length * channels)])
+    frame["label"] = np.where(label == 1, "up", "down")
+    frame.to_csv(project / "data" / "seq.csv", index=False)
+    conv = [{"conv1d": {"channels": 4, "kernel": 3}}, "flatten"]
+    with pytest.raises(NngridError, match="needs sequences"):
+        check_fit("cnn", conv, "seq", "file")
+    check_fit("cnn", conv, "seq", "file", shape=[length, channels])
+    with pytest.raises(NngridError, match="length 2"):
+        check_fit(
+            "cnn",
+            [{"conv1d": {"channels": 4, "kernel": 5}}, "flatten"],
+            "seq",
+            "file",
+            shape=[2, 6],
+        )
+    splits, meta = make("file", path="data/seq.csv", target="label", shape=[length, channels])
+    assert meta["shape"] == [length, channels] and splits["X_train"].shape[1] == 12
+    spec = {
+        "axes": {"study": "arch", "dataset": "seq", "architecture": "cnn", "optimizer": "adam"},
+        "shape": [length, channels],
+        "layers": conv,
+        "activations": ["relu"],
+        "regularizers": [{"label": "none"}],
+        "optimizer": {"name": "adam", "lr_grid": [0.01]},
+        "seeds": [0],
+        "tuning": {"seeds": 1, "extend": 0},
+        "training": {"epochs": 2, "batch_size": 16, "target": 0.6, "probe": 8},
+    }
+    result = run_job(splits, spec)
+    assert result["records"] and all(np.isfinite(r["test_accuracy"]) for r in result["records"])
+    # the declared shape is what the network sees: 2 steps of 6 channels leave no room for a
+    # kernel of 3, which the 12 flat columns read as one channel would have
+    with pytest.raises(NngridError):
+        run_job(splits, {**spec, "shape": [2, 6]})
+
+
 def test_the_spec_carries_the_file_hash_and_a_changed_file_is_refused_by_the_job(project):
     entry = {"kind": "file", "path": "data/pets.csv", "target": "label"}
     before = file_params(entry, project)
@@ -276,6 +319,23 @@ def test_the_config_check_reads_file_entries(project):
     cfg["datasets"]["pets"]["missing"] = "guess"
     with pytest.raises(NngridError, match=r"datasets\.pets\.missing = 'guess' is not valid"):
         namespace["check_config"](cfg, schema)
+
+
+def test_the_config_writer_checks_the_file_and_writes_a_valid_study(project, capsys):
+    namespace = {"__name__": "common_smk"}
+    exec(compile((ROOT / "workflow/rules/common.smk").read_text(), "common.smk", "exec"), namespace)
+    import yaml
+
+    out = project / "config" / "mine.yaml"
+    assert data_files.main(["data/pets.csv", "--target", "label", "--output", str(out)]) == 0
+    cfg = yaml.safe_load(out.read_text())
+    assert cfg["datasets"] == {"pets": {"kind": "file", "path": "data/pets.csv", "target": "label"}}
+    namespace["check_config"](cfg, ROOT / "workflow" / "schemas" / "config.schema.yaml")
+    bad = project / "config" / "bad.yaml"
+    assert data_files.main(["data/pets.csv", "--target", "lbl", "--output", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("nngrid: error: config error: datasets.pets.target = 'lbl'")
+    assert not bad.exists()
 
 
 def test_the_shipped_example_tables_are_what_their_script_writes(tmp_path):
@@ -524,3 +584,48 @@ def test_own_data_runs_to_a_report_and_an_edited_file_reruns_exactly_its_jobs(tm
         "study=mine, dataset=houses, optimizer=sgd",
     ]
     assert {r for r, _ in jobs} >= {"tables", "claims", "figure_grid", "all"}
+
+
+@pytest.mark.slow
+def test_the_readme_commands_run_a_users_parquet_regression_to_a_report(tmp_path):
+    """README.md, "Your own data": the two commands, on a Parquet regression table."""
+    import shutil
+
+    shutil.copy(ROOT / "Snakefile", tmp_path / "Snakefile")
+    for folder in ("workflow", "config", "profiles"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    (tmp_path / "data").mkdir()
+    shutil.copy(ROOT / "config/examples/data/houses.parquet", tmp_path / "data" / "prices.parquet")
+    from local_env import local_env
+
+    write = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nngrid.data_files",
+            "data/prices.parquet",
+            "--target",
+            "price_k",
+            "--output",
+            "config/mine.yaml",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=local_env(),
+    )
+    assert write.returncode == 0, write.stderr
+    cfg = ["--configfile", "config/mine.yaml"]
+    res = _snakemake(tmp_path, "--cores", "2", *cfg)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rep = _snakemake(tmp_path, *cfg, "--report", "results/report.html")
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    summary = pd.read_csv(tmp_path / "results" / "tables" / "summary.csv")
+    assert set(summary["dataset"]) == {"prices"}
+    assert not [c for c in summary.columns if c.startswith("test_accuracy")]
+    for caption in (tmp_path / "results" / "figures").glob("fig09_*.rst"):
+        text = caption.read_text()
+        assert "accuracy of" not in text.lower() or "regression" in text.lower(), caption.name
+    claims = pd.read_csv(tmp_path / "results" / "tables" / "claims.csv")
+    grid = claims[claims["claim_id"].isin(["adam_fast", "adam_well", "momentum_faster"])]
+    assert len(grid) == 3 and (grid["verdict"] == "not applicable").all()

@@ -51,6 +51,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -526,7 +527,6 @@ def read_file(path: str | os.PathLike[str], **opts: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the dataset kind
 
 
-@DATASETS.register("file")
 class FileDataset(Dataset):
     """A table the user brings: CSV, Parquet or ``.npz`` (see :mod:`nngrid.data_files`).
 
@@ -642,6 +642,12 @@ class FileDataset(Dataset):
         return info
 
 
+# `python -m nngrid.data_files` runs this file a second time as __main__; only the imported
+# module (which nngrid.datasets imports) registers the kind.
+if __name__ != "__main__":
+    DATASETS.register("file")(FileDataset)
+
+
 # --------------------------------------------------------------------------- the config side
 
 
@@ -686,3 +692,110 @@ def check_dataset_entry(
     except NngridError as exc:
         raise NngridError(f"{where}.{exc}") from None
     return True
+
+
+# --------------------------------------------------------------------------- a config for a file
+
+#: The study :func:`study_config` writes around a user's dataset (config/README.md explains every
+#: key): 2 activations x 2 regularizers x 2 optimizers, each rate tuned, 3 seeds.
+STUDY_TEMPLATE: dict[str, Any] = {
+    "data_seed": 0,
+    "splits": {"val_fraction": 0.2, "test_fraction": 0.2},
+    "regularizers": {"none": {}, "l2": {"params": {"strength": 1.0e-3}}},
+    "optimizers": {
+        "sgd": {"lr_grid": {"low": 1.0e-2, "high": 1.0, "points": 5}},
+        "adam": {"lr_grid": {"low": 3.0e-4, "high": 3.0e-2, "points": 5}},
+    },
+    "tuning": {"seeds": 3, "extend": 2},
+    "training": {
+        "hidden": [32, 32],
+        "epochs": 60,
+        "batch_size": 32,
+        "seeds": [0, 1, 2],
+        "dtype": "float32",
+        "target_accuracy": 0.9,
+    },
+}
+
+
+def study_config(label: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A complete study config around one dataset entry (``{kind: file, path, target, ...}``)."""
+    import copy
+
+    cfg = copy.deepcopy(STUDY_TEMPLATE)
+    cfg["datasets"] = {label: dict(entry)}
+    cfg["studies"] = {
+        "mine": {
+            "datasets": [label],
+            "activations": ["relu", "tanh"],
+            "regularizers": list(cfg["regularizers"]),
+            "optimizers": list(cfg["optimizers"]),
+        }
+    }
+    return cfg
+
+
+def _label_of(path: str) -> str:
+    import re
+
+    stem = re.sub(r"[^a-z0-9_]+", "_", Path(path).stem.lower()).strip("_")
+    return stem if stem[:1].isalpha() else f"data_{stem}" if stem else "mine"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nngrid.data_files FILE --target COLUMN --output config/mine.yaml``: check a
+    data file as the workflow will, and write a study config that runs the grid on it."""
+    import argparse
+
+    import yaml
+
+    from nngrid import io
+
+    parser = argparse.ArgumentParser(
+        prog="python -m nngrid.data_files",
+        description="Check a CSV, Parquet or .npz data file and write a study config for it.",
+    )
+    parser.add_argument("path", help="the data file, relative to the project folder")
+    parser.add_argument("--target", help="the column to predict (tables)")
+    parser.add_argument("--label", help="the dataset's label (default: from the file name)")
+    parser.add_argument("--task", choices=TASKS, default=None)
+    parser.add_argument("--missing", choices=MISSING, default=None)
+    parser.add_argument("--split-column", default=None)
+    parser.add_argument("--output", required=True, help="the config file to write (.yaml)")
+    args = parser.parse_args(argv)
+    label = args.label or _label_of(args.path)
+    entry: dict[str, Any] = {"kind": "file", "path": args.path}
+    for key, value in (
+        ("target", args.target),
+        ("task", args.task),
+        ("missing", args.missing),
+        ("split_column", args.split_column),
+    ):
+        if value is not None:
+            entry[key] = value
+    try:
+        import re
+
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", label):
+            raise NngridError(
+                f"--label {label!r} is not valid; use lower_snake_case letters, digits and "
+                "underscores, starting with a letter"
+            )
+        check_dataset_entry(label, entry)
+        head = (
+            f"# The grid on {args.path} (written by python -m nngrid.data_files; keys: "
+            "config/README.md).\n# snakemake --cores 2 --configfile <this file>\n\n"
+        )
+        text = head + yaml.safe_dump(study_config(label, entry), sort_keys=False)
+        io.write_text(args.output, text)
+    except NngridError as exc:
+        print(f"nngrid: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.output}: dataset {label!r} ({args.path}) in study 'mine'", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    from nngrid import data_files as _module  # the registered copy
+
+    raise SystemExit(_module.main())

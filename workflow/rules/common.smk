@@ -853,7 +853,13 @@ def check_architectures(cfg):
             for label in s["datasets"]:
                 kind = cfg["datasets"][label].get("kind", label)
                 try:
-                    check_fit(name, cfg["architectures"][name]["layers"], label, kind)
+                    check_fit(
+                        name,
+                        cfg["architectures"][name]["layers"],
+                        label,
+                        kind,
+                        shape=cfg["datasets"][label].get("shape"),
+                    )
                 except NngridError as exc:
                     raise NngridError(f"config error: studies.{study}: {exc}") from None
 
@@ -882,6 +888,11 @@ def architecture_spec(cfg, study, dataset, architecture, optimizer):
             cfg["datasets"][dataset].get("params", {}).get("shuffle_positions", False)
         ),
         "layers": arch["layers"],
+        **(  # a file's sequences (only when declared: other specs stay as they were)
+            {"shape": cfg["datasets"][dataset]["shape"]}
+            if cfg["datasets"][dataset].get("shape")
+            else {}
+        ),
         "clip_norm": arch.get("clip_norm"),
         "activations": acts or list(arch["activations"]),
         "regularizers": [

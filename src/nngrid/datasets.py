@@ -19,9 +19,16 @@ all come from the ``numpy.random.Generator`` passed in.
    by 1), so nothing about the validation or test points leaks into training.
    Regression targets are left in their original units (``regression1d``'s figures plot the curve).
 
+scikit-learn's shipped real tables (``digits``, ``iris``, ``wine``, ``breast_cancer``, and
+``diabetes``, a regression whose target :func:`make` standardises with the training split's
+statistics) are registered like the generators, with their fixed ``SIZE``; the ``file`` kind (a
+CSV, Parquet or ``.npz`` the user brings) lives in :mod:`nngrid.data_files`. :func:`make` returns
+the splits and the dataset's metadata (feature and class names, target statistics).
+
 Only NumPy and the standard library are imported at module level; scikit-learn (``gaussian``,
-``digits``) and ``mnist1d`` are imported inside their generators, so ``nngrid train`` on a saved
-``.npz`` never imports them. Nothing here downloads anything.
+the tables) and ``mnist1d`` are imported inside their generators, pandas inside the file
+readers, so ``nngrid train`` on a saved ``.npz`` never imports them. Nothing here downloads
+anything.
 """
 
 from __future__ import annotations

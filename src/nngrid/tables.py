@@ -364,7 +364,8 @@ def summary_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     if not df.empty:
         df["diverged_epoch_min"] = df["diverged_epoch_min"].astype("Int64")
         regression = tasks(df) == "regression"
-        df.loc[regression, "reached_target"] = np.nan  # the target is an accuracy
+        if regression.any():  # the target is an accuracy: not measured (classification: kept)
+            df["reached_target"] = df["reached_target"].astype("Int64").mask(regression)
     return _drop_accuracy(df)
 
 

@@ -514,8 +514,12 @@ def job_cost(cfg, study, dataset, optimizer):
     params = {**registry("datasets").parameters(kind), **data["params"]}
     size = getattr(registry("datasets").get(kind), "SIZE", None)  # the fixed tables
     n = int(params.get("n_samples", size[0] if size else SHIPPED_SIZES.get(kind, 1000)))
-    d, c = size[1:] if size else SHIPPED_SHAPES.get(
-        kind, (params.get("n_features", 2), params.get("n_classes", 10))
+    d, c = (
+        size[1:]
+        if size
+        else SHIPPED_SHAPES.get(
+            kind, (params.get("n_features", 2), params.get("n_classes", 10))
+        )
     )
     training = spec["training"]
     itemsize = 8 if training.get("dtype") == "float64" else 4
@@ -683,7 +687,9 @@ def dataset_spec(label, cfg=None):
         "seed": cfg["data_seed"],
         "val_fraction": spec.get("val_fraction", cfg["splits"]["val_fraction"]),
         "test_fraction": spec.get("test_fraction", cfg["splits"]["test_fraction"]),
-        "params": file_params(spec) if spec.get("kind") == "file" else spec.get("params", {}),
+        "params": (
+            file_params(spec) if spec.get("kind") == "file" else spec.get("params", {})
+        ),
     }
 
 
@@ -733,7 +739,13 @@ def data_files():
     root = Path(nngrid.__file__).parent
     return [
         root / name
-        for name in ("datasets.py", "data_files.py", "io.py", "registry.py", "errors.py")
+        for name in (
+            "datasets.py",
+            "data_files.py",
+            "io.py",
+            "registry.py",
+            "errors.py",
+        )
     ]
 
 

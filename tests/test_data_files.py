@@ -474,6 +474,23 @@ def test_a_users_csv_and_parquet_run_through_the_grid_to_panels_named_by_their_l
     assert "Not measured on prices" in captions[2]
 
 
+def test_the_report_names_each_class_and_no_name_is_read_as_markup(project):
+    from nngrid import report
+
+    frame = _table(labels=("{{ 7*7 }}", "`evil`_", "plain one"))
+    frame.to_csv(project / "data" / "odd.csv", index=False)
+    splits, meta = make("file", path="data/odd.csv", target="label")
+    from nngrid.datasets import describe
+
+    info = {**describe(splits), "metadata": meta, "spec": {"kind": "file"}}
+    text = report.datasets_caption({"odd": info})
+    assert "odd: file ``data/odd.csv``" in text and "60 rows, 3 features" in text
+    assert "1 = ``plain one``" in text  # sorted by code point: '`' < 'p' < '{'
+    for bad in ("{", "}", "`evil`"):
+        assert bad not in text.replace("``", ""), bad
+    assert "0 = ``?evil?_``" in text and "2 = ``?? 7?7 ??``" in text
+
+
 def test_a_regression_grid_has_no_accuracy_columns_and_its_accuracy_claims_do_not_apply(
     project, monkeypatch
 ):
@@ -560,6 +577,9 @@ def test_own_data_runs_to_a_report_and_an_edited_file_reruns_exactly_its_jobs(tm
             assert "fruit" in text, caption.name
         if caption.stem != "fig09_rankings":
             assert "houses" in text, caption.name
+    heatmaps = (results / "figures" / "fig09_heatmaps.rst").read_text()
+    assert "0 = ``apple``, 1 = ``lemon``, 2 = ``orange``" in heatmaps
+    assert "regression of ``price_k``" in heatmaps
     claims = pd.read_csv(results / "tables" / "claims.csv")
     grid = claims[claims["claim_id"].isin(["adam_fast", "adam_well", "adam_faster"])]
     assert grid["evidence"].str.contains("not applicable to the regression dataset").all()

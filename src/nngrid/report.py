@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -363,6 +364,51 @@ def heatmap_caption(summary: pd.DataFrame) -> str:
         " (test loss for regression)" if (df["task"] == "regression").any() else ""
     )
     return f"Mean {what} of the tuned arm over seeds.\n\n" + _bullets(lines)
+
+
+def _literal(text: Any, limit: int = 40) -> str:
+    """Text from a user's data file (a class or column name) as an rst inline literal: only
+    letters, digits and ``space _ . , : ; + - ( ) /`` survive (others become ``?``), so nothing
+    of it is read as markup or as a template."""
+    import re
+
+    clean = re.sub(r"[^\w .,:;+()/-]", "?", str(text), flags=re.ASCII)[:limit].strip() or "?"
+    return f"``{clean}``"
+
+
+def datasets_caption(infos: dict[str, dict]) -> str:
+    """Where each dataset of the grid comes from, its size and task, and, for a classification,
+    its class names by label (``<label>.json`` of rule ``dataset``)."""
+    lines = []
+    for label, info in infos.items():
+        meta = info.get("metadata") or {}
+        spec = info.get("spec") or {}
+        n = sum(int(v[0]) for k, v in (info.get("shapes") or {}).items() if k.startswith("y_"))
+        kind = spec.get("kind", label)
+        if kind == "file":
+            source = f"file {_literal(meta.get('source', '?'), 80)} (sha256 "
+            source += f"{str(meta.get('file_sha256', '?'))[:12]}...)"
+        else:
+            source = meta.get("source") or f"generated ({kind})"
+        text = f"{label}: {source}, {n} rows, {info.get('n_features')} features"
+        if info.get("task") == "classification":
+            names = meta.get("classes")
+            text += f"; classification into {info.get('n_classes')} classes"
+            if names:
+                shown = ", ".join(f"{i} = {_literal(c)}" for i, c in enumerate(names[:12]))
+                text += f" ({shown}{', ...' if len(names) > 12 else ''})"
+        else:
+            target = meta.get("target")
+            text += "; regression" + (f" of {_literal(target)}" if target else "")
+            if meta.get("target_std"):
+                text += (
+                    f" (standardised: mean {_fmt(meta['target_mean'][0])}, sd "
+                    f"{_fmt(meta['target_std'][0])}, so a loss of 0.5 is the variance)"
+                )
+        if meta.get("dropped_rows"):
+            text += f"; {meta['dropped_rows']} rows with missing values dropped"
+        lines.append(text)
+    return "Datasets:\n\n" + _bullets(lines) if lines else ""
 
 
 def curves_caption(histories: pd.DataFrame, runs: pd.DataFrame) -> str:

@@ -146,8 +146,12 @@ def _grid(i, o, p):
     grid.generalization_gap(runs, o["gap"], order.get("regularizers"))
     grid.rankings(rankings, o["rankings"])
     grid.tuning_gain(summary, o["tuning"], opts)
+    infos = {Path(f).stem: json.loads(Path(f).read_text()) for f in i.get("datasets", [])}
+    datasets = report.datasets_caption(
+        {k: v for k, v in infos.items() if k in set(runs["dataset"])}
+    )
     return {
-        "heatmaps": report.heatmap_caption(summary),
+        "heatmaps": report.heatmap_caption(summary) + ("\n\n" + datasets if datasets else ""),
         "curves": report.curves_caption(histories, runs),
         "lr": report.lr_caption(runs),
         "target": report.time_to_target_caption(runs),

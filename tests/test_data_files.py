@@ -321,6 +321,25 @@ def test_the_config_check_reads_file_entries(project):
         namespace["check_config"](cfg, schema)
 
 
+def test_the_cost_estimate_counts_a_files_rows_and_columns(project):
+    namespace = {"__name__": "common_smk"}
+    exec(compile((ROOT / "workflow/rules/common.smk").read_text(), "common.smk", "exec"), namespace)
+    import yaml
+
+    schema = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    _table(n=600).to_csv(project / "data" / "big.csv", index=False)
+    costs = {}
+    for name in ("pets", "big"):
+        cfg = yaml.safe_load((ROOT / "config" / "examples" / "own_data.yaml").read_text())
+        cfg["datasets"] = {"d": {"kind": "file", "path": f"data/{name}.csv", "target": "label"}}
+        cfg["studies"]["mine"]["datasets"] = ["d"]
+        cfg = namespace["check_config"](cfg, schema)
+        costs[name] = namespace["job_cost"](cfg, "mine", "d", "sgd")
+    assert data_files.entry_size(cfg["datasets"]["d"], project) == (600, 3, 3)
+    assert costs["big"][1] == pytest.approx(10 * costs["pets"][1])  # minutes ~ training rows
+    assert costs["big"][2]["datasets.d.path (rows)"][0] == 600
+
+
 def test_the_config_writer_checks_the_file_and_writes_a_valid_study(project, capsys):
     namespace = {"__name__": "common_smk"}
     exec(compile((ROOT / "workflow/rules/common.smk").read_text(), "common.smk", "exec"), namespace)

@@ -66,6 +66,7 @@ __all__ = [
     "FORMATS",
     "FileDataset",
     "check_dataset_entry",
+    "entry_size",
     "estimate_bytes",
     "file_params",
     "file_sha256",
@@ -688,10 +689,49 @@ def check_dataset_entry(
         params = {k: entry[k] for k in FILE_KEYS if entry.get(k) is not None}
         dataset = FileDataset(**params)
         dataset.root = here
-        dataset.load()
+        data = dataset.load()
     except NngridError as exc:
         raise NngridError(f"{where}.{exc}") from None
+    _SIZES[_size_key(entry, here)] = _size_of(data)
     return True
+
+
+#: (rows, features, outputs) of the entries check_dataset_entry read, by path, sha256 and options.
+_SIZES: dict[tuple, tuple[int, int, int]] = {}
+
+
+def _size_key(entry: Mapping[str, Any], root: Path) -> tuple:
+    import json
+
+    path = resolve_path(entry.get("path"), root)
+    opts = json.dumps({k: entry.get(k) for k in FILE_KEYS}, sort_keys=True)
+    return (str(path.resolve()), file_sha256(path), opts)
+
+
+def _size_of(data: Mapping[str, Any]) -> tuple[int, int, int]:
+    if data["splits"] is not None:
+        splits = data["splits"]
+        y = splits["y_train"]
+        outputs = (
+            int(y.shape[1])
+            if y.ndim == 2
+            else int(max(int(v.max()) for k, v in splits.items() if k[0] == "y" and v.size)) + 1
+        )
+        return data["rows"], int(np.prod(splits["X_train"].shape[1:])), outputs
+    outputs = len(data["classes"]) if data["classes"] is not None else 1
+    return data["rows"], int(data["X"].shape[1]), outputs
+
+
+def entry_size(
+    entry: Mapping[str, Any], root: str | os.PathLike[str] | None = None
+) -> tuple[int, int, int]:
+    """``(rows, features, outputs)`` of a ``kind: file`` entry (classes, or 1 for regression),
+    as the workflow's cost estimate needs them; read once per file content."""
+    here = Path(root if root is not None else os.getcwd())
+    key = _size_key(entry, here)
+    if key not in _SIZES:
+        check_dataset_entry("file", {**entry, "kind": "file"}, here)
+    return _SIZES[key]
 
 
 # --------------------------------------------------------------------------- a config for a file

@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 import nngrid
-from nngrid.data_files import check_dataset_entry, file_params
+from nngrid.data_files import check_dataset_entry, entry_size, file_params
 from nngrid.errors import NngridError
 
 # ---------------------------------------------------------------------------------------------
@@ -512,7 +512,15 @@ def job_cost(cfg, study, dataset, optimizer):
     data = dataset_spec(dataset, cfg)
     kind = data["kind"]
     params = {**registry("datasets").parameters(kind), **data["params"]}
-    size = getattr(registry("datasets").get(kind), "SIZE", None)  # the fixed tables
+    size = (  # a user's file, or the fixed tables (those SHIPPED_SIZES lacks)
+        entry_size(cfg["datasets"][dataset])
+        if kind == "file"
+        else (
+            None
+            if kind in SHIPPED_SIZES
+            else getattr(registry("datasets").get(kind), "SIZE", None)
+        )
+    )
     n = int(params.get("n_samples", size[0] if size else SHIPPED_SIZES.get(kind, 1000)))
     d, c = (
         size[1:]
@@ -546,7 +554,11 @@ def job_cost(cfg, study, dataset, optimizer):
         "training.hidden": (training["hidden"], max(training["hidden"]) / 64),
         f"optimizers.{optimizer}.lr_grid.points": (points, points / 20),
         "training.seeds": (spec["seeds"], len(spec["seeds"]) / 10),
-        f"datasets.{dataset}.params.n_samples": (n, n / 10_000),
+        (  # a file's rows are its size
+            f"datasets.{dataset}.path (rows)"
+            if kind == "file"
+            else f"datasets.{dataset}.params.n_samples"
+        ): (n, n / 10_000),
         "training.epochs": (training["epochs"], training["epochs"] / 1000),
         "training.batch_size": (training.get("batch_size"), batch / 1000),
     }

@@ -668,3 +668,19 @@ def test_the_readme_commands_run_a_users_parquet_regression_to_a_report(tmp_path
     claims = pd.read_csv(tmp_path / "results" / "tables" / "claims.csv")
     grid = claims[claims["claim_id"].isin(["adam_fast", "adam_well", "momentum_faster"])]
     assert len(grid) == 3 and (grid["verdict"] == "not applicable").all()
+
+
+@pytest.mark.parametrize("name", ["own_data.yaml", "sklearn_tables.yaml"])
+def test_the_example_configs_are_valid(name, monkeypatch):
+    namespace = {"__name__": "common_smk"}
+    exec(compile((ROOT / "workflow/rules/common.smk").read_text(), "common.smk", "exec"), namespace)
+    import yaml
+
+    monkeypatch.chdir(ROOT)  # their paths are relative to the project folder
+    cfg = yaml.safe_load((ROOT / "config" / "examples" / name).read_text())
+    cfg = namespace["check_config"](cfg, ROOT / "workflow" / "schemas" / "config.schema.yaml")
+    kinds = {namespace["dataset_spec"](d, cfg)["kind"] for d in cfg["datasets"]}
+    expected = (
+        {"file"} if name == "own_data.yaml" else {"iris", "wine", "breast_cancer", "diabetes"}
+    )
+    assert kinds == expected

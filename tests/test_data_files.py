@@ -109,6 +109,11 @@ def test_missing_values_need_a_policy(project):
     for policy in ("drop", "mean"):
         entry = {"kind": "file", "path": "data/gaps.csv", "target": "label", "missing": policy}
         assert check_dataset_entry("mine", entry, project)
+    frame = _table()
+    frame.loc[5, "y"] = np.inf  # an infinite target counts as missing
+    frame.to_csv(project / "data" / "inf.csv", index=False)
+    text = refusal(project, {"path": "data/inf.csv", "target": "y", "features": ["a", "b"]})
+    assert "column 'y' has 1 missing or non-finite value(s) (rows 6)" in text
 
 
 def test_missing_drop_drops_rows_and_mean_fills_with_the_training_mean(project):

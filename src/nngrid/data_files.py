@@ -312,7 +312,9 @@ def _table_arrays(frame: Any, opts: Mapping[str, Any]) -> dict[str, Any]:
     y = frame[target]
     missing = opts.get("missing")
     x_missing = ~np.isfinite(X)
-    y_missing = y.isna().to_numpy()
+    y_missing = np.array(y.isna().to_numpy(), dtype=bool)
+    if _is_numeric(y):  # an infinite target is as unusable as an empty one
+        y_missing |= ~np.isfinite(y.to_numpy(dtype=np.float64, na_value=np.nan))
     dropped = 0
     keep = np.ones(len(X), dtype=bool)
     if x_missing.any() or y_missing.any():

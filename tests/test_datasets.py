@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +22,14 @@ SMALL = {
     "xor": {"n_samples": 120},
     "gaussian": {"n_samples": 150, "n_features": 6, "n_informative": 3, "n_classes": 3},
     "regression1d": {"n_samples": 30, "n_test": 50},
+    # the shipped example table (config/examples/make_example_data.py writes it)
+    "file": {
+        "path": str(Path(__file__).resolve().parents[1] / "config/examples/data/fruit.csv"),
+        "target": "species",
+    },
 }
+#: Tables that hold identical rows (digits has repeated images, iris two equal flowers).
+DUPLICATES = {"digits", "iris"}
 
 
 @functools.cache
@@ -34,7 +42,8 @@ def small(name: str, seed: int = 0) -> dict[str, np.ndarray]:
 
 def test_registry_lists_the_study_datasets():
     expected = {"moons", "circles", "spirals", "xor", "gaussian", "regression1d", "digits"}
-    assert expected | {"mnist1d"} == set(DATASETS.names())
+    tables = {"iris", "wine", "breast_cancer", "diabetes", "file"}
+    assert expected | tables | {"mnist1d"} == set(DATASETS.names())
 
 
 def test_module_imports_numpy_and_stdlib_only():
@@ -55,7 +64,7 @@ def test_every_dataset_builds_with_the_right_types(name):
     splits = small(name)
     assert list(splits) == list(SPLIT_NAMES)
     info = describe(splits)
-    task = DATASETS.get(name).task
+    task = DATASETS.create(name, **SMALL.get(name, {})).task
     assert info["task"] == task
     d = info["n_features"]
     for part in ("train", "val", "test"):
@@ -102,15 +111,15 @@ def test_splits_do_not_overlap(name):
     rows = {k: {r.tobytes() for r in splits[f"X_{k}"]} for k in ("train", "val", "test")}
     # a dataset may hold identical points (duplicates in digits); count them across splits
     sizes = {k: len(splits[f"X_{k}"]) for k in ("train", "val", "test")}
-    assert rows["train"].isdisjoint(rows["val"]) or name == "digits"
-    assert rows["train"].isdisjoint(rows["test"]) or name == "digits"
-    assert rows["val"].isdisjoint(rows["test"]) or name == "digits"
-    if name != "digits":
+    assert rows["train"].isdisjoint(rows["val"]) or name in DUPLICATES
+    assert rows["train"].isdisjoint(rows["test"]) or name in DUPLICATES
+    assert rows["val"].isdisjoint(rows["test"]) or name in DUPLICATES
+    if name not in DUPLICATES:
         assert all(len(rows[k]) == sizes[k] for k in sizes)
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in DATASETS.names() if DATASETS.get(n).task == "classification"]
+    "name", [n for n in DATASETS.names() if DATASETS.get(n).task == "classification" or n == "file"]
 )
 def test_stratified_splits_keep_class_proportions(name):
     splits = small(name)

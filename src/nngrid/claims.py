@@ -72,7 +72,18 @@ COLUMNS = [
     "evidence",
     "figure",
 ]
-VERDICTS = ("supported", "contradicted", "inconclusive")
+VERDICTS = ("supported", "contradicted", "inconclusive", "not applicable")
+#: Evidence of a claim that does not apply to the data (e.g. an accuracy claim on regression
+#: datasets only) starts with this; its verdict is ``not applicable``, never computed.
+NOT_APPLICABLE = "not applicable"
+
+
+def applies(task: str, needs: str = "classification") -> bool:
+    """Whether a claim measured on ``needs`` data (accuracy: classification) applies to a
+    dataset of ``task``."""
+    return task == needs
+
+
 LEVEL = 0.95
 BOOTSTRAP_SEED = 0
 N_RESAMPLES = 2000
@@ -528,8 +539,12 @@ def minibatch_little_loss(inputs: Mapping[str, Any]):
 
 
 def grid_cells(summary: pd.DataFrame) -> pd.DataFrame:
-    """The tuned arm of every cell of every study with more than one cell and a target."""
+    """The tuned arm of every cell of every study with more than one cell and a target, on the
+    datasets the grid's claims apply to (classification: they measure accuracy)."""
+    from nngrid.tables import tasks
+
     df = summary[summary["arm"] == "tuned"]
+    df = df[[applies(t) for t in tasks(df)]]
     keys = ["study", "dataset", "activation", "regularizer"]
     sizes = df.groupby("study")["optimizer"].transform("size")
     return df[sizes > 1].set_index([*keys, "optimizer"])
@@ -547,8 +562,34 @@ def _win_score(mine: pd.Series, other: pd.Series) -> np.ndarray:
     return np.where(a < b, 1.0, np.where(a > b, -1.0, 0.0))  # inf vs inf: neither is smaller
 
 
+def _not_applicable(inputs: Mapping[str, Any]) -> tuple | None:
+    """The result of a grid claim on a grid without a classification dataset, else None."""
+    if len(grid_cells(inputs["grid"]["summary"])):
+        return None
+    return (
+        math.nan,
+        math.nan,
+        math.nan,
+        f"{NOT_APPLICABLE}: the claim is measured in accuracy, and every dataset of the grid "
+        "is a regression",
+    )
+
+
+def _regression_note(summary: pd.DataFrame) -> str:
+    """``; not applicable to the regression dataset(s) ...`` when the grid has any, else ""."""
+    from nngrid.tables import tasks
+
+    tuned = summary[summary["arm"] == "tuned"]
+    names = list(dict.fromkeys(tuned.loc[tasks(tuned) == "regression", "dataset"]))
+    if not names:
+        return ""
+    return f"; {NOT_APPLICABLE} to the regression dataset(s) {', '.join(names)} (left out)"
+
+
 def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
     def faster(inputs: Mapping[str, Any]):
+        if (na := _not_applicable(inputs)) is not None:
+            return na
         steps = _steps(inputs)
         if optimizer not in steps or "sgd" not in steps:
             return math.nan, math.nan, math.nan, f"{optimizer} or sgd is not in the grid"
@@ -578,6 +619,8 @@ def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
 def adam_fast(inputs: Mapping[str, Any]):
     """Per cell: the share of other optimizers Adam beats in steps to target minus the share
     that beat it; mean over cells, cells resampled."""
+    if (na := _not_applicable(inputs)) is not None:
+        return na
     steps = _steps(inputs)
     if "adam" not in steps or steps.shape[1] < 2:
         return math.nan, math.nan, math.nan, "adam and at least one other optimizer are needed"
@@ -599,6 +642,8 @@ def adam_fast(inputs: Mapping[str, Any]):
 def adam_well(inputs: Mapping[str, Any]):
     """Per cell: Adam's tuned mean test accuracy minus the best other optimizer's; mean over
     cells, cells resampled."""
+    if (na := _not_applicable(inputs)) is not None:
+        return na
     cells = grid_cells(inputs["grid"]["summary"])
     acc = cells["test_accuracy_mean"].unstack("optimizer")
     if "adam" not in acc or acc.shape[1] < 2:
@@ -856,6 +901,10 @@ def evaluate(inputs: Mapping[str, Any], only: Sequence[str] | None = None) -> li
         else:
             value, lo, hi, evidence = c.function(inputs)
         verdict = decide(lo, hi, c.threshold, c.direction)
+        if evidence.startswith(NOT_APPLICABLE):
+            verdict = NOT_APPLICABLE
+        elif "grid" in c.needs and "grid" in inputs:
+            evidence += _regression_note(inputs["grid"]["summary"])
         out.append(
             Verdict(
                 claim_id=c.claim_id,

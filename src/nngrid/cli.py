@@ -256,6 +256,7 @@ def load_plugins(argv: Sequence[str]) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; choices come from the registries as they are now."""
+    from nngrid import data_files  # noqa: F401 (registers the `file` dataset kind)
     from nngrid.activations import ACTIVATIONS
     from nngrid.datasets import DATASETS
     from nngrid.initializers import INITIALIZERS
@@ -515,8 +516,22 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{kind}:")
         for name, params in entries.items():
             shown = ", ".join(f"{k}={v}" for k, v in params.items())
-            print(f"  {name}" + (f"  ({shown})" if shown else ""))
+            size = _size_text(name) if kind == "datasets" else ""
+            print(f"  {name}" + (f"  ({shown})" if shown else "") + size)
     return 0
+
+
+def _size_text(name: str) -> str:
+    """``  [150 samples x 4 features, 3 classes]`` for a dataset of fixed size, else ""."""
+    from nngrid.datasets import DATASETS
+
+    size = getattr(DATASETS.get(name), "SIZE", None)
+    if size is None:
+        return ""
+    n, d, k = size
+    task = getattr(DATASETS.get(name), "task", "")
+    out = f"{k} classes" if task == "classification" else f"{k} target{'s' * (k > 1)}"
+    return f"  [{n} samples x {d} features, {out}]"
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -19,9 +19,16 @@ all come from the ``numpy.random.Generator`` passed in.
    by 1), so nothing about the validation or test points leaks into training.
    Regression targets are left in their original units (``regression1d``'s figures plot the curve).
 
+scikit-learn's shipped real tables (``digits``, ``iris``, ``wine``, ``breast_cancer``, and
+``diabetes``, a regression whose target :func:`make` standardises with the training split's
+statistics) are registered like the generators, with their fixed ``SIZE``; the ``file`` kind (a
+CSV, Parquet or ``.npz`` the user brings) lives in :mod:`nngrid.data_files`. :func:`make` returns
+the splits and the dataset's metadata (feature and class names, target statistics).
+
 Only NumPy and the standard library are imported at module level; scikit-learn (``gaussian``,
-``digits``) and ``mnist1d`` are imported inside their generators, so ``nngrid train`` on a saved
-``.npz`` never imports them. Nothing here downloads anything.
+the tables) and ``mnist1d`` are imported inside their generators, pandas inside the file
+readers, so ``nngrid train`` on a saved ``.npz`` never imports them. Nothing here downloads
+anything.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ __all__ = [
     "infer_task",
     "task_summary",
     "load_dataset",
+    "make",
     "save_dataset",
     "split_indices",
     "standardize",
@@ -99,9 +107,23 @@ class Dataset:
     """
 
     task = "classification"
+    #: Regression targets standardised with the training split's statistics (the real tables);
+    #: the generators keep theirs in original units.
+    standardize_target = False
+    #: ``(n_samples, n_features, n_outputs)`` of a dataset whose size is fixed (``nngrid list``).
+    SIZE: tuple[int, int, int] | None = None
 
     def generate(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+    def generate_splits(self, rng: np.random.Generator) -> dict[str, np.ndarray] | None:
+        """A dataset whose rows come with their own split (a file's split column) returns
+        ``{X_train, y_train, X_test, y_test}`` and optionally ``X_val, y_val``; else ``None``."""
+        return None
+
+    def metadata(self) -> dict[str, Any]:
+        """Facts about the data beyond its arrays (feature and class names, source); JSON-ready."""
+        return {}
 
     def generate_with_test(
         self, rng: np.random.Generator
@@ -307,21 +329,89 @@ class Regression1D(Dataset):
         return X, y, x_test, y_test
 
 
-@DATASETS.register("digits")
-class Digits(Dataset):
-    """scikit-learn's shipped 8x8 handwritten digits (1797 images, 64 features 0..16, 10 classes).
+class SklearnTable(Dataset):
+    """A real table shipped inside scikit-learn (``sklearn.datasets.load_<name>``; no download).
 
-    Loaded from the scikit-learn installation (no download). The Generator is unused: the data is
-    fixed; only the split depends on the seed.
+    The Generator is unused: the data is fixed; only the split depends on the seed.
+    :meth:`metadata` gives the table's feature names and, for classification, its class names
+    (label ``i`` is ``classes[i]``). A regression table's target is standardised with the
+    training split's statistics (:attr:`Dataset.standardize_target`).
     """
 
-    task = "classification"
+    loader = ""
+
+    def _bunch(self) -> Any:
+        import sklearn.datasets
+
+        return getattr(sklearn.datasets, self.loader)()
 
     def generate(self, rng):
-        from sklearn.datasets import load_digits
+        bunch = self._bunch()
+        X = np.asarray(bunch.data, dtype=np.float64)
+        if self.task == "classification":
+            return X, np.asarray(bunch.target, dtype=np.int64)
+        return X, np.asarray(bunch.target, dtype=np.float64).reshape(-1, 1)
 
-        X, y = load_digits(return_X_y=True)
-        return X.astype(np.float64), y.astype(np.int64)
+    def metadata(self) -> dict[str, Any]:
+        bunch = self._bunch()
+        info: dict[str, Any] = {
+            "source": f"sklearn.datasets.{self.loader}",
+            "features": [str(f) for f in bunch.feature_names],
+        }
+        if self.task == "classification":
+            info["classes"] = [str(c) for c in bunch.target_names]
+        else:
+            info["target"] = "target"
+        return info
+
+
+@DATASETS.register("digits")
+class Digits(SklearnTable):
+    """scikit-learn's shipped 8x8 handwritten digits: 1797 images, 64 features 0..16, 10 classes."""
+
+    task = "classification"
+    loader = "load_digits"
+    SIZE = (1797, 64, 10)
+
+
+@DATASETS.register("iris")
+class Iris(SklearnTable):
+    """Fisher's iris: 150 flowers, 4 measurements (cm), 3 species (50 each)."""
+
+    task = "classification"
+    loader = "load_iris"
+    SIZE = (150, 4, 3)
+
+
+@DATASETS.register("wine")
+class Wine(SklearnTable):
+    """UCI wine recognition: 178 wines, 13 chemical measurements, 3 cultivars (59/71/48)."""
+
+    task = "classification"
+    loader = "load_wine"
+    SIZE = (178, 13, 3)
+
+
+@DATASETS.register("breast_cancer")
+class BreastCancer(SklearnTable):
+    """Wisconsin diagnostic breast cancer: 569 tumours, 30 features, malignant (212) / benign."""
+
+    task = "classification"
+    loader = "load_breast_cancer"
+    SIZE = (569, 30, 2)
+
+
+@DATASETS.register("diabetes")
+class Diabetes(SklearnTable):
+    """Efron et al.'s diabetes progression: 442 patients, 10 baseline variables, one target
+    (disease progression after a year, 25..346), a regression; the target is standardised with
+    the training split's mean and standard deviation (kept in the dataset's metadata), so the
+    test loss is in units of the target's variance (1 - test loss ~ R^2)."""
+
+    task = "regression"
+    loader = "load_diabetes"
+    standardize_target = True
+    SIZE = (442, 10, 1)
 
 
 @DATASETS.register("mnist1d")
@@ -342,6 +432,7 @@ class Mnist1D(Dataset):
     """
 
     task = "classification"
+    SIZE = (5000, 40, 10)
 
     def __init__(self, shuffle_positions: bool = False, permutation_seed: int = 0):
         if not isinstance(shuffle_positions, bool):
@@ -427,14 +518,22 @@ def standardize(splits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Return a copy with every ``X_*`` mapped to ``(X - mean) / std`` using ``X_train``'s stats.
 
     Per feature; a constant training feature (``std == 0``) is divided by 1 instead of 0.
+    Missing values (NaN, a file dataset's ``missing: mean``) are left out of the statistics and
+    become 0, the training mean.
     """
-    mean = splits["X_train"].mean(axis=0)
-    std = splits["X_train"].std(axis=0)
+    X = splits["X_train"]
+    gaps = any(np.isnan(v).any() for k, v in splits.items() if k.startswith("X_"))
+    mean = np.nanmean(X, axis=0) if gaps else X.mean(axis=0)
+    std = np.nanstd(X, axis=0) if gaps else X.std(axis=0)
+    if gaps:  # a feature missing from every training row has no statistics: 0 and 1
+        mean, std = np.nan_to_num(mean), np.nan_to_num(std)
     std = np.where(std > 0, std, 1.0)
     out = dict(splits)
     for name in splits:
         if name.startswith("X_"):
             out[name] = (splits[name] - mean) / std
+            if gaps:
+                out[name] = np.nan_to_num(out[name], nan=0.0)
     return out
 
 
@@ -449,36 +548,68 @@ def build(
 
     Returns ``{X_train, y_train, X_val, y_val, X_test, y_test}`` (float64 ``X``, already
     standardised with the training split's statistics; int64 ``y`` for classification, float64
-    ``(n, 1)`` for regression in original units). ``params`` go to the dataset's constructor.
-    Datasets with their own test set ignore ``test_fraction``. Same arguments, same arrays.
+    ``(n, 1)`` for regression, in original units unless the dataset standardises its target).
+    ``params`` go to the dataset's constructor. Datasets with their own test set ignore
+    ``test_fraction``. Same arguments, same arrays. :func:`make` also returns the metadata.
     """
+    return make(name, seed, val_fraction, test_fraction, **params)[0]
+
+
+def make(
+    name: str,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    **params: Any,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """:func:`build`'s splits and the dataset's metadata (:meth:`Dataset.metadata`, plus
+    ``target_mean`` and ``target_std`` when the target was standardised: a loss in original
+    units is the loss times ``target_std ** 2``)."""
     dataset = DATASETS.create(name, **params)
     _check_fractions(val_fraction, test_fraction)
     data_seq, split_seq = np.random.SeedSequence(seed).spawn(2)
     data_rng, split_rng = np.random.default_rng(data_seq), np.random.default_rng(split_seq)
+    own = dataset.generate_splits(data_rng)
     stratify = dataset.task == "classification"
-    fixed = dataset.generate_with_test(data_rng)
-    if fixed is None:
-        X, y = dataset.generate(data_rng)
-        test, val, train = split_indices(y, (test_fraction, val_fraction), split_rng, stratify)
-        X_test, y_test = X[test], y[test]
+    if own is not None:
+        splits = dict(own)
+        if "X_val" not in splits:
+            val, train = split_indices(splits["y_train"], (val_fraction,), split_rng, stratify)
+            X, y = splits["X_train"], splits["y_train"]
+            splits.update(X_train=X[train], y_train=y[train], X_val=X[val], y_val=y[val])
     else:
-        X, y, X_test, y_test = fixed
-        val, train = split_indices(y, (val_fraction,), split_rng, stratify)
-    splits = {
-        "X_train": X[train],
-        "y_train": y[train],
-        "X_val": X[val],
-        "y_val": y[val],
-        "X_test": X_test,
-        "y_test": y_test,
-    }
+        fixed = dataset.generate_with_test(data_rng)
+        if fixed is None:
+            X, y = dataset.generate(data_rng)
+            test, val, train = split_indices(y, (test_fraction, val_fraction), split_rng, stratify)
+            X_test, y_test = X[test], y[test]
+        else:
+            X, y, X_test, y_test = fixed
+            val, train = split_indices(y, (val_fraction,), split_rng, stratify)
+        splits = {
+            "X_train": X[train],
+            "y_train": y[train],
+            "X_val": X[val],
+            "y_val": y[val],
+            "X_test": X_test,
+            "y_test": y_test,
+        }
     splits = standardize(splits)
+    meta = dict(dataset.metadata())
+    if not stratify and dataset.standardize_target:
+        mean = splits["y_train"].mean(axis=0)
+        std = splits["y_train"].std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+        for k in ("y_train", "y_val", "y_test"):
+            splits[k] = (splits[k] - mean) / std
+        meta["target_mean"] = [float(v) for v in np.ravel(mean)]
+        meta["target_std"] = [float(v) for v in np.ravel(std)]
     ydtype = np.int64 if stratify else np.float64
-    return {
+    splits = {
         k: np.ascontiguousarray(splits[k], dtype=np.float64 if k[0] == "X" else ydtype)
         for k in SPLIT_NAMES
     }
+    return splits, meta
 
 
 # --------------------------------------------------------------------------- metadata

@@ -52,6 +52,7 @@ def plugin_names(extra: Iterable[str] = ()) -> list[str]:
 
 def registries() -> dict[str, Any]:
     """Every registry of the core, by kind (plural, as ``nngrid list`` prints them)."""
+    from nngrid import data_files  # noqa: F401 (registers the `file` dataset kind)
     from nngrid.activations import ACTIVATIONS
     from nngrid.datasets import DATASETS
     from nngrid.initializers import INITIALIZERS

@@ -64,8 +64,10 @@ __all__ = [
     "main",
     "rankings_table",
     "runs_table",
+    "score",
     "summary_table",
     "t_quantile",
+    "tasks",
     "write_tables",
 ]
 
@@ -146,6 +148,44 @@ def confidence_interval(values: Iterable[float], level: float = 0.95) -> dict[st
     std = float(x.std(ddof=1)) if n > 1 else math.nan
     half = t_quantile(0.5 + level / 2.0, n - 1) * std / math.sqrt(n) if n > 1 else math.nan
     return {"mean": mean, "std": std, "n": n, "ci_low": mean - half, "ci_high": mean + half}
+
+
+# ----------------------------------------------------------------------------------------------
+# Tasks: a regression dataset has losses only
+# ----------------------------------------------------------------------------------------------
+
+#: Columns of every table that hold an accuracy (absent from a table of regression rows only).
+ACCURACY_PREFIXES = ("train_accuracy", "val_accuracy", "test_accuracy", "best_val_accuracy")
+
+
+def tasks(df: pd.DataFrame) -> pd.Series:
+    """Per row, ``classification`` or ``regression``: a dataset is regression when none of its
+    rows has an accuracy (the core reports none for float targets; a diverged seed of a
+    classification cell is outvoted by the other rows of its dataset)."""
+    col = next(
+        (c for c in ("test_accuracy", "test_accuracy_mean", "val_accuracy") if c in df), None
+    )
+    if col is None or df.empty:
+        return pd.Series("regression", index=df.index, dtype=object)
+    keys = [df[k] for k in ("study", "dataset") if k in df]
+    has = df[col].notna().groupby(keys, sort=False).transform("any") if keys else df[col].notna()
+    return has.map({True: "classification", False: "regression"}).astype(object)
+
+
+def score(task: str, split: str = "test") -> tuple[str, str, bool]:
+    """The metric a ``task`` is judged by on ``split``: ``(column, label, larger_is_better)``,
+    accuracy for classification, the loss (mean squared error / 2) for regression."""
+    if task == "regression":
+        return f"{split}_loss", f"{split} loss", False
+    return f"{split}_accuracy", f"{split} accuracy", True
+
+
+def _drop_accuracy(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without its accuracy columns when every row is regression (no column of NaN)."""
+    if df.empty or (tasks(df) != "regression").any():
+        return df
+    drop = [c for c in df.columns if c.startswith(ACCURACY_PREFIXES) and df[c].isna().all()]
+    return df.drop(columns=drop)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -232,6 +272,8 @@ def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
             rec[key] = row.get(key)
         for key in ("epochs_to_target", "seconds_to_target"):  # never reached: infinitely far
             rec[key] = _inf_if_none(rec[key])
+            if config.get("task") == "regression":  # the target is an accuracy: not measured
+                rec[key] = math.nan
         rec["batches_per_epoch"] = batches_per_epoch(rec.get("n_train"), config.get("batch_size"))
         rec["steps_to_target"] = rec["epochs_to_target"] * rec["batches_per_epoch"]
         for name, value in sorted((row.get("reg_params") or {}).items()):
@@ -266,7 +308,7 @@ def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
     for key in ("lr_on_edge", "lr_extended", "all_diverged", "selected"):
         df[key] = df[key].fillna(False).astype(bool)
     df["slurm_job_id"] = df["slurm_job_id"].astype("string")
-    return df
+    return _drop_accuracy(df)
 
 
 def histories_table(rows: Sequence[dict]) -> pd.DataFrame:
@@ -285,7 +327,7 @@ def histories_table(rows: Sequence[dict]) -> pd.DataFrame:
             **{k: [r.get(k) for r in rows] for k in [*AXES, "arm", "seed", "lr", "diverged"]},
         }
     )
-    return keys.merge(hist, on="run_id", how="right")
+    return _drop_accuracy(keys.merge(hist, on="run_id", how="right"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -309,6 +351,8 @@ def summary_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         rec["diverged_epoch_min"] = int(first.min()) if len(first) else pd.NA
         rec["reached_target"] = int(np.isfinite(group["epochs_to_target"]).sum())
         for metric in METRICS:
+            if metric not in group:  # a regression-only table has no accuracy
+                continue
             stats = confidence_interval(group[metric], level)
             for name, value in stats.items():
                 rec[f"{metric}_{name}"] = value
@@ -319,7 +363,10 @@ def summary_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     df = pd.DataFrame(out)
     if not df.empty:
         df["diverged_epoch_min"] = df["diverged_epoch_min"].astype("Int64")
-    return df
+        regression = tasks(df) == "regression"
+        if regression.any():  # the target is an accuracy: not measured (classification: kept)
+            df["reached_target"] = df["reached_target"].astype("Int64").mask(regression)
+    return _drop_accuracy(df)
 
 
 def rankings_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -335,7 +382,8 @@ def rankings_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     tuned = runs[runs["arm"] == "tuned"]
     out = []
     for (study, dataset), data in tuned.groupby(["study", "dataset"], sort=False):
-        metric = "test_accuracy" if data["test_accuracy"].notna().any() else "test_loss"
+        has_accuracy = "test_accuracy" in data and data["test_accuracy"].notna().any()
+        metric = "test_accuracy" if has_accuracy else "test_loss"
         cells = data.groupby(AXES[2:], sort=False).agg(
             value=(metric, lambda v: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan),
             diverged=("diverged", "sum"),

@@ -18,6 +18,7 @@ from nngrid.study.jobs import (
     architecture_targets,
     canonical,
     core_files,
+    data_targets,
     data_files,
     dataset_spec,
     figure_files,

@@ -332,6 +332,8 @@ rule figure_grid:
         summary="results/tables/summary.parquet",
         rankings="results/tables/rankings.csv",
         histories="results/tables/histories.parquet",
+        # each dataset's source, size and class names (the heatmaps' caption lists them)
+        datasets=[p.replace(".npz", ".json") for p in data_targets(config)],
         heatmaps_description="workflow/report/fig09_heatmaps.rst",
         curves_description="workflow/report/fig09_curves.rst",
         lr_description="workflow/report/fig09_lr.rst",

@@ -3,13 +3,14 @@
 import json
 import sys
 
-from nngrid.datasets import build, describe, save_dataset
+from nngrid import data_files  # noqa: F401 (registers the `file` kind)
+from nngrid.datasets import describe, make, save_dataset
 from nngrid.io import write_json
 
 with open(snakemake.log[0], "w") as log:  # noqa: F821 (injected by Snakemake)
     sys.stderr = log
     spec = json.loads(snakemake.params.spec)  # noqa: F821
-    splits = build(
+    splits, meta = make(
         spec["kind"],
         seed=spec["seed"],
         val_fraction=spec["val_fraction"],
@@ -17,4 +18,5 @@ with open(snakemake.log[0], "w") as log:  # noqa: F821 (injected by Snakemake)
         **spec["params"],
     )
     save_dataset(snakemake.output.data, splits)  # noqa: F821
-    write_json(snakemake.output.info, {**describe(splits), "spec": spec})  # noqa: F821
+    info = {**describe(splits), "metadata": meta, "spec": spec}
+    write_json(snakemake.output.info, info)  # noqa: F821

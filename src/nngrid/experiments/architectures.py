@@ -105,17 +105,23 @@ def family(layers: Sequence[Any]) -> str:
 
 
 def check_fit(
-    architecture: str, layers: Sequence[Any], dataset: str, kind: str, n_classes: int = 10
+    architecture: str,
+    layers: Sequence[Any],
+    dataset: str,
+    kind: str,
+    n_classes: int = 10,
+    shape: Sequence[int] | None = None,
 ) -> None:
     """Refuse (one line naming both) an architecture that does not fit a dataset of ``kind``.
 
-    Sequence layers need a sequence dataset (:data:`SEQUENCE_DATASETS`); on a sequence the whole
+    Sequence layers need a sequence dataset (:data:`SEQUENCE_DATASETS`, or a ``file`` dataset
+    that declares ``shape = (length, channels)``); on a sequence the whole
     network is built once (small, float32) so a kernel longer than the sequence, or a ``dense``
     before a ``flatten``, fails here with the layer's own message.
     """
     from nngrid.network import Network
 
-    shape = SEQUENCE_DATASETS.get(kind)
+    shape = SEQUENCE_DATASETS.get(kind) or (tuple(int(v) for v in shape) if shape else None)
     where = f"architecture {architecture!r} does not fit dataset {dataset!r}"
     try:
         found = kinds(layers)
@@ -127,7 +133,7 @@ def check_fit(
             raise NngridError(
                 f"{where}: its {seq[0]} layer needs sequences, but {dataset!r} ({kind}) holds "
                 f"flat points; use only dense layers there, or a sequence dataset "
-                f"({', '.join(SEQUENCE_DATASETS)})"
+                f"({', '.join(SEQUENCE_DATASETS)}, or a file with `shape: [length, channels]`)"
             )
         return
     if found[0] == "dense" and shape[1] == 1:  # a one-channel sequence read as flat features
@@ -362,6 +368,12 @@ def run_job(
     grid = opt["lr_grid"]
     lrs = lr_grid(**grid) if isinstance(grid, Mapping) else list(grid)
     tuning = dict(spec.get("tuning") or {})
+    if spec.get("shape"):  # a file's sequences: time-major feature columns -> (n, L, C)
+        length, channels = (int(v) for v in spec["shape"])
+        data = {
+            k: np.reshape(v, (len(v), length, channels)) if k[0] == "X" and channels > 1 else v
+            for k, v in data.items()
+        }
     return run_architecture(
         data,
         layers=spec["layers"],

@@ -15,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 
 from nngrid.figures import BAND_KWS, ordered, save, theme
+from nngrid.tables import score, tasks
 
 Q_HEATMAP = "Which activation x optimizer x regularizer reaches the best test accuracy?"
 Q_CURVES = "How fast does each optimizer learn (tuned rate, 95% band over seeds)?"
@@ -23,6 +24,25 @@ Q_TARGET = "Which optimizer reaches the target validation accuracy first?"
 Q_GAP = "Which regularizer closes the train/test gap?"
 Q_RANK = "Which optimizers, activations and regularizers rank best across datasets?"
 Q_TUNING = "What did tuning the learning rate gain over each optimizer's default?"
+#: Appended to a question when a regression dataset is in the figure (no accuracy there).
+FOR_REGRESSION = " (loss for regression)"
+
+
+def _any_regression(df: pd.DataFrame) -> bool:
+    return bool((tasks(df) == "regression").any())
+
+
+def with_score(df: pd.DataFrame, split: str = "val", diverged_accuracy: float | None = None):
+    """A copy of ``df`` with ``task`` and ``score``: the ``split`` accuracy of a classification
+    row, its loss for a regression row (:func:`nngrid.tables.score`); a diverged
+    classification row scores ``diverged_accuracy`` when given."""
+    out = df.copy()
+    out["task"] = tasks(out)
+    acc = out[f"{split}_accuracy"] if f"{split}_accuracy" in out else np.nan
+    if diverged_accuracy is not None and f"{split}_accuracy" in out:
+        acc = acc.where(~out["diverged"].astype(bool), diverged_accuracy).fillna(diverged_accuracy)
+    out["score"] = np.where(out["task"] == "regression", out[f"{split}_loss"], acc)
+    return out
 
 
 def panel_label(df: pd.DataFrame) -> pd.Series:
@@ -94,14 +114,18 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
         layout="constrained",
     )
     annotate = len(opts) <= 8
+    regression = _any_regression(df)
     for b, block in enumerate(blocks):
         sub = df[df["panel_row"] == block]
-        vals = sub["test_accuracy_mean"].to_numpy(dtype=float)
+        column, what, larger = score(tasks(sub).iloc[0])
+        column += "_mean"
+        vals = sub[column].to_numpy(dtype=float)
         finite = vals[np.isfinite(vals)]
         vmin = float(finite.min()) if finite.size else 0.0
         vmax = float(finite.max()) if finite.size else 1.0
-        if vmax - vmin < 0.02:
+        if vmax - vmin < 0.02 and larger:
             vmin, vmax = vmin - 0.01, vmax + 0.01
+        cmap = "viridis" if larger else "viridis_r"  # bright = good for accuracy and loss
         norm = plt.Normalize(vmin, vmax)
         block_axes = axes[b * nrow_per : (b + 1) * nrow_per].ravel()
         for k, ax in enumerate(block_axes):
@@ -111,7 +135,7 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
             reg = regs[k]
             cell = sub[sub["regularizer"] == reg]
             acc = cell.pivot_table(
-                index="activation", columns="optimizer", values="test_accuracy_mean", dropna=False
+                index="activation", columns="optimizer", values=column, dropna=False
             ).reindex(index=acts, columns=opts)
             div = cell.pivot_table(
                 index="activation", columns="optimizer", values="diverged", aggfunc="sum"
@@ -125,12 +149,12 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
                 acc,
                 ax=ax,
                 norm=norm,
-                cmap="viridis",
+                cmap=cmap,
                 cbar=False,
                 linewidths=0.5,
                 linecolor="white",
                 annot=annotate,
-                fmt=".2f",
+                fmt=".2f" if larger else ".3g",
                 annot_kws={"fontsize": 6.5},
             )
             ax.set_facecolor("white")
@@ -169,16 +193,18 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
             for t in ax.get_xticklabels():
                 t.set_ha("right")
                 t.set_rotation_mode("anchor")
-        sm = plt.cm.ScalarMappable(cmap="viridis", norm=norm)
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=norm)
         fig.colorbar(
             sm,
             ax=list(block_axes),
             fraction=0.03,
             pad=0.02,
-            label="mean test accuracy",
+            label=f"mean {what}" + ("" if larger else " (lower is better)"),
         )
     fig.suptitle(
-        Q_HEATMAP + "\n(rows: activation, columns: optimizer; x: a seed diverged; "
+        Q_HEATMAP.rstrip("?")
+        + (FOR_REGRESSION if regression else "")
+        + "?\n(rows: activation, columns: optimizer; x: a seed diverged; "
         "black corner: tuned rate on the grid's edge;\ngrey: every seed diverged; "
         "white: not in the study; a colour scale per dataset)",
         fontsize=10,
@@ -204,10 +230,20 @@ def learning_curves(
     optimizers, each dataset gets two columns: plain (SGD, momentum, Nesterov) and adaptive."""
     theme()
     h, act, reg = reference_histories(histories, runs)
+    h = with_score(h)
+    regression = h["task"] == "regression"
     h["panel"] = panel_label(h)
+    mixed = regression.any() and not regression.all()
+    if mixed:
+        h["panel"] = h["panel"].where(~regression, h["panel"] + " (regression)")
     opts = ordered(h["optimizer"], optimizers)
     h = _split_families(h, opts)
-    names = {"val_accuracy": "validation accuracy", "train_loss": "training loss (log)"}
+    first = (
+        "validation loss (log)"
+        if regression.all()
+        else "validation accuracy" + (" / loss (log)" if mixed else "")
+    )
+    names = {"score": first, "train_loss": "training loss (log)"}
     long = h.melt(
         id_vars=["panel", "optimizer", "seed", "epoch"],
         value_vars=list(names),
@@ -232,10 +268,14 @@ def learning_curves(
         **BAND_KWS,
         height=2.3,
         aspect=1.15,
-        facet_kws={"sharey": "row", "margin_titles": True},
+        facet_kws={"sharey": False if mixed else "row", "margin_titles": True},
     )
     for ax in g.axes[1]:
         ax.set_yscale("log")
+    log_panels = set(h.loc[regression, "panel"])
+    for ax, panel in zip(g.axes[0], g.col_names, strict=True):
+        if panel in log_panels:
+            ax.set_yscale("log")
     g.set_titles(row_template="{row_name}", col_template="{col_name}")
     g.set_axis_labels("epoch", "")
     g.figure.suptitle(f"{Q_CURVES}\n(activation {act}, regularizer {reg})", y=1.06)
@@ -260,15 +300,15 @@ def lr_sensitivity(
     are more than :data:`MAX_COLOURS`. Diverged tuning runs count as accuracy 0 here (and are
     counted in the caption)."""
     theme()
-    tune = runs[runs["arm"] == "tune"].copy()
+    tune = with_score(runs[runs["arm"] == "tune"], diverged_accuracy=0.0)
+    regression = tune["task"] == "regression"
     tune["panel"] = panel_label(tune)
-    tune["val_accuracy"] = tune["val_accuracy"].where(~tune["diverged"], 0.0).fillna(0.0)
     opts = ordered(tune["optimizer"], optimizers)
     tune = _split_families(tune, opts)
     g = sns.relplot(
         data=tune,
         x="lr",
-        y="val_accuracy",
+        y="score",
         hue="optimizer",
         hue_order=opts,
         style="optimizer",
@@ -282,12 +322,16 @@ def lr_sensitivity(
         **BAND_KWS,
         height=2.6,
         aspect=1.15,
-        facet_kws={"sharex": False},
+        facet_kws={"sharex": False, "sharey": not regression.any()},
     )
     g.set(xscale="log")
     g.set_titles("{col_name}")
     g.set_axis_labels("learning rate (log)", "validation accuracy")
-    g.figure.suptitle(Q_LR + "  (diverged = 0)", y=1.04)
+    for panel, ax in g.axes_dict.items():
+        if panel in set(tune.loc[regression, "panel"]):
+            ax.set(yscale="log", ylabel="validation loss (log)")
+    note = "  (accuracy: diverged = 0; loss: diverged left out)" if regression.any() else ""
+    g.figure.suptitle(Q_LR + (note or "  (diverged = 0)"), y=1.04)
     return save(g.figure, path)
 
 
@@ -311,6 +355,15 @@ def time_to_target(
     column, label = target_measure(runs)
     tuned = runs[runs["arm"] == "tuned"].copy()
     tuned["panel"] = panel_label(tuned)
+    skipped = ordered(tuned.loc[tasks(tuned) == "regression", "panel"])
+    tuned = tuned[tasks(tuned) == "classification"]  # the target is an accuracy
+    if tuned.empty:
+        return _not_measured(
+            path,
+            Q_TARGET,
+            f"Not measured: the target is a validation accuracy, and {', '.join(skipped)} "
+            f"{'is a regression' if len(skipped) == 1 else 'are regressions'}.",
+        )
     panels = ordered(tuned["panel"])
     fig, axes = plt.subplots(
         1,
@@ -353,8 +406,18 @@ def time_to_target(
         ax.axvline(never, color="red", lw=0.9, ls="--")
         ax.text(never, -0.55, "never", color="red", fontsize=8, ha="center", va="bottom")
         ax.set(title=panel, ylabel="", xlabel=label + (" (log)" if log else ""))
-    fig.suptitle(Q_TARGET + "\n(tick label: share of runs that reached it)", fontsize=10)
+    note = f"; not measured on the regression {', '.join(skipped)}" if skipped else ""
+    fig.suptitle(Q_TARGET + f"\n(tick label: share of runs that reached it{note})", fontsize=10)
     fig.tight_layout()
+    return save(fig, path)
+
+
+def _not_measured(path: str | Path, question: str, text: str) -> Path:
+    """A figure that says, in words, why its measure does not exist for this data."""
+    fig, ax = plt.subplots(figsize=(6.0, 1.6))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10)
+    fig.suptitle(question, fontsize=10)
     return save(fig, path)
 
 
@@ -396,12 +459,34 @@ def generalization_gap(
     """Train minus test accuracy of the tuned runs per regularizer (mean, 95% interval over
     every cell and seed), a column per dataset; diverged runs are left out and counted."""
     theme()
-    tuned = runs[(runs["arm"] == "tuned") & ~runs["diverged"]].copy()
+    tuned = generalization_gaps(runs)
     tuned["panel"] = panel_label(tuned)
-    tuned["gap"] = tuned["train_accuracy"] - tuned["test_accuracy"]
-    return _differences(
-        tuned, "gap", "regularizer", regularizers, "train - test accuracy", Q_GAP, path
-    )
+    return _differences(tuned, "gap", "regularizer", regularizers, _gap_label(tuned), Q_GAP, path)
+
+
+def generalization_gaps(runs: pd.DataFrame) -> pd.DataFrame:
+    """The tuned runs that did not diverge, with ``gap``: train minus test accuracy
+    (classification), test minus train loss (regression); larger is more overfit in both."""
+    tuned = runs[(runs["arm"] == "tuned") & ~runs["diverged"]].copy()
+    regression = tasks(tuned) == "regression"
+    loss_gap = tuned["test_loss"] - tuned["train_loss"]
+    if "train_accuracy" in tuned:
+        tuned["gap"] = (tuned["train_accuracy"] - tuned["test_accuracy"]).where(
+            ~regression, loss_gap
+        )
+    else:
+        tuned["gap"] = loss_gap
+    tuned["task"] = np.where(regression, "regression", "classification")
+    return tuned
+
+
+def _gap_label(df: pd.DataFrame) -> str:
+    kinds = set(df["task"])
+    if kinds == {"regression"}:
+        return "test - train loss"
+    if "regression" in kinds:
+        return "train - test accuracy; test - train loss (regression)"
+    return "train - test accuracy"
 
 
 def rankings(table: pd.DataFrame, path: str | Path) -> Path:
@@ -411,14 +496,24 @@ def rankings(table: pd.DataFrame, path: str | Path) -> Path:
     df = table.copy()
     df["panel"] = panel_label(df)
     factors = ordered(df["factor"], ["optimizer", "activation", "regularizer"])
-    fig, axes = plt.subplots(1, len(factors), figsize=(4.2 * len(factors), 3.6), squeeze=False)
+    metrics = ordered(df["metric"], ["test_accuracy", "test_loss"])  # a row per metric
+    fig, axes = plt.subplots(
+        len(metrics), len(factors), figsize=(4.2 * len(factors), 3.6 * len(metrics)), squeeze=False
+    )
     panels = ordered(df["panel"])
     colors = dict(zip(panels, sns.color_palette("tab10", len(panels)), strict=True))
-    for ax, factor in zip(axes[0], factors, strict=True):
-        sub = df[df["factor"] == factor]
+    for ax, (metric, factor) in zip(
+        axes.ravel(), [(m, f) for m in metrics for f in factors], strict=True
+    ):
+        sub = df[(df["factor"] == factor) & (df["metric"] == metric)]
+        if sub.empty:
+            ax.axis("off")
+            continue
         levels = sub.groupby("level")["rank"].mean().sort_values().index.tolist()
         offsets = np.linspace(-0.2, 0.2, len(panels)) if len(panels) > 1 else [0.0]
         for off, panel in zip(offsets, panels, strict=True):
+            if not (sub["panel"] == panel).any():
+                continue
             p = sub[sub["panel"] == panel].set_index("level").reindex(levels)
             y = np.arange(len(levels)) + off
             err = np.vstack([p["mean"] - p["ci_low"], p["ci_high"] - p["mean"]])
@@ -435,8 +530,14 @@ def rankings(table: pd.DataFrame, path: str | Path) -> Path:
         mean_rank = sub.groupby("level")["rank"].mean()
         ax.set_yticks(range(len(levels)), [f"{lv} (rank {mean_rank[lv]:.1f})" for lv in levels])
         ax.invert_yaxis()
-        ax.set(title=factor, xlabel=str(sub["metric"].iloc[0]).replace("_", " "))
-    handles, labels = axes[0, -1].get_legend_handles_labels()
+        lower = " (lower is better)" if metric.endswith("loss") else ""
+        ax.set(title=factor, xlabel=metric.replace("_", " ") + lower)
+    handles, labels = [], []
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
     fig.suptitle(Q_RANK)
     fig.tight_layout()
     fig.legend(handles, labels, title="dataset", loc="center left", bbox_to_anchor=(1.0, 0.5))
@@ -444,17 +545,25 @@ def rankings(table: pd.DataFrame, path: str | Path) -> Path:
 
 
 def tuning_gain_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per cell: tuned minus untuned mean test accuracy (``gain``), with both means."""
+    """Per cell: tuned minus untuned mean test accuracy (``gain``), with both means; for a
+    regression dataset untuned minus tuned mean test loss (``task`` says which)."""
     keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
-    wide = summary.pivot_table(
-        index=keys, columns="arm", values="test_accuracy_mean", dropna=False
-    ).reset_index()
-    for arm in ("tuned", "untuned"):
-        if arm not in wide:
-            wide[arm] = np.nan
-    wide["gain"] = wide["tuned"] - wide["untuned"]
-    # pivot_table(dropna=False) crosses every level with every other: keep trained cells only
-    return wide[wide[["tuned", "untuned"]].notna().any(axis=1)].reset_index(drop=True)
+    parts = []
+    for task, sub in summary.groupby(tasks(summary), sort=False):
+        column, _, larger = score(task)
+        wide = sub.pivot_table(
+            index=keys, columns="arm", values=f"{column}_mean", dropna=False
+        ).reset_index()
+        for arm in ("tuned", "untuned"):
+            if arm not in wide:
+                wide[arm] = np.nan
+        wide["gain"] = (wide["tuned"] - wide["untuned"]) * (1 if larger else -1)
+        wide["task"] = task
+        # pivot_table(dropna=False) crosses every level with every other: keep trained cells
+        parts.append(wide[wide[["tuned", "untuned"]].notna().any(axis=1)])
+    if not parts:
+        return pd.DataFrame(columns=[*keys, "tuned", "untuned", "gain", "task"])
+    return pd.concat(parts).reset_index(drop=True)
 
 
 def tuning_gain(
@@ -465,6 +574,9 @@ def tuning_gain(
     theme()
     gain = tuning_gain_table(summary)
     gain["panel"] = panel_label(gain)
-    return _differences(
-        gain, "gain", "optimizer", optimizers, "tuned - untuned test accuracy", Q_TUNING, path
-    )
+    kinds = set(gain["task"])
+    label = {
+        frozenset({"classification"}): "tuned - untuned test accuracy",
+        frozenset({"regression"}): "untuned - tuned test loss",
+    }.get(frozenset(kinds), "tuned - untuned test accuracy; untuned - tuned loss (regression)")
+    return _differences(gain, "gain", "optimizer", optimizers, label, Q_TUNING, path)

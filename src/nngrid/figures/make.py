@@ -148,8 +148,13 @@ def _grid(i, o, p):
     grid.generalization_gap(runs, o["gap"], order.get("regularizers"))
     grid.rankings(rankings, o["rankings"])
     grid.tuning_gain(summary, o["tuning"], opts)
+    infos = {Path(f).stem: json.loads(Path(f).read_text()) for f in i.get("datasets", [])}
+    datasets = grid_captions.datasets_caption(
+        {k: v for k, v in infos.items() if k in set(runs["dataset"])}
+    )
     return {
-        "heatmaps": grid_captions.heatmap_caption(summary),
+        "heatmaps": grid_captions.heatmap_caption(summary)
+        + ("\n\n" + datasets if datasets else ""),
         "curves": grid_captions.curves_caption(histories, runs),
         "lr": grid_captions.lr_caption(runs),
         "target": grid_captions.time_to_target_caption(runs),

@@ -23,6 +23,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from nngrid.data_files import check_dataset_entry
 from nngrid.errors import NngridError
 from nngrid.study.costs import MAX_JOB_MINUTES, job_cost, machine_memory
 from nngrid.study.jobs import job_table
@@ -175,6 +176,8 @@ def check_config(cfg: dict, schema_path: str | Path) -> dict:
             training.get("schedule_params"),
         )
     for label, spec in cfg["datasets"].items():
+        if check_dataset_entry(label, spec):  # kind: file, read and checked in full
+            continue
         _check_params(
             f"datasets.{label}.params", "datasets", spec.get("kind", label), spec.get("params")
         )
@@ -551,6 +554,12 @@ def check_architectures(cfg: dict) -> None:
             for label in s["datasets"]:
                 kind = cfg["datasets"][label].get("kind", label)
                 try:
-                    check_fit(name, cfg["architectures"][name]["layers"], label, kind)
+                    check_fit(
+                        name,
+                        cfg["architectures"][name]["layers"],
+                        label,
+                        kind,
+                        shape=cfg["datasets"][label].get("shape"),
+                    )
                 except NngridError as exc:
                     raise NngridError(f"config error: studies.{study}: {exc}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 
+from nngrid.data_files import entry_size
 from nngrid.study.jobs import architecture_spec, dataset_spec, job_spec
 
 #: CPU seconds per replica, epoch and training example for hidden widths up to 64, measured on
@@ -41,6 +42,14 @@ def _dataset_parameters(kind: str) -> dict:
     return registries()["datasets"].parameters(kind)
 
 
+def _dataset_class(kind: str):
+    """The registered class of dataset kind ``kind`` (plugins named in NNGRID_PLUGINS too)."""
+    from nngrid.plugins import load_plugins, registries
+
+    load_plugins()
+    return registries()["datasets"].get(kind)
+
+
 def job_cost(cfg: dict, study: str, dataset: str, optimizer: str) -> tuple[int, float, dict]:
     """Estimated peak memory (bytes) and work (minutes, as train_runtime counts) of one job,
     and the factors that drive them (config key -> (value, size relative to a typical study)).
@@ -55,8 +64,17 @@ def job_cost(cfg: dict, study: str, dataset: str, optimizer: str) -> tuple[int, 
     data = dataset_spec(cfg, dataset)
     kind = data["kind"]
     params = {**_dataset_parameters(kind), **data["params"]}
-    n = int(params.get("n_samples", SHIPPED_SIZES.get(kind, 1000)))
-    d, c = SHIPPED_SHAPES.get(kind, (params.get("n_features", 2), params.get("n_classes", 10)))
+    size = (  # a user's file, or the fixed tables (those SHIPPED_SIZES lacks)
+        entry_size(cfg["datasets"][dataset])
+        if kind == "file"
+        else (None if kind in SHIPPED_SIZES else getattr(_dataset_class(kind), "SIZE", None))
+    )
+    n = int(params.get("n_samples", size[0] if size else SHIPPED_SIZES.get(kind, 1000)))
+    d, c = (
+        size[1:]
+        if size
+        else SHIPPED_SHAPES.get(kind, (params.get("n_features", 2), params.get("n_classes", 10)))
+    )
     training = spec["training"]
     itemsize = 8 if training.get("dtype") == "float64" else 4
     widths = [int(d), *training["hidden"], int(c)]
@@ -82,7 +100,11 @@ def job_cost(cfg: dict, study: str, dataset: str, optimizer: str) -> tuple[int, 
         "training.hidden": (training["hidden"], max(training["hidden"]) / 64),
         f"optimizers.{optimizer}.lr_grid.points": (points, points / 20),
         "training.seeds": (spec["seeds"], len(spec["seeds"]) / 10),
-        f"datasets.{dataset}.params.n_samples": (n, n / 10_000),
+        (  # a file's rows are its size
+            f"datasets.{dataset}.path (rows)"
+            if kind == "file"
+            else f"datasets.{dataset}.params.n_samples"
+        ): (n, n / 10_000),
         "training.epochs": (training["epochs"], training["epochs"] / 1000),
         "training.batch_size": (training.get("batch_size"), batch / 1000),
     }

@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 import nngrid
+from nngrid.data_files import file_params
 
 JOB_AXES = ["study", "dataset", "optimizer"]
 CELL_AXES = ["study", "dataset", "activation", "regularizer", "optimizer"]
@@ -198,7 +199,7 @@ def dataset_spec(cfg: dict, label: str) -> dict:
         "seed": cfg["data_seed"],
         "val_fraction": spec.get("val_fraction", cfg["splits"]["val_fraction"]),
         "test_fraction": spec.get("test_fraction", cfg["splits"]["test_fraction"]),
-        "params": spec.get("params", {}),
+        "params": (file_params(spec) if spec.get("kind") == "file" else spec.get("params", {})),
     }
 
 
@@ -225,6 +226,12 @@ def architecture_spec(
             cfg["datasets"][dataset].get("params", {}).get("shuffle_positions", False)
         ),
         "layers": arch["layers"],
+        # a file's sequences (only when declared: other specs stay as they were)
+        **(
+            {"shape": cfg["datasets"][dataset]["shape"]}
+            if cfg["datasets"][dataset].get("shape")
+            else {}
+        ),
         "clip_norm": arch.get("clip_norm"),
         "activations": acts or list(arch["activations"]),
         "regularizers": regularizer_specs(cfg, s["regularizers"]),
@@ -279,7 +286,8 @@ def core_files() -> list[Path]:
 
 def data_files() -> list[Path]:
     """The modules that build a dataset (the dataset jobs' hash)."""
-    return [_root() / name for name in ("datasets.py", "io.py", "registry.py", "errors.py")]
+    names = ("datasets.py", "data_files.py", "io.py", "registry.py", "errors.py")
+    return [_root() / name for name in names]
 
 
 def figure_files() -> list[Path]:

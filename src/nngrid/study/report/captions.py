@@ -22,6 +22,7 @@ VERDICT_WORDS = {
     "supported": "supported",
     "contradicted": "contradicted",
     "inconclusive": "inconclusive (the interval straddles the threshold)",
+    "not applicable": "not applicable (the claim does not measure this kind of data)",
 }
 
 

@@ -5,6 +5,7 @@ its jobs): one function per figure, each returning rst text whose numbers come f
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,31 +18,43 @@ from nngrid.study.report.prose import bullets, fmt, pct
 
 def heatmap_caption(summary: pd.DataFrame) -> str:
     """Best cell per dataset, and how many cells had a diverged seed."""
+    from nngrid.tables import score, tasks
+
     df = summary[summary["arm"] == "tuned"].copy()
     df["label"] = panel_label(df)
+    df["task"] = tasks(df)
     lines = []
     for label, sub in df.groupby("label", sort=False):
-        best = sub.sort_values("test_accuracy_mean", ascending=False).iloc[0]
+        m, what, larger = score(sub["task"].iloc[0])
+        best = sub.sort_values(f"{m}_mean", ascending=not larger).iloc[0]
+        worst = sub[f"{m}_mean"].min() if larger else sub[f"{m}_mean"].max()
         lines.append(
             f"{label}: best {best['activation']} + {best['optimizer']} + {best['regularizer']}, "
-            f"{fmt(best['test_accuracy_mean'])} (95% CI {fmt(best['test_accuracy_ci_low'])} to "
-            f"{fmt(best['test_accuracy_ci_high'])}); worst "
-            f"{fmt(sub['test_accuracy_mean'].min())}; {int((sub['diverged'] > 0).sum())} of "
-            f"{len(sub)} cells with a diverged seed"
+            f"{what} {fmt(best[f'{m}_mean'])} (95% CI {fmt(best[f'{m}_ci_low'])} to "
+            f"{fmt(best[f'{m}_ci_high'])}); worst {fmt(worst)}; "
+            f"{int((sub['diverged'] > 0).sum())} of {len(sub)} cells with a diverged seed"
         )
-    return "Mean test accuracy of the tuned arm over seeds.\n\n" + bullets(lines)
+    what = "test accuracy" + (
+        " (test loss for regression)" if (df["task"] == "regression").any() else ""
+    )
+    return f"Mean {what} of the tuned arm over seeds.\n\n" + bullets(lines)
 
 
 def curves_caption(histories: pd.DataFrame, runs: pd.DataFrame) -> str:
     """Which optimizer ends highest in the reference cell, per dataset."""
+
+    from nngrid.figures.grid import with_score
+
     h, act, reg = reference_histories(histories, runs)
+    h = with_score(h)
     h["label"] = panel_label(h)
     lines = []
     for label, sub in h.groupby("label", sort=False):
         last = sub[sub["epoch"] == sub["epoch"].max()]
-        acc = last.groupby("optimizer")["val_accuracy"].mean().sort_values(ascending=False)
+        regression = sub["task"].iloc[0] == "regression"
+        acc = last.groupby("optimizer")["score"].mean().sort_values(ascending=regression)
         lines.append(
-            f"{label}: final validation accuracy "
+            f"{label}: final validation {'loss' if regression else 'accuracy'} "
             + ", ".join(f"{o} {fmt(v)}" for o, v in acc.items())
         )
     return f"Activation {act}, regularizer {reg}, tuned rates.\n\n" + bullets(lines)
@@ -49,7 +62,14 @@ def curves_caption(histories: pd.DataFrame, runs: pd.DataFrame) -> str:
 
 def lr_caption(runs: pd.DataFrame) -> str:
     """Per optimizer: the range of rates within 0.05 of its best validation accuracy."""
+    from nngrid.tables import tasks
+
     tune = runs[runs["arm"] == "tune"].copy()
+    regression = tasks(tune) == "regression"
+    skipped = ordered_unique(tune.loc[regression, "dataset"])
+    tune = tune[~regression]  # regression rates: the figure's loss panels
+    if tune.empty:
+        return "Every dataset is a regression: the figure shows validation loss against rate."
     tune["acc"] = tune["val_accuracy"].where(~tune["diverged"], 0.0).fillna(0.0)
     lines = []
     for opt, sub in tune.groupby("optimizer", sort=False):
@@ -63,6 +83,11 @@ def lr_caption(runs: pd.DataFrame) -> str:
         )
     edge = runs[(runs["arm"] == "tuned") & runs["lr_on_edge"]]
     text = "Mean over cells.\n\n" + bullets(lines)
+    if skipped:
+        text = (
+            f"Mean over the cells of {', '.join(ordered_unique(tune['dataset']))} (accuracy); "
+            f"the regression {', '.join(skipped)} is drawn in validation loss.\n\n" + bullets(lines)
+        )
     if len(edge):
         cells = edge.groupby(["dataset", "activation", "regularizer", "optimizer"]).ngroups
         text += f"\n\n{cells} cells chose a rate on the grid's edge (flagged in the tables)."
@@ -71,8 +96,20 @@ def lr_caption(runs: pd.DataFrame) -> str:
 
 def time_to_target_caption(runs: pd.DataFrame) -> str:
     """Which optimizer reached the target in the fewest optimizer steps (median), per dataset."""
+    from nngrid.tables import tasks
+
     tuned = runs[runs["arm"] == "tuned"].copy()
     tuned["label"] = panel_label(tuned)
+    regression = tasks(tuned) == "regression"
+    skipped = list(dict.fromkeys(tuned.loc[regression, "label"]))
+    tuned = tuned[~regression]
+    note = (
+        f"\n\nNot measured on {', '.join(skipped)} (regression: the target is an accuracy)."
+        if skipped
+        else ""
+    )
+    if tuned.empty:
+        return note.strip()
     lines = []
     target = tuned["target_accuracy"].dropna()
     for label, sub in tuned.groupby("label", sort=False):
@@ -89,15 +126,16 @@ def time_to_target_caption(runs: pd.DataFrame) -> str:
     head = f"Target validation accuracy {fmt(float(target.iloc[0]), 2)}. " if len(target) else ""
     return (
         head + "Median optimizer steps over every tuned run (never = infinitely many; seconds "
-        "are cost, figure 10).\n\n" + bullets(lines)
+        "are cost, figure 10).\n\n" + bullets(lines) + note
     )
 
 
 def gap_caption(runs: pd.DataFrame) -> str:
     """The regularizer with the smallest train - test accuracy gap, per dataset."""
-    tuned = runs[(runs["arm"] == "tuned") & ~runs["diverged"]].copy()
+    from nngrid.figures.grid import generalization_gaps
+
+    tuned = generalization_gaps(runs)
     tuned["label"] = panel_label(tuned)
-    tuned["gap"] = tuned["train_accuracy"] - tuned["test_accuracy"]
     lines = []
     for label, sub in tuned.groupby("label", sort=False):
         gap = sub.groupby("regularizer")["gap"].mean().sort_values()
@@ -108,8 +146,11 @@ def gap_caption(runs: pd.DataFrame) -> str:
     n_div = int(
         (runs["arm"] == "tuned").sum() - ((runs["arm"] == "tuned") & ~runs["diverged"]).sum()
     )
+    what = "train minus test accuracy"
+    if (tuned["task"] == "regression").any():
+        what += " (test minus train loss for regression)"
     return (
-        "Mean train minus test accuracy of the tuned runs.\n\n"
+        f"Mean {what} of the tuned runs.\n\n"
         + bullets(lines)
         + f"\n\n{n_div} diverged tuned runs are left out of this figure."
     )
@@ -143,13 +184,21 @@ def rankings_caption(rankings: pd.DataFrame) -> str:
 def tuning_caption(summary: pd.DataFrame) -> str:
     """What tuning gained per optimizer (median over cells), and where it lost."""
     gain = tuning_gain_table(summary)
-    per = gain.groupby("optimizer")["gain"].median().sort_values(ascending=False)
-    lines = [f"{o}: median gain {fmt(v, 2)}" for o, v in per.items()]
+    mixed = gain["task"].nunique() > 1  # accuracy and loss gains are never pooled
+    lines, best = [], []
+    for _task, sub in gain.groupby("task", sort=False):
+        per = sub.groupby("optimizer")["gain"].median().sort_values(ascending=False)
+        suffix = f" ({', '.join(ordered_unique(sub['dataset']))})" if mixed else ""
+        lines += [f"{o}{suffix}: median gain {fmt(v, 2)}" for o, v in per.items()]
+        best.append(f"{per.index[0]}{suffix}")
     lost = int((gain["gain"] < 0).sum())
+    what = "Tuned minus untuned mean test accuracy"
+    if (gain["task"] == "regression").any():
+        what += " (untuned minus tuned test loss for regression)"
     text = (
-        "Tuned minus untuned mean test accuracy per cell.\n\n"
+        f"{what} per cell.\n\n"
         + bullets(lines)
-        + f"\n\nLargest median gain: {per.index[0]}. In {lost} of {gain['gain'].notna().sum()}"
+        + f"\n\nLargest median gain: {', '.join(best)}. In {lost} of {gain['gain'].notna().sum()}"
         " cells the tuned arm scored below the default on test data (tuning looks at the"
         " validation split only)."
     )
@@ -169,3 +218,53 @@ def cost_caption(jobs: pd.DataFrame) -> str:
         + ", ".join(f"{o} {fmt(v, 3)} s" for o, v in per.items())
         + "."
     )
+
+
+def _literal(text: Any, limit: int = 40) -> str:
+    """Text from a user's data file (a class or column name) as an rst inline literal: only
+    letters, digits and ``space _ . , : ; + - ( ) /`` survive (others become ``?``), so nothing
+    of it is read as markup or as a template."""
+    import re
+
+    clean = re.sub(r"[^\w .,:;+()/-]", "?", str(text), flags=re.ASCII)[:limit].strip() or "?"
+    return f"``{clean}``"
+
+
+def datasets_caption(infos: dict[str, dict]) -> str:
+    """Where each dataset of the grid comes from, its size and task, and, for a classification,
+    its class names by label (``<label>.json`` of rule ``dataset``)."""
+    lines = []
+    for label, info in infos.items():
+        meta = info.get("metadata") or {}
+        spec = info.get("spec") or {}
+        n = sum(int(v[0]) for k, v in (info.get("shapes") or {}).items() if k.startswith("y_"))
+        kind = spec.get("kind", label)
+        if kind == "file":
+            source = f"file {_literal(meta.get('source', '?'), 80)} (sha256 "
+            source += f"{str(meta.get('file_sha256', '?'))[:12]}...)"
+        else:
+            source = meta.get("source") or f"generated ({kind})"
+        text = f"{label}: {source}, {n} rows, {info.get('n_features')} features"
+        if info.get("task") == "classification":
+            names = meta.get("classes")
+            text += f"; classification into {info.get('n_classes')} classes"
+            if names:
+                shown = ", ".join(f"{i} = {_literal(c)}" for i, c in enumerate(names[:12]))
+                text += f" ({shown}{', ...' if len(names) > 12 else ''})"
+        else:
+            target = meta.get("target")
+            text += "; regression" + (f" of {_literal(target)}" if target else "")
+            if meta.get("target_std"):
+                text += (
+                    f" (standardised: mean {fmt(meta['target_mean'][0])}, sd "
+                    f"{fmt(meta['target_std'][0])}, so a loss of 0.5 is the variance)"
+                )
+        if meta.get("dropped_rows"):
+            text += f"; {meta['dropped_rows']} rows with missing values dropped"
+        lines.append(text)
+    return "Datasets:\n\n" + bullets(lines) if lines else ""
+
+
+def ordered_unique(values) -> list[str]:
+    """The distinct values in first-seen order, as text."""
+    return [str(v) for v in dict.fromkeys(values)]

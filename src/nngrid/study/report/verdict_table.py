@@ -25,6 +25,7 @@ VERDICT_STYLE = {
     "supported": ("supported", "#1a7f37"),
     "contradicted": ("contradicted", "#b8321c"),
     "inconclusive": ("inconclusive", "#6e6e6e"),
+    "not applicable": ("not applicable", "#3a5f8f"),
 }
 
 

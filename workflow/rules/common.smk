@@ -18,6 +18,7 @@ import yaml
 
 import nngrid
 from nngrid.errors import NngridError
+from nngrid.registry import check_params
 
 # ---------------------------------------------------------------------------------------------
 # Config validation: one clear line naming the key, the bad value and the valid choices.
@@ -132,25 +133,11 @@ def explain(error):
 
 
 def _check_params(where, kind, name, params, skip=()):
-    """Every key of `params` must be a keyword parameter of registry entry `name`."""
-    defaults = registry(kind).parameters(name)
-    accepted = [p for p in defaults if p not in skip]
-    for key in params or {}:
-        if key not in accepted:
-            raise NngridError(
-                f"config error: {where} key {key!r} is not a parameter of {kind[:-1]} {name!r}; "
-                f"valid choices: {', '.join(accepted) or 'none'}"
-            )
-        default = defaults[key]
-        if isinstance(params[key], bool) and not isinstance(default, bool):
-            raise NngridError(
-                f"config error: {where}.{key} = {json.dumps(params[key])} is a boolean, but "
-                f"{kind[:-1]} {name!r} takes a number there (default {default!r}); give a number"
-            )
-    try:  # the component checks its own values (a dropout rate of 1.5, p < 1, ...)
-        registry(kind).create(name, **(params or {}))
-    except (NngridError, TypeError, ValueError) as exc:
-        raise NngridError(f"config error: {where} = {_short(params)}: {exc}") from None
+    """Every key of `params` must be a declared parameter of registry entry `name`."""
+    try:
+        check_params(kind, name, params, where=where, skip=skip)
+    except NngridError as exc:
+        raise NngridError(f"config error: {exc}") from None
 
 
 def _check_finite(node, path):

@@ -512,10 +512,17 @@ def build_parser() -> argparse.ArgumentParser:
         "list",
         help="print every registry: activations, initializers, losses, regularizers, "
         "optimizers, schedules, datasets, layers",
-        description="Print every registered component with its parameters and defaults.",
+        description="Print every registered component with its hyperparameters: default, "
+        "type and allowed range, as each component declares them.",
     )
     lst.add_argument("--plugin", action="append", default=[], metavar="MODULE")
-    lst.add_argument("--json", action="store_true", help="print the registries as JSON")
+    fmt = lst.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the registries as JSON")
+    fmt.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print config/README.md's component tables (nngrid's own components)",
+    )
 
     # ---- data
     dat = sub.add_parser(
@@ -534,27 +541,15 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- commands
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, tuple):
-        return list(v)
-    return v
-
-
 def cmd_list(args: argparse.Namespace) -> int:
-    from nngrid.plugins import registries
+    from nngrid.core import catalog
 
-    table = {
-        kind: {name: {k: _plain(v) for k, v in reg.parameters(name).items()} for name in reg}
-        for kind, reg in registries().items()
-    }
     if args.json:
-        print(json.dumps(table, indent=1, default=str))
-        return 0
-    for kind, entries in table.items():
-        print(f"{kind}:")
-        for name, params in entries.items():
-            shown = ", ".join(f"{k}={v}" for k, v in params.items())
-            print(f"  {name}" + (f"  ({shown})" if shown else ""))
+        print(json.dumps(catalog.catalog(), indent=1, default=str))
+    elif args.markdown:
+        print(catalog.catalog_markdown(), end="")
+    else:
+        print(catalog.catalog_text())
     return 0
 
 

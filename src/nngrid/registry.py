@@ -86,7 +86,7 @@ class Registry:
         """The declared hyperparameters of ``name`` (``cls.hypers``), or, for an entry that
         declares none (a dataset generator, a layer), ones inferred from its signature."""
         entry = self.get(name)
-        if declared(entry):
+        if declared(entry) or (isinstance(entry, type) and "hypers" in _own_attrs(entry)):
             return tuple(entry.hypers)
         sig = inspect.signature(entry)
         return tuple(
@@ -110,6 +110,11 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {self.names()})"
+
+
+def _own_attrs(cls: type) -> set[str]:
+    """Attributes set in the class bodies of ``cls`` and its bases, ``object`` apart."""
+    return {key for c in cls.__mro__ if c is not object for key in vars(c)}
 
 
 def check_params(

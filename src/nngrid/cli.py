@@ -672,7 +672,7 @@ def _progress_printer(quiet: bool):
 def cmd_train(args: argparse.Namespace) -> int:
     from nngrid import datasets, io
     from nngrid.optim import OPTIMIZERS
-    from nngrid.train import train_replicas
+    from nngrid.train import TrainConfig, train_replicas
 
     # regularizer and optimizer flags: only those the chosen component declares
     reg_params = _component_params(args, "regularizers", args.regularizer)
@@ -711,32 +711,33 @@ def cmd_train(args: argparse.Namespace) -> int:
         for seed in args.seed:
             seeds.append(seed)
             lr_list.append(lr)
-    trained = train_replicas(
+    result = train_replicas(
         data,
-        hidden=None if args.layers is not None else args.hidden,
-        layers=args.layers,
-        init_from=init_from,
-        clip_norm=args.clip_norm,
-        return_model=args.save_weights is not None,
-        activation=args.activation,
-        init=args.init,
-        loss=args.loss,
-        regularizer=args.regularizer,
-        reg_params=reg_params,
-        optimizer=args.optimizer,
-        opt_params={"lr": lr_list, **opt_params},
-        schedule=args.schedule,
-        schedule_params=args.schedule_params,
-        batch_size=None if args.batch_size == "full" else args.batch_size,
-        epochs=args.epochs,
-        seeds=seeds,
-        dtype=args.dtype,
-        target_accuracy=args.target_accuracy,
-        progress=_progress_printer(args.quiet),
-        dataset=dataset_label,
+        TrainConfig(
+            hidden=None if args.layers is not None else args.hidden,
+            layers=args.layers,
+            init_from=init_from,
+            clip_norm=args.clip_norm,
+            activation=args.activation,
+            init=args.init,
+            loss=args.loss,
+            regularizer=args.regularizer,
+            reg_params=reg_params,
+            optimizer=args.optimizer,
+            opt_params={"lr": lr_list, **opt_params},
+            schedule=args.schedule,
+            schedule_params=args.schedule_params,
+            batch_size=None if args.batch_size == "full" else args.batch_size,
+            epochs=args.epochs,
+            seeds=seeds,
+            dtype=args.dtype,
+            target_accuracy=args.target_accuracy,
+            progress=_progress_printer(args.quiet),
+            dataset=dataset_label,
+        ),
     )
-    records, net = trained if args.save_weights is not None else (trained, None)
-    if net is not None:
+    records, net = result.records, result.model
+    if args.save_weights is not None:
         if net.R == 1:
             arrays = net.state_dict(0)
         else:

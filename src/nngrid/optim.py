@@ -95,10 +95,12 @@ class Optimizer(Component):
     """Base class. Subclasses declare ``hypers`` (``lr`` first) and implement
     ``_init_state(p)`` and ``_update(p, g, state)``.
 
-    Class attributes read elsewhere: ``plain`` (True for the SGD family: the figures group it
-    apart from the adaptive methods) and ``torch`` (the name of the ``torch.optim`` class the
-    optimizer equals, e.g. ``"Adam"``, with ``torch_kwargs`` fixed on it, or None: the torch
-    oracle test checks every optimizer that names one).
+    Optional class attributes, read elsewhere: ``plain`` (True for the SGD family: the figures
+    group it apart from the adaptive methods); ``torch`` (the name of the ``torch.optim`` class
+    the optimizer equals, e.g. ``"Adam"``, with ``torch_kwargs`` fixed on it; the tests then
+    check its defaults and its steps against torch's); ``reference`` (``(hyperparameters,
+    (theta_1, theta_2, theta_3))``: the first three iterates from ``theta_0 = 1`` on ``f =
+    theta^2 / 2``, as published, e.g. in the lesson's table; the tests check them).
     """
 
     name = "optimizer"
@@ -106,6 +108,7 @@ class Optimizer(Component):
     plain = False
     torch: str | None = None
     torch_kwargs: dict[str, Any] = {}
+    reference: tuple[dict[str, Any], tuple[float, ...]] | None = None
 
     @declared_init
     def __init__(self, *lr: Any, **params: Any):
@@ -196,6 +199,7 @@ def _with_weight_decay(p, g, wd, out):
 @OPTIMIZERS.register("sgd")
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``."""
+    reference = ({"lr": 0.1}, (0.9, 0.81, 0.729))
 
     hypers = (
         lr_hyper(1e-3),
@@ -258,6 +262,7 @@ class SGD(Optimizer):
 @OPTIMIZERS.register("momentum")
 class Momentum(SGD):
     """SGD with heavy-ball momentum (torch.optim.SGD with momentum=0.9 by default)."""
+    reference = ({"lr": 0.1, "momentum": 0.9}, (0.9, 0.72, 0.486))
 
     hypers = (
         lr_hyper(1e-3),
@@ -266,11 +271,13 @@ class Momentum(SGD):
         WEIGHT_DECAY,
     )
     nesterov = False
+    torch_kwargs = {"momentum": 0.9}
 
 
 @OPTIMIZERS.register("nesterov")
 class Nesterov(SGD):
     """SGD with Nesterov momentum (torch.optim.SGD with momentum=0.9, nesterov=True)."""
+    reference = ({"lr": 0.1, "momentum": 0.9}, (0.81, 0.5751, 0.327321))
 
     hypers = (
         lr_hyper(1e-3),
@@ -279,12 +286,13 @@ class Nesterov(SGD):
     )
     dampening = 0.0
     nesterov = True
-    torch_kwargs = {"nesterov": True}
+    torch_kwargs = {"momentum": 0.9, "nesterov": True}
 
 
 @OPTIMIZERS.register("adagrad")
 class Adagrad(Optimizer):
     """AdaGrad as ``torch.optim.Adagrad``: per-element step lr / (sqrt(sum of g^2) + eps)."""
+    reference = ({"lr": 0.1}, (0.9, 0.8331035269, 0.7804561814))
 
     hypers = (
         lr_hyper(1e-2),
@@ -333,6 +341,7 @@ class Adagrad(Optimizer):
 @OPTIMIZERS.register("rmsprop")
 class RMSprop(Optimizer):
     """RMSProp as ``torch.optim.RMSprop`` (eps added after the square root)."""
+    reference = ({"lr": 0.01}, (0.90000001, 0.8329179753, 0.779982282))
 
     hypers = (
         lr_hyper(1e-2),
@@ -390,6 +399,7 @@ class RMSprop(Optimizer):
 @OPTIMIZERS.register("adam")
 class Adam(Optimizer):
     """Adam as ``torch.optim.Adam`` (L2 weight decay added to the gradient; optional AMSGrad)."""
+    reference = ({"lr": 0.1}, (0.900000001, 0.8004122297, 0.7015862745))
 
     decoupled = False
     hypers = (
@@ -456,6 +466,7 @@ class Adam(Optimizer):
 @OPTIMIZERS.register("adamw")
 class AdamW(Adam):
     """AdamW as ``torch.optim.AdamW``: decoupled weight decay ``p *= 1 - lr wd`` first."""
+    reference = ({"lr": 0.1, "weight_decay": 0.1}, (0.890000001, 0.781571857, 0.6751012232))
 
     decoupled = True
     hypers = tuple(

@@ -19,6 +19,8 @@ rnn, gru, lstm       (R, B, L, C)                (R, B, L, D*hidden) if      per
                                                  sequences else (R, B,       W_ih (C, G), W_hh
                                                  D*hidden)                   (hidden, G),
                                                                              b_ih, b_hh (1, G)
+layer_norm,          (R, B, F) or (R, B, L, C)   unchanged                   weight, bias (1, F)
+batch_norm                                                                   (or (1, C))
 ===================  ==========================  ==========================  ====================
 
 Sequences are stored time-major with channels last, ``(R, B, L, C)``; ``L' = floor((L + 2 padding
@@ -42,6 +44,11 @@ logistic function and ``f`` the network's activation:
 with ``h_{-1} = c_{-1} = 0``. The reverse direction runs the same cell from ``t = L - 1`` down to
 0; outputs concatenate the directions forward first, and ``sequences: false`` returns each
 direction's last state (torch's ``h_n``: the forward one at ``t = L - 1``, the reverse one at 0).
+
+layer_norm is ``torch.nn.LayerNorm`` over the last axis; batch_norm is ``torch.nn.BatchNorm1d``
+(batch statistics while training, per-replica running statistics in evaluation). Every layer
+declares its parameters' roles (:class:`Param`: ``penalised`` for the regularizers, ``init``) and
+receives ``train`` in ``forward``.
 
 The network's activation follows every dense and conv1d layer except the output layer (dense,
 appended by the network), and is the rnn's ``f``. Initial weights (biases start at 0): dense and

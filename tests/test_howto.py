@@ -11,7 +11,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from local_env import local_env
 
 ROOT = Path(__file__).resolve().parents[1]

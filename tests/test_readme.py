@@ -27,7 +27,11 @@ def _plugin_source() -> str:
 
 def test_readme_plugin_activation_trains_from_the_command_line(tmp_path):
     (tmp_path / "my_plugin.py").write_text(_plugin_source())
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]), NNGRID_PLUGINS="my_plugin")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        NNGRID_PLUGINS="my_plugin",
+    )
     out = tmp_path / "out.json"
     cmd = [sys.executable, "-m", "nngrid", "train", "--dataset", "spirals", "--activation"]
     cmd += ["mish", "--epochs", "2", "--quiet", "--output", str(out)]

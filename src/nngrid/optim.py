@@ -199,6 +199,7 @@ def _with_weight_decay(p, g, wd, out):
 @OPTIMIZERS.register("sgd")
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``."""
+
     reference = ({"lr": 0.1}, (0.9, 0.81, 0.729))
 
     hypers = (
@@ -262,6 +263,7 @@ class SGD(Optimizer):
 @OPTIMIZERS.register("momentum")
 class Momentum(SGD):
     """SGD with heavy-ball momentum (torch.optim.SGD with momentum=0.9 by default)."""
+
     reference = ({"lr": 0.1, "momentum": 0.9}, (0.9, 0.72, 0.486))
 
     hypers = (
@@ -277,6 +279,7 @@ class Momentum(SGD):
 @OPTIMIZERS.register("nesterov")
 class Nesterov(SGD):
     """SGD with Nesterov momentum (torch.optim.SGD with momentum=0.9, nesterov=True)."""
+
     reference = ({"lr": 0.1, "momentum": 0.9}, (0.81, 0.5751, 0.327321))
 
     hypers = (
@@ -292,6 +295,7 @@ class Nesterov(SGD):
 @OPTIMIZERS.register("adagrad")
 class Adagrad(Optimizer):
     """AdaGrad as ``torch.optim.Adagrad``: per-element step lr / (sqrt(sum of g^2) + eps)."""
+
     reference = ({"lr": 0.1}, (0.9, 0.8331035269, 0.7804561814))
 
     hypers = (
@@ -341,6 +345,7 @@ class Adagrad(Optimizer):
 @OPTIMIZERS.register("rmsprop")
 class RMSprop(Optimizer):
     """RMSProp as ``torch.optim.RMSprop`` (eps added after the square root)."""
+
     reference = ({"lr": 0.01}, (0.90000001, 0.8329179753, 0.779982282))
 
     hypers = (
@@ -399,6 +404,7 @@ class RMSprop(Optimizer):
 @OPTIMIZERS.register("adam")
 class Adam(Optimizer):
     """Adam as ``torch.optim.Adam`` (L2 weight decay added to the gradient; optional AMSGrad)."""
+
     reference = ({"lr": 0.1}, (0.900000001, 0.8004122297, 0.7015862745))
 
     decoupled = False
@@ -466,6 +472,7 @@ class Adam(Optimizer):
 @OPTIMIZERS.register("adamw")
 class AdamW(Adam):
     """AdamW as ``torch.optim.AdamW``: decoupled weight decay ``p *= 1 - lr wd`` first."""
+
     reference = ({"lr": 0.1, "weight_decay": 0.1}, (0.890000001, 0.781571857, 0.6751012232))
 
     decoupled = True

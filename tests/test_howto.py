@@ -88,7 +88,7 @@ def test_the_example_optimizer_trains_from_the_command_line_and_its_bounds_hold(
     env, where = plugin_env
     base = [sys.executable, "-m", "nngrid", "train", "--dataset", "moons", "--hidden", "4",
             "--epochs", "2", "--quiet", "--optimizer", "lion", "--regularizer", "cauchy",
-            "--strength", "0.01", "--activation", "softsign", "--schedule", "linear",
+            "--strength", "0.01", "--activation", "softsign", "--schedule", "linear_decay",
             "--layers", "[{dense: {units: 4}}, scale]"]  # fmt: skip
     ok = subprocess.run([*base, "--betas", "0.8,0.95", "--lr", "0.01"], cwd=where, env=env,
                         capture_output=True, text=True, timeout=300)  # fmt: skip

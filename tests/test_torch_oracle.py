@@ -363,3 +363,25 @@ def test_clip_norm_equals_torch_clip_grad_norm_per_replica():
         }
         for key, p in twin.named_parameters():
             close(grads[key], p.grad.numpy())
+
+
+def _twinned_activations():
+    from nngrid.activations import ACTIVATIONS
+
+    return [n for n in ACTIVATIONS.names() if ACTIVATIONS.get(n).torch is not None]
+
+
+@pytest.mark.parametrize("name", _twinned_activations())
+def test_activations_equal_their_declared_torch_function_and_its_gradient(name):
+    """``f`` and ``f'`` against ``torch.nn.functional.<torch>`` (with the activation's declared
+    hyperparameters as its keywords) and autograd, float64, away from any kink."""
+    from nngrid.activations import ACTIVATIONS
+
+    cls = ACTIVATIONS.get(name)
+    act = cls()
+    z = np.linspace(-6, 6, 301) + 1e-3  # no point exactly at 0
+    zt = torch.tensor(z, requires_grad=True)
+    yt = getattr(nn.functional, cls.torch)(zt, **act.hyperparams())
+    yt.sum().backward()
+    close(act.forward(z), yt.detach().numpy())
+    close(act.derivative(z), zt.grad.numpy())

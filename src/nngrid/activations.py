@@ -132,6 +132,8 @@ class Identity(Activation):
 class ReLU(Activation):
     """``f(z) = max(z, 0)``, ``f'(z) = 1 if z > 0 else 0`` (0 at the kink)."""
 
+    torch = "relu"
+
     default_init = "he_uniform"
 
     def forward(self, z, out=None):
@@ -158,6 +160,8 @@ class ReLU(Activation):
 @ACTIVATIONS.register("leaky_relu")
 class LeakyReLU(Activation):
     """``f(z) = z if z > 0 else s z``, ``f'(z) = 1 if z > 0 else s`` (s = negative_slope)."""
+
+    torch = "leaky_relu"
 
     default_init = "he_uniform"
     hypers = (
@@ -190,6 +194,8 @@ class LeakyReLU(Activation):
 @ACTIVATIONS.register("elu")
 class ELU(Activation):
     """``f(z) = z if z > 0 else alpha (e^z - 1)``, ``f'(z) = 1 if z > 0 else alpha e^z``."""
+
+    torch = "elu"
 
     default_init = "he_uniform"
     hypers = (Hyper("alpha", float, 1.0, low=0.0, help="saturation value -alpha for z -> -inf"),)
@@ -240,6 +246,8 @@ class Sigmoid(Activation):
     with ``e = exp(-|z|)``.
     """
 
+    torch = "sigmoid"
+
     def forward(self, z, out=None):
         return _sigmoid(z, out=out)
 
@@ -250,6 +258,8 @@ class Sigmoid(Activation):
 @ACTIVATIONS.register("tanh")
 class Tanh(Activation):
     """``f(z) = tanh z`` in (-1, 1), ``f'(z) = 1 - tanh(z)^2``."""
+
+    torch = "tanh"
 
     def forward(self, z, out=None):
         return np.tanh(z, out=out)
@@ -266,6 +276,8 @@ class Tanh(Activation):
 @ACTIVATIONS.register("softplus")
 class Softplus(Activation):
     """``f(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|)``, ``f'(z) = sigmoid(z)``."""
+
+    torch = "softplus"
 
     def forward(self, z, out=None):
         e = np.abs(z)
@@ -400,6 +412,8 @@ class GELU(Activation):
     ``f'`` against ``f`` hold), to float32 resolution (~3e-7) in float32.
     """
 
+    torch = "gelu"
+
     default_init = "he_uniform"
 
     def forward(self, z, out=None):
@@ -418,6 +432,8 @@ class GELU(Activation):
 @ACTIVATIONS.register("silu")
 class SiLU(Activation):
     """SiLU / swish, ``f(z) = z sigmoid(z)``, ``f'(z) = s (1 + z (1 - s))`` with s = sigmoid(z)."""
+
+    torch = "silu"
 
     default_init = "he_uniform"
 

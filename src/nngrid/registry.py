@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from nngrid.core.hyper import Hyper, declared, inferred
+from nngrid.core.hyper import Component, Hyper, declared, inferred
 from nngrid.errors import NngridError, choices_message
 
 
@@ -86,7 +86,11 @@ class Registry:
         """The declared hyperparameters of ``name`` (``cls.hypers``), or, for an entry that
         declares none (a dataset generator, a layer), ones inferred from its signature."""
         entry = self.get(name)
-        if declared(entry) or (isinstance(entry, type) and "hypers" in _own_attrs(entry)):
+        if declared(entry) or (
+            isinstance(entry, type)
+            and not issubclass(entry, Component)  # a layer that documents its keys
+            and "hypers" in _own_attrs(entry)
+        ):
             return tuple(entry.hypers)
         sig = inspect.signature(entry)
         return tuple(

@@ -134,7 +134,7 @@ class Hyper:
             raise NngridError(f"{owner} {self.name} must be numbers, got {value!r}") from None
         ok = self._inside(arr)
         if not np.all(ok):
-            bad = arr[~ok].flat[0]
+            bad = float(arr[~ok].flat[0])
             raise NngridError(
                 f"{owner} {self.name} must be in {self.range_text()} everywhere, got {bad!r} "
                 "in the array"

@@ -5,7 +5,11 @@
 a list for several. The choices of ``--activation``, ``--init``, ``--regularizer``,
 ``--optimizer``, ``--schedule`` and ``--dataset`` are read from the registries, after the plugin
 modules (``--plugin MODULE``, repeatable, and the comma-separated ``NNGRID_PLUGINS`` variable)
-have been imported, so a plugin's decorated class is a valid choice.
+have been imported, so a plugin's decorated class is a valid choice. The optimizer and
+regularizer flags (``--momentum``, ``--betas``, ``--strength``, ...) are generated from the
+hyperparameters the registered components declare (:mod:`nngrid.core.hyper`): one flag per
+declared name, its value checked against the chosen component's declared range before anything
+is trained. ``nngrid list`` prints every component with its declarations.
 
 Every user error prints one line ``nngrid: error: <message>`` on stderr and exits with status 2;
 no output file is written then. The training path imports NumPy and nngrid only.

@@ -247,7 +247,7 @@ class Dense(_WeightBias):
 
     has_activation = True
     _keys = ("units",)
-    hypers = (Hyper("units", int, None, low=1, help="output features"),)
+    hypers = (Hyper("units", int, None, low=1, help="output features (required)"),)
     check_params = {"units": 3}
 
     def __init__(self, units: int | None = None):
@@ -339,8 +339,8 @@ class Conv1d(_WeightBias):
     has_activation = True
     _keys = ("channels", "kernel", "stride", "padding", "dilation")
     hypers = (
-        Hyper("channels", int, None, low=1, help="output channels"),
-        Hyper("kernel", int, None, low=1, help="taps of the kernel"),
+        Hyper("channels", int, None, low=1, help="output channels (required)"),
+        Hyper("kernel", int, None, low=1, help="taps of the kernel (required)"),
         Hyper("stride", int, 1, low=1, help="step between windows"),
         Hyper("padding", int, 0, low=0, help="zeros added at each end"),
         Hyper("dilation", int, 1, low=1, help="spacing of the taps"),
@@ -449,7 +449,7 @@ class Conv1d(_WeightBias):
 class _Pool(Layer):
     _keys = ("kernel", "stride")
     hypers = (
-        Hyper("kernel", int, None, low=1, help="window length"),
+        Hyper("kernel", int, None, low=1, help="window length (required)"),
         Hyper("stride", int, None, low=1, help="step between windows (default: kernel)"),
     )
     check_params = {"kernel": 2}
@@ -645,7 +645,7 @@ class _Recurrent(Layer):
     default_init: str | None = None  # None: the network's initializer
     _keys = ("hidden", "bidirectional", "sequences")
     hypers = (
-        Hyper("hidden", int, None, low=1, help="hidden units per direction"),
+        Hyper("hidden", int, None, low=1, help="hidden units per direction (required)"),
         Hyper("bidirectional", bool, False, help="add a reverse direction"),
         Hyper("sequences", bool, False, help="return every step (else the last state)"),
         Hyper("init", str, None, help="initializer of W_ih (default: the layer's)"),

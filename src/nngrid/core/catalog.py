@@ -55,7 +55,7 @@ def catalog_text() -> str:
 
 
 def _cell(value: Any) -> str:
-    text = "required" if value is None else f"`{_plain(value)!r}`"
+    text = "none" if value is None else f"`{_plain(value)!r}`"
     return text.replace("|", "\\|")
 
 

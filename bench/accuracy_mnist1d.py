@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import mnist1d_models  # noqa: E402
 
-from nngrid.train import train_replicas  # noqa: E402
+from nngrid.train import TrainConfig, train_replicas  # noqa: E402
 
 
 def main() -> None:
@@ -36,7 +36,9 @@ def main() -> None:
     out = {}
     for model in args.models.split(","):
         t0, c0 = time.perf_counter(), time.process_time()
-        recs = train_replicas(data, **mnist1d_models.nngrid_kwargs(model, args.epochs, seeds))
+        recs = train_replicas(
+            data, TrainConfig(**mnist1d_models.nngrid_kwargs(model, args.epochs, seeds))
+        ).records
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         accs = [r["test_accuracy"] for r in recs]
         out[model] = {

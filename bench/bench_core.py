@@ -68,11 +68,11 @@ def run_nngrid(data: dict, epochs: int, seed: int, n_val: int | None = None) -> 
     such thing), so that pass is part of its measured time. ``n_val`` keeps only that many
     validation rows, to show the training loop's own cost (contender ``nngrid_val1``).
     """
-    from nngrid.train import train_replicas
+    from nngrid.train import TrainConfig, train_replicas
 
     d = with_val(data, n_val)
     t0, c0 = time.perf_counter(), time.process_time()
-    (rec,) = train_replicas(d, epochs=epochs, seeds=(seed,), **nngrid_args())
+    (rec,) = train_replicas(d, TrainConfig(epochs=epochs, seeds=(seed,), **nngrid_args())).records
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "epoch_s": wall / epochs,

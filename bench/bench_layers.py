@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mnist1d_models as m  # noqa: E402
 import workload  # noqa: E402
 
-from nngrid.train import train_replicas  # noqa: E402
+from nngrid.train import TrainConfig, train_replicas  # noqa: E402
 
 #: The last commit before the layered core (its MLP and training loop are the baseline).
 PRE_LAYERS = "7f6b113"
@@ -70,7 +70,7 @@ def timed(fn, epochs: int) -> dict:
 # --------------------------------------------------------------------------- contenders
 def nngrid_run(model: str, data: dict, epochs: int, seed: int, seeds=None) -> float:
     seeds = [seed] if seeds is None else seeds
-    recs = train_replicas(data, **m.nngrid_kwargs(model, epochs, seeds))
+    recs = train_replicas(data, TrainConfig(**m.nngrid_kwargs(model, epochs, seeds))).records
     return float(np.mean([r["test_accuracy"] for r in recs]))
 
 

@@ -45,7 +45,7 @@ def worker(epochs: int) -> dict:
     sys.path.insert(0, str(HERE))
     import mnist1d_models as m
 
-    from nngrid.train import train_replicas
+    from nngrid.train import TrainConfig, train_replicas
 
     data = m.make_data()
     out = {}
@@ -54,7 +54,7 @@ def worker(epochs: int) -> dict:
             kw = m.nngrid_kwargs("gru", epochs, list(range(R)))
             kw["layers"] = layers
             c0 = time.process_time()
-            train_replicas(data, **kw)
+            train_replicas(data, TrainConfig(**kw))
             out[f"{name} R={R}"] = (time.process_time() - c0) / epochs
     return out
 

@@ -41,20 +41,22 @@ def make_data() -> dict[str, np.ndarray]:
 
 def train(data: dict, seeds, epochs: int) -> tuple[float, float, list[dict]]:
     """Wall seconds, CPU seconds and the records of one ``train_replicas`` call."""
-    from nngrid.train import train_replicas
+    from nngrid.train import TrainConfig, train_replicas
 
     t0, c0 = time.perf_counter(), time.process_time()
     recs = train_replicas(
         data,
-        hidden=(32, 32),
-        activation="relu",
-        optimizer="adam",
-        opt_params={"lr": 1e-3},
-        batch_size=32,
-        epochs=epochs,
-        seeds=tuple(seeds),
-        dtype="float32",
-    )
+        TrainConfig(
+            hidden=(32, 32),
+            activation="relu",
+            optimizer="adam",
+            opt_params={"lr": 1e-3},
+            batch_size=32,
+            epochs=epochs,
+            seeds=tuple(seeds),
+            dtype="float32",
+        ),
+    ).records
     return time.perf_counter() - t0, time.process_time() - c0, recs
 
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workload import BATCH, HIDDEN, LR, NNGRID_INIT, make_data, nngrid_args, torch_mlp, with_val  # noqa: E402
 
 from nngrid.network import MLP  # noqa: E402
-from nngrid.train import train_replicas  # noqa: E402
+from nngrid.train import TrainConfig, train_replicas  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     data = make_data()
-    (rec,) = train_replicas(with_val(data), epochs=args.epochs, seeds=(args.seed,), **nngrid_args())
+    (rec,) = train_replicas(
+        with_val(data), TrainConfig(epochs=args.epochs, seeds=(args.seed,), **nngrid_args())
+    ).records
     init_seq, shuffle_seq, _ = np.random.SeedSequence(args.seed).spawn(3)
     sizes = [data["X_train"].shape[1], *HIDDEN, int(data["y_train"].max()) + 1]
     net = MLP(sizes, "relu", NNGRID_INIT, [np.random.default_rng(init_seq)])

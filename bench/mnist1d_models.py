@@ -52,7 +52,7 @@ def make_data() -> dict[str, np.ndarray]:
 
 
 def nngrid_kwargs(model: str, epochs: int, seeds=(0,)) -> dict[str, Any]:
-    """``train_replicas`` arguments for ``model`` ('cnn' or 'gru')."""
+    """``TrainConfig`` keyword arguments for ``model`` ('cnn' or 'gru')."""
     return {
         "layers": MODELS[model],
         "activation": "relu",

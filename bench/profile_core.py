@@ -96,14 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     data = make_data()
     d = with_val(data)
     kw = dict(nngrid_args(), seeds=(0,))
-    T.train_replicas(d, epochs=1, **kw)  # warm-up, uninstrumented
+    T.train_replicas(d, T.TrainConfig(epochs=1, **kw))  # warm-up, uninstrumented
     floors = [run_floor(data, 3, s)["cpu_epoch_s"] for s in range(3)]
     t_plain = CLOCK()
-    T.train_replicas(d, epochs=args.epochs, **kw)
+    T.train_replicas(d, T.TrainConfig(epochs=args.epochs, **kw))
     t_plain = (CLOCK() - t_plain) / args.epochs
     instrument(kw)
     t0 = CLOCK()
-    T.train_replicas(d, epochs=args.epochs, **kw)
+    T.train_replicas(d, T.TrainConfig(epochs=args.epochs, **kw))
     total = (CLOCK() - t0) / args.epochs
     floors += [run_floor(data, 3, s)["cpu_epoch_s"] for s in range(3)]
     floor = statistics.median(floors)

@@ -57,7 +57,7 @@ def with_val(data: dict[str, np.ndarray], n_val: int | None = None) -> dict[str,
 
 
 def nngrid_args() -> dict[str, Any]:
-    """``train_replicas`` keyword arguments for the workload (all but the epochs and seeds)."""
+    """``TrainConfig`` keyword arguments for the workload (all but the epochs and seeds)."""
     return {
         "hidden": HIDDEN,
         "activation": "relu",

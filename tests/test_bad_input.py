@@ -550,7 +550,7 @@ CLI_CASES = {
     "betas-one-number": (["--betas", "0.9"], ["--betas", "'0.9'", "two numbers"]),
     "momentum-negative": (
         ["--optimizer", "momentum", "--momentum", "-1"],
-        ["momentum", "-1.0", "[0, inf)"],
+        ["momentum", "-1.0", "(0, inf)"],
     ),
     "unknown-flag": (["--learning-rate", "0.1"], ["--learning-rate"]),
     "dataset-param-unknown": (

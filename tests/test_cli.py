@@ -221,7 +221,8 @@ PLUGIN = textwrap.dedent(
 
 
 def python(args, tmp_path, env_extra=None):
-    env = dict(os.environ, PYTHONPATH=str(tmp_path), **(env_extra or {}))
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])  # keeps plugins'
+    env = dict(os.environ, PYTHONPATH=path, **(env_extra or {}))
     return subprocess.run(
         [sys.executable, *args], capture_output=True, text=True, cwd=tmp_path, env=env
     )

@@ -81,20 +81,22 @@ def test_fit_is_deterministic_and_keeps_the_model():
 
 def test_fit_is_train_replicas_with_test_history_and_the_model():
     from nngrid.datasets import build
-    from nngrid.train import train_replicas
+    from nngrid.train import TrainConfig, train_replicas
 
     data = build("moons", 0, n_samples=120)
     run = E.fit(data, hidden=[8], epochs=3, seeds=(0, 1))
     plain = train_replicas(
         data,
-        hidden=[8],
-        activation="relu",
-        opt_params={"lr": 1e-2},
-        batch_size=32,
-        epochs=3,
-        seeds=(0, 1),
-        dtype="float64",
-    )
+        TrainConfig(
+            hidden=[8],
+            activation="relu",
+            opt_params={"lr": 1e-2},
+            batch_size=32,
+            epochs=3,
+            seeds=(0, 1),
+            dtype="float64",
+        ),
+    ).records
     assert [h["epoch"] for h in run.history] == [0, 1, 2, 3]
     assert run.history[0]["seconds"] == 0.0
     for r, rec in enumerate(plain):

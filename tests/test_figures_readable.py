@@ -157,3 +157,26 @@ def test_lr_sensitivity_keeps_six_lines_or_fewer_per_panel(drawn):
         drawn_lines = [line for line in ax.get_lines() if len(line.get_xdata())]
         assert 0 < len(drawn_lines) <= grid.MAX_COLOURS, ax.get_title()
         assert ax.get_xscale() == "log"
+
+
+def test_plain_is_read_from_the_optimizer_class():
+    from nngrid.figures.grid import is_plain
+    from nngrid.optim import OPTIMIZERS, SGD
+
+    assert [n for n in ("sgd", "momentum", "nesterov", "adam", "rmsprop") if is_plain(n)] == [
+        "sgd",
+        "momentum",
+        "nesterov",
+    ]
+    assert not is_plain("not_an_optimizer")
+
+    @OPTIMIZERS.register("tmp_plain_sgd")
+    class PlainSgd(SGD):  # a new plain method declares it; the figures need no edit
+        pass
+
+    try:
+        assert is_plain("tmp_plain_sgd")
+        PlainSgd.plain = False
+        assert not is_plain("tmp_plain_sgd")
+    finally:
+        OPTIMIZERS._remove("tmp_plain_sgd")

@@ -34,9 +34,9 @@ def check_gradients(net, X, samples=25, eps=1e-6, seed=1):
         for i in idx:
             old = net.flat[i]
             net.flat[i] = old + eps
-            up = float(np.sum(net.forward(X, _keep=False) * G))
+            up = float(np.sum(net.forward(X, train=True, keep=False) * G))
             net.flat[i] = old - eps
-            down = float(np.sum(net.forward(X, _keep=False) * G))
+            down = float(np.sum(net.forward(X, train=True, keep=False) * G))
             net.flat[i] = old
             numeric = (up - down) / (2 * eps)
             err = abs(numeric - grad[i]) / max(1.0, abs(numeric), abs(grad[i]))
@@ -117,6 +117,81 @@ def test_rnn_gradients_with_every_activation(activation):
     rec = {"rnn": {"hidden": 3, "bidirectional": True, "sequences": True}}
     net = make([{"dense": {"units": 2}}] * 0 + [rec, "flatten"], (5, 2), activation=activation)
     check_gradients(net, seq_input(L=5, C=2))
+
+
+# ------------------------------------------------------------------------- every kind
+
+
+def around(kind, R=R, dtype=np.float64, seed=0):
+    """A network with layer ``kind`` (built from its ``check_params``) inside, so that its
+    input gradient reaches a layer before it: on a sequence after a conv1d (then flattened if
+    its output is a sequence), else on flat features after a dense layer."""
+    entry = {kind: dict(LAYERS.get(kind).check_params)}
+    conv, dense = {"conv1d": {"channels": 2, "kernel": 1}}, {"dense": {"units": 4}}
+    tries = (((7, 2), [conv, entry]), ((7, 2), [conv, entry, "flatten"]), ((5,), [dense, entry]))
+    for in_shape, spec in tries:
+        try:
+            return make(spec, in_shape, R=R, dtype=dtype, seed=seed), in_shape
+        except NngridError:
+            continue
+    raise AssertionError(f"{kind} builds in none of the test networks; fix its check_params")
+
+
+@pytest.mark.parametrize("kind", LAYERS.names())
+def test_every_kind_gradients_by_finite_differences(kind):
+    net, in_shape = around(kind)
+    X = np.random.default_rng(2).standard_normal((5, *in_shape))
+    check_gradients(net, X)
+    # shared inputs and one batch per replica give the same gradient per replica
+    net.forward(X, train=True)
+    G = np.random.default_rng(3).standard_normal((R, 5, 3))
+    shared = net.backward(G.copy()).copy()
+    net.forward(np.broadcast_to(X, (R, *X.shape)).copy(), train=True)
+    np.testing.assert_allclose(net.backward(G.copy()), shared, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", LAYERS.names())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_kind_replica_alone_equals_replica_in_a_stack_and_keeps_dtype(kind, dtype):
+    X = np.random.default_rng(0).standard_normal((3, 6, *around(kind)[1])).astype(dtype)
+    G = np.random.default_rng(1).standard_normal((3, 6, 3)).astype(dtype)
+    stack, _ = around(kind, R=3, dtype=dtype, seed=10)
+    G_before = G.copy()
+    out = stack.forward(X, train=True)
+    assert out.dtype == dtype and out.shape == (3, 6, 3)
+    out = out.copy()
+    grad = stack.backward(G)
+    assert grad.dtype == dtype
+    np.testing.assert_array_equal(G, G_before)  # the upstream gradient is never written
+    for r in range(3):
+        alone, _ = around(kind, R=1, dtype=dtype, seed=10 + r)
+        np.testing.assert_array_equal(alone.forward(X[r : r + 1], train=True)[0], out[r])
+        alone.backward(G[r : r + 1])
+        for a, b in zip(alone.grads, stack.views(grad), strict=True):
+            np.testing.assert_array_equal(a[0], b[r])
+
+
+@pytest.mark.parametrize("kind", LAYERS.names())
+def test_every_kind_evaluation_gradients_by_finite_differences(kind):
+    """In evaluation mode too (a batch norm then normalises by its running statistics)."""
+    net, in_shape = around(kind)
+    X = np.random.default_rng(4).standard_normal((5, *in_shape))
+    for _ in range(3):  # move any running statistics away from their start
+        net.forward(X + 0.5, train=True, keep=False)
+    rng = np.random.default_rng(5)
+    G = rng.standard_normal((R, 5, 3))
+    net.forward(X, train=False)
+    grad = net.backward(G).copy()
+    picks = rng.choice(net.flat.size, size=min(40, net.flat.size), replace=False)
+    for j in picks:
+        keep = net.flat[j]
+        net.flat[j] = keep + 1e-6
+        up = float(np.sum(net.forward(X, keep=False) * G))
+        net.flat[j] = keep - 1e-6
+        down = float(np.sum(net.forward(X, keep=False) * G))
+        net.flat[j] = keep
+        numeric = (up - down) / 2e-6
+        assert abs(numeric - grad[j]) <= 1e-6 * max(1.0, abs(numeric)), (j, numeric, grad[j])
 
 
 # ------------------------------------------------------------------------- shapes and orders
@@ -232,10 +307,6 @@ def test_spec_parsing_bare_names_and_round_trip():
         "flatten",
         {"dense": {"units": 4}},
     ]
-    assert set(LAYERS.names()) == {
-        "dense", "conv1d", "max_pool1d", "avg_pool1d", "global_avg_pool1d", "flatten", "rnn",
-        "gru", "lstm",
-    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

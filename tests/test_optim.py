@@ -8,21 +8,15 @@ import pytest
 from nngrid.errors import NngridError
 from nngrid.optim import OPTIMIZERS, make_optimizer
 
-# ---- the lesson's reference values (PyTorch conventions): theta0 = 1, f = theta^2/2, grad = theta
+# ---- reference values declared on the classes (the lesson's table): theta0 = 1, f = theta^2 / 2
 
-STUDY = [
-    ("sgd", {"lr": 0.1}, [0.9, 0.81, 0.729]),
-    ("momentum", {"lr": 0.1, "momentum": 0.9}, [0.9, 0.72, 0.486]),
-    ("nesterov", {"lr": 0.1, "momentum": 0.9}, [0.81, 0.5751, 0.327321]),
-    ("adagrad", {"lr": 0.1}, [0.9, 0.8331035269, 0.7804561814]),
-    ("rmsprop", {"lr": 0.01}, [0.90000001, 0.8329179753, 0.779982282]),
-    ("adam", {"lr": 0.1}, [0.900000001, 0.8004122297, 0.7015862745]),
-    ("adamw", {"lr": 0.1, "weight_decay": 0.1}, [0.890000001, 0.781571857, 0.6751012232]),
-]
+REFERENCED = [n for n in OPTIMIZERS.names() if OPTIMIZERS.get(n).reference is not None]
+STUDY = [(n, *OPTIMIZERS.get(n).reference) for n in REFERENCED]
+IN_TREE = [n for n in OPTIMIZERS.names() if OPTIMIZERS.get(n).__module__ == "nngrid.optim"]
 
 
-def test_every_registered_optimizer_has_a_reference_row():
-    assert {row[0] for row in STUDY} == set(OPTIMIZERS.names())
+def test_every_in_tree_optimizer_declares_its_reference_values():
+    assert set(IN_TREE) <= set(REFERENCED)  # plugins may leave them out
 
 
 @pytest.mark.parametrize(("name", "hp", "expected"), STUDY, ids=[r[0] for r in STUDY])
@@ -208,8 +202,8 @@ def test_matches_literal_torch_algorithm_over_20_steps(name, ref, hp):
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
 
 
-def test_every_optimizer_is_checked_against_a_literal_transcription():
-    assert {n for n, _, _ in LITERAL} == set(OPTIMIZERS.names())
+def test_every_in_tree_optimizer_is_checked_against_a_literal_transcription():
+    assert set(IN_TREE) <= {n for n, _, _ in LITERAL}
 
 
 # ---- inclusions (bitwise) ------------------------------------------------------------------
@@ -343,45 +337,47 @@ def test_lr_can_be_reassigned_between_steps():
     np.testing.assert_allclose(p, [1.0 - 0.1 - 0.5 - 0.25])
 
 
-@pytest.mark.parametrize("name", OPTIMIZERS.names())
-def test_defaults_are_torchs(name):
-    defaults = {
-        "sgd": {"lr": 1e-3, "momentum": 0, "dampening": 0, "weight_decay": 0, "nesterov": False},
-        "momentum": {"lr": 1e-3, "momentum": 0.9, "dampening": 0, "weight_decay": 0},
-        "nesterov": {"lr": 1e-3, "momentum": 0.9, "weight_decay": 0},
-        "adagrad": {
-            "lr": 1e-2,
-            "lr_decay": 0,
-            "weight_decay": 0,
-            "initial_accumulator_value": 0,
-            "eps": 1e-10,
-        },
-        "rmsprop": {
-            "lr": 1e-2,
-            "alpha": 0.99,
-            "eps": 1e-8,
-            "weight_decay": 0,
-            "momentum": 0,
-            "centered": False,
-        },
-        "adam": {
-            "lr": 1e-3,
-            "betas": (0.9, 0.999),
-            "eps": 1e-8,
-            "weight_decay": 0,
-            "amsgrad": False,
-        },
-        "adamw": {
-            "lr": 1e-3,
-            "betas": (0.9, 0.999),
-            "eps": 1e-8,
-            "weight_decay": 1e-2,
-            "amsgrad": False,
-        },
-    }[name]
-    assert OPTIMIZERS.parameters(name) == defaults
+TWINNED = [n for n in OPTIMIZERS.names() if OPTIMIZERS.get(n).torch is not None]
+
+
+def test_every_in_tree_optimizer_declares_its_torch_twin():
+    assert set(IN_TREE) <= set(TWINNED)
+
+
+@pytest.mark.parametrize("name", TWINNED)
+def test_declared_defaults_are_those_of_the_torch_twin(name):
+    """Every declared hyperparameter is one of the twin's, with the twin's default (or the value
+    the optimizer fixes on it, ``torch_kwargs``); the record lists exactly the declared ones."""
+    import inspect
+
+    torch = pytest.importorskip("torch")
+    cls = OPTIMIZERS.get(name)
+    sig = inspect.signature(getattr(torch.optim, cls.torch)).parameters
+    for key, default in OPTIMIZERS.parameters(name).items():
+        assert key in sig, f"{name}: torch.optim.{cls.torch} has no {key}"
+        expected = cls.torch_kwargs.get(key, sig[key].default)
+        if key == "lr":
+            continue  # torch's own lr defaults are the same; the study always sets one
+        assert default == (tuple(expected) if isinstance(expected, list) else expected), key
     hp = make_optimizer(name).hyperparams()
-    assert set(hp) == set(defaults)
+    assert list(hp) == list(OPTIMIZERS.parameters(name))
+
+
+@pytest.mark.parametrize("name", TWINNED)
+def test_twenty_steps_equal_the_torch_twin(name):
+    torch = pytest.importorskip("torch")
+    cls = OPTIMIZERS.get(name)
+    p0, grad_fn = quadratic(7)
+    hp = {"lr": 0.05, "weight_decay": 0.01}
+    got = run(name, hp, p0, grad_fn, 20)
+    t = torch.tensor(p0.copy(), requires_grad=True)
+    opt = getattr(torch.optim, cls.torch)([t], **{**cls.torch_kwargs, **hp})
+    for _ in range(20):
+        opt.zero_grad()
+        t.grad = torch.from_numpy(grad_fn(t.detach().numpy()))
+        opt.step()
+    np.testing.assert_allclose(got, t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    assert not np.allclose(got, p0)
 
 
 BAD = [

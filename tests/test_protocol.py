@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -38,7 +40,9 @@ class StubTrain:
             return self.scores(lr, seed)
         return self.scores.get(lr, 0.1)
 
-    def __call__(self, data, *, opt_params, seeds, **kw):
+    def __call__(self, data, config):
+        kw = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+        opt_params, seeds = kw.pop("opt_params"), kw.pop("seeds")
         self.calls.append({"opt_params": opt_params, "seeds": list(seeds), **kw})
         lrs = opt_params["lr"]
         assert len(lrs) == len(seeds)
@@ -48,7 +52,7 @@ class StubTrain:
             div = lr in self.diverged or (lr, seed) in self.diverged
             test = self.test_scores.get(lr, 0.8)
             out.append({**rec(acc, 1.0 - acc, div, test), "seed": seed, "lr_seen": lr})
-        return out
+        return SimpleNamespace(records=out)
 
 
 # -- the grid ----------------------------------------------------------------------------------

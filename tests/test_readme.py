@@ -27,7 +27,11 @@ def _plugin_source() -> str:
 
 def test_readme_plugin_activation_trains_from_the_command_line(tmp_path):
     (tmp_path / "my_plugin.py").write_text(_plugin_source())
-    env = dict(os.environ, PYTHONPATH=str(tmp_path), NNGRID_PLUGINS="my_plugin")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        NNGRID_PLUGINS="my_plugin",
+    )
     out = tmp_path / "out.json"
     cmd = [sys.executable, "-m", "nngrid", "train", "--dataset", "spirals", "--activation"]
     cmd += ["mish", "--epochs", "2", "--quiet", "--output", str(out)]
@@ -80,7 +84,8 @@ def test_readme_plugin_activation_runs_through_the_workflow(tmp_path):
     cmd = ["snakemake", "tables", "--cores", "1", "--configfile", "config/plugin.yaml"]
     without = subprocess.run(cmd + ["-n"], cwd=wf, env=local_env(), capture_output=True, text=True)
     assert without.returncode != 0 and "'mish' is not valid" in without.stdout + without.stderr
-    env = local_env(PYTHONPATH=str(tmp_path), NNGRID_PLUGINS="my_plugin")
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    env = local_env(PYTHONPATH=path, NNGRID_PLUGINS="my_plugin")
     res = subprocess.run(cmd, cwd=wf, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     runs = pd.read_csv(wf / "results" / "tables" / "runs.csv")

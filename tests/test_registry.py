@@ -94,6 +94,7 @@ def test_plugin_sources_enter_the_workflow_hashes(tmp_path, monkeypatch):
     """Editing a plugin changes CORE_HASH (nngrid.study.jobs.source_hash), so its jobs rerun."""
     from nngrid.study.jobs import core_files, source_hash
 
+    monkeypatch.delenv("NNGRID_PLUGINS", raising=False)  # the suite may run with plugins set
     files = core_files()
     without = source_hash(files)
     plugin = tmp_path / "hashplug.py"

@@ -187,7 +187,9 @@ def test_the_terminal_shows_each_finished_cell_and_no_empty_shell_commands(quick
 
 
 def test_training_commands_are_one_short_line_without_json():
-    env = local_env(PYTHONPATH=str(ROOT / "src"))
+    env = local_env(
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])
+    )
     dry = subprocess.run(
         [
             sys.executable,

@@ -29,7 +29,11 @@ class Twin(nn.Module):
         mods = []
         for (kind, layer), shape in zip(self.spec, net.layer_shapes, strict=False):
             dims = shape.dims
-            if kind == "dense":
+            declared = getattr(type(layer), "torch", None)  # a layer that names its twin
+            if declared is not None:
+                module, keys, _ = declared
+                mods.append(getattr(nn, module)(dims[-1], **{k: getattr(layer, k) for k in keys}))
+            elif kind == "dense":
                 mods.append(nn.Linear(dims[0], layer.units))
             elif kind == "conv1d":
                 mods.append(
@@ -67,7 +71,13 @@ class Twin(nn.Module):
     def forward(self, x):  # x: (B, L, C) or (B, F)
         h, layout = (x.transpose(1, 2), "BCL") if x.ndim == 3 else (x, "flat")
         for (kind, layer), mod in zip(self.spec, self.layers, strict=True):
-            if kind in ("conv1d", "max_pool1d", "avg_pool1d", "global_avg_pool1d"):
+            declared = getattr(type(layer), "torch", None)
+            if declared is not None:  # features last (layer_norm) or channels first (batch_norm)
+                wrong = "BCL" if declared[2] == "last" else "BLC"
+                if layout == wrong:
+                    h, layout = h.transpose(1, 2), "BLC" if wrong == "BCL" else "BCL"
+                h = mod(h)
+            elif kind in ("conv1d", "max_pool1d", "avg_pool1d", "global_avg_pool1d"):
                 if layout == "BLC":
                     h = h.transpose(1, 2)
                 h, layout = mod(h), "BCL"
@@ -95,8 +105,18 @@ class Twin(nn.Module):
 
 
 def twin_of(net, activation, r=0):
+    """The twin with replica ``r``'s parameters (and running statistics, for batch norms)."""
     twin = Twin(net, activation).double()
-    twin.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict(r).items()})
+    sd = {k: torch.from_numpy(v) for k, v in net.state_dict(r).items()}
+    missing, unexpected = twin.load_state_dict(sd, strict=False)
+    assert not unexpected
+    for i, layer in enumerate(net.layers):
+        if hasattr(layer, "running_mean"):
+            mod = twin.layers[i]
+            mod.running_mean.copy_(torch.from_numpy(layer.running_mean[r].astype(np.float64)))
+            mod.running_var.copy_(torch.from_numpy(layer.running_var[r].astype(np.float64)))
+            missing = [k for k in missing if not k.startswith(f"layers.{i}.")]
+    assert not missing, missing  # every parameter came from nngrid
     return twin
 
 
@@ -149,7 +169,74 @@ SPECS = {
         (6, 2),
     ),
     "lstm_seq": ([{"lstm": {"hidden": 3, "sequences": True}}, "flatten"], (5, 1)),
+    "norms_mlp": (
+        [{"dense": {"units": 7}}, "batch_norm", {"dense": {"units": 5}}, "layer_norm"],
+        (6,),
+    ),
+    "norms_seq": (
+        [
+            {"conv1d": {"channels": 3, "kernel": 2}},
+            {"batch_norm": {"momentum": 0.3, "eps": 1e-3}},
+            "layer_norm",
+            {"rnn": {"hidden": 3, "sequences": True}},
+            "batch_norm",
+            {"layer_norm": {"eps": 1e-4}},
+            "flatten",
+        ],
+        (8, 2),
+    ),
 }
+
+
+@pytest.mark.parametrize("name", ["norms_mlp", "norms_seq"])
+def test_norm_layers_equal_torch_over_a_training_step_then_in_evaluation(name):
+    """Per replica of a stack of 2: a training pass (batch statistics), its gradients, one Adam
+    step and the running statistics it leaves equal torch's; then an evaluation pass (running
+    statistics) and its gradients equal torch's in eval mode."""
+    from nngrid.optim import make_optimizer
+
+    spec, in_shape = SPECS[name]
+    R = 2
+    net = Network(spec, in_shape, 4, "tanh", None, [np.random.default_rng(r) for r in range(R)],
+                  np.float64)  # fmt: skip
+    rng = np.random.default_rng(7)
+    net.flat += 0.1 * rng.standard_normal(net.flat.shape)  # gains off 1, biases off 0
+    X = rng.standard_normal((R, 6, *in_shape)) + 0.5
+    X2 = rng.standard_normal((R, 5, *in_shape))
+    G = rng.standard_normal((R, 6, 4))
+    G2 = rng.standard_normal((R, 5, 4))
+    twins = [twin_of(net, "tanh", r) for r in range(R)]
+    out = net.forward(X, train=True).copy()
+    net.backward(G)
+    make_optimizer("adam", lr=0.01).step([net.flat], [net.flat_grad])
+    out_eval = net.forward(X2, train=False).copy()
+    net.backward(G2)
+    for r, twin in enumerate(twins):
+        opt = torch.optim.Adam(twin.parameters(), lr=0.01)
+        twin.train()
+        y = twin(torch.from_numpy(X[r]))
+        close(out[r], y.detach().numpy())
+        (y * torch.from_numpy(G[r])).sum().backward()
+        opt.step()
+        after = {k: v.detach().numpy() for k, v in twin.state_dict().items()}
+        for key, value in net.state_dict(r).items():
+            close(value, after[key])
+        for i, layer in enumerate(net.layers):
+            if layer.name == "batch_norm":
+                close(layer.running_mean[r], after[f"layers.{i}.running_mean"])
+                close(layer.running_var[r], after[f"layers.{i}.running_var"])
+        assert not np.allclose(net.layers[1].running_mean[r], 0)  # the statistics moved
+        twin.eval()
+        twin.zero_grad()
+        y = twin(torch.from_numpy(X2[r]))
+        close(out_eval[r], y.detach().numpy())
+        (y * torch.from_numpy(G2[r])).sum().backward()
+        grads = {
+            f"layers.{i}.{n}": net.layers[i].to_torch(n, net.grads[j][r])
+            for j, (i, n, _) in enumerate(net.param_specs)
+        }
+        for key, p in twin.named_parameters():
+            close(grads[key], p.grad.numpy())
 
 
 @pytest.mark.parametrize("name", SPECS)
@@ -276,3 +363,25 @@ def test_clip_norm_equals_torch_clip_grad_norm_per_replica():
         }
         for key, p in twin.named_parameters():
             close(grads[key], p.grad.numpy())
+
+
+def _twinned_activations():
+    from nngrid.activations import ACTIVATIONS
+
+    return [n for n in ACTIVATIONS.names() if ACTIVATIONS.get(n).torch is not None]
+
+
+@pytest.mark.parametrize("name", _twinned_activations())
+def test_activations_equal_their_declared_torch_function_and_its_gradient(name):
+    """``f`` and ``f'`` against ``torch.nn.functional.<torch>`` (with the activation's declared
+    hyperparameters as its keywords) and autograd, float64, away from any kink."""
+    from nngrid.activations import ACTIVATIONS
+
+    cls = ACTIVATIONS.get(name)
+    act = cls()
+    z = np.linspace(-6, 6, 301) + 1e-3  # no point exactly at 0
+    zt = torch.tensor(z, requires_grad=True)
+    yt = getattr(nn.functional, cls.torch)(zt, **act.hyperparams())
+    yt.sum().backward()
+    close(act.forward(z), yt.detach().numpy())
+    close(act.derivative(z), zt.grad.numpy())

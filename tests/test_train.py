@@ -11,7 +11,7 @@ from nngrid.errors import NngridError
 from nngrid.optim import OPTIMIZERS
 from nngrid.regularizers import REGULARIZERS
 from nngrid.schedules import SCHEDULES
-from nngrid.train import RECORD_KEYS, TIMING_KEYS, train_replicas
+from nngrid.train import RECORD_KEYS, TIMING_KEYS, TrainConfig, train_replicas
 
 CONTRACT_KEYS = {
     "train_accuracy", "val_accuracy", "test_accuracy", "train_loss", "val_loss", "test_loss",
@@ -43,7 +43,7 @@ KW = dict(hidden=[8, 8], activation="tanh", batch_size=16, epochs=6)
 
 
 def test_record_has_exactly_the_contract_keys_and_is_strict_json(moons):
-    (rec,) = train_replicas(moons, target_accuracy=0.6, **KW)
+    (rec,) = train_replicas(moons, TrainConfig(target_accuracy=0.6, **KW)).records
     assert set(rec) == CONTRACT_KEYS == set(RECORD_KEYS)
     assert all(set(h) == HISTORY_KEYS for h in rec["history"])
     json.dumps(rec, allow_nan=False)
@@ -62,13 +62,15 @@ def test_record_has_exactly_the_contract_keys_and_is_strict_json(moons):
 
 
 def test_final_metrics_are_those_of_the_last_epoch_without_early_stopping(moons):
-    (rec,) = train_replicas(moons, **KW)
+    (rec,) = train_replicas(moons, TrainConfig(**KW)).records
     assert rec["val_loss"] == pytest.approx(rec["history"][-1]["val_loss"], rel=1e-12)
     assert rec["val_accuracy"] == rec["history"][-1]["val_accuracy"]
 
 
 def test_regression_uses_mse_and_reports_no_accuracy(regression):
-    (rec,) = train_replicas(regression, hidden=[16], activation="tanh", epochs=5, batch_size=8)
+    (rec,) = train_replicas(
+        regression, TrainConfig(hidden=[16], activation="tanh", epochs=5, batch_size=8)
+    ).records
     assert rec["config"]["loss"] == "mse" and rec["config"]["task"] == "regression"
     assert rec["test_accuracy"] is None and rec["best_val_accuracy"] is None
     assert all(h["val_accuracy"] is None for h in rec["history"])
@@ -78,9 +80,11 @@ def test_regression_uses_mse_and_reports_no_accuracy(regression):
 def test_training_lowers_the_loss_full_batch_and_minibatch(moons):
     for bs in (None, 16):
         (rec,) = train_replicas(
-            moons, hidden=[16], activation="relu", batch_size=bs, epochs=30,
-            opt_params={"lr": 0.03},
-        )  # fmt: skip
+            moons,
+            TrainConfig(
+                hidden=[16], activation="relu", batch_size=bs, epochs=30, opt_params={"lr": 0.03}
+            ),
+        ).records
         assert rec["history"][-1]["train_loss"] < 0.8 * rec["history"][0]["train_loss"]
         assert rec["config"]["batch_size"] == ("full" if bs is None else bs)
 
@@ -101,22 +105,34 @@ def test_replica_in_a_stack_equals_replica_alone(moons, regularizer, values, dty
     lrs = [0.1, 0.3, 0.05, 0.2]
     kw = dict(KW, epochs=8, regularizer=regularizer, optimizer="sgd", dtype=dtype)
     stack = train_replicas(
-        moons, seeds=[0, 1, 2, 3], opt_params={"lr": lrs}, reg_params=values, **kw
-    )
+        moons, TrainConfig(seeds=[0, 1, 2, 3], opt_params={"lr": lrs}, reg_params=values, **kw)
+    ).records
     for r in range(4):
         alone = train_replicas(
-            moons, seeds=[r], opt_params={"lr": lrs[r]},
-            reg_params={k: v[r] for k, v in values.items()}, **kw,
-        )[0]  # fmt: skip
+            moons,
+            TrainConfig(
+                seeds=[r],
+                opt_params={"lr": lrs[r]},
+                reg_params={k: v[r] for k, v in values.items()},
+                **kw,
+            ),
+        ).records[0]
         assert untimed(stack[r]) == untimed(alone)  # exact equality of every float
         assert stack[r]["replica"] == r and alone["replica"] == 0
 
 
 def test_early_stopping_stops_replicas_separately_and_restores_the_best(moons):
     recs = train_replicas(
-        moons, seeds=[0, 0], regularizer="early_stopping", reg_params={"patience": [1, 100]},
-        opt_params={"lr": 0.3}, optimizer="sgd", **dict(KW, epochs=40),
-    )  # fmt: skip
+        moons,
+        TrainConfig(
+            seeds=[0, 0],
+            regularizer="early_stopping",
+            reg_params={"patience": [1, 100]},
+            opt_params={"lr": 0.3},
+            optimizer="sgd",
+            **dict(KW, epochs=40),
+        ),
+    ).records
     short, long = recs
     assert short["epochs"] < long["epochs"] == 40
     assert short["epochs"] == short["best_epoch"] + 1  # patience 1: one epoch without progress
@@ -128,18 +144,20 @@ def test_early_stopping_stops_replicas_separately_and_restores_the_best(moons):
 
 def test_same_seed_same_record_and_other_seeds_differ(moons):
     kw = dict(KW, regularizer="dropout", reg_params={"rate": 0.2})
-    a = train_replicas(moons, seeds=[3, 4], **kw)
-    b = train_replicas(moons, seeds=[3, 4], **kw)
+    a = train_replicas(moons, TrainConfig(seeds=[3, 4], **kw)).records
+    b = train_replicas(moons, TrainConfig(seeds=[3, 4], **kw)).records
     assert [untimed(r) for r in a] == [untimed(r) for r in b]
     assert untimed(a[0])["history"] != untimed(a[1])["history"]
-    c = train_replicas(moons, seeds=[5], **kw)[0]
+    c = train_replicas(moons, TrainConfig(seeds=[5], **kw)).records[0]
     assert c["history"][0]["train_loss"] != a[0]["history"][0]["train_loss"]
 
 
 def test_divergence_is_flagged_and_leaves_the_other_replicas_alone(regression):
     kw = dict(KW, activation="relu", optimizer="sgd", epochs=6)
     lrs = [0.01, 10.0, 0.02]
-    stack = train_replicas(regression, seeds=[0, 1, 2], opt_params={"lr": lrs}, **kw)
+    stack = train_replicas(
+        regression, TrainConfig(seeds=[0, 1, 2], opt_params={"lr": lrs}, **kw)
+    ).records
     bad = stack[1]
     assert bad["diverged"] is True and bad["diverged_epoch"] is not None
     assert bad["epochs"] == bad["diverged_epoch"] < 6
@@ -149,51 +167,69 @@ def test_divergence_is_flagged_and_leaves_the_other_replicas_alone(regression):
     json.dumps(stack, allow_nan=False)
     for r in (0, 2):
         assert not stack[r]["diverged"] and stack[r]["epochs"] == 6
-        alone = train_replicas(regression, seeds=[r], opt_params={"lr": lrs[r]}, **kw)[0]
+        alone = train_replicas(
+            regression, TrainConfig(seeds=[r], opt_params={"lr": lrs[r]}, **kw)
+        ).records[0]
         assert untimed(stack[r]) == untimed(alone)
 
 
 def test_all_replicas_frozen_ends_training_early(regression):
     recs = train_replicas(
-        regression, seeds=[0, 1], opt_params={"lr": 1e3}, optimizer="sgd",
-        **dict(KW, activation="relu", epochs=20),
-    )  # fmt: skip
+        regression,
+        TrainConfig(
+            seeds=[0, 1],
+            opt_params={"lr": 1e3},
+            optimizer="sgd",
+            **dict(KW, activation="relu", epochs=20),
+        ),
+    ).records
     assert all(r["diverged"] for r in recs)
     assert all(r["epochs"] < 20 for r in recs)
 
 
 def test_time_to_target(moons):
     (rec,) = train_replicas(
-        moons, hidden=[16], activation="relu", epochs=30, batch_size=16,
-        opt_params={"lr": 0.03}, target_accuracy=0.8,
-    )  # fmt: skip
+        moons,
+        TrainConfig(
+            hidden=[16],
+            activation="relu",
+            epochs=30,
+            batch_size=16,
+            opt_params={"lr": 0.03},
+            target_accuracy=0.8,
+        ),
+    ).records
     e = rec["epochs_to_target"]
     assert e is not None and rec["history"][e - 1]["val_accuracy"] >= 0.8
     assert all(h["val_accuracy"] < 0.8 for h in rec["history"][: e - 1])
     assert rec["seconds_to_target"] == rec["history"][e - 1]["seconds"]
-    (never,) = train_replicas(moons, target_accuracy=1.0, **dict(KW, epochs=2))
+    (never,) = train_replicas(moons, TrainConfig(target_accuracy=1.0, **dict(KW, epochs=2))).records
     assert never["epochs_to_target"] is None and never["seconds_to_target"] is None
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES.names())
 def test_every_schedule_runs_and_a_decaying_one_changes_the_result(moons, schedule):
     params = {"step_size": 1, "gamma": 0.5} if schedule == "step" else {}
-    (rec,) = train_replicas(moons, schedule=schedule, schedule_params=params, **KW)
+    (rec,) = train_replicas(
+        moons, TrainConfig(schedule=schedule, schedule_params=params, **KW)
+    ).records
     assert rec["config"]["schedule"] == schedule
-    (const,) = train_replicas(moons, **KW)
+    (const,) = train_replicas(moons, TrainConfig(**KW)).records
     if schedule != "constant":
         assert rec["history"][-1]["train_loss"] != const["history"][-1]["train_loss"]
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS.names())
 def test_every_optimizer_trains(moons, optimizer):
-    (rec,) = train_replicas(moons, optimizer=optimizer, opt_params={"lr": 0.05}, **KW)
+    (rec,) = train_replicas(
+        moons, TrainConfig(optimizer=optimizer, opt_params={"lr": 0.05}, **KW)
+    ).records
     assert not rec["diverged"] and rec["config"]["optimizer"] == optimizer
 
 
 @pytest.mark.parametrize("regularizer", REGULARIZERS.names())
 def test_every_regularizer_trains(moons, regularizer):
-    (rec,) = train_replicas(moons, regularizer=regularizer, **KW)
+    (rec,) = train_replicas(moons, TrainConfig(regularizer=regularizer, **KW)).records
     assert rec["config"]["reg_params"] == REGULARIZERS.parameters(regularizer)
 
 
@@ -221,24 +257,24 @@ def test_bad_arguments_raise_user_errors(moons, kwargs, match):
     kw = dict(KW, seeds=[0, 1])
     kw.update(kwargs)
     with pytest.raises(NngridError, match=match):
-        train_replicas(moons, **kw)
+        train_replicas(moons, TrainConfig(**kw))
 
 
 def test_bad_data_raises_user_errors(moons):
     broken = dict(moons)
     del broken["y_val"]
     with pytest.raises(NngridError, match="missing y_val"):
-        train_replicas(broken, **KW)
+        train_replicas(broken, TrainConfig(**KW))
     nan = dict(moons, X_train=moons["X_train"].copy())
     nan["X_train"][0, 0] = np.nan
     with pytest.raises(NngridError, match="NaN"):
-        train_replicas(nan, **KW)
+        train_replicas(nan, TrainConfig(**KW))
     short = dict(moons, y_train=moons["y_train"][:-1])
     with pytest.raises(NngridError, match="entries"):
-        train_replicas(short, **KW)
+        train_replicas(short, TrainConfig(**KW))
     neg = dict(moons, y_test=moons["y_test"] - 1)
     with pytest.raises(NngridError, match="negative"):
-        train_replicas(neg, **KW)
+        train_replicas(neg, TrainConfig(**KW))
 
 
 def test_per_batch_gather_gives_the_same_records_as_the_per_epoch_gather(moons, monkeypatch):
@@ -246,15 +282,15 @@ def test_per_batch_gather_gives_the_same_records_as_the_per_epoch_gather(moons, 
     import nngrid.train as train_module
 
     kw = dict(KW, seeds=[0, 1], opt_params={"lr": [0.01, 0.02]})
-    epoch_gather = train_replicas(moons, **kw)
+    epoch_gather = train_replicas(moons, TrainConfig(**kw)).records
     monkeypatch.setattr(train_module, "EPOCH_GATHER_BYTES", 0)
-    batch_gather = train_replicas(moons, **kw)
+    batch_gather = train_replicas(moons, TrainConfig(**kw)).records
     assert [untimed(r) for r in epoch_gather] == [untimed(r) for r in batch_gather]
 
 
 def test_batch_larger_than_the_data_is_full_batch(moons):
-    (a,) = train_replicas(moons, **dict(KW, batch_size=10_000))
-    (b,) = train_replicas(moons, **dict(KW, batch_size=None))
+    (a,) = train_replicas(moons, TrainConfig(**dict(KW, batch_size=10_000))).records
+    (b,) = train_replicas(moons, TrainConfig(**dict(KW, batch_size=None))).records
     assert untimed(a)["history"] == untimed(b)["history"]
 
 
@@ -307,16 +343,19 @@ def test_layered_replica_in_a_stack_equals_replica_alone(sequences, name, dtype)
     )  # fmt: skip
     rates = [0.0, 0.2, 0.1]
     stack = train_replicas(
-        sequences, seeds=[0, 1, 2], opt_params={"lr": lrs}, reg_params={"rate": rates}, **kw
-    )
+        sequences,
+        TrainConfig(seeds=[0, 1, 2], opt_params={"lr": lrs}, reg_params={"rate": rates}, **kw),
+    ).records
     again = train_replicas(
-        sequences, seeds=[0, 1, 2], opt_params={"lr": lrs}, reg_params={"rate": rates}, **kw
-    )
+        sequences,
+        TrainConfig(seeds=[0, 1, 2], opt_params={"lr": lrs}, reg_params={"rate": rates}, **kw),
+    ).records
     assert [untimed(r) for r in stack] == [untimed(r) for r in again]
     for r in range(3):
         alone = train_replicas(
-            sequences, seeds=[r], opt_params={"lr": lrs[r]}, reg_params={"rate": rates[r]}, **kw
-        )[0]
+            sequences,
+            TrainConfig(seeds=[r], opt_params={"lr": lrs[r]}, reg_params={"rate": rates[r]}, **kw),
+        ).records[0]
         assert untimed(stack[r]) == untimed(alone)
 
     def kinds(spec):
@@ -329,9 +368,11 @@ def test_layered_replica_in_a_stack_equals_replica_alone(sequences, name, dtype)
 def test_a_cnn_and_a_gru_learn_the_sequence_task(sequences):
     for spec in (LAYER_SPECS["conv_pools"], LAYER_SPECS["gru"]):
         rec = train_replicas(
-            sequences, layers=spec, activation="relu", batch_size=10, epochs=30,
-            opt_params={"lr": 0.02},
-        )[0]  # fmt: skip
+            sequences,
+            TrainConfig(
+                layers=spec, activation="relu", batch_size=10, epochs=30, opt_params={"lr": 0.02}
+            ),
+        ).records[0]
         assert rec["test_accuracy"] >= 0.9, rec["test_accuracy"]
         assert rec["history"][-1]["train_loss"] < rec["history"][0]["train_loss"] / 3
 
@@ -356,16 +397,22 @@ def test_clip_gradients_scales_each_replica_to_the_global_norm():
 
 def test_layer_and_architecture_arguments_are_user_errors(sequences, moons):
     with pytest.raises(NngridError, match="hidden .* or layers, not both"):
-        train_replicas(moons, hidden=[4], layers=["flatten"], activation="relu", epochs=1)
+        train_replicas(
+            moons, TrainConfig(hidden=[4], layers=["flatten"], activation="relu", epochs=1)
+        )
     with pytest.raises(NngridError, match=r"hidden builds a dense network.*use layers"):
-        train_replicas(sequences, hidden=[4], activation="relu", epochs=1)
+        train_replicas(sequences, TrainConfig(hidden=[4], activation="relu", epochs=1))
     with pytest.raises(NngridError, match="clip_norm must be a positive number"):
-        train_replicas(moons, hidden=[4], activation="relu", epochs=1, clip_norm=0)
+        train_replicas(moons, TrainConfig(hidden=[4], activation="relu", epochs=1, clip_norm=0))
     with pytest.raises(NngridError, match=r"layer 0 \(conv1d\): kernel 20"):
         train_replicas(
-            sequences, layers=[{"conv1d": {"channels": 2, "kernel": 20}}, "flatten"],
-            activation="relu", epochs=1,
-        )  # fmt: skip
+            sequences,
+            TrainConfig(
+                layers=[{"conv1d": {"channels": 2, "kernel": 20}}, "flatten"],
+                activation="relu",
+                epochs=1,
+            ),
+        )
 
 
 # ------------------------------------------------------------------------- the pre-layers loop
@@ -393,6 +440,6 @@ def test_hidden_gives_bitwise_the_records_of_the_pre_layers_core(moons, kw, dtyp
     )
     assert sys.modules["nngrid.network"].__name__ == "nngrid.network"
     args = dict(hidden=[16, 8], activation="relu", epochs=6, seeds=[0, 1], dtype=dtype, **kw)
-    new = train_replicas(moons, **args)
-    old = old_train.train_replicas(moons, **args)
+    new = train_replicas(moons, TrainConfig(**args)).records
+    old = old_train.train_replicas(moons, **args)  # the old keyword interface
     assert [untimed(r) for r in new] == [untimed(r) for r in old], PRE_LAYERS

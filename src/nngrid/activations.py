@@ -23,8 +23,11 @@ Adding an activation is one decorated class::
         def forward(self, z, out=None): ...
         def derivative(self, z): ...
 
-Constructor parameters are keyword arguments with defaults; ``ACTIVATIONS.create``
-reads them from the signature.
+Its parameters, if any, are declared on the class (``hypers = (Hyper("beta", float, 1.0,
+low=0.0),)``, :mod:`nngrid.core.hyper`): the constructor checks them and sets them as
+attributes, and ``ACTIVATIONS.create``, the command line and the config check read them.
+``torch`` optionally names the ``torch.nn.functional`` function the activation equals (the
+torch oracle test then compares them).
 """
 
 from __future__ import annotations
@@ -34,17 +37,18 @@ import math
 import numpy as np
 from numpy.polynomial import chebyshev as _cheb
 
-from nngrid.errors import NngridError
+from nngrid.core.hyper import Component, Hyper
 from nngrid.registry import Registry
 
 ACTIVATIONS = Registry("activation")
 
 
-class Activation:
+class Activation(Component):
     """Base class: subclasses implement ``forward`` and ``derivative``."""
 
     name = "activation"
     default_init = "glorot_uniform"
+    torch: str | None = None
 
     def forward(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
@@ -128,6 +132,8 @@ class Identity(Activation):
 class ReLU(Activation):
     """``f(z) = max(z, 0)``, ``f'(z) = 1 if z > 0 else 0`` (0 at the kink)."""
 
+    torch = "relu"
+
     default_init = "he_uniform"
 
     def forward(self, z, out=None):
@@ -155,15 +161,20 @@ class ReLU(Activation):
 class LeakyReLU(Activation):
     """``f(z) = z if z > 0 else s z``, ``f'(z) = 1 if z > 0 else s`` (s = negative_slope)."""
 
-    default_init = "he_uniform"
+    torch = "leaky_relu"
 
-    def __init__(self, negative_slope: float = 0.01):
-        s = float(negative_slope)
-        if not (math.isfinite(s) and 0.0 <= s < 1.0):
-            raise NngridError(
-                f"leaky_relu negative_slope must be in [0, 1), got {negative_slope!r}"
-            )
-        self.negative_slope = s
+    default_init = "he_uniform"
+    hypers = (
+        Hyper(
+            "negative_slope",
+            float,
+            0.01,
+            low=0.0,
+            high=1.0,
+            high_open=True,
+            help="slope for z <= 0",
+        ),
+    )
 
     def forward(self, z, out=None):
         # For 0 <= s < 1, max(z, s z) is z for z > 0 and s z otherwise.
@@ -184,13 +195,10 @@ class LeakyReLU(Activation):
 class ELU(Activation):
     """``f(z) = z if z > 0 else alpha (e^z - 1)``, ``f'(z) = 1 if z > 0 else alpha e^z``."""
 
-    default_init = "he_uniform"
+    torch = "elu"
 
-    def __init__(self, alpha: float = 1.0):
-        alpha = float(alpha)
-        if not (math.isfinite(alpha) and alpha >= 0.0):
-            raise NngridError(f"elu alpha must be a finite number >= 0, got {alpha!r}")
-        self.alpha = alpha
+    default_init = "he_uniform"
+    hypers = (Hyper("alpha", float, 1.0, low=0.0, help="saturation value -alpha for z -> -inf"),)
 
     def forward(self, z, out=None):
         neg = np.minimum(z, 0)
@@ -238,6 +246,8 @@ class Sigmoid(Activation):
     with ``e = exp(-|z|)``.
     """
 
+    torch = "sigmoid"
+
     def forward(self, z, out=None):
         return _sigmoid(z, out=out)
 
@@ -248,6 +258,8 @@ class Sigmoid(Activation):
 @ACTIVATIONS.register("tanh")
 class Tanh(Activation):
     """``f(z) = tanh z`` in (-1, 1), ``f'(z) = 1 - tanh(z)^2``."""
+
+    torch = "tanh"
 
     def forward(self, z, out=None):
         return np.tanh(z, out=out)
@@ -264,6 +276,8 @@ class Tanh(Activation):
 @ACTIVATIONS.register("softplus")
 class Softplus(Activation):
     """``f(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|)``, ``f'(z) = sigmoid(z)``."""
+
+    torch = "softplus"
 
     def forward(self, z, out=None):
         e = np.abs(z)
@@ -398,6 +412,8 @@ class GELU(Activation):
     ``f'`` against ``f`` hold), to float32 resolution (~3e-7) in float32.
     """
 
+    torch = "gelu"
+
     default_init = "he_uniform"
 
     def forward(self, z, out=None):
@@ -416,6 +432,8 @@ class GELU(Activation):
 @ACTIVATIONS.register("silu")
 class SiLU(Activation):
     """SiLU / swish, ``f(z) = z sigmoid(z)``, ``f'(z) = s (1 + z (1 - s))`` with s = sigmoid(z)."""
+
+    torch = "silu"
 
     default_init = "he_uniform"
 

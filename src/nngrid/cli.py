@@ -5,7 +5,11 @@
 a list for several. The choices of ``--activation``, ``--init``, ``--regularizer``,
 ``--optimizer``, ``--schedule`` and ``--dataset`` are read from the registries, after the plugin
 modules (``--plugin MODULE``, repeatable, and the comma-separated ``NNGRID_PLUGINS`` variable)
-have been imported, so a plugin's decorated class is a valid choice.
+have been imported, so a plugin's decorated class is a valid choice. The optimizer and
+regularizer flags (``--momentum``, ``--betas``, ``--strength``, ...) are generated from the
+hyperparameters the registered components declare (:mod:`nngrid.core.hyper`): one flag per
+declared name, its value checked against the chosen component's declared range before anything
+is trained. ``nngrid list`` prints every component with its declarations.
 
 Every user error prints one line ``nngrid: error: <message>`` on stderr and exits with status 2;
 no output file is written then. The training path imports NumPy and nngrid only.
@@ -26,26 +30,8 @@ from nngrid.errors import NngridError
 
 EXIT_USAGE = 2
 
-#: Regularizer flags: command-line option -> constructor parameter.
-REG_FLAGS = {
-    "strength": "strength",
-    "rate": "rate",
-    "p": "p",
-    "l1_ratio": "l1_ratio",
-    "max_norm": "max_norm",
-    "patience": "patience",
-}
-
-#: Optimizer flags (besides --lr): attribute of the parsed args -> constructor parameter.
-OPT_FLAGS = {
-    "momentum": "momentum",
-    "dampening": "dampening",
-    "alpha": "alpha",
-    "eps": "eps",
-    "betas": "betas",
-    "weight_decay": "weight_decay",
-    "nesterov": "nesterov",
-}
+#: The kinds whose declared hyperparameters become ``nngrid train`` flags (``--lr`` apart).
+FLAG_KINDS = ("regularizers", "optimizers")
 
 
 class _UsageError(Exception):
@@ -189,11 +175,87 @@ def _lrs(text: str) -> list[float]:
     return lrs
 
 
-def _betas(text: str) -> tuple[float, float]:
-    values = _list(_float)(text)
-    if len(values) != 2:
-        raise argparse.ArgumentTypeError(f"betas are two numbers like 0.9,0.999; got {text!r}")
-    return (values[0], values[1])
+def _pair(name: str):
+    def parse(text: str) -> tuple[float, float]:
+        values = _list(_float)(text)
+        if len(values) != 2:
+            raise argparse.ArgumentTypeError(f"{name} are two numbers like 0.9,0.999; got {text!r}")
+        return (values[0], values[1])
+
+    return parse
+
+
+def _text(text: str) -> str:
+    return text
+
+
+_FLAG_TYPES = {float: _float, int: _int, str: _text}
+
+
+def component_flags() -> dict[str, list[tuple[str, str, Any]]]:
+    """Every declared hyperparameter of the :data:`FLAG_KINDS` (``lr`` apart), as
+    ``flag name -> [(kind, component, Hyper), ...]``, in declaration order."""
+    from nngrid.plugins import registries
+
+    out: dict[str, list[tuple[str, str, Any]]] = {}
+    for kind in FLAG_KINDS:
+        reg = registries()[kind]
+        for name in reg:
+            for h in reg.hypers(name):
+                if h.name != "lr":
+                    out.setdefault(h.name, []).append((kind, name, h))
+    return out
+
+
+def _add_component_flags(t: argparse.ArgumentParser) -> None:
+    """One flag per declared hyperparameter; its value goes to the chosen component that
+    declares it, and is checked against that declaration's bounds before training."""
+    taken = {opt for action in t._actions for opt in action.option_strings}
+    for key, users in component_flags().items():
+        flag = _flag(key)
+        if flag in taken:
+            kind, name, _ = users[0]
+            raise NngridError(
+                f"{kind[:-1]} {name!r} declares a hyperparameter {key!r}, but {flag} is "
+                "already a flag of nngrid train; rename the hyperparameter"
+            )
+        h = users[0][2]
+        groups: dict[str, list[str]] = {}  # "range, default" -> the components that share it
+        for _, name, u in users:
+            rng = u.range_text()
+            groups.setdefault(f"{rng + ', ' if rng else ''}default {u.default!r}", []).append(name)
+        ranges = "; ".join(f"{text} ({', '.join(names)})" for text, names in groups.items())
+        text = f"{h.help or key}: {ranges}"
+        if h.type is bool:
+            t.add_argument(flag, action="store_true", default=None, help=text)
+        elif h.type is tuple:
+            t.add_argument(flag, type=_pair(key), metavar="A,B", help=text)
+        else:
+            t.add_argument(flag, type=_FLAG_TYPES[h.type], help=text)
+        taken.add(flag)
+
+
+def _component_params(args: argparse.Namespace, kind: str, name: str) -> dict[str, Any]:
+    """The given flags that component ``name`` of ``kind`` declares, checked against its
+    declarations; a given flag that neither chosen component takes is refused."""
+    from nngrid.plugins import registries
+
+    reg = registries()[kind]
+    hypers = {h.name: h for h in reg.hypers(name)}
+    params = {}
+    for key, users in component_flags().items():
+        value = getattr(args, key, None)
+        if value is None:
+            continue
+        if key in hypers:
+            params[key] = hypers[key].check(name, value)
+            continue
+        chosen = {k: getattr(args, k[:-1]) for k in FLAG_KINDS}
+        mine = any(k == kind for k, _, _ in users)  # else the other kind's check names it
+        if mine and not any(chosen[k] == n for k, n, _ in users):
+            valid = ", ".join(_flag(p) for p in hypers if p != "lr") or "none"
+            raise NngridError(f"{reg.kind} {name!r} takes no {_flag(key)}; its flags: {valid}")
+    return params
 
 
 def _batch(text: str) -> int | str:
@@ -355,14 +417,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"regularizer and the flags it takes: {reg_help}",
     )
-    t.add_argument("--strength", type=_float, help="penalty strength (l1, l2, lp, elastic_net)")
-    t.add_argument("--rate", type=_float, help="dropout probability in [0, 1) (dropout)")
-    t.add_argument("--p", type=_float, help="exponent of the lp penalty (lp)")
-    t.add_argument("--l1-ratio", type=_float, help="share of L1 in [0, 1] (elastic_net)")
-    t.add_argument("--max-norm", type=_float, help="largest norm of a unit's weights (max_norm)")
-    t.add_argument(
-        "--patience", type=_positive_int, help="epochs without improvement (early_stopping)"
-    )
     opt_help = "; ".join(
         f"{n}({', '.join(f'{k}={v}' for k, v in OPTIMIZERS.parameters(n).items())})"
         for n in OPTIMIZERS.names()
@@ -380,18 +434,6 @@ def build_parser() -> argparse.ArgumentParser:
         action=_Once,
         default=None,
         help="learning rate(s), comma-separated (default: the optimizer's); each is a replica",
-    )
-    same = "; unset: the optimizer's default (listed under --optimizer)"
-    t.add_argument("--momentum", type=_float, help="momentum factor (sgd, momentum, ...)" + same)
-    t.add_argument("--dampening", type=_float, help="momentum dampening (sgd, momentum)" + same)
-    t.add_argument("--alpha", type=_float, help="RMSProp smoothing constant (rmsprop)" + same)
-    t.add_argument(
-        "--eps", type=_float, help="term added to the denominator (adaptive methods)" + same
-    )
-    t.add_argument("--betas", type=_betas, help="Adam's two decay rates, e.g. 0.9,0.999" + same)
-    t.add_argument("--weight-decay", type=_float, help="weight decay (L2 in the update)" + same)
-    t.add_argument(
-        "--nesterov", action="store_true", default=None, help="Nesterov momentum (sgd)" + same
     )
     t.add_argument(
         "--schedule",
@@ -468,16 +510,24 @@ def build_parser() -> argparse.ArgumentParser:
         "record's replica), e.g. replica_0.layers.0.weight",
     )
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _add_component_flags(t)
 
     # ---- list
     lst = sub.add_parser(
         "list",
         help="print every registry: activations, initializers, losses, regularizers, "
         "optimizers, schedules, datasets, layers",
-        description="Print every registered component with its parameters and defaults.",
+        description="Print every registered component with its hyperparameters: default, "
+        "type and allowed range, as each component declares them.",
     )
     lst.add_argument("--plugin", action="append", default=[], metavar="MODULE")
-    lst.add_argument("--json", action="store_true", help="print the registries as JSON")
+    fmt = lst.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the registries as JSON")
+    fmt.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print config/README.md's component tables (nngrid's own components)",
+    )
 
     # ---- data
     dat = sub.add_parser(
@@ -496,42 +546,16 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- commands
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, tuple):
-        return list(v)
-    return v
-
-
 def cmd_list(args: argparse.Namespace) -> int:
-    from nngrid.plugins import registries
+    from nngrid.core import catalog
 
-    table = {
-        kind: {name: {k: _plain(v) for k, v in reg.parameters(name).items()} for name in reg}
-        for kind, reg in registries().items()
-    }
     if args.json:
-        print(json.dumps(table, indent=1, default=str))
-        return 0
-    for kind, entries in table.items():
-        print(f"{kind}:")
-        for name, params in entries.items():
-            shown = ", ".join(f"{k}={v}" for k, v in params.items())
-            size = _size_text(name) if kind == "datasets" else ""
-            print(f"  {name}" + (f"  ({shown})" if shown else "") + size)
+        print(json.dumps(catalog.catalog(), indent=1, default=str))
+    elif args.markdown:
+        print(catalog.catalog_markdown(), end="")
+    else:
+        print(catalog.catalog_text())
     return 0
-
-
-def _size_text(name: str) -> str:
-    """``  [150 samples x 4 features, 3 classes]`` for a dataset of fixed size, else ""."""
-    from nngrid.datasets import DATASETS
-
-    size = getattr(DATASETS.get(name), "SIZE", None)
-    if size is None:
-        return ""
-    n, d, k = size
-    task = getattr(DATASETS.get(name), "task", "")
-    out = f"{k} classes" if task == "classification" else f"{k} target{'s' * (k > 1)}"
-    return f"  [{n} samples x {d} features, {out}]"
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -653,34 +677,12 @@ def _progress_printer(quiet: bool):
 def cmd_train(args: argparse.Namespace) -> int:
     from nngrid import datasets, io
     from nngrid.optim import OPTIMIZERS
-    from nngrid.regularizers import REGULARIZERS
-    from nngrid.train import train_replicas
+    from nngrid.train import TrainConfig, train_replicas
 
-    # regularizer and optimizer flags: only those the chosen component takes
-    reg_accepts = REGULARIZERS.parameters(args.regularizer)
-    reg_params = {}
-    for attr, param in REG_FLAGS.items():
-        value = getattr(args, attr)
-        if value is None:
-            continue
-        if param not in reg_accepts:
-            valid = ", ".join(_flag(p) for p in reg_accepts) or "none"
-            raise NngridError(
-                f"regularizer {args.regularizer!r} takes no {_flag(attr)}; its flags: {valid}"
-            )
-        reg_params[param] = value
+    # regularizer and optimizer flags: only those the chosen component declares
+    reg_params = _component_params(args, "regularizers", args.regularizer)
+    opt_params = _component_params(args, "optimizers", args.optimizer)
     opt_accepts = OPTIMIZERS.parameters(args.optimizer)
-    opt_params: dict[str, Any] = {}
-    for attr, param in OPT_FLAGS.items():
-        value = getattr(args, attr)
-        if value is None:
-            continue
-        if param not in opt_accepts:
-            valid = ", ".join(_flag(p) for p in opt_accepts)
-            raise NngridError(
-                f"optimizer {args.optimizer!r} takes no {_flag(attr)}; its flags: {valid}"
-            )
-        opt_params[param] = value
     if args.output is not None:
         _check_output(args.output, {"--data": args.data, "--init-from": args.init_from})
     if args.save_weights is not None:
@@ -714,32 +716,33 @@ def cmd_train(args: argparse.Namespace) -> int:
         for seed in args.seed:
             seeds.append(seed)
             lr_list.append(lr)
-    trained = train_replicas(
+    result = train_replicas(
         data,
-        hidden=None if args.layers is not None else args.hidden,
-        layers=args.layers,
-        init_from=init_from,
-        clip_norm=args.clip_norm,
-        return_model=args.save_weights is not None,
-        activation=args.activation,
-        init=args.init,
-        loss=args.loss,
-        regularizer=args.regularizer,
-        reg_params=reg_params,
-        optimizer=args.optimizer,
-        opt_params={"lr": lr_list, **opt_params},
-        schedule=args.schedule,
-        schedule_params=args.schedule_params,
-        batch_size=None if args.batch_size == "full" else args.batch_size,
-        epochs=args.epochs,
-        seeds=seeds,
-        dtype=args.dtype,
-        target_accuracy=args.target_accuracy,
-        progress=_progress_printer(args.quiet),
-        dataset=dataset_label,
+        TrainConfig(
+            hidden=None if args.layers is not None else args.hidden,
+            layers=args.layers,
+            init_from=init_from,
+            clip_norm=args.clip_norm,
+            activation=args.activation,
+            init=args.init,
+            loss=args.loss,
+            regularizer=args.regularizer,
+            reg_params=reg_params,
+            optimizer=args.optimizer,
+            opt_params={"lr": lr_list, **opt_params},
+            schedule=args.schedule,
+            schedule_params=args.schedule_params,
+            batch_size=None if args.batch_size == "full" else args.batch_size,
+            epochs=args.epochs,
+            seeds=seeds,
+            dtype=args.dtype,
+            target_accuracy=args.target_accuracy,
+            progress=_progress_printer(args.quiet),
+            dataset=dataset_label,
+        ),
     )
-    records, net = trained if args.save_weights is not None else (trained, None)
-    if net is not None:
+    records, net = result.records, result.model
+    if args.save_weights is not None:
         if net.R == 1:
             arrays = net.state_dict(0)
         else:

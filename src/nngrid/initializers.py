@@ -33,6 +33,7 @@ import math
 import numpy as np
 
 from nngrid.activations import ACTIVATIONS
+from nngrid.core.hyper import Component, Hyper
 from nngrid.errors import NngridError
 from nngrid.registry import Registry
 
@@ -49,8 +50,9 @@ def _check_fans(fan_in: int, fan_out: int) -> None:
         raise NngridError(f"fan_in and fan_out must be >= 1, got {fan_in!r} and {fan_out!r}")
 
 
-class Initializer:
-    """Base class: subclasses implement ``draw(rng, fan_in, fan_out)`` in float64."""
+class Initializer(Component):
+    """Base class: subclasses implement ``draw(rng, fan_in, fan_out)`` in float64 and
+    declare their parameters in ``hypers``."""
 
     name = "initializer"
 
@@ -131,11 +133,7 @@ class LeCun(_Normal):
 class Normal(_Normal):
     """N(0, std^2) whatever the fans (std = 0.01: the classic small random start)."""
 
-    def __init__(self, std: float = 0.01):
-        std = float(std)
-        if not (math.isfinite(std) and std > 0):
-            raise NngridError(f"normal initializer std must be in (0, inf), got {std!r}")
-        self.std = std
+    hypers = (Hyper("std", float, 0.01, low=0.0, low_open=True, help="standard deviation"),)
 
     def variance(self, fan_in, fan_out):
         return self.std**2
@@ -152,11 +150,7 @@ class Orthogonal(Initializer):
     of R's diagonal folded into Q so that Q is uniformly (Haar) distributed.
     """
 
-    def __init__(self, gain: float = 1.0):
-        gain = float(gain)
-        if not (math.isfinite(gain) and gain > 0):
-            raise NngridError(f"orthogonal initializer gain must be in (0, inf), got {gain!r}")
-        self.gain = gain
+    hypers = (Hyper("gain", float, 1.0, low=0.0, low_open=True, help="scale of Q"),)
 
     def draw(self, rng, fan_in, fan_out):
         rows, cols = max(fan_in, fan_out), min(fan_in, fan_out)
@@ -178,11 +172,7 @@ class Orthogonal(Initializer):
 class Identity(Initializer):
     """``gain * I``: ones on the leading diagonal, zeros elsewhere; no random draw."""
 
-    def __init__(self, gain: float = 1.0):
-        gain = float(gain)
-        if not (math.isfinite(gain) and gain > 0):
-            raise NngridError(f"identity initializer gain must be in (0, inf), got {gain!r}")
-        self.gain = gain
+    hypers = (Hyper("gain", float, 1.0, low=0.0, low_open=True, help="the diagonal's value"),)
 
     def draw(self, rng, fan_in, fan_out):
         return np.eye(fan_in, fan_out) * self.gain
@@ -202,11 +192,7 @@ class HeLarge(_Normal):
     A deliberately too-large start: with relu each layer multiplies the signal (and the
     backward gradient) by about ``gain``, so gradients explode with depth."""
 
-    def __init__(self, gain: float = 3.0):
-        gain = float(gain)
-        if not (math.isfinite(gain) and gain > 0):
-            raise NngridError(f"he_large gain must be in (0, inf), got {gain!r}")
-        self.gain = gain
+    hypers = (Hyper("gain", float, 3.0, low=0.0, low_open=True, help="factor on He's std"),)
 
     def variance(self, fan_in, fan_out):
         return 2.0 * self.gain**2 / fan_in

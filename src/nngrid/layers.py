@@ -19,6 +19,8 @@ rnn, gru, lstm       (R, B, L, C)                (R, B, L, D*hidden) if      per
                                                  sequences else (R, B,       W_ih (C, G), W_hh
                                                  D*hidden)                   (hidden, G),
                                                                              b_ih, b_hh (1, G)
+layer_norm,          (R, B, F) or (R, B, L, C)   unchanged                   weight, bias (1, F)
+batch_norm                                                                   (or (1, C))
 ===================  ==========================  ==========================  ====================
 
 Sequences are stored time-major with channels last, ``(R, B, L, C)``; ``L' = floor((L + 2 padding
@@ -43,6 +45,11 @@ with ``h_{-1} = c_{-1} = 0``. The reverse direction runs the same cell from ``t 
 0; outputs concatenate the directions forward first, and ``sequences: false`` returns each
 direction's last state (torch's ``h_n``: the forward one at ``t = L - 1``, the reverse one at 0).
 
+layer_norm is ``torch.nn.LayerNorm`` over the last axis; batch_norm is ``torch.nn.BatchNorm1d``
+(batch statistics while training, per-replica running statistics in evaluation). Every layer
+declares its parameters' roles (:class:`Param`: ``penalised`` for the regularizers, ``init``) and
+receives ``train`` in ``forward``.
+
 The network's activation follows every dense and conv1d layer except the output layer (dense,
 appended by the network), and is the rnn's ``f``. Initial weights (biases start at 0): dense and
 conv1d use the network's initializer (the activation's ``default_init`` unless one is chosen);
@@ -59,11 +66,13 @@ output layer has no activation and leaves it alone).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from nngrid.core.hyper import Hyper
 from nngrid.errors import NngridError
 from nngrid.registry import Registry
 
@@ -105,15 +114,51 @@ def _flag(index: int, kind: str, key: str, value: Any) -> bool:
     return bool(value)
 
 
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a layer, per replica a matrix ``shape = (rows, cols)``, and its roles.
+
+    ``penalised``: the regularizers see it (penalties, their gradients, max-norm); the layers
+    mark their weight matrices, never biases or normalisation gains. ``init``: how each
+    replica's values start: ``"zeros"``, ``"ones"``, ``"network"`` (the network's initializer,
+    drawn from the replica's Generator with ``(rows, cols)`` as the fans), or a registered
+    initializer's name; a layer that overrides :meth:`Layer.init_replica` (the recurrent ones:
+    a draw per gate block) says ``"custom"``.
+    """
+
+    name: str
+    shape: tuple[int, int]
+    penalised: bool = False
+    init: str = "zeros"
+
+
+def as_param(item: Any) -> Param:
+    """A :class:`Param`; a bare ``(name, (rows, cols))`` pair (a layer written before roles
+    were declared) is an unpenalised parameter its ``init_replica`` fills."""
+    if isinstance(item, Param):
+        return item
+    name, shape = item
+    return Param(str(name), tuple(shape), penalised=False, init="custom")
+
+
 class Layer:
-    """Base class. Subclasses set ``params`` (name, (rows, cols)) in :meth:`build`."""
+    """Base class. Subclasses set ``params`` (a list of :class:`Param`) in :meth:`build`.
+
+    The network calls ``forward(X, buf, keep, train)``: ``keep`` says the backward pass will
+    follow (keep its work in ``buf``), ``train`` that this is a training step (dropout acts, a
+    batch norm uses and updates its batch statistics) rather than an evaluation. A layer whose
+    ``forward`` takes no ``train`` is called without it.
+    """
 
     name = "layer"
     has_activation = False
+    #: Constructor arguments that build the layer in a tiny test network (the generic checks
+    #: and the plugin check use them): give the required ones.
+    check_params: dict[str, Any] = {}
 
     def __init__(self) -> None:
         self.index = 0
-        self.params: list[tuple[str, tuple[int, int]]] = []
+        self.params: list[Param] = []
 
     # ---- set-up
     def build(self, shape: Shape, net: Any) -> Shape:
@@ -121,7 +166,18 @@ class Layer:
         raise NotImplementedError
 
     def init_replica(self, rng: np.random.Generator, values: list[np.ndarray], net: Any) -> None:
-        """Fill one replica's parameter arrays ``values`` (zeros on entry) from ``rng``."""
+        """Fill one replica's parameter arrays ``values`` (zeros on entry) from ``rng``, in
+        order, as each :class:`Param`'s ``init`` says."""
+        from nngrid.initializers import INITIALIZERS
+
+        for param, value in zip(self.params, values, strict=True):
+            init = as_param(param).init
+            if init == "ones":
+                value[...] = 1
+            elif init == "network":
+                value[...] = net.initializer(rng, *value.shape, net.dtype)
+            elif init not in ("zeros", "custom"):
+                value[...] = INITIALIZERS.create(init)(rng, *value.shape, net.dtype)
 
     def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         self.p, self.g = params, grads
@@ -138,7 +194,7 @@ class Layer:
 
     # ---- torch state_dict names and layouts
     def torch_names(self) -> list[str]:
-        return [name for name, _ in self.params]
+        return [as_param(p).name for p in self.params]
 
     def to_torch(self, name: str, value: np.ndarray) -> np.ndarray:
         """One replica's parameter ``name`` (rows, cols) in torch's layout."""
@@ -171,8 +227,12 @@ def _activate(act: Any, Z: np.ndarray, A: np.ndarray, saved: np.ndarray, keep: b
 class _WeightBias(Layer):
     """A layer with one weight matrix (drawn by the network's initializer) and one bias row."""
 
-    def init_replica(self, rng, values, net):
-        values[0][...] = net.initializer(rng, *self.params[0][1], net.dtype)
+    @staticmethod
+    def weight_bias(rows: int, cols: int) -> list[Param]:
+        return [
+            Param("weight", (rows, cols), penalised=True, init="network"),
+            Param("bias", (1, cols)),
+        ]
 
     def bind(self, params, grads):
         super().bind(params, grads)
@@ -187,6 +247,8 @@ class Dense(_WeightBias):
 
     has_activation = True
     _keys = ("units",)
+    hypers = (Hyper("units", int, None, low=1, help="output features (required)"),)
+    check_params = {"units": 3}
 
     def __init__(self, units: int | None = None):
         super().__init__()
@@ -202,7 +264,7 @@ class Dense(_WeightBias):
                 f"{shape.dims[1]} channels); put flatten or global_avg_pool1d before it"
             )
         self.act = None if self.output else net.activation
-        self.params = [("weight", (shape.dims[0], units)), ("bias", (1, units))]
+        self.params = self.weight_bias(shape.dims[0], units)
         return Shape((units,))
 
     def buffers(self, lead, B, dtype):
@@ -218,7 +280,7 @@ class Dense(_WeightBias):
         if self.act is not None:
             buf["S"] = np.empty((R, B, self.units), dtype)
 
-    def forward(self, X, buf, keep):
+    def forward(self, X, buf, keep, train=False):
         Z = buf["Z"]
         np.matmul(X, self.W, out=Z)
         np.add(Z, self.b, out=Z)
@@ -276,6 +338,14 @@ class Conv1d(_WeightBias):
 
     has_activation = True
     _keys = ("channels", "kernel", "stride", "padding", "dilation")
+    hypers = (
+        Hyper("channels", int, None, low=1, help="output channels (required)"),
+        Hyper("kernel", int, None, low=1, help="taps of the kernel (required)"),
+        Hyper("stride", int, 1, low=1, help="step between windows"),
+        Hyper("padding", int, 0, low=0, help="zeros added at each end"),
+        Hyper("dilation", int, 1, low=1, help="spacing of the taps"),
+    )
+    check_params = {"channels": 2, "kernel": 2}
 
     def __init__(
         self,
@@ -304,7 +374,7 @@ class Conv1d(_WeightBias):
         self.L, self.C = L, C
         self.L_out = _out_length(self, L, self.kernel, self.stride, self.padding, self.dilation)
         self.act = net.activation
-        self.params = [("weight", (self.kernel * C, self.channels)), ("bias", (1, self.channels))]
+        self.params = self.weight_bias(self.kernel * C, self.channels)
         return Shape((self.L_out, self.channels), "channel")
 
     def buffers(self, lead, B, dtype):
@@ -326,7 +396,7 @@ class Conv1d(_WeightBias):
         buf["dXp"] = np.empty((R, B, self.L + 2 * self.padding, C), dtype)
         buf["ones"] = np.ones((1, 1, B * Lo), dtype)
 
-    def forward(self, X, buf, keep):
+    def forward(self, X, buf, keep, train=False):
         p = self.padding
         if p:
             Xp = buf["Xp"]
@@ -378,6 +448,11 @@ class Conv1d(_WeightBias):
 
 class _Pool(Layer):
     _keys = ("kernel", "stride")
+    hypers = (
+        Hyper("kernel", int, None, low=1, help="window length (required)"),
+        Hyper("stride", int, None, low=1, help="step between windows (default: kernel)"),
+    )
+    check_params = {"kernel": 2}
 
     def __init__(self, kernel: int | None = None, stride: int | None = None):
         super().__init__()
@@ -412,7 +487,7 @@ class MaxPool1d(_Pool):
         buf["arg"] = np.empty((*lead, B, self.L_out, self.C), np.intp)
         buf["hit"] = np.empty((*lead, B, self.L_out, self.C), dtype)
 
-    def forward(self, X, buf, keep):
+    def forward(self, X, buf, keep, train=False):
         win = _windows(np.ascontiguousarray(X), self.L_out, self.kernel, self.stride, 1)
         Y = buf["Y"]
         np.max(win, axis=-2, out=Y)
@@ -440,7 +515,7 @@ class AvgPool1d(_Pool):
         super().train_buffers(buf, lead, B, dtype)
         buf["g"] = np.empty((*lead, B, self.L_out, self.C), dtype)
 
-    def forward(self, X, buf, keep):
+    def forward(self, X, buf, keep, train=False):
         win = _windows(np.ascontiguousarray(X), self.L_out, self.kernel, self.stride, 1)
         Y = buf["Y"]
         np.sum(win, axis=-2, out=Y)
@@ -476,7 +551,7 @@ class GlobalAvgPool1d(Layer):
     def train_buffers(self, buf, lead, B, dtype):
         buf["dX"] = np.empty((*lead, B, self.L, self.C), dtype)
 
-    def forward(self, X, buf, keep):
+    def forward(self, X, buf, keep, train=False):
         Y = buf["Y"]
         np.sum(X, axis=-2, out=Y)
         Y *= Y.dtype.type(1.0 / self.L)
@@ -509,7 +584,7 @@ class Flatten(Layer):
             return {"Y": np.empty((*lead, B, C, L), dtype)}
         return {}
 
-    def forward(self, X, buf, keep):
+    def forward(self, X, buf, keep, train=False):
         if not self.shape.is_seq:
             return X
         L, C = self.shape.dims
@@ -569,6 +644,14 @@ class _Recurrent(Layer):
     cell_kept = 0  # the cell's own per-step arrays of ``hidden`` rows
     default_init: str | None = None  # None: the network's initializer
     _keys = ("hidden", "bidirectional", "sequences")
+    hypers = (
+        Hyper("hidden", int, None, low=1, help="hidden units per direction (required)"),
+        Hyper("bidirectional", bool, False, help="add a reverse direction"),
+        Hyper("sequences", bool, False, help="return every step (else the last state)"),
+        Hyper("init", str, None, help="initializer of W_ih (default: the layer's)"),
+        Hyper("recurrent_init", str, "orthogonal", help="initializer of W_hh"),
+    )
+    check_params = {"hidden": 2}
     #: Opt-in gradient through time: set ``keep_dh_norms = True`` on a layer and every backward
     #: pass fills ``dh_norms`` ``(R, D, L)`` with ``||dL/dh_t||`` (2-norm over hidden units and
     #: batch, per replica, direction and step; float64). Off by default: no cost on training.
@@ -626,10 +709,10 @@ class _Recurrent(Layer):
         self.params = []
         for suffix in ("_l0", "_l0_reverse")[: self.D]:
             self.params += [
-                ("weight_ih" + suffix, (self.C, G)),
-                ("weight_hh" + suffix, (H, G)),
-                ("bias_ih" + suffix, (1, G)),
-                ("bias_hh" + suffix, (1, G)),
+                Param("weight_ih" + suffix, (self.C, G), penalised=True, init="custom"),
+                Param("weight_hh" + suffix, (H, G), penalised=True, init="custom"),
+                Param("bias_ih" + suffix, (1, G)),
+                Param("bias_hh" + suffix, (1, G)),
             ]
         if self.sequences:
             return Shape((self.L, self.D * H), "time")
@@ -771,7 +854,7 @@ class _Recurrent(Layer):
             "dh_prev": dHc[s, :H],
         }
 
-    def forward(self, X, buf, keep):
+    def forward(self, X, buf, keep, train=False):
         L, H, C = self.L, self.hidden, self.C
         # the input, (L, C, R or 1, B), time-reversed for the reverse direction
         src = X.transpose(1, 2, 0)[:, :, None, :] if X.ndim == 3 else X.transpose(2, 3, 0, 1)
@@ -997,6 +1080,172 @@ class LSTM(_Recurrent):
         np.copyto(dh, v["dh_prev"])
 
 
+# --------------------------------------------------------------------------------- norms
+
+
+class _Norm(Layer):
+    """Shared parts of layer_norm and batch_norm: a gain ``weight`` (starts at 1) and a
+    ``bias`` (starts at 0) per feature or channel, neither penalised; ``Y = xhat * weight +
+    bias`` with ``xhat`` the input normalised over :meth:`axes`."""
+
+    _keys = ("eps",)
+    hypers = (Hyper("eps", float, 1e-5, low=0.0, low_open=True, help="added to the variance"),)
+
+    def __init__(self, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+
+    def build(self, shape, net):
+        eps = self.eps
+        ok = isinstance(eps, (int, float, np.floating)) and not isinstance(eps, bool)
+        if not ok or not np.isfinite(eps) or eps <= 0:
+            raise self.where(f"eps must be a number > 0, got {eps!r}")
+        self.eps = float(eps)
+        self.shape = shape
+        F = shape.dims[-1]
+        self.params = [Param("weight", (1, F), init="ones"), Param("bias", (1, F))]
+        return shape
+
+    def bind(self, params, grads):
+        super().bind(params, grads)
+        R, F = params[0].shape[0], params[0].shape[-1]
+        ones = (1,) * len(self.shape.dims)  # (R, 1, F) or (R, 1, 1, C): over (R, B, ...)
+        self.Wb = params[0].reshape(R, *ones, F)
+        self.bb = params[1].reshape(R, *ones, F)
+
+    def _reduce(self, x: np.ndarray) -> np.ndarray:
+        """Sum over every axis but the replicas and the features: ``(R, ..., F) -> (R, 1, F)``."""
+        return x.sum(axis=tuple(range(1, x.ndim - 1))).reshape(x.shape[0], 1, x.shape[-1])
+
+    def to_torch(self, name, value):
+        return value.reshape(-1).copy()
+
+    def from_torch(self, name, value):
+        return value.reshape(1, -1)
+
+    def _affine(self, xhat: np.ndarray) -> np.ndarray:
+        Y = np.multiply(xhat, self.Wb)
+        Y += self.bb
+        return Y
+
+    def _param_grads(self, dY: np.ndarray, xhat: np.ndarray) -> None:
+        self.g[0][...] = self._reduce(dY * xhat)
+        self.g[1][...] = self._reduce(dY)
+
+
+@LAYERS.register("layer_norm")
+class LayerNorm(_Norm):
+    """Layer normalisation as ``torch.nn.LayerNorm(features, eps)``: each example (each time
+    step of a sequence) normalised over its features, ``xhat = (x - mean) / sqrt(var + eps)``
+    (biased variance), then ``xhat * weight + bias``. The same in training and evaluation."""
+
+    #: the torch twin (read by the torch oracle test): module, its keyword arguments (this
+    #: layer's attributes of the same names), and the axis it normalises ("last" or "channel")
+    torch = ("LayerNorm", ("eps",), "last")
+
+    def forward(self, X, buf, keep, train=False):
+        mu = X.mean(axis=-1, keepdims=True)
+        xc = X - mu
+        rstd = 1.0 / np.sqrt(np.mean(xc * xc, axis=-1, keepdims=True) + X.dtype.type(self.eps))
+        xhat = np.multiply(xc, rstd, out=xc)
+        if keep:
+            buf["xhat"], buf["rstd"] = xhat, rstd
+        return self._affine(xhat)
+
+    def backward(self, dY, buf, need_dx):
+        xhat, rstd = buf["xhat"], buf["rstd"]
+        self._param_grads(dY, xhat)
+        if not need_dx:
+            return None
+        d = dY * self.Wb
+        d -= d.mean(axis=-1, keepdims=True)
+        d -= xhat * np.mean(dY * self.Wb * xhat, axis=-1, keepdims=True)
+        d *= rstd
+        return d
+
+
+@LAYERS.register("batch_norm")
+class BatchNorm(_Norm):
+    """Batch normalisation as ``torch.nn.BatchNorm1d(features, eps, momentum)``: each feature
+    (each channel of a sequence, over the batch and the time steps) normalised by the batch's
+    mean and biased variance while training, which also updates per-replica running statistics
+    ``running = (1 - momentum) running + momentum batch`` (the running variance from the
+    unbiased batch variance; they start at 0 and 1); evaluation normalises by the running
+    statistics. ``running_mean`` and ``running_var`` are ``(R, F)`` arrays of the layer, not
+    parameters: the optimizer never sees them."""
+
+    _keys = ("momentum", "eps")
+    torch = ("BatchNorm1d", ("eps", "momentum"), "channel")
+    hypers = (
+        Hyper("momentum", float, 0.1, low=0.0, high=1.0, help="weight of a batch's statistics"),
+        _Norm.hypers[0],
+    )
+
+    def __init__(self, momentum: float = 0.1, eps: float = 1e-5):
+        super().__init__(eps)
+        self.momentum = momentum
+
+    def build(self, shape, net):
+        m = self.momentum
+        ok = isinstance(m, (int, float, np.floating)) and not isinstance(m, bool)
+        if not ok or not 0.0 <= m <= 1.0:
+            raise self.where(f"momentum must be a number in [0, 1], got {m!r}")
+        self.momentum = float(m)
+        self.dtype = net.dtype
+        return super().build(shape, net)
+
+    def bind(self, params, grads):
+        super().bind(params, grads)
+        R, F = params[0].shape[0], params[0].shape[-1]
+        self.running_mean = np.zeros((R, F), self.dtype)
+        self.running_var = np.ones((R, F), self.dtype)
+
+    def _running(self, X: np.ndarray, stat: np.ndarray) -> np.ndarray:
+        return stat.reshape(stat.shape[0], *(1,) * (X.ndim - 2), stat.shape[1])
+
+    def forward(self, X, buf, keep, train=False):
+        dt = X.dtype.type
+        if X.ndim == len(self.shape.dims) + 1:  # inputs shared by the replicas
+            X = X[None]
+        if train:
+            axes = tuple(range(1, X.ndim - 1))
+            n = int(np.prod([X.shape[a] for a in axes]))
+            if n < 2:
+                raise self.where("needs more than one value per feature to train; use batches > 1")
+            mu = X.mean(axis=axes, keepdims=True)
+            xc = X - mu
+            var = np.mean(xc * xc, axis=axes, keepdims=True)
+            m = dt(self.momentum)
+            R = self.running_mean.shape[0]
+            mean_r = np.broadcast_to(mu.reshape(mu.shape[0], -1), (R, mu.shape[-1]))
+            var_r = np.broadcast_to(var.reshape(var.shape[0], -1), (R, var.shape[-1]))
+            self.running_mean *= dt(1.0) - m
+            self.running_mean += m * mean_r
+            self.running_var *= dt(1.0) - m
+            self.running_var += m * var_r * dt(n / (n - 1))
+        else:
+            xc = X - self._running(X, self.running_mean)
+            var = self._running(X, self.running_var)
+        rstd = 1.0 / np.sqrt(var + dt(self.eps))
+        xhat = np.multiply(xc, rstd, out=xc)
+        if keep:
+            buf["xhat"], buf["rstd"], buf["train"] = xhat, rstd, train
+        return self._affine(xhat)
+
+    def backward(self, dY, buf, need_dx):
+        xhat, rstd = buf["xhat"], buf["rstd"]
+        self._param_grads(dY, xhat)
+        if not need_dx:
+            return None
+        d = dY * self.Wb
+        if buf["train"]:
+            axes = tuple(range(1, d.ndim - 1))
+            d -= d.mean(axis=axes, keepdims=True)
+            d -= xhat * np.mean(dY * self.Wb * xhat, axis=axes, keepdims=True)
+        d *= rstd
+        return d
+
+
 # --------------------------------------------------------------------------------- specs
 
 
@@ -1092,7 +1341,7 @@ def plan(spec: Any, in_shape: Sequence[int], n_out: int) -> tuple[int, list[int]
     for i, layer in enumerate(layers):
         layer.index = i
         shape = layer.build(shape, stub)
-        n_params += sum(int(np.prod(sh)) for _, sh in layer.params)
+        n_params += sum(int(np.prod(as_param(p).shape)) for p in layer.params)
         size = int(np.prod(shape.dims))
         if isinstance(layer, _Recurrent):
             size = max(size, layer.kept_floats)

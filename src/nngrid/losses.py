@@ -30,13 +30,14 @@ import math
 
 import numpy as np
 
+from nngrid.core.hyper import Component, declared_init
 from nngrid.errors import NngridError
 from nngrid.registry import Registry
 
 LOSSES = Registry("loss")
 
 
-class Loss:
+class Loss(Component):
     """Base class: subclasses implement ``value_and_grad`` and ``value``."""
 
     name = "loss"
@@ -122,7 +123,9 @@ class SoftmaxCrossEntropy(Loss):
 
     task = "classification"
 
-    def __init__(self) -> None:
+    @declared_init
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
         self._work: dict[tuple, _Work] = {}
 
     def _get_work(self, out: np.ndarray) -> _Work:

@@ -96,7 +96,9 @@ class Network:
         rngs: Sequence[np.random.Generator] = (),
         dtype: Any = np.float32,
     ):
-        from nngrid.layers import Dense, Shape, parse_layers
+        import inspect
+
+        from nngrid.layers import Dense, Shape, as_param, parse_layers
 
         if len(rngs) < 1:
             raise NngridError("the network needs one random Generator per replica (got none)")
@@ -124,8 +126,10 @@ class Network:
             layer.index = i
             shape = layer.build(shape, self)
             self.layer_shapes.append(shape)
-            specs += [(i, name, sh) for name, sh in layer.params]
+            layer.params = [as_param(p) for p in layer.params]
+            specs += [(i, p.name, p.shape) for p in layer.params]
         self.param_specs = specs
+        roles = [p for layer in self.layers for p in layer.params]
         self.shapes = [(R, *sh) for _, _, sh in specs]
         total = sum(int(np.prod(s)) for s in self.shapes)
         self.flat = np.zeros(total, self.dtype)
@@ -141,8 +145,9 @@ class Network:
         for r, rng in enumerate(rngs):
             for layer, idx in zip(self.layers, owned, strict=True):
                 layer.init_replica(rng, [self.params[j][r] for j in idx], self)
-        self._weight_index = [
-            j for j, (_, name, _) in enumerate(specs) if name.startswith("weight")
+        self._weight_index = [j for j, p in enumerate(roles) if p.penalised]
+        self._takes_train = [
+            "train" in inspect.signature(layer.forward).parameters for layer in self.layers
         ]
         # dropout acts after the hidden dense layers
         self._sites = [i for i, layer in enumerate(self.layers[:-1]) if layer.name == "dense"]
@@ -194,7 +199,8 @@ class Network:
         return out
 
     def weights(self) -> list[np.ndarray]:
-        """The weight matrices (views ``(R, fan_in, fan_out)``); biases excluded."""
+        """The parameters the layers declare ``penalised`` (their weight matrices, views
+        ``(R, fan_in, fan_out)``): what the regularizers act on. Biases and gains excluded."""
         return [self.params[j] for j in self._weight_index]
 
     def weight_grads(self) -> list[np.ndarray]:
@@ -202,7 +208,7 @@ class Network:
         return [self.grads[j] for j in self._weight_index]
 
     def biases(self) -> list[np.ndarray]:
-        """The bias rows (views ``(R, 1, fan_out)``)."""
+        """The parameters not :meth:`weights` (bias rows, normalisation gains)."""
         w = set(self._weight_index)
         return [p for j, p in enumerate(self.params) if j not in w]
 
@@ -314,7 +320,7 @@ class Network:
         return bufs
 
     def forward(
-        self, X: np.ndarray, train: bool = False, dropout: Any = None, _keep: bool = True
+        self, X: np.ndarray, train: bool = False, dropout: Any = None, keep: bool = True
     ) -> np.ndarray:
         """Return the outputs of every replica, shape ``(R, B, n_out)``.
 
@@ -326,23 +332,32 @@ class Network:
         ``u ~ U[0, 1)`` drawn from ``rngs[r]``, and scales kept units by ``1 / (1 - rate_r)``;
         replicas with rate 0 draw nothing.
 
+        ``train`` marks a training step: every layer receives it (dropout acts, a batch norm
+        normalises by the batch's statistics and updates its running ones); evaluation passes
+        ``train=False``. ``keep`` (default True) keeps each layer's work for :meth:`backward`;
+        :meth:`predict` passes False.
+
         The returned array is a work buffer owned by the network: it is overwritten by the next
         forward pass with the same batch size. :meth:`backward` uses the latest forward pass.
         """
         X, shared = self._batch_axis(X)
         B = X.shape[-1 - len(self.in_shape)]
-        bufs = self._get_buffers(B, shared, _keep)
+        bufs = self._get_buffers(B, shared, keep)
         masks = None
         if train and dropout is not None:
             masks = self._draw_masks(bufs[-1], B, *dropout)
         H = X
+        takes_train = self._takes_train
         for i, (layer, buf) in enumerate(zip(self.layers, bufs, strict=False)):
-            H = layer.forward(H, buf, _keep)
+            if takes_train[i]:
+                H = layer.forward(H, buf, keep, train)
+            else:
+                H = layer.forward(H, buf, keep)
             if masks is not None and i in masks:
                 Hm = masks[i][0]
                 np.multiply(H, masks[i][1], out=Hm)
                 H = Hm
-        self._last = (bufs, masks) if _keep else None
+        self._last = (bufs, masks) if keep else None
         return H
 
     def _draw_masks(self, meta: dict, B: int, rates: Any, rngs: Sequence) -> dict | None:
@@ -404,7 +419,7 @@ class Network:
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             index = (slice(None),) * axis + (slice(start, stop),)
-            out[:, start:stop] = self.forward(X[index], _keep=False)
+            out[:, start:stop] = self.forward(X[index], keep=False)
         return out
 
 

@@ -64,6 +64,7 @@ from typing import Any
 
 import numpy as np
 
+from nngrid.core.hyper import Component, Hyper, declared_init
 from nngrid.errors import NngridError
 from nngrid.registry import Registry
 
@@ -75,71 +76,48 @@ def make_optimizer(name: str, **hyperparams: Any) -> Optimizer:
     return OPTIMIZERS.create(name, **hyperparams)
 
 
-# --- validation ----------------------------------------------------------------------------
-
-
-def _check_number(
-    opt: str,
-    param: str,
-    value: Any,
-    low: float,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = True,
-) -> float:
-    """Return ``float(value)`` if it lies in the range, else raise NngridError naming it."""
-    lo_b = "(" if low_open else "["
-    hi_b = ")" if high_open else "]"
-    upper = "inf)" if high is None else f"{high:g}{hi_b}"
-    rng = f"{lo_b}{low:g}, {upper}"
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise NngridError(f"{opt} {param} must be a number in {rng}, got {value!r}") from None
-    ok = math.isfinite(x) and (x > low if low_open else x >= low)
-    if ok and high is not None:
-        ok = x < high if high_open else x <= high
-    if not ok:
-        raise NngridError(f"{opt} {param} must be in {rng}, got {value!r}")
-    return x
-
-
-def _check_lr(opt: str, lr: Any) -> float | np.ndarray:
-    """A positive finite scalar, or an array of them (per replica or per element)."""
-    if np.ndim(lr) == 0:
-        return _check_number(opt, "lr", lr, 0.0, None, low_open=True)
-    arr = np.array(lr, dtype=np.float64)  # a copy: later changes to the caller's array are unseen
-    if not np.all(np.isfinite(arr) & (arr > 0)):
-        bad = arr[~(np.isfinite(arr) & (arr > 0))].flat[0]
-        raise NngridError(f"{opt} lr must be finite and > 0 everywhere, got {bad!r} in the array")
-    return arr
-
-
-def _check_betas(opt: str, betas: Any) -> tuple[float, float]:
-    try:
-        b1, b2 = betas
-    except (TypeError, ValueError):
-        raise NngridError(
-            f"{opt} betas must be a pair (beta1, beta2) in [0, 1), got {betas!r}"
-        ) from None
-    return (
-        _check_number(opt, "betas[0]", b1, 0.0, 1.0),
-        _check_number(opt, "betas[1]", b2, 0.0, 1.0),
-    )
-
-
 # --- base class ----------------------------------------------------------------------------
 
 
-class Optimizer:
-    """Base class. Subclasses implement ``_init_state(p)`` and ``_update(p, g, state)``."""
+def lr_hyper(default: float) -> Hyper:
+    """The learning rate's declaration: > 0, a scalar or one value per replica or element."""
+    return Hyper(
+        "lr", float, default, low=0.0, low_open=True, per_replica=True, help="learning rate"
+    )
+
+
+#: Declarations the optimizers share (each class lists the ones it takes).
+WEIGHT_DECAY = Hyper("weight_decay", float, 0.0, low=0.0, help="weight decay (L2 in the update)")
+EPS = Hyper("eps", float, 1e-8, low=0.0, help="term added to the denominator")
+
+
+class Optimizer(Component):
+    """Base class. Subclasses declare ``hypers`` (``lr`` first) and implement
+    ``_init_state(p)`` and ``_update(p, g, state)``.
+
+    Optional class attributes, read elsewhere: ``plain`` (True for the SGD family: the figures
+    group it apart from the adaptive methods); ``torch`` (the name of the ``torch.optim`` class
+    the optimizer equals, e.g. ``"Adam"``, with ``torch_kwargs`` fixed on it; the tests then
+    check its defaults and its steps against torch's); ``reference`` (``(hyperparameters,
+    (theta_1, theta_2, theta_3))``: the first three iterates from ``theta_0 = 1`` on ``f =
+    theta^2 / 2``, as published, e.g. in the lesson's table; the tests check them).
+    """
 
     name = "optimizer"
+    hypers: tuple[Hyper, ...] = (lr_hyper(1e-3),)
+    plain = False
+    torch: str | None = None
+    torch_kwargs: dict[str, Any] = {}
+    reference: tuple[dict[str, Any], tuple[float, ...]] | None = None
 
-    def __init__(self, lr: float | np.ndarray):
-        self.lr = lr
+    @declared_init
+    def __init__(self, *lr: Any, **params: Any):
+        # (a subclass with a constructor of its own may pass lr positionally)
         self.t = 0  # number of steps taken
         self.state: list[dict[str, np.ndarray]] | None = None
+        if lr:
+            params["lr"] = lr[0]
+        super().__init__(**params)
 
     @property
     def lr(self) -> float | np.ndarray:
@@ -147,15 +125,22 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float | np.ndarray) -> None:
-        self._lr = _check_lr(self.name, value)
+        self._lr = self._lr_hyper.check(self.name, value)
         self._lr_cast: dict[np.dtype, np.ndarray] = {}
+
+    @property
+    def _lr_hyper(self) -> Hyper:
+        for h in type(self).hypers:
+            if h.name == "lr":
+                return h
+        return Optimizer.hypers[0]
 
     def hyperparams(self) -> dict[str, Any]:
         """The resolved hyperparameters (constructor names), for the run's record."""
-        out = {}
-        for key in OPTIMIZERS.parameters(self.name):
-            v = getattr(self, key)
-            out[key] = v.tolist() if isinstance(v, np.ndarray) else v
+        out = super().hyperparams()
+        for key, v in out.items():
+            if isinstance(v, tuple):
+                out[key] = list(v)
         return out
 
     def _lr_for(self, p: np.ndarray) -> np.ndarray:
@@ -215,24 +200,23 @@ def _with_weight_decay(p, g, wd, out):
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``."""
 
-    def __init__(
-        self,
-        lr: float = 1e-3,
-        momentum: float = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        nesterov: bool = False,
-    ):
-        self.name = type(self).name
-        super().__init__(lr)
-        self.momentum = _check_number(self.name, "momentum", momentum, 0.0)
-        self.dampening = _check_number(self.name, "dampening", dampening, 0.0, 1.0, high_open=False)
-        self.weight_decay = _check_number(self.name, "weight_decay", weight_decay, 0.0)
-        self.nesterov = bool(nesterov)
+    reference = ({"lr": 0.1}, (0.9, 0.81, 0.729))
+
+    hypers = (
+        lr_hyper(1e-3),
+        Hyper("momentum", float, 0.0, low=0.0, help="momentum factor"),
+        Hyper("dampening", float, 0.0, low=0.0, high=1.0, help="momentum dampening"),
+        WEIGHT_DECAY,
+        Hyper("nesterov", bool, False, help="Nesterov momentum"),
+    )
+    plain = True
+    torch = "SGD"
+
+    def validate(self):
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise NngridError(
                 f"{self.name} nesterov=True needs momentum > 0 and dampening = 0, got "
-                f"momentum={momentum!r}, dampening={dampening!r}"
+                f"momentum={self.momentum!r}, dampening={self.dampening!r}"
             )
 
     def _init_state(self, p):
@@ -280,46 +264,54 @@ class SGD(Optimizer):
 class Momentum(SGD):
     """SGD with heavy-ball momentum (torch.optim.SGD with momentum=0.9 by default)."""
 
-    def __init__(
-        self,
-        lr: float = 1e-3,
-        momentum: float = 0.9,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-    ):
-        super().__init__(lr, momentum, dampening, weight_decay, nesterov=False)
-        if self.momentum <= 0:
-            raise NngridError(f"momentum momentum must be in (0, inf), got {momentum!r}")
+    reference = ({"lr": 0.1, "momentum": 0.9}, (0.9, 0.72, 0.486))
+
+    hypers = (
+        lr_hyper(1e-3),
+        Hyper("momentum", float, 0.9, low=0.0, low_open=True, help="momentum factor"),
+        Hyper("dampening", float, 0.0, low=0.0, high=1.0, help="momentum dampening"),
+        WEIGHT_DECAY,
+    )
+    nesterov = False
+    torch_kwargs = {"momentum": 0.9}
 
 
 @OPTIMIZERS.register("nesterov")
 class Nesterov(SGD):
     """SGD with Nesterov momentum (torch.optim.SGD with momentum=0.9, nesterov=True)."""
 
-    def __init__(self, lr: float = 1e-3, momentum: float = 0.9, weight_decay: float = 0.0):
-        super().__init__(lr, momentum, 0.0, weight_decay, nesterov=True)
+    reference = ({"lr": 0.1, "momentum": 0.9}, (0.81, 0.5751, 0.327321))
+
+    hypers = (
+        lr_hyper(1e-3),
+        Hyper("momentum", float, 0.9, low=0.0, help="momentum factor"),
+        WEIGHT_DECAY,
+    )
+    dampening = 0.0
+    nesterov = True
+    torch_kwargs = {"momentum": 0.9, "nesterov": True}
 
 
 @OPTIMIZERS.register("adagrad")
 class Adagrad(Optimizer):
     """AdaGrad as ``torch.optim.Adagrad``: per-element step lr / (sqrt(sum of g^2) + eps)."""
 
-    def __init__(
-        self,
-        lr: float = 1e-2,
-        lr_decay: float = 0.0,
-        weight_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
-        eps: float = 1e-10,
-    ):
-        self.name = type(self).name
-        super().__init__(lr)
-        self.lr_decay = _check_number(self.name, "lr_decay", lr_decay, 0.0)
-        self.weight_decay = _check_number(self.name, "weight_decay", weight_decay, 0.0)
-        self.initial_accumulator_value = _check_number(
-            self.name, "initial_accumulator_value", initial_accumulator_value, 0.0
-        )
-        self.eps = _check_number(self.name, "eps", eps, 0.0)
+    reference = ({"lr": 0.1}, (0.9, 0.8331035269, 0.7804561814))
+
+    hypers = (
+        lr_hyper(1e-2),
+        Hyper("lr_decay", float, 0.0, low=0.0, help="learning-rate decay per step"),
+        WEIGHT_DECAY,
+        Hyper(
+            "initial_accumulator_value",
+            float,
+            0.0,
+            low=0.0,
+            help="starting value of the sum of squares",
+        ),
+        Hyper("eps", float, 1e-10, low=0.0, help="term added to the denominator"),
+    )
+    torch = "Adagrad"
 
     def _init_state(self, p):
         return {
@@ -354,22 +346,17 @@ class Adagrad(Optimizer):
 class RMSprop(Optimizer):
     """RMSProp as ``torch.optim.RMSprop`` (eps added after the square root)."""
 
-    def __init__(
-        self,
-        lr: float = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum: float = 0.0,
-        centered: bool = False,
-    ):
-        self.name = type(self).name
-        super().__init__(lr)
-        self.alpha = _check_number(self.name, "alpha", alpha, 0.0, 1.0)
-        self.eps = _check_number(self.name, "eps", eps, 0.0)
-        self.weight_decay = _check_number(self.name, "weight_decay", weight_decay, 0.0)
-        self.momentum = _check_number(self.name, "momentum", momentum, 0.0)
-        self.centered = bool(centered)
+    reference = ({"lr": 0.01}, (0.90000001, 0.8329179753, 0.779982282))
+
+    hypers = (
+        lr_hyper(1e-2),
+        Hyper("alpha", float, 0.99, low=0.0, high=1.0, high_open=True, help="smoothing constant"),
+        EPS,
+        WEIGHT_DECAY,
+        Hyper("momentum", float, 0.0, low=0.0, help="momentum factor"),
+        Hyper("centered", bool, False, help="normalise by the gradient's estimated variance"),
+    )
+    torch = "RMSprop"
 
     def _init_state(self, p):
         st = {
@@ -418,27 +405,25 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     """Adam as ``torch.optim.Adam`` (L2 weight decay added to the gradient; optional AMSGrad)."""
 
+    reference = ({"lr": 0.1}, (0.900000001, 0.8004122297, 0.7015862745))
+
     decoupled = False
-
-    def __init__(
-        self,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        amsgrad: bool = False,
-    ):
-        self.name = type(self).name
-        super().__init__(lr)
-        self.betas = _check_betas(self.name, betas)
-        self.eps = _check_number(self.name, "eps", eps, 0.0)
-        self.weight_decay = _check_number(self.name, "weight_decay", weight_decay, 0.0)
-        self.amsgrad = bool(amsgrad)
-
-    def hyperparams(self) -> dict[str, Any]:
-        out = super().hyperparams()
-        out["betas"] = list(self.betas)
-        return out
+    hypers = (
+        lr_hyper(1e-3),
+        Hyper(
+            "betas",
+            tuple,
+            (0.9, 0.999),
+            low=0.0,
+            high=1.0,
+            high_open=True,
+            help="decay rates of the two moments",
+        ),
+        EPS,
+        WEIGHT_DECAY,
+        Hyper("amsgrad", bool, False, help="use the running maximum of the second moment"),
+    )
+    torch = "Adam"
 
     def _init_state(self, p):
         # the moments are kept divided by (1 - beta): m' = m / (1 - b1), v' = v / (1 - b2)
@@ -488,14 +473,13 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """AdamW as ``torch.optim.AdamW``: decoupled weight decay ``p *= 1 - lr wd`` first."""
 
-    decoupled = True
+    reference = ({"lr": 0.1, "weight_decay": 0.1}, (0.890000001, 0.781571857, 0.6751012232))
 
-    def __init__(
-        self,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-    ):
-        super().__init__(lr, betas, eps, weight_decay, amsgrad)
+    decoupled = True
+    hypers = tuple(
+        Hyper("weight_decay", float, 1e-2, low=0.0, help="decoupled weight decay")
+        if h.name == "weight_decay"
+        else h
+        for h in Adam.hypers
+    )
+    torch = "AdamW"

@@ -323,7 +323,7 @@ def check_layer(name: str, cls: Any) -> None:
     G = rng.standard_normal((1, 4, 3))
 
     def value(x: np.ndarray) -> float:
-        return float(np.sum(net.forward(x, _keep=False) * G))
+        return float(np.sum(net.forward(x, train=True, keep=False) * G))
 
     out = net.forward(X, train=True)
     if out.shape != G.shape or not np.all(np.isfinite(out)):

@@ -197,7 +197,7 @@ def run_cell(
     reg_params: Mapping[str, Any] | None = None,
     opt_params: Mapping[str, Any] | None = None,
     axes: Mapping[str, Any] | None = None,
-    train: Callable[..., list[dict]] | None = None,
+    train: Callable[..., Any] | None = None,
     tune_seeds: int = 3,
     extend: int = 2,
     **training: Any,
@@ -209,9 +209,11 @@ def run_cell(
     there are fewer), ``extend`` the most points the grid may grow past each edge.
     ``training`` goes to ``train_replicas`` unchanged (hidden, epochs, batch_size, ...).
     ``axes`` is copied into every row (dataset, study, the regularizer's label ...). ``train``
-    defaults to :func:`nngrid.train.train_replicas` and exists so that tests can substitute a
-    stub.
+    defaults to :func:`nngrid.train.train_replicas` (``train(data, TrainConfig) -> TrainResult``)
+    and exists so that tests can substitute a stub.
     """
+    from nngrid.train import TrainConfig
+
     if train is None:
         from nngrid.train import train_replicas as train
     lrs = sorted(float(v) for v in lrs)
@@ -237,10 +239,12 @@ def run_cell(
     def train_rates(rates: list[float]) -> dict[float, list[dict]]:
         recs = train(
             data,
-            opt_params=_per_replica(opt_params, [lr for lr in rates for _ in tuning_seeds]),
-            seeds=tuning_seeds * len(rates),
-            **common,
-        )
+            TrainConfig(
+                opt_params=_per_replica(opt_params, [lr for lr in rates for _ in tuning_seeds]),
+                seeds=tuning_seeds * len(rates),
+                **common,
+            ),
+        ).records
         return {lr: recs[i * S : (i + 1) * S] for i, lr in enumerate(rates)}
 
     tuned, k, on_edge, extended, all_diverged = tune(train_rates, lrs, extend)
@@ -249,10 +253,12 @@ def run_cell(
     n = len(seeds)
     final = train(
         data,
-        opt_params=_per_replica(opt_params, [chosen] * n + [float(default_lr)] * n),
-        seeds=seeds + seeds,
-        **common,
-    )
+        TrainConfig(
+            opt_params=_per_replica(opt_params, [chosen] * n + [float(default_lr)] * n),
+            seeds=seeds + seeds,
+            **common,
+        ),
+    ).records
     n_train = None
     if isinstance(data, Mapping) and "X_train" in data:
         n_train = int(np.shape(data["X_train"])[0])

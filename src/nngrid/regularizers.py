@@ -34,39 +34,15 @@ the arithmetic runs in W's dtype so a replica computes the same numbers in a sta
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from nngrid.core.hyper import Component, Hyper
 from nngrid.errors import NngridError
 from nngrid.registry import Registry
 
 REGULARIZERS = Registry("regularizer")
-
-
-def _per_replica(
-    reg: str,
-    param: str,
-    value: Any,
-    low: float,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float | np.ndarray:
-    """Validate a scalar or 1-D per-replica value; return a float or a float64 array."""
-    arr = np.asarray(value, dtype=np.float64) if not isinstance(value, bool) else None
-    if arr is None or arr.ndim > 1:
-        raise NngridError(f"{reg} {param} must be a number or a 1-D array, got {value!r}")
-    ok = np.isfinite(arr) & ((arr > low) if low_open else (arr >= low))
-    if high is not None:
-        ok &= (arr < high) if high_open else (arr <= high)
-    if not np.all(ok):
-        lo = "(" if low_open else "["
-        hi = "inf)" if high is None else f"{high:g}{')' if high_open else ']'}"
-        bad = arr[~ok].flat[0] if arr.ndim else float(arr)
-        raise NngridError(f"{reg} {param} must be in {lo}{low:g}, {hi}, got {bad!r}")
-    return float(arr) if arr.ndim == 0 else arr
 
 
 def _as3(x: float | np.ndarray, dtype) -> np.ndarray:
@@ -80,13 +56,23 @@ def _sum_w(x: np.ndarray) -> np.ndarray:
     return x.sum(axis=(-2, -1), dtype=np.float64)
 
 
-class Regularizer:
-    """Base class: no penalty, no projection, no dropout, no early stopping."""
+class Regularizer(Component):
+    """Base class: no penalty, no projection, no dropout, no early stopping. Parameters are
+    declared in ``hypers``; a ``per_replica`` one takes a scalar or a 1-D array (one value per
+    replica)."""
 
     name = "regularizer"
     sweep: str | None = None
     dropout_rate: float | np.ndarray = 0.0
     patience: int | None = None
+
+    def validate(self) -> None:
+        for h in type(self).hypers:
+            if h.per_replica and np.ndim(getattr(self, h.name)) > 1:
+                raise NngridError(
+                    f"{self.name} {h.name} must be a number or a 1-D array, got "
+                    f"{getattr(self, h.name)!r}"
+                )
 
     def penalty(self, W: np.ndarray) -> np.ndarray:
         return np.zeros(W.shape[:-2], dtype=np.float64)
@@ -115,11 +101,12 @@ class NoRegularizer(Regularizer):
     """No regularization."""
 
 
+STRENGTH = Hyper("strength", float, 1e-4, low=0.0, per_replica=True, help="penalty strength")
+
+
 class _Strength(Regularizer):
     sweep = "strength"
-
-    def __init__(self, strength: float = 1e-4):
-        self.strength = _per_replica(self.name, "strength", strength, 0.0)
+    hypers = (STRENGTH,)
 
     def _s(self, W):
         return _as3(self.strength, W.dtype)
@@ -157,12 +144,7 @@ class L2(_Strength):
 class Lp(_Strength):
     """``strength * sum |W|^p`` (p = 3: cubes, 4: fourth powers); grad ``s p |W|^(p-1) sign W``."""
 
-    def __init__(self, strength: float = 1e-4, p: float = 3.0):
-        super().__init__(strength)
-        p = float(p)
-        if not (math.isfinite(p) and p >= 1.0):
-            raise NngridError(f"lp p must be in [1, inf), got {p!r}")
-        self.p = p
+    hypers = (STRENGTH, Hyper("p", float, 3.0, low=1.0, help="the power"))
 
     def penalty(self, W):
         a = np.abs(W)
@@ -181,9 +163,10 @@ class Lp(_Strength):
 class ElasticNet(_Strength):
     """``strength * (l1_ratio sum |W| + (1 - l1_ratio) sum W^2)``."""
 
-    def __init__(self, strength: float = 1e-4, l1_ratio: float = 0.5):
-        super().__init__(strength)
-        self.l1_ratio = _per_replica(self.name, "l1_ratio", l1_ratio, 0.0, 1.0)
+    hypers = (
+        STRENGTH,
+        Hyper("l1_ratio", float, 0.5, low=0.0, high=1.0, per_replica=True, help="share of L1"),
+    )
 
     def penalty(self, W):
         r = np.asarray(self.l1_ratio, dtype=np.float64)
@@ -207,8 +190,17 @@ class MaxNorm(Regularizer):
 
     sweep = "max_norm"
 
-    def __init__(self, max_norm: float = 3.0):
-        self.max_norm = _per_replica(self.name, "max_norm", max_norm, 0.0, low_open=True)
+    hypers = (
+        Hyper(
+            "max_norm",
+            float,
+            3.0,
+            low=0.0,
+            low_open=True,
+            per_replica=True,
+            help="largest norm of a unit's incoming weights",
+        ),
+    )
 
     def project(self, W):
         norms = np.sqrt(np.square(W).sum(axis=-2, keepdims=True))  # (R, 1, fan_out)
@@ -228,8 +220,18 @@ class Dropout(Regularizer):
 
     sweep = "rate"
 
-    def __init__(self, rate: float = 0.5):
-        self.rate = _per_replica(self.name, "rate", rate, 0.0, 1.0, high_open=True)
+    hypers = (
+        Hyper(
+            "rate",
+            float,
+            0.5,
+            low=0.0,
+            high=1.0,
+            high_open=True,
+            per_replica=True,
+            help="drop probability",
+        ),
+    )
 
     @property
     def dropout_rate(self):
@@ -243,7 +245,4 @@ class EarlyStopping(Regularizer):
 
     sweep = "patience"
 
-    def __init__(self, patience: int = 10):
-        if isinstance(patience, bool) or int(patience) != patience or patience < 1:
-            raise NngridError(f"early_stopping patience must be an integer >= 1, got {patience!r}")
-        self.patience = int(patience)
+    hypers = (Hyper("patience", int, 10, low=1, help="epochs without a better validation loss"),)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from nngrid.core.hyper import Component, Hyper
 from nngrid.errors import NngridError
 from nngrid.registry import Registry
 
@@ -24,8 +25,8 @@ def _check_epoch(epoch: int, epochs: int) -> None:
         raise NngridError(f"schedule needs epoch >= 0 and epochs >= 1, got {epoch!r}, {epochs!r}")
 
 
-class Schedule:
-    """Base class: ``factor(epoch, epochs) -> float``."""
+class Schedule(Component):
+    """Base class: ``factor(epoch, epochs) -> float``; parameters declared in ``hypers``."""
 
     name = "schedule"
 
@@ -50,14 +51,10 @@ class Constant(Schedule):
 class Step(Schedule):
     """Multiply by ``gamma`` every ``step_size`` epochs: ``gamma ** (epoch // step_size)``."""
 
-    def __init__(self, step_size: int = 30, gamma: float = 0.1):
-        if int(step_size) != step_size or step_size < 1:
-            raise NngridError(f"step schedule step_size must be an integer >= 1, got {step_size!r}")
-        gamma = float(gamma)
-        if not (math.isfinite(gamma) and 0.0 < gamma <= 1.0):
-            raise NngridError(f"step schedule gamma must be in (0, 1], got {gamma!r}")
-        self.step_size = int(step_size)
-        self.gamma = gamma
+    hypers = (
+        Hyper("step_size", int, 30, low=1, help="epochs between two decays"),
+        Hyper("gamma", float, 0.1, low=0.0, high=1.0, low_open=True, help="decay factor"),
+    )
 
     def factor(self, epoch, epochs):
         _check_epoch(epoch, epochs)
@@ -68,11 +65,9 @@ class Step(Schedule):
 class Cosine(Schedule):
     """Cosine annealing from 1 to ``eta_min_factor`` over ``epochs``."""
 
-    def __init__(self, eta_min_factor: float = 0.0):
-        m = float(eta_min_factor)
-        if not (math.isfinite(m) and 0.0 <= m <= 1.0):
-            raise NngridError(f"cosine schedule eta_min_factor must be in [0, 1], got {m!r}")
-        self.eta_min_factor = m
+    hypers = (
+        Hyper("eta_min_factor", float, 0.0, low=0.0, high=1.0, help="final factor of the lr"),
+    )
 
     def factor(self, epoch, epochs):
         _check_epoch(epoch, epochs)

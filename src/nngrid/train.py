@@ -1,6 +1,18 @@
 """The training loop: ``R`` replicas of one network trained at once, one record per replica.
 
-:func:`train_replicas` trains one :class:`~nngrid.network.Network` stack (an
+Usage::
+
+    from nngrid.train import TrainConfig, train_replicas
+
+    config = TrainConfig(activation="relu", hidden=[32, 32], optimizer="adam",
+                         opt_params={"lr": [1e-3, 1e-2]}, seeds=[0, 1], epochs=50)
+    result = train_replicas(data, config)   # a TrainResult
+    result.records                          # one dict per replica (RECORD_KEYS)
+    result.model                            # the trained Network stack (final weights)
+
+:class:`TrainConfig` is a frozen dataclass of every option (its fields are documented there);
+``dataclasses.replace(config, epochs=10)`` derives another. :func:`train_replicas` trains one
+:class:`~nngrid.network.Network` stack (an
 :class:`~nngrid.network.MLP` for ``hidden``, any layer list for ``layers``) whose replica ``r``
 has its own seed, learning rate and (optionally) penalty strength, dropout rate or early-stopping
 patience. Per epoch and replica:
@@ -51,9 +63,10 @@ none touches the per-batch loop:
 * ``history_initial=True``: each history starts with an entry for ``epoch`` 0, the metrics of the
   initial weights on the whole splits (no dropout; ``seconds`` 0). It is not an epoch: the
   record's ``epochs`` does not count it.
-* ``return_model=True``: return ``(records, model)``, the trained :class:`~nngrid.network.Network`
-  stack with the final weights (early stopping's best weights restored, frozen replicas at their
-  held values), the weights the records' final metrics were computed with.
+
+The result's ``model`` is the trained :class:`~nngrid.network.Network` stack with the final
+weights (early stopping's best weights restored, frozen replicas at their held values), the
+weights the records' final metrics were computed with.
 """
 
 from __future__ import annotations
@@ -62,6 +75,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -110,6 +124,84 @@ TIMING_KEYS = ("seconds", "seconds_per_epoch", "seconds_to_target")
 EPOCH_GATHER_BYTES = 256 * 2**20
 
 _SPLITS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every option of one training stack (a frozen dataclass: derive others with
+    ``dataclasses.replace``).
+
+    Architecture: ``hidden``, the hidden widths of a dense network (``[128, 128]`` or
+    ``"128,128"``; ``X`` is ``(n, features)``), or ``layers``, a layer list (see
+    :mod:`nngrid.layers`; ``X`` is ``(n, features)``, ``(n, length)`` or ``(n, length,
+    channels)``); a dense output layer is appended. ``activation`` (required) and ``init`` (None:
+    the activation's ``default_init``) name registered components. ``init_from`` maps torch
+    ``state_dict`` names to arrays (:meth:`~nngrid.network.Network.load_state_dict`) and sets
+    every replica's initial weights (after the usual draws).
+
+    Training: ``loss`` (None: ``softmax_cross_entropy`` for integer labels, ``mse`` for float
+    targets), ``regularizer`` with ``reg_params``, ``optimizer`` with ``opt_params``,
+    ``schedule`` with ``schedule_params`` (registered names; parameters as each declares them).
+    Any value in ``reg_params`` and ``opt_params['lr']`` may be a scalar or a list with one value
+    per replica; other optimizer hyperparameters are shared by the stack. ``batch_size`` None (or
+    ``"full"``) is full-batch gradient descent. ``clip_norm`` clips each replica's gradient to
+    that global 2-norm before every step (:func:`clip_gradients`). ``seeds``: one replica each;
+    replica ``r`` uses ``SeedSequence(seeds[r]).spawn(3)`` for its initial weights, its shuffles
+    and its dropout masks, so it gives the same record alone as inside any stack. ``dtype``
+    ``"float32"`` or ``"float64"``.
+
+    Records: ``target_accuracy`` (time-to-target), ``dataset`` (only labels the records'
+    config), ``history_test`` and ``history_initial`` (module docstring); ``progress(epoch,
+    epochs, metrics)`` is called after every epoch when given.
+    """
+
+    activation: str
+    hidden: Any = None
+    layers: Any = None
+    init_from: Mapping[str, np.ndarray] | None = None
+    clip_norm: float | None = None
+    init: str | None = None
+    loss: str | None = None
+    regularizer: str = "none"
+    reg_params: Mapping[str, Any] | None = None
+    optimizer: str = "adam"
+    opt_params: Mapping[str, Any] | None = None
+    schedule: str = "constant"
+    schedule_params: Mapping[str, Any] | None = None
+    batch_size: int | str | None = None
+    epochs: int = 100
+    seeds: Sequence[int] = (0,)
+    dtype: str = "float32"
+    target_accuracy: float | None = None
+    progress: Callable[[int, int, dict[str, Any]], None] | None = None
+    dataset: str | None = None
+    history_test: bool = False
+    history_initial: bool = False
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train_replicas` returns: one record per replica (:data:`RECORD_KEYS`, in
+    replica order) and the trained stack (``model``, the weights the final metrics are of)."""
+
+    records: list[dict[str, Any]]
+    model: Network
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """The epoch loop's settings, derived from the :class:`TrainConfig` once."""
+
+    epochs: int
+    base_lr: Any
+    dropout: tuple | None
+    patience: Any
+    shuffle_rngs: list
+    clip_norm: float | None
+    target_accuracy: float | None
+    progress: Callable[[int, int, dict[str, Any]], None] | None
+    history_test: bool
+    history_initial: bool
 
 
 # --------------------------------------------------------------------------- helpers
@@ -422,7 +514,7 @@ class _Trainer:
     :meth:`end_of_epoch` the bookkeeping (validation, divergence, early stopping, history),
     :meth:`finish` the final weights and metrics."""
 
-    def __init__(self, net, arrays, classify, loss_fn, opt, reg, sched, batches, options):
+    def __init__(self, net, arrays, classify, loss_fn, opt, reg, sched, batches, loop: _Loop):
         self.net, self.arrays, self.classify = net, arrays, classify
         self.loss_fn, self.opt, self.reg, self.sched, self.batches = (
             loss_fn,
@@ -431,8 +523,12 @@ class _Trainer:
             sched,
             batches,
         )
-        for key, value in options.items():  # epochs, lrs, dropout, patience, rngs, clip, ...
-            setattr(self, key, value)
+        # the loop's settings, as attributes read in the loop (one lookup each)
+        self.epochs, self.base_lr, self.dropout = loop.epochs, loop.base_lr, loop.dropout
+        self.patience, self.shuffle_rngs = loop.patience, loop.shuffle_rngs
+        self.clip_norm, self.target_accuracy = loop.clip_norm, loop.target_accuracy
+        self.progress = loop.progress
+        self.history_test, self.history_initial = loop.history_test, loop.history_initial
         R, n, B = net.R, len(arrays["X_train"]), batches.B
         self.R, self.n_train = R, n
         self.state = _Replicas(R)
@@ -657,56 +753,39 @@ def _add_test(entry: dict[str, Any], test: tuple, r: int) -> None:
 # --------------------------------------------------------------------------- the entry point
 
 
-def train_replicas(
-    data: Mapping[str, Any],
-    *,
-    hidden: Any = None,
-    activation: str,
-    layers: Any = None,
-    init_from: Mapping[str, np.ndarray] | None = None,
-    clip_norm: float | None = None,
-    init: str | None = None,
-    loss: str | None = None,
-    regularizer: str = "none",
-    reg_params: Mapping[str, Any] | None = None,
-    optimizer: str = "adam",
-    opt_params: Mapping[str, Any] | None = None,
-    schedule: str = "constant",
-    schedule_params: Mapping[str, Any] | None = None,
-    batch_size: int | str | None = None,
-    epochs: int = 100,
-    seeds: Sequence[int] = (0,),
-    dtype: str = "float32",
-    target_accuracy: float | None = None,
-    progress: Callable[[int, int, dict[str, Any]], None] | None = None,
-    dataset: str | None = None,
-    history_test: bool = False,
-    history_initial: bool = False,
-    return_model: bool = False,
-) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], Network]:
-    """Train ``R = len(seeds)`` replicas of one network on ``data``; return one record per replica.
+def train_replicas(data: Mapping[str, Any], config: TrainConfig) -> TrainResult:
+    """Train ``R = len(config.seeds)`` replicas of one network on ``data``.
 
     ``data`` holds ``X_train, y_train, X_val, y_val, X_test, y_test`` (as
     :func:`nngrid.datasets.load_dataset` returns them): integer labels ``(n,)`` mean
-    classification (default loss ``softmax_cross_entropy``), float targets ``(n, k)`` regression
-    (default loss ``mse``). The architecture is ``hidden``, the hidden widths of a dense network
-    (``[128, 128]`` or ``"128,128"``; ``X`` is ``(n, features)``), or ``layers``, a layer list
-    (see :mod:`nngrid.layers`; ``X`` is ``(n, features)``, ``(n, length)`` or
-    ``(n, length, channels)``); a dense output layer is appended. ``init_from`` maps torch
-    ``state_dict`` names to arrays (:meth:`~nngrid.network.Network.load_state_dict`) and sets
-    every replica's initial weights (after the usual draws); ``clip_norm`` clips each replica's
-    gradient to that global 2-norm before every step (:func:`clip_gradients`).
-    Any value in ``reg_params`` and ``opt_params['lr']`` may be a scalar or a list with one value
-    per replica; other optimizer hyperparameters are shared by the stack. ``batch_size`` None (or
-    ``"full"``) is full-batch gradient descent. ``dataset`` only labels the records' config.
-    Replica ``r`` uses ``SeedSequence(seeds[r]).spawn(3)`` for its initial weights, its shuffles and
-    its dropout masks, so it gives the same record alone as inside any stack.
-    The record's keys are :data:`RECORD_KEYS`; see the module docstring for their meaning, and for
-    the options ``history_test``, ``history_initial`` and ``return_model``.
+    classification, float targets ``(n, k)`` regression. ``config`` is a :class:`TrainConfig`;
+    the result a :class:`TrainResult`. The records' keys are :data:`RECORD_KEYS`; see the module
+    docstring for their meaning.
     """
+    if not isinstance(config, TrainConfig):
+        raise NngridError(
+            f"train_replicas takes a TrainConfig, got {type(config).__name__}; build one with "
+            "TrainConfig(activation=..., ...)"
+        )
+    c = config
+    hidden, activation, layers, init_from, init = (
+        c.hidden,
+        c.activation,
+        c.layers,
+        c.init_from,
+        c.init,
+    )
+    loss, regularizer, reg_params = c.loss, c.regularizer, c.reg_params
+    optimizer, opt_params, schedule = c.optimizer, c.opt_params, c.schedule
+    schedule_params, batch_size, dtype, dataset = (
+        c.schedule_params,
+        c.batch_size,
+        c.dtype,
+        c.dataset,
+    )
     _tune_malloc()
     seeds, np_dtype, epochs, target_accuracy, clip_norm = _check_options(
-        seeds, dtype, epochs, target_accuracy, clip_norm
+        c.seeds, dtype, c.epochs, c.target_accuracy, c.clip_norm
     )
     R = len(seeds)
     arrays, task = _check_data(data, np_dtype)
@@ -743,24 +822,24 @@ def train_replicas(
     base_lr = lrs[0] if len(set(lrs)) == 1 else net.per_replica(lrs).astype(np.float64)
 
     batches = _Batches(arrays["X_train"], arrays["y_train"], B, full_batch, R)
-    options = {
-        "epochs": epochs,
-        "base_lr": base_lr,
-        "dropout": (dropout_rate, dropout_rngs) if np.any(dropout_rate > 0) else None,
-        "patience": patience,
-        "shuffle_rngs": shuffle_rngs,
-        "clip_norm": clip_norm,
-        "target_accuracy": target_accuracy,
-        "progress": progress,
-        "history_test": history_test,
-        "history_initial": history_initial,
-    }
+    loop = _Loop(
+        epochs=epochs,
+        base_lr=base_lr,
+        dropout=(dropout_rate, dropout_rngs) if np.any(dropout_rate > 0) else None,
+        patience=patience,
+        shuffle_rngs=shuffle_rngs,
+        clip_norm=clip_norm,
+        target_accuracy=target_accuracy,
+        progress=c.progress,
+        history_test=c.history_test,
+        history_initial=c.history_initial,
+    )
     trainer = _Trainer(
-        net, arrays, task == "classification", loss_fn, opt, reg, sched, batches, options
+        net, arrays, task == "classification", loss_fn, opt, reg, sched, batches, loop
     )
     final = trainer.run()
 
-    config = {
+    record_config = {
         "dataset": dataset,
         "hidden": sizes[1:-1] if layers is None else None,
         "activation": activation,
@@ -776,9 +855,9 @@ def train_replicas(
         "target_accuracy": target_accuracy,
     }
     if layers is not None:
-        config["layers"] = spec_of(net.layers[:-1])
+        record_config["layers"] = spec_of(net.layers[:-1])
     if clip_norm is not None:
-        config["clip_norm"] = clip_norm
+        record_config["clip_norm"] = clip_norm
     per_replica = [
         {
             "regularizer": regularizer,
@@ -787,8 +866,8 @@ def train_replicas(
         }
         for r in range(R)
     ]
-    records = _records(trainer, final, seeds, lrs, config, per_replica)
-    return (records, net) if return_model else records
+    records = _records(trainer, final, seeds, lrs, record_config, per_replica)
+    return TrainResult(records=records, model=net)
 
 
 def _records(trainer: _Trainer, final: dict, seeds, lrs, config, per_replica) -> list[dict]:

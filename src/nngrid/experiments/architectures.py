@@ -225,7 +225,7 @@ def run_architecture(
     """
     from nngrid.network import Network
     from nngrid.protocol import tune
-    from nngrid.train import replica_rngs, train_replicas
+    from nngrid.train import TrainConfig, replica_rngs, train_replicas
 
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -264,23 +264,27 @@ def run_architecture(
         def evaluate(rates, common=common):
             recs = train_replicas(
                 data,
-                opt_params={**dict(opt_params or {}), "lr": [r for r in rates for _ in tuning]},
-                seeds=tuning * len(rates),
-                **common,
-            )
+                TrainConfig(
+                    opt_params={**dict(opt_params or {}), "lr": [r for r in rates for _ in tuning]},
+                    seeds=tuning * len(rates),
+                    **common,
+                ),
+            ).records
             S = len(tuning)
             return {r: recs[i * S : (i + 1) * S] for i, r in enumerate(rates)}
 
         tuned, k, on_edge, extended, all_diverged = tune(evaluate, lrs, extend)
         lr = sorted(tuned)[k]
-        recs, model = train_replicas(
+        result = train_replicas(
             data,
-            opt_params={**dict(opt_params or {}), "lr": lr},
-            seeds=seeds,
-            history_initial=True,
-            return_model=True,
-            **common,
+            TrainConfig(
+                opt_params={**dict(opt_params or {}), "lr": lr},
+                seeds=seeds,
+                history_initial=True,
+                **common,
+            ),
         )
+        recs, model = result.records, result.model
         cell = {
             **base,
             "regularizer": reg["label"],

@@ -53,30 +53,32 @@ def fit(
 
     The training is the project's one loop (``batch_size=None`` is the full batch; each replica
     shuffles with its own seed; regularizer, dropout and early stopping as there), run with
-    ``history_test``, ``history_initial`` and ``return_model``; this only reshapes its records
+    ``history_test`` and ``history_initial``; this only reshapes its result (records and model)
     into a :class:`Fit`. The history's ``train_loss`` and ``train_accuracy`` are those of the
     epoch's points as they were seen (with dropout, if any); ``seconds`` is the training time so
     far (the validation pass included, the test pass not).
     """
-    from nngrid.train import train_replicas
+    from nngrid.train import TrainConfig, train_replicas
 
-    records, model = train_replicas(
+    result = train_replicas(
         data,
-        hidden=list(hidden),
-        activation=activation,
-        init=init,
-        regularizer=regularizer,
-        reg_params=reg_params,
-        optimizer=optimizer,
-        opt_params={"lr": lr},
-        batch_size=batch_size,
-        epochs=epochs,
-        seeds=seeds,
-        dtype=dtype,
-        history_test=True,
-        history_initial=True,
-        return_model=True,
+        TrainConfig(
+            hidden=list(hidden),
+            activation=activation,
+            init=init,
+            regularizer=regularizer,
+            reg_params=reg_params,
+            optimizer=optimizer,
+            opt_params={"lr": lr},
+            batch_size=batch_size,
+            epochs=epochs,
+            seeds=seeds,
+            dtype=dtype,
+            history_test=True,
+            history_initial=True,
+        ),
     )
+    records, model = result.records, result.model
     R = len(records)
     keys = [k for k in _METRICS if records[0][k] is not None or not k.endswith("accuracy")]
     rows: dict[int, dict[str, Any]] = {}

@@ -69,7 +69,7 @@ def overfitting_cures(
     """
     from nngrid.datasets import build
     from nngrid.protocol import tune
-    from nngrid.train import train_replicas
+    from nngrid.train import TrainConfig, train_replicas
 
     datasets = datasets or {
         "mnist1d": {"kind": "mnist1d", "n_train": 1000},
@@ -97,15 +97,17 @@ def overfitting_cures(
         def train(kind: str, params: dict, lrs: list[float], data=data, budget=budget):
             return train_replicas(
                 data,
-                hidden=list(hidden),
-                activation=activation,
-                regularizer=kind,
-                reg_params=params,
-                optimizer=optimizer,
-                opt_params={"lr": lrs},
-                seeds=seeds * (len(lrs) // S),
-                **budget,
-            )
+                TrainConfig(
+                    hidden=list(hidden),
+                    activation=activation,
+                    regularizer=kind,
+                    reg_params=params,
+                    optimizer=optimizer,
+                    opt_params={"lr": lrs},
+                    seeds=seeds * (len(lrs) // S),
+                    **budget,
+                ),
+            ).records
 
         def rates(values: list[float]) -> dict[float, list[dict]]:
             recs = train("none", {}, [v for v in values for _ in seeds])

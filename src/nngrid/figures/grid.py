@@ -212,10 +212,18 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
     return save(fig, path)
 
 
-#: Optimizers without a per-parameter step size; the rest adapt it. With more optimizers than
-#: the eye separates by colour (about six), the learning curves split them into these two groups.
-PLAIN_OPTIMIZERS = ("sgd", "momentum", "nesterov")
+#: With more optimizers than the eye separates by colour (about six), the learning curves split
+#: them into two groups: plain (no per-parameter step size; the class attribute ``plain`` of
+#: the optimizer, :func:`is_plain`) and adaptive.
 MAX_COLOURS = 6
+
+
+def is_plain(optimizer: str) -> bool:
+    """Whether ``optimizer`` declares itself plain (``plain = True`` on its class); a name that
+    is not a registered optimizer counts as adaptive."""
+    from nngrid.optim import OPTIMIZERS
+
+    return optimizer in OPTIMIZERS and bool(getattr(OPTIMIZERS.get(optimizer), "plain", False))
 
 
 def learning_curves(
@@ -227,7 +235,8 @@ def learning_curves(
     """Validation accuracy and training loss (log axis) against epochs for the tuned arm of the
     reference cell (:func:`reference_cell`), a line per optimizer (colour and dash), 95%
     bootstrap bands over seeds; a column per dataset. With more than :data:`MAX_COLOURS`
-    optimizers, each dataset gets two columns: plain (SGD, momentum, Nesterov) and adaptive."""
+    optimizers, each dataset gets two columns: plain (SGD, momentum, Nesterov: :func:`is_plain`)
+    and adaptive."""
     theme()
     h, act, reg = reference_histories(histories, runs)
     h = with_score(h)
@@ -286,7 +295,8 @@ def _split_families(df: pd.DataFrame, opts: list[str]) -> pd.DataFrame:
     """With more optimizers than :data:`MAX_COLOURS`, each panel becomes two: plain and
     adaptive (``panel`` gets a suffix), so no panel holds more lines than the eye separates."""
     if len(opts) > MAX_COLOURS:
-        family = np.where(df["optimizer"].isin(PLAIN_OPTIMIZERS), "plain", "adaptive")
+        plain = [name for name in df["optimizer"].unique() if is_plain(name)]
+        family = np.where(df["optimizer"].isin(plain), "plain", "adaptive")
         df["panel"] = df["panel"] + ": " + family
     return df
 

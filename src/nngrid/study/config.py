@@ -25,6 +25,7 @@ import yaml
 
 from nngrid.data_files import check_dataset_entry
 from nngrid.errors import NngridError
+from nngrid.registry import check_params
 from nngrid.study.costs import MAX_JOB_MINUTES, job_cost, machine_memory
 from nngrid.study.jobs import job_table
 
@@ -249,25 +250,12 @@ def _check_optimizers(cfg: dict) -> None:
 def _check_params(
     where: str, kind: str, name: str, params: dict | None, skip: Iterable[str] = ()
 ) -> None:
-    """Every key of ``params`` must be a keyword parameter of registry entry ``name``."""
-    defaults = registry(kind).parameters(name)
-    accepted = [p for p in defaults if p not in skip]
-    for key in params or {}:
-        if key not in accepted:
-            raise NngridError(
-                f"config error: {where} key {key!r} is not a parameter of {kind[:-1]} {name!r}; "
-                f"valid choices: {', '.join(accepted) or 'none'}"
-            )
-        default = defaults[key]
-        if isinstance(params[key], bool) and not isinstance(default, bool):
-            raise NngridError(
-                f"config error: {where}.{key} = {json.dumps(params[key])} is a boolean, but "
-                f"{kind[:-1]} {name!r} takes a number there (default {default!r}); give a number"
-            )
-    try:  # the component checks its own values (a dropout rate of 1.5, p < 1, ...)
-        registry(kind).create(name, **(params or {}))
-    except (NngridError, TypeError, ValueError) as exc:
-        raise NngridError(f"config error: {where} = {_short(params)}: {exc}") from None
+    """Every key of ``params`` must be a declared parameter of registry entry ``name``, within
+    its declared bounds (nngrid.registry.check_params reads the declarations)."""
+    try:
+        check_params(registry(kind), name, params, where=where, skip=skip)
+    except NngridError as exc:
+        raise NngridError(f"config error: {exc}") from None
 
 
 # --------------------------------------------------------------------------- size and duplicates

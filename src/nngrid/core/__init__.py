@@ -1,0 +1,1 @@
+"""The NumPy-only core (the integrator moves the flat core modules here)."""

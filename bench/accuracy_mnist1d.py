@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import mnist1d_models  # noqa: E402
 
-from nngrid.train import TrainConfig, train_replicas  # noqa: E402
+from nngrid.core.train import TrainConfig, train_replicas  # noqa: E402
 
 
 def main() -> None:

@@ -68,7 +68,7 @@ def run_nngrid(data: dict, epochs: int, seed: int, n_val: int | None = None) -> 
     such thing), so that pass is part of its measured time. ``n_val`` keeps only that many
     validation rows, to show the training loop's own cost (contender ``nngrid_val1``).
     """
-    from nngrid.train import TrainConfig, train_replicas
+    from nngrid.core.train import TrainConfig, train_replicas
 
     d = with_val(data, n_val)
     t0, c0 = time.perf_counter(), time.process_time()

@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mnist1d_models as m  # noqa: E402
 import workload  # noqa: E402
 
-from nngrid.train import TrainConfig, train_replicas  # noqa: E402
+from nngrid.core.train import TrainConfig, train_replicas  # noqa: E402
 
 #: The last commit before the layered core (its MLP and training loop are the baseline).
 PRE_LAYERS = "7f6b113"
@@ -154,8 +154,8 @@ def _old_train_module():
                 sys.modules[k] = v
         return mod
 
-    old_net = load("src/nngrid/network.py", "pre_network", {})
-    return load("src/nngrid/train.py", "pre_train", {"nngrid.network": old_net})
+    old_net = load("src/nngrid/core/network.py", "pre_network", {})
+    return load("src/nngrid/core/train.py", "pre_train", {"nngrid.core.network": old_net})
 
 
 def mlp_run(train, data: dict, epochs: int, seed: int) -> float:

@@ -45,7 +45,7 @@ def worker(epochs: int) -> dict:
     sys.path.insert(0, str(HERE))
     import mnist1d_models as m
 
-    from nngrid.train import TrainConfig, train_replicas
+    from nngrid.core.train import TrainConfig, train_replicas
 
     data = m.make_data()
     out = {}

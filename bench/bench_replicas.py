@@ -41,7 +41,7 @@ def make_data() -> dict[str, np.ndarray]:
 
 def train(data: dict, seeds, epochs: int) -> tuple[float, float, list[dict]]:
     """Wall seconds, CPU seconds and the records of one ``train_replicas`` call."""
-    from nngrid.train import TrainConfig, train_replicas
+    from nngrid.core.train import TrainConfig, train_replicas
 
     t0, c0 = time.perf_counter(), time.process_time()
     recs = train_replicas(

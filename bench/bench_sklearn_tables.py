@@ -24,7 +24,7 @@ import pandas as pd
 import yaml
 
 from nngrid.datasets import load_dataset
-from nngrid.protocol import lr_grid
+from nngrid.study.protocol import lr_grid
 
 
 def _sklearn(splits: dict, regression: bool, lr: float, seed: int, epochs: int, hidden):

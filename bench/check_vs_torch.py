@@ -27,8 +27,8 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workload import BATCH, HIDDEN, LR, NNGRID_INIT, make_data, nngrid_args, torch_mlp, with_val  # noqa: E402
 
-from nngrid.network import MLP  # noqa: E402
-from nngrid.train import TrainConfig, train_replicas  # noqa: E402
+from nngrid.core.network import MLP  # noqa: E402
+from nngrid.core.train import TrainConfig, train_replicas  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import run_floor  # noqa: E402
 from workload import make_data, nngrid_args, with_val  # noqa: E402
 
-import nngrid.train as T  # noqa: E402
+import nngrid.core.train as T  # noqa: E402
 
 TOTALS: dict[str, float] = defaultdict(float)  # exclusive time: nested wrapped calls subtracted
 CALLS: dict[str, int] = defaultdict(int)
@@ -67,7 +67,7 @@ def wrap(cls: type, name: str, label: str) -> None:
 
 def instrument(kw: dict) -> None:
     """Wrap the classes the run will use (resolved through the registries, as train does)."""
-    from nngrid.network import MLP
+    from nngrid.core.network import MLP
 
     act = type(T.ACTIVATIONS.create(kw["activation"]))
     loss = type(T.LOSSES.create("softmax_cross_entropy"))

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mnist1d_models as m  # noqa: E402
 
-from nngrid.network import Network  # noqa: E402
+from nngrid.core.network import Network  # noqa: E402
 
 
 def parts(R: int, data: dict, n: int) -> dict[str, float]:

@@ -1,6 +1,7 @@
 """A small synthetic study in the pipeline's table layout, for the figure and report tests.
 
-Rows are built like ``nngrid.protocol``'s output and passed through ``nngrid.tables``, so the
+Rows are built like ``nngrid.study.protocol``'s output and passed through ``nngrid.study.tables``,
+so the
 columns are exactly those of ``results/tables``. ``boost`` shifts one optimizer's accuracy so a
 test can check that captions follow the data.
 """
@@ -92,7 +93,7 @@ def synthetic_rows(
 
 def synthetic_tables(seed: int = 0, boost: dict | None = None, speed: dict | None = None) -> dict:
     """``runs``, ``summary``, ``rankings``, ``histories`` DataFrames of a synthetic study."""
-    from nngrid import tables
+    from nngrid.study import tables
 
     rows = synthetic_rows(seed, boost, speed=speed)
     runs = tables.runs_table(rows)

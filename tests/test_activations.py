@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from nngrid.activations import ACTIVATIONS, Activation, erf, normal_cdf
-from nngrid.initializers import INITIALIZERS
+from nngrid.core.activations import ACTIVATIONS, Activation, erf, normal_cdf
+from nngrid.core.initializers import INITIALIZERS
 
 NAMES = ACTIVATIONS.names()
 KINKED = {"relu": 0.0, "leaky_relu": 0.0, "elu": 0.0}

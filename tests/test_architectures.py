@@ -1,5 +1,5 @@
 """The architectures arm: config checks, the shuffled control, the gradient through time, the
-job runner (nngrid.experiments.architectures) and its workflow helpers."""
+job runner (nngrid.study.experiments.architectures) and its workflow helpers."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 import yaml
 
+from nngrid.core.network import Network
+from nngrid.core.train import replica_rngs
 from nngrid.errors import NngridError
-from nngrid.experiments import load, save
-from nngrid.experiments.architectures import (
+from nngrid.study import costs, jobs
+from nngrid.study.config import check_config
+from nngrid.study.experiments import load, save
+from nngrid.study.experiments.architectures import (
     GATES,
     check_fit,
     family,
@@ -22,10 +26,6 @@ from nngrid.experiments.architectures import (
     steps_to_target,
     uses_activation,
 )
-from nngrid.network import Network
-from nngrid.study import costs, jobs
-from nngrid.study.config import check_config
-from nngrid.train import replica_rngs
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -152,7 +152,7 @@ def test_keeping_dh_norms_changes_no_gradient_and_is_off_by_default():
     data = sequences()
     layers = [{"rnn": {"hidden": 4, "bidirectional": True}}]
     net = Network(layers, (8, 1), 2, "tanh", rngs=replica_rngs([0])[0], dtype=np.float64)
-    from nngrid.losses import LOSSES
+    from nngrid.core.losses import LOSSES
 
     loss = LOSSES.create("softmax_cross_entropy")
     X, y = data["X_train"], data["y_train"]
@@ -314,8 +314,8 @@ def test_figure12_is_deterministic_draws_every_panel_and_captions_numbers(arm, t
     import matplotlib.figure
 
     from nngrid.claims import claims_table
-    from nngrid.figures import blank_panels
-    from nngrid.figures.make import make
+    from nngrid.study.figures import blank_panels
+    from nngrid.study.figures.make import make
 
     save(tmp_path / "arm.npz", arm)
     claims_table({"architectures": arm}).to_csv(tmp_path / "claims.csv", index=False)

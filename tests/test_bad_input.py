@@ -886,7 +886,7 @@ def test_a_write_error_on_stdout_is_one_line(tmp_path):
 # Plugins: checked when loaded (CLI, config check and training jobs share nngrid.plugins)
 # ------------------------------------------------------------------------------------------
 
-_ACT = "from nngrid.activations import ACTIVATIONS, Activation\nimport numpy as np\n"
+_ACT = "from nngrid.core.activations import ACTIVATIONS, Activation\nimport numpy as np\n"
 
 # id -> (plugin module source, substrings of the one-line message besides the module's name)
 PLUGIN_CASES = {
@@ -922,7 +922,7 @@ PLUGIN_CASES = {
         ["'relu' is registered twice"],
     ),
     "loss-gradient-halved": (
-        "from nngrid.losses import LOSSES, Loss\nimport numpy as np\n"
+        "from nngrid.core.losses import LOSSES, Loss\nimport numpy as np\n"
         "@LOSSES.register('halfmse')\nclass L(Loss):\n    task = 'regression'\n"
         "    def value(self, out, y):\n        return 0.5 * ((out - y) ** 2).sum(-1).mean(-1)\n"
         "    def value_and_grad(self, out, y):\n"
@@ -930,7 +930,7 @@ PLUGIN_CASES = {
         ["loss 'halfmse'", "gradient", "finite difference"],
     ),
     "regularizer-gradient-wrong": (
-        "from nngrid.regularizers import REGULARIZERS, Regularizer\nimport numpy as np\n"
+        "from nngrid.core.regularizers import REGULARIZERS, Regularizer\nimport numpy as np\n"
         "@REGULARIZERS.register('badl2')\nclass B(Regularizer):\n"
         "    def __init__(self, strength=0.1):\n        self.strength = strength\n"
         "    def penalty(self, W):\n        return self.strength * (W ** 2).sum(axis=(1, 2))\n"
@@ -938,7 +938,7 @@ PLUGIN_CASES = {
         ["regularizer 'badl2'", "add_grad", "finite difference"],
     ),
     "optimizer-that-ascends": (
-        "from nngrid.optim import OPTIMIZERS, Optimizer\n"
+        "from nngrid.core.optim import OPTIMIZERS, Optimizer\n"
         "@OPTIMIZERS.register('ascent')\nclass A(Optimizer):\n"
         "    def __init__(self, lr=0.1):\n        super().__init__(lr)\n"
         "    def _init_state(self, p):\n        return {}\n"
@@ -946,7 +946,7 @@ PLUGIN_CASES = {
         ["optimizer 'ascent'", "descend"],
     ),
     "layer-input-gradient-sign-flipped": (
-        "from nngrid.layers import LAYERS, Layer\nimport numpy as np\n"
+        "from nngrid.core.layers import LAYERS, Layer\nimport numpy as np\n"
         "@LAYERS.register('cube')\nclass Cube(Layer):\n"
         "    def build(self, shape, net):\n        return shape\n"
         "    def forward(self, X, buf, keep):\n        self.X = X.copy()\n        return X ** 3\n"
@@ -1016,20 +1016,20 @@ def test_the_config_check_refuses_a_bad_plugin(tmp_path, monkeypatch):
     monkeypatch.setenv("NNGRID_PLUGINS", "cfgplug")
     with pytest.raises(NngridError, match=r"plugin 'cfgplug': activation 'cfgtanh' fails"):
         check_config(copy.deepcopy(VALID))
-    from nngrid.activations import ACTIVATIONS
+    from nngrid.core.activations import ACTIVATIONS
 
     assert "cfgtanh" not in ACTIVATIONS  # the refused plugin's entry was taken back
 
 
 # ------------------------------------------------------------------------------------------
-# Result files read by the collection (python -m nngrid.tables)
+# Result files read by the collection (python -m nngrid.study.tables)
 # ------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def job_result(tmp_path_factory) -> dict:
-    """One real training job result (python -m nngrid.protocol on a tiny dataset)."""
-    from nngrid import protocol
+    """One real training job result (python -m nngrid.study.protocol on a tiny dataset)."""
+    from nngrid.study import protocol
 
     folder = tmp_path_factory.mktemp("job")
     data = npz_with(folder / "d.npz")
@@ -1080,7 +1080,7 @@ RESULT_CASES = {
 
 
 def test_a_real_result_is_collected(job_result, tmp_path, capsys):
-    from nngrid import tables
+    from nngrid.study import tables
 
     path = tmp_path / "r.json"
     path.write_text(json.dumps(job_result))
@@ -1092,7 +1092,7 @@ def test_a_real_result_is_collected(job_result, tmp_path, capsys):
 def test_bad_result_file_is_refused_naming_the_file(case, job_result, tmp_path, capsys):
     """A result file that is not what a training job writes stops the collection, in one line
     naming the file, before any table is written."""
-    from nngrid import tables
+    from nngrid.study import tables
 
     make, needles = RESULT_CASES[case]
     path = tmp_path / "runs" / "r.json"

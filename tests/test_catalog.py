@@ -4,7 +4,7 @@ listing reads the components' declarations."""
 import re
 from pathlib import Path
 
-from nngrid.activations import ACTIVATIONS, Activation
+from nngrid.core.activations import ACTIVATIONS, Activation
 from nngrid.core.catalog import MARKDOWN_KINDS, catalog, catalog_markdown, catalog_text
 from nngrid.core.hyper import Hyper
 

@@ -11,8 +11,8 @@ import pytest
 
 from nngrid import datasets
 from nngrid.cli import main
-from nngrid.registry import Registry
-from nngrid.train import RECORD_KEYS, TIMING_KEYS
+from nngrid.core.registry import Registry
+from nngrid.core.train import RECORD_KEYS, TIMING_KEYS
 
 SMALL = ["--dataset", "moons", "--dataset-params", "n_samples=120", "--hidden", "8",
          "--epochs", "3", "--batch-size", "16", "--quiet"]  # fmt: skip
@@ -208,7 +208,7 @@ def test_help_explains_the_flags(capsys):
 PLUGIN = textwrap.dedent(
     """
     import numpy as np
-    from nngrid.activations import ACTIVATIONS, Activation
+    from nngrid.core.activations import ACTIVATIONS, Activation
 
     @ACTIVATIONS.register("{name}")
     class Cube(Activation):

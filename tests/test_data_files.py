@@ -252,7 +252,7 @@ def test_npz_files_in_both_layouts(project):
 
 
 def test_declared_sequences_feed_the_architectures_arm(project):
-    from nngrid.experiments.architectures import check_fit, run_job
+    from nngrid.study.experiments.architectures import check_fit, run_job
 
     rng = np.random.default_rng(0)
     n, length, channels = 60, 6, 2
@@ -403,8 +403,8 @@ GRID_SPEC = {
 
 def _grid(datasets: dict) -> dict:
     """Every table of a tiny grid (2 activations x 2 optimizers) on ``{label: file params}``."""
-    from nngrid import tables
-    from nngrid.protocol import run_job
+    from nngrid.study import tables
+    from nngrid.study.protocol import run_job
 
     rows = []
     for label, params in datasets.items():
@@ -433,7 +433,7 @@ def _texts(fig) -> list[str]:
 
 
 def _draw_grid(t: dict, monkeypatch) -> dict:
-    from nngrid.figures import grid
+    from nngrid.study.figures import grid
 
     figs = {}
 

@@ -1,4 +1,5 @@
-"""Tests for nngrid.experiments: shapes of every result and the results the lesson predicts."""
+"""Tests for nngrid.study.experiments: shapes of every result and the results the lesson
+predicts."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nngrid import experiments as E
-from nngrid.activations import ACTIVATIONS
+from nngrid.core.activations import ACTIVATIONS
+from nngrid.core.optim import OPTIMIZERS
 from nngrid.errors import NngridError
-from nngrid.optim import OPTIMIZERS
+from nngrid.study import experiments as E
 
 
 def test_activation_curves_cover_every_activation():
@@ -80,8 +81,8 @@ def test_fit_is_deterministic_and_keeps_the_model():
 
 
 def test_fit_is_train_replicas_with_test_history_and_the_model():
+    from nngrid.core.train import TrainConfig, train_replicas
     from nngrid.datasets import build
-    from nngrid.train import TrainConfig, train_replicas
 
     data = build("moons", 0, n_samples=120)
     run = E.fit(data, hidden=[8], epochs=3, seeds=(0, 1))

@@ -1,4 +1,5 @@
-"""Tests for nngrid.figures: every figure function writes a file, the same bytes every time."""
+"""Tests for nngrid.study.figures: every figure function writes a file, the same bytes every
+time."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pandas as pd
 import pytest
 from synthetic_tables import synthetic_tables, write_benchmarks
 
-from nngrid import experiments as E
-from nngrid.figures import (
+from nngrid.study import experiments as E
+from nngrid.study.figures import (
     activations,
     batches,
     blank_panels,

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from synthetic_tables import synthetic_tables
 
-from nngrid import experiments as E
-from nngrid.figures import activations, grid, paths
+from nngrid.study import experiments as E
+from nngrid.study.figures import activations, grid, paths
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def _with_single_cell_study(t: dict) -> dict:
     arm = runs[(runs["dataset"] == "moons") & (runs["optimizer"] == "adam")]
     arm = arm[(arm["activation"] == "relu") & (arm["regularizer"] == "none")].copy()
     arm["study"], arm["dataset"] = "mnist1d", "mnist1d"
-    from nngrid import tables
+    from nngrid.study import tables
 
     both = pd.concat([runs, arm], ignore_index=True)
     return {"runs": both, "summary": tables.summary_table(both)}
@@ -160,8 +160,8 @@ def test_lr_sensitivity_keeps_six_lines_or_fewer_per_panel(drawn):
 
 
 def test_plain_is_read_from_the_optimizer_class():
-    from nngrid.figures.grid import is_plain
-    from nngrid.optim import OPTIMIZERS, SGD
+    from nngrid.core.optim import OPTIMIZERS, SGD
+    from nngrid.study.figures.grid import is_plain
 
     assert [n for n in ("sgd", "momentum", "nesterov", "adam", "rmsprop") if is_plain(n)] == [
         "sgd",

@@ -123,9 +123,9 @@ def test_config_validation_accepts_or_refuses_in_one_line(cfg, tmp_path, monkeyp
 
 def runnable(cfg) -> None:
     """What validated must also build: every component the jobs will construct, every rate."""
+    from nngrid.core.optim import make_optimizer
+    from nngrid.core.regularizers import REGULARIZERS
     from nngrid.datasets import DATASETS
-    from nngrid.optim import make_optimizer
-    from nngrid.regularizers import REGULARIZERS
 
     for label, spec in cfg["datasets"].items():
         DATASETS.create(spec.get("kind", label), **spec.get("params", {}))
@@ -148,7 +148,7 @@ def test_any_name_in_an_axis_is_accepted_only_if_registered(text):
     except NngridError as exc:
         assert "\n" not in str(exc) and "valid choices" in str(exc)
     else:
-        from nngrid.activations import ACTIVATIONS
+        from nngrid.core.activations import ACTIVATIONS
 
         assert text in ACTIVATIONS.names()
 

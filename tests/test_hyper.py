@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from nngrid.core.hyper import Component, Hyper, declared
+from nngrid.core.registry import Registry, check_params
 from nngrid.errors import NngridError
 from nngrid.plugins import registries
-from nngrid.registry import Registry, check_params
 
 
 def test_a_number_is_checked_against_its_bounds_and_converted():

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from nngrid.activations import ACTIVATIONS
+from nngrid.core.activations import ACTIVATIONS
+from nngrid.core.initializers import INITIALIZERS, default_initializer
 from nngrid.errors import NngridError
-from nngrid.initializers import INITIALIZERS, default_initializer
 
 FORMULAS = {
     "glorot_uniform": lambda i, o: 2 / (i + o),

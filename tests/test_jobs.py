@@ -63,10 +63,12 @@ def test_data_targets_are_the_used_datasets_only(quick):
 def test_each_hash_covers_its_code_and_nothing_of_the_study_side():
     root = Path(nngrid.__file__).parent
     core = {p.relative_to(root).as_posix() for p in jobs.core_files()}
-    assert {"train.py", "layers.py", "protocol.py", "datasets.py"} <= core
-    assert not core & jobs.NOT_CORE and all("/" not in name for name in core)
+    assert {"core/train.py", "core/layers.py", "study/protocol.py", "datasets.py"} <= core
+    assert not {name.rpartition("/")[2] for name in core} & jobs.NOT_CORE
+    # nothing of the study side but the training job itself
+    assert [n for n in core if n.startswith("study/")] == ["study/protocol.py"]
     figures = {p.relative_to(root).as_posix() for p in jobs.figure_files()}
-    assert "figures/grid.py" in figures and "figures/make.py" in figures
+    assert "study/figures/grid.py" in figures and "study/figures/make.py" in figures
     assert set(jobs.data_files()) <= set(jobs.core_files())
 
 

@@ -4,10 +4,10 @@ networks; shapes, flatten orders, replica independence, specs and their one-line
 import numpy as np
 import pytest
 
-from nngrid.activations import ACTIVATIONS
+from nngrid.core.activations import ACTIVATIONS
+from nngrid.core.layers import LAYERS, parse_layers, spec_of
+from nngrid.core.network import Network
 from nngrid.errors import NngridError
-from nngrid.layers import LAYERS, parse_layers, spec_of
-from nngrid.network import Network
 
 R = 2
 

@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
+from nngrid.core.losses import LOSSES
 from nngrid.errors import NngridError
-from nngrid.losses import LOSSES
 
 R, B, C = 3, 5, 4
 

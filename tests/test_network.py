@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from nngrid.activations import ACTIVATIONS
+from nngrid.core.activations import ACTIVATIONS
+from nngrid.core.losses import LOSSES
+from nngrid.core.network import MLP
+from nngrid.core.regularizers import REGULARIZERS
 from nngrid.errors import NngridError
-from nngrid.losses import LOSSES
-from nngrid.network import MLP
-from nngrid.regularizers import REGULARIZERS
 
 R = 2
 
@@ -253,6 +253,9 @@ def test_bad_shapes_and_sizes_are_user_errors():
 # ---------------------------------------------------------------- the MLP before layers existed
 #: The last commit whose network.py was the hand-written MLP (before the layer list).
 PRE_LAYERS = "7f6b113"
+#: The modules of then that now live in nngrid.core.
+CORE_MODULES = ("registry", "activations", "initializers", "losses", "regularizers", "optim")
+CORE_MODULES += ("schedules", "layers", "network", "train")
 
 
 def _old_module(path: str, name: str, swap: dict | None = None):
@@ -273,6 +276,13 @@ def _old_module(path: str, name: str, swap: dict | None = None):
     except (OSError, subprocess.CalledProcessError):
         pytest.skip(f"commit {PRE_LAYERS} is not in this checkout")
     module = types.ModuleType(name)
+    # the old code imports the core's modules by their names of then (nngrid.<name>)
+    import importlib
+
+    for old_name in CORE_MODULES:
+        sys.modules.setdefault(
+            f"nngrid.{old_name}", importlib.import_module(f"nngrid.core.{old_name}")
+        )
     saved = {k: sys.modules.get(k) for k in (swap or {})}
     sys.modules.update(swap or {})
     try:

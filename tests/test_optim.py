@@ -5,14 +5,14 @@ import math
 import numpy as np
 import pytest
 
+from nngrid.core.optim import OPTIMIZERS, make_optimizer
 from nngrid.errors import NngridError
-from nngrid.optim import OPTIMIZERS, make_optimizer
 
 # ---- reference values declared on the classes (the lesson's table): theta0 = 1, f = theta^2 / 2
 
 REFERENCED = [n for n in OPTIMIZERS.names() if OPTIMIZERS.get(n).reference is not None]
 STUDY = [(n, *OPTIMIZERS.get(n).reference) for n in REFERENCED]
-IN_TREE = [n for n in OPTIMIZERS.names() if OPTIMIZERS.get(n).__module__ == "nngrid.optim"]
+IN_TREE = [n for n in OPTIMIZERS.names() if OPTIMIZERS.get(n).__module__ == "nngrid.core.optim"]
 
 
 def test_every_in_tree_optimizer_declares_its_reference_values():

@@ -12,7 +12,7 @@ import pytest
 
 from nngrid.datasets import build, save_dataset
 from nngrid.errors import NngridError
-from nngrid.protocol import ARMS, extend_grid, lr_grid, main, run_cell, run_job, select_lr
+from nngrid.study.protocol import ARMS, extend_grid, lr_grid, main, run_cell, run_job, select_lr
 
 
 def rec(val_acc=0.5, val_loss=1.0, diverged=False, test_acc=0.5):

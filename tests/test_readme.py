@@ -44,7 +44,7 @@ def test_readme_plugin_activation_trains_from_the_command_line(tmp_path):
 
 def test_readme_plugin_derivative_matches_finite_differences(tmp_path):
     namespace: dict = {}
-    from nngrid.activations import ACTIVATIONS
+    from nngrid.core.activations import ACTIVATIONS
 
     try:
         exec(compile(_plugin_source(), "my_plugin.py", "exec"), namespace)  # noqa: S102

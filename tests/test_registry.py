@@ -1,7 +1,7 @@
 import pytest
 
+from nngrid.core.registry import Registry
 from nngrid.errors import NngridError
-from nngrid.registry import Registry
 
 
 def make_registry():
@@ -58,7 +58,7 @@ def test_double_registration_and_bad_names_are_programming_errors():
 
 GOOD_PLUGIN = """
 import numpy as np
-from nngrid.activations import ACTIVATIONS, Activation
+from nngrid.core.activations import ACTIVATIONS, Activation
 
 @ACTIVATIONS.register("{name}")
 class Softsign(Activation):

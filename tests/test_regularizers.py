@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from nngrid.core.regularizers import REGULARIZERS, Regularizer
 from nngrid.errors import NngridError
-from nngrid.regularizers import REGULARIZERS, Regularizer
 
 R, FAN_IN, FAN_OUT = 3, 4, 5
 

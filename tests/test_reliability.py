@@ -172,7 +172,8 @@ def training_processes(proc: subprocess.Popen) -> list[int]:
     return [
         p
         for p in descendants(proc.pid)
-        if "nngrid.protocol" in cmdline(p) and not cmdline(p).startswith(("/bin/", "/usr/bin/"))
+        if "nngrid.study.protocol" in cmdline(p)
+        and not cmdline(p).startswith(("/bin/", "/usr/bin/"))
     ]
 
 
@@ -546,7 +547,7 @@ def test_a_deleted_result_is_named_and_remade_by_a_plain_rerun(built, baseline_t
 
 PLUGIN = """
 import numpy as np
-from nngrid.activations import ACTIVATIONS, Activation
+from nngrid.core.activations import ACTIVATIONS, Activation
 
 @ACTIVATIONS.register("softsign_plugin")
 class Softsign(Activation):

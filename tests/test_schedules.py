@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
+from nngrid.core.schedules import SCHEDULES
 from nngrid.errors import NngridError
-from nngrid.schedules import SCHEDULES
 
 
 @pytest.mark.parametrize("name", SCHEDULES.names())

@@ -10,7 +10,7 @@ import pytest
 
 from nngrid.errors import NngridError
 from nngrid.io import write_json
-from nngrid.tables import (
+from nngrid.study.tables import (
     collect,
     confidence_interval,
     histories_table,
@@ -116,7 +116,7 @@ def _record(seed, lr, acc, diverged=False):
 
 
 def _job(dataset, optimizer, activations, regularizers, seeds, accs, diverge=()):
-    """Rows as nngrid.protocol writes them; accs[(act, reg)] is the tuned accuracy."""
+    """Rows as nngrid.study.protocol writes them; accs[(act, reg)] is the tuned accuracy."""
     rows = []
     for reg in regularizers:
         for act in activations:

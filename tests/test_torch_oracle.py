@@ -14,13 +14,13 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from nngrid.network import Network  # noqa: E402
+from nngrid.core.network import Network  # noqa: E402
 
 TOL = 1e-10
 
 
 class Twin(nn.Module):
-    """The torch module a spec means (see nngrid.layers for the conventions)."""
+    """The torch module a spec means (see nngrid.core.layers for the conventions)."""
 
     def __init__(self, net: Network, activation: str):
         super().__init__()
@@ -193,7 +193,7 @@ def test_norm_layers_equal_torch_over_a_training_step_then_in_evaluation(name):
     """Per replica of a stack of 2: a training pass (batch statistics), its gradients, one Adam
     step and the running statistics it leaves equal torch's; then an evaluation pass (running
     statistics) and its gradients equal torch's in eval mode."""
-    from nngrid.optim import make_optimizer
+    from nngrid.core.optim import make_optimizer
 
     spec, in_shape = SPECS[name]
     R = 2
@@ -321,7 +321,7 @@ def test_one_training_step_through_the_cli_equals_torch(tmp_path, spec, activati
 
 
 def start_spec(net):
-    from nngrid.layers import spec_of
+    from nngrid.core.layers import spec_of
 
     return spec_of(net.layers[:-1])
 
@@ -331,14 +331,14 @@ def test_nngrid_never_imports_torch():
     import sys
 
     code = (
-        "import sys, nngrid.cli, nngrid.train, nngrid.layers, nngrid.network; "
+        "import sys, nngrid.cli, nngrid.core.train, nngrid.core.layers, nngrid.core.network; "
         "nngrid.cli.build_parser(); assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_clip_norm_equals_torch_clip_grad_norm_per_replica():
-    from nngrid.train import clip_gradients
+    from nngrid.core.train import clip_gradients
 
     spec, in_shape = SPECS["gru"]
     R = 3
@@ -366,7 +366,7 @@ def test_clip_norm_equals_torch_clip_grad_norm_per_replica():
 
 
 def _twinned_activations():
-    from nngrid.activations import ACTIVATIONS
+    from nngrid.core.activations import ACTIVATIONS
 
     return [n for n in ACTIVATIONS.names() if ACTIVATIONS.get(n).torch is not None]
 
@@ -375,7 +375,7 @@ def _twinned_activations():
 def test_activations_equal_their_declared_torch_function_and_its_gradient(name):
     """``f`` and ``f'`` against ``torch.nn.functional.<torch>`` (with the activation's declared
     hyperparameters as its keywords) and autograd, float64, away from any kink."""
-    from nngrid.activations import ACTIVATIONS
+    from nngrid.core.activations import ACTIVATIONS
 
     cls = ACTIVATIONS.get(name)
     act = cls()

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from nngrid import datasets
+from nngrid.core.optim import OPTIMIZERS
+from nngrid.core.regularizers import REGULARIZERS
+from nngrid.core.schedules import SCHEDULES
+from nngrid.core.train import RECORD_KEYS, TIMING_KEYS, TrainConfig, train_replicas
 from nngrid.errors import NngridError
-from nngrid.optim import OPTIMIZERS
-from nngrid.regularizers import REGULARIZERS
-from nngrid.schedules import SCHEDULES
-from nngrid.train import RECORD_KEYS, TIMING_KEYS, TrainConfig, train_replicas
 
 CONTRACT_KEYS = {
     "train_accuracy", "val_accuracy", "test_accuracy", "train_loss", "val_loss", "test_loss",
@@ -279,7 +279,7 @@ def test_bad_data_raises_user_errors(moons):
 
 def test_per_batch_gather_gives_the_same_records_as_the_per_epoch_gather(moons, monkeypatch):
     """Large data fall back to gathering each batch; the numbers must not change (==)."""
-    import nngrid.train as train_module
+    import nngrid.core.train as train_module
 
     kw = dict(KW, seeds=[0, 1], opt_params={"lr": [0.01, 0.02]})
     epoch_gather = train_replicas(moons, TrainConfig(**kw)).records
@@ -378,7 +378,7 @@ def test_a_cnn_and_a_gru_learn_the_sequence_task(sequences):
 
 
 def test_clip_gradients_scales_each_replica_to_the_global_norm():
-    from nngrid.train import clip_gradients
+    from nngrid.core.train import clip_gradients
 
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 1, 5))]
@@ -438,7 +438,7 @@ def test_hidden_gives_bitwise_the_records_of_the_pre_layers_core(moons, kw, dtyp
     old_train = _old_module(
         "src/nngrid/train.py", "old_train", swap={"nngrid.network": old_network}
     )
-    assert sys.modules["nngrid.network"].__name__ == "nngrid.network"
+    assert sys.modules["nngrid.core.network"].__name__ == "nngrid.core.network"
     args = dict(hidden=[16, 8], activation="relu", epochs=6, seeds=[0, 1], dtype=dtype, **kw)
     new = train_replicas(moons, TrainConfig(**args)).records
     old = old_train.train_replicas(moons, **args)  # the old keyword interface

@@ -62,9 +62,9 @@ def test_shipped_configs_are_valid_and_cover_their_promise(name):
     cells = jobs.cell_table(cfg)
     assert len(cells) and not cells.duplicated().any()
     if name == "config.yaml":
-        from nngrid.activations import ACTIVATIONS
-        from nngrid.optim import OPTIMIZERS
-        from nngrid.regularizers import REGULARIZERS
+        from nngrid.core.activations import ACTIVATIONS
+        from nngrid.core.optim import OPTIMIZERS
+        from nngrid.core.regularizers import REGULARIZERS
 
         def shipped(reg):  # nngrid's own components (a plugin's are not the study's promise)
             return {n for n in reg.names() if reg.get(n).__module__.startswith("nngrid.")}
@@ -92,7 +92,7 @@ def test_shipped_configs_are_valid_and_cover_their_promise(name):
 
 
 def test_schema_enums_come_from_the_registries():
-    from nngrid.activations import ACTIVATIONS
+    from nngrid.core.activations import ACTIVATIONS
     from nngrid.datasets import DATASETS
 
     schema = yaml.safe_load(SCHEMA.read_text())

@@ -541,7 +541,7 @@ def minibatch_little_loss(inputs: Mapping[str, Any]):
 def grid_cells(summary: pd.DataFrame) -> pd.DataFrame:
     """The tuned arm of every cell of every study with more than one cell and a target, on the
     datasets the grid's claims apply to (classification: they measure accuracy)."""
-    from nngrid.tables import tasks
+    from nngrid.study.tables import tasks
 
     df = summary[summary["arm"] == "tuned"]
     df = df[[applies(t) for t in tasks(df)]]
@@ -577,7 +577,7 @@ def _not_applicable(inputs: Mapping[str, Any]) -> tuple | None:
 
 def _regression_note(summary: pd.DataFrame) -> str:
     """``; not applicable to the regression dataset(s) ...`` when the grid has any, else ""."""
-    from nngrid.tables import tasks
+    from nngrid.study.tables import tasks
 
     tuned = summary[summary["arm"] == "tuned"]
     names = list(dict.fromkeys(tuned.loc[tasks(tuned) == "regression", "dataset"]))
@@ -886,7 +886,7 @@ CLAIMS: list[Claim] = [
 def evaluate(inputs: Mapping[str, Any], only: Sequence[str] | None = None) -> list[Verdict]:
     """Every claim's verdict (or those in ``only``), in :data:`CLAIMS` order.
 
-    ``inputs`` maps experiment names to their results (``nngrid.experiments.load``) and
+    ``inputs`` maps experiment names to their results (``nngrid.study.experiments.load``) and
     ``"grid"`` to ``{"runs": DataFrame, "summary": DataFrame}``. A claim whose inputs are
     missing is ``inconclusive`` with evidence naming what was not run.
     """
@@ -933,7 +933,7 @@ def load_inputs(
     runs: str | Path | None, summary: str | Path | None, experiments: Sequence[str | Path]
 ) -> dict[str, Any]:
     """Read the tables and the experiment results named by their file stems."""
-    from nngrid.experiments import load
+    from nngrid.study.experiments import load
 
     inputs: dict[str, Any] = {Path(p).stem: load(p) for p in experiments}
     if summary is not None:
@@ -967,7 +967,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # --------------------------------------------------------------------------- architectures
 # The rules of thumb for convolutional and recurrent networks (docs/STUDY.md section 5), from the
-# architectures arm (nngrid.experiments.architectures, merged into results/tables/architectures.npz
+# architectures arm (nngrid.study.experiments.architectures, merged into
+# results/tables/architectures.npz
 # and read here as the experiment ``architectures``). The unit of every interval is a seed,
 # paired across the cells compared (the cells of one job share their seeds and data).
 

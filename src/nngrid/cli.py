@@ -1,7 +1,7 @@
 """The command line: ``nngrid train``, ``nngrid list`` and ``nngrid data``.
 
 ``nngrid train`` trains one replica stack (every ``--seed`` x every ``--lr``) with
-:func:`nngrid.train.train_replicas` and writes the records as JSON: one object for one replica,
+:func:`nngrid.core.train.train_replicas` and writes the records as JSON: one object for one replica,
 a list for several. The choices of ``--activation``, ``--init``, ``--regularizer``,
 ``--optimizer``, ``--schedule`` and ``--dataset`` are read from the registries, after the plugin
 modules (``--plugin MODULE``, repeatable, and the comma-separated ``NNGRID_PLUGINS`` variable)
@@ -319,14 +319,14 @@ def load_plugins(argv: Sequence[str]) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; choices come from the registries as they are now."""
     from nngrid import data_files  # noqa: F401 (registers the `file` dataset kind)
-    from nngrid.activations import ACTIVATIONS
+    from nngrid.core.activations import ACTIVATIONS
+    from nngrid.core.initializers import INITIALIZERS
+    from nngrid.core.layers import LAYERS
+    from nngrid.core.losses import LOSSES
+    from nngrid.core.optim import OPTIMIZERS
+    from nngrid.core.regularizers import REGULARIZERS
+    from nngrid.core.schedules import SCHEDULES
     from nngrid.datasets import DATASETS
-    from nngrid.initializers import INITIALIZERS
-    from nngrid.layers import LAYERS
-    from nngrid.losses import LOSSES
-    from nngrid.optim import OPTIMIZERS
-    from nngrid.regularizers import REGULARIZERS
-    from nngrid.schedules import SCHEDULES
 
     parser = _Parser(
         prog="nngrid",
@@ -610,8 +610,8 @@ def _training_bytes(data: dict[str, Any], args: argparse.Namespace, replicas: in
     y = np.asarray(data["y_train"])
     outputs = max(2, y.shape[1] if y.ndim == 2 else int(y.max(initial=1)) + 1)
     if args.layers is not None:
-        from nngrid.layers import plan
-        from nngrid.train import _architecture
+        from nngrid.core.layers import plan
+        from nngrid.core.train import _architecture
 
         _, layers, in_shape = _architecture(None, args.layers, X, outputs)
         n_params, kept = plan(layers, in_shape, outputs)
@@ -676,8 +676,8 @@ def _progress_printer(quiet: bool):
 
 def cmd_train(args: argparse.Namespace) -> int:
     from nngrid import datasets, io
-    from nngrid.optim import OPTIMIZERS
-    from nngrid.train import TrainConfig, train_replicas
+    from nngrid.core.optim import OPTIMIZERS
+    from nngrid.core.train import TrainConfig, train_replicas
 
     # regularizer and optimizer flags: only those the chosen component declares
     reg_params = _component_params(args, "regularizers", args.regularizer)

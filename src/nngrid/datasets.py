@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from nngrid import io
+from nngrid.core.registry import Registry
 from nngrid.errors import NngridError
-from nngrid.registry import Registry
 
 __all__ = [
     "DATASETS",

@@ -53,14 +53,14 @@ def plugin_names(extra: Iterable[str] = ()) -> list[str]:
 def registries() -> dict[str, Any]:
     """Every registry of the core, by kind (plural, as ``nngrid list`` prints them)."""
     from nngrid import data_files  # noqa: F401 (registers the `file` dataset kind)
-    from nngrid.activations import ACTIVATIONS
+    from nngrid.core.activations import ACTIVATIONS
+    from nngrid.core.initializers import INITIALIZERS
+    from nngrid.core.layers import LAYERS
+    from nngrid.core.losses import LOSSES
+    from nngrid.core.optim import OPTIMIZERS
+    from nngrid.core.regularizers import REGULARIZERS
+    from nngrid.core.schedules import SCHEDULES
     from nngrid.datasets import DATASETS
-    from nngrid.initializers import INITIALIZERS
-    from nngrid.layers import LAYERS
-    from nngrid.losses import LOSSES
-    from nngrid.optim import OPTIMIZERS
-    from nngrid.regularizers import REGULARIZERS
-    from nngrid.schedules import SCHEDULES
 
     return {
         "activations": ACTIVATIONS,
@@ -194,7 +194,7 @@ def _has(obj: Any, method: str, base: type | None) -> None:
 
 def check_activation(act: Any) -> None:
     """forward, derivative, backward and the training path against central differences."""
-    from nngrid.activations import Activation
+    from nngrid.core.activations import Activation
 
     _has(act, "forward", Activation)
     rng = np.random.default_rng(0)
@@ -215,7 +215,7 @@ def check_activation(act: Any) -> None:
     dz = np.full_like(z, np.nan)
     act.backward_train(z.copy(), out, saved, grad.copy(), dz)
     _close("backward(..., out=...) written into out", dz, grad * numeric)
-    from nngrid.initializers import INITIALIZERS
+    from nngrid.core.initializers import INITIALIZERS
 
     if getattr(act, "default_init", None) not in INITIALIZERS:
         raise NngridError(
@@ -295,7 +295,7 @@ def _layer_network(name: str, cls: Any) -> Any:
     conv1d (then flattened if its output is one), else on 5 flat features after a dense layer,
     so that the layer's input gradient shows in the first layer's parameter gradient; built
     from ``cls.check_params``."""
-    from nngrid.network import Network
+    from nngrid.core.network import Network
 
     entry = {name: dict(getattr(cls, "check_params", {}))}
     conv, dense = {"conv1d": {"channels": 2, "kernel": 1}}, {"dense": {"units": 4}}
@@ -366,7 +366,7 @@ def check_component(kind: str, name: str) -> None:
             raise NngridError(f"its task is {task!r}; set task = 'classification' or 'regression'")
         return
     if kind == "optimizers":
-        from nngrid.optim import make_optimizer
+        from nngrid.core.optim import make_optimizer
 
         check_optimizer(make_optimizer(name, lr=1e-2))
         return

@@ -1,4 +1,4 @@
-# The architectures arm (nngrid.experiments.architectures): one job per study x dataset x
+# The architectures arm (nngrid.study.experiments.architectures): one job per study x dataset x
 # architecture x optimizer of the studies that name `architectures`; every activation (and
 # regularizer) of the study a cell inside it, its learning rate tuned on validation like the
 # grid's. The jobs' results merge into one file the claims and figures read.
@@ -8,7 +8,7 @@ ARCH_RUNS = architecture_targets(config)
 EXPERIMENT_HASH_ARCH = source_hash(
     core_files()
     + [
-        Path(nngrid.__file__).parent / "experiments" / name
+        Path(nngrid.__file__).parent / "study" / "experiments" / name
         for name in ("architectures.py", "common.py")
     ]
 )
@@ -56,7 +56,7 @@ rule architecture:
         spec=architecture_spec_param,
         code=EXPERIMENT_HASH_ARCH,
     shell:
-        "python -m nngrid.experiments.architectures --data {input.data} "
+        "python -m nngrid.study.experiments.architectures --data {input.data} "
         "--spec {input.spec} --output {output} 2>&1 | tee {log} | sed -u "
         "'s|^|{wildcards.dataset}/{wildcards.architecture}/{wildcards.optimizer}: |'"
 
@@ -75,7 +75,7 @@ rule architectures_merge:
         mem_mb=1000,
         runtime=5,
     shell:
-        "python -m nngrid.experiments.architectures --merge {input} --output {output} 2> {log}"
+        "python -m nngrid.study.experiments.architectures --merge {input} --output {output} 2> {log}"
 
 
 # Writing a spec file takes milliseconds: never a Slurm job of its own.

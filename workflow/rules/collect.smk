@@ -1,4 +1,4 @@
-# Collection: every job's JSON -> pandas tables (nngrid.tables). Runs locally.
+# Collection: every job's JSON -> pandas tables (nngrid.study.tables). Runs locally.
 
 # A result deleted while the tables exist (by hand, or by Snakemake after its job failed) is
 # remade by a plain `snakemake`: rule all asks for every job's result, not only for the tables
@@ -35,7 +35,7 @@ rule tables:
         mem_mb=4000,
         runtime=10,
     shell:
-        "python -m nngrid.tables --runs {input} --out-dir results/tables 2> {log}"
+        "python -m nngrid.study.tables --runs {input} --out-dir results/tables 2> {log}"
 
 
 # The lesson's claims (nngrid.claims): each decided once, from the tables and the experiment

@@ -1,11 +1,12 @@
-# The small side experiments behind figures 1-8 (nngrid.experiments; NumPy and the core only).
+# The small side experiments behind figures 1-8 (nngrid.study.experiments; NumPy and the core only).
 # One job per key of the config's `experiments` section; its settings enter through params, so
 # changing one experiment's settings reruns that experiment (and its figure) alone.
 
 EXPERIMENTS = [k for k in config.get("experiments", {}) if k != "seed"]
-# Experiments train with the core: they rerun when the core or nngrid/experiments/ changes.
+# Experiments train with the core: they rerun when the core or nngrid/study/experiments/ changes.
 EXPERIMENT_CODE = source_hash(
-    core_files() + list((Path(nngrid.__file__).parent / "experiments").glob("*.py"))
+    core_files()
+    + list((Path(nngrid.__file__).parent / "study" / "experiments").glob("*.py"))
 )
 
 

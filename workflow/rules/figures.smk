@@ -1,4 +1,4 @@
-# Figures: one rule per figure family (nngrid.figures.make). Each reads only experiment results
+# Figures: one rule per figure family (nngrid.study.figures.make). Each reads only experiment results
 # or the collected tables, and writes its PNGs plus one caption (.rst) per PNG whose numbers
 # come from the data (nngrid.study.report). The figure rules do not depend on the core's hash: a
 # change to a plotting function or a caption (FIGURE_CODE) reruns figure jobs only, never
@@ -437,7 +437,7 @@ rule figure_cost:
         "../scripts/figure.py"
 
 
-# Figure 12: the architectures arm (nngrid.figures.architectures), only when a study names
+# Figure 12: the architectures arm (nngrid.study.figures.architectures), only when a study names
 # `architectures`; its captions carry the verdicts of the CNN/RNN claims from claims.csv.
 if ARCH_RUNS:
     ARCH_FIGURES = {

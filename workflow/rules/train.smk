@@ -1,5 +1,5 @@
 # Training: one job per study x dataset x optimizer runs the tuned/untuned protocol
-# (nngrid.protocol) on every regularizer x activation cell of the study; one JSON, atomically.
+# (nngrid.study.protocol) on every regularizer x activation cell of the study; one JSON, atomically.
 # The job's spec is a small JSON file (rule train_spec), so the command line stays one short
 # line that can be rerun by hand. The job's progress lines (one per cell) go to its log and,
 # prefixed with the job's name, to the terminal.
@@ -46,7 +46,7 @@ rule train:
         spec=spec_param,
         core=CORE_HASH,
     shell:
-        "python -m nngrid.protocol --data {input.data} --spec {input.spec} "
+        "python -m nngrid.study.protocol --data {input.data} --spec {input.spec} "
         "--output {output} 2>&1 | tee {log} "
         "| sed -u 's|^|{wildcards.study}/{wildcards.dataset}/{wildcards.optimizer}: |'"
 

@@ -1,8 +1,8 @@
-"""Adapter: run one side experiment of nngrid.experiments and save its result (.npz)."""
+"""Adapter: run one side experiment of nngrid.study.experiments and save its result (.npz)."""
 
 import sys
 
-from nngrid import experiments
+from nngrid.study import experiments
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
 name = snakemake.wildcards.experiment  # noqa: F821

@@ -1,8 +1,9 @@
-"""Adapter: draw the figures of one figure rule and write their captions (nngrid.figures.make)."""
+"""Adapter: draw the figures of one figure rule and write their captions
+(nngrid.study.figures.make)."""
 
 import sys
 
-from nngrid.figures.make import make
+from nngrid.study.figures.make import make
 
 
 def named(items):

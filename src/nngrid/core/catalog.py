@@ -3,7 +3,7 @@
 ``nngrid list`` prints :func:`catalog_text` (``--json``: :func:`catalog`), and
 ``nngrid list --markdown`` prints :func:`catalog_markdown`, the component tables of
 config/README.md (a test keeps the README equal to it). All three read the declarations
-(:meth:`nngrid.registry.Registry.hypers`), so a new component appears in each without an edit.
+(:meth:`nngrid.core.registry.Registry.hypers`), so a new component appears in each without an edit.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ against its declaration (type and bounds; one ``NngridError`` line naming the co
 parameter and the allowed range), sets it as an attribute, then calls :meth:`Component.validate`
 for rules between parameters. The registries' ``parameters``, ``nngrid list`` (and its
 ``--markdown`` tables in config/README.md), the command line's flags, the workflow's config
-check (:func:`nngrid.registry.check_params`, given the registry) and the test suite's generic
+check (:func:`nngrid.core.registry.check_params`, given the registry) and the test suite's generic
 checks all read ``hypers``; nothing else lists a component's parameters.
 
 Types: ``float``, ``int``, ``bool``, ``str`` and ``tuple`` (a pair of floats, each in the

@@ -23,9 +23,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from nngrid.core.registry import check_params
 from nngrid.data_files import check_dataset_entry
 from nngrid.errors import NngridError
-from nngrid.registry import check_params
 from nngrid.study.costs import MAX_JOB_MINUTES, job_cost, machine_memory
 from nngrid.study.jobs import job_table
 
@@ -251,7 +251,7 @@ def _check_params(
     where: str, kind: str, name: str, params: dict | None, skip: Iterable[str] = ()
 ) -> None:
     """Every key of ``params`` must be a declared parameter of registry entry ``name``, within
-    its declared bounds (nngrid.registry.check_params reads the declarations)."""
+    its declared bounds (nngrid.core.registry.check_params reads the declarations)."""
     try:
         check_params(registry(kind), name, params, where=where, skip=skip)
     except NngridError as exc:
@@ -374,12 +374,12 @@ def check_experiments(cfg: dict) -> None:
     """The experiments section gets the grid's checks: unknown keys, types, ranges, names.
 
     Each experiment's keys must be keyword parameters of the function of the same name in
-    nngrid.experiments (its ``settings`` says which), and each value must suit the parameter's
+    nngrid.study.experiments (its ``settings`` says which), and each value must suit the parameter's
     annotation: integers (not booleans) >= 1 for counts (>= 0 for seeds), finite numbers,
     strings, lists of them; names of activations, optimizers, initializers and datasets must
     be registered. ``lr_grid`` is ``{low, high, points}`` or a list of rates.
     """
-    from nngrid import experiments
+    from nngrid.study import experiments
 
     section = cfg.get("experiments") or {}
     seed = section.get("seed", 0)
@@ -530,7 +530,7 @@ def check_costs(cfg: dict) -> None:
 
 def check_architectures(cfg: dict) -> None:
     """Every architecture's layers parse, and fit every dataset of every study that names it."""
-    from nngrid.experiments.architectures import check_fit, kinds
+    from nngrid.study.experiments.architectures import check_fit, kinds
 
     for name, arch in cfg.get("architectures", {}).items():
         try:

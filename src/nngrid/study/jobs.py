@@ -9,7 +9,7 @@ activation cell of the study runs the protocol in turn. Smaller jobs (one per re
 spent ~20% of their training time on process start and file I/O; see docs/BENCHMARKS.md. The
 optimizer stays a wildcard so that a changed lr grid reruns only that optimizer's jobs.
 
-The architectures arm (:mod:`nngrid.experiments.architectures`): a study that names
+The architectures arm (:mod:`nngrid.study.experiments.architectures`): a study that names
 ``architectures`` (layer lists of the config's ``architectures`` section) trains those networks
 instead of the MLP of ``training.hidden``; one job per study x dataset x architecture x
 optimizer, each regularizer x activation of the study a cell inside it. Its rows never enter the
@@ -168,7 +168,7 @@ def regularizer_specs(cfg: dict, labels: Iterable[str]) -> list[dict]:
 
 
 def job_spec(cfg: dict, study: str, dataset: str, optimizer: str) -> dict:
-    """The spec ``python -m nngrid.protocol`` runs: every hyperparameter of one job."""
+    """The spec ``python -m nngrid.study.protocol`` runs: every hyperparameter of one job."""
     study_cfg = cfg["studies"][study]
     training = training_settings(cfg, study)
     seeds = training.pop("seeds")
@@ -206,7 +206,7 @@ def dataset_spec(cfg: dict, label: str) -> dict:
 def architecture_spec(
     cfg: dict, study: str, dataset: str, architecture: str, optimizer: str
 ) -> dict:
-    """The spec ``python -m nngrid.experiments.architectures`` runs for one job."""
+    """The spec ``python -m nngrid.study.experiments.architectures`` runs for one job."""
     s = cfg["studies"][study]
     arch = cfg["architectures"][architecture]
     training = training_settings(cfg, study)
@@ -252,7 +252,7 @@ def architecture_spec(
 # the package modules that can change its result.
 
 #: Modules at the top of src/nngrid that never influence a training result.
-NOT_CORE = {"tables.py", "claims.py", "cli.py", "__main__.py"}
+NOT_CORE = {"cli.py", "__main__.py"}
 
 
 def _root() -> Path:
@@ -280,16 +280,19 @@ def source_hash(files: Iterable[Path]) -> str:
 
 
 def core_files() -> list[Path]:
-    """The modules on the training path (the training jobs' hash)."""
-    return [p for p in _root().glob("*.py") if p.name not in NOT_CORE]
+    """The modules on the training path (the training jobs' hash): the core, the top-level
+    modules but the command line, and the training job (study/protocol.py)."""
+    top = [p for p in _root().glob("*.py") if p.name not in NOT_CORE]
+    return [*(_root() / "core").glob("*.py"), *top, _root() / "study" / "protocol.py"]
 
 
 def data_files() -> list[Path]:
     """The modules that build a dataset (the dataset jobs' hash)."""
-    names = ("datasets.py", "data_files.py", "io.py", "registry.py", "errors.py")
-    return [_root() / name for name in names]
+    names = ("datasets.py", "data_files.py", "io.py", "core/registry.py", "core/hyper.py")
+    return [_root() / name for name in (*names, "errors.py")]
 
 
 def figure_files() -> list[Path]:
     """The modules that draw the figures and write their captions (the figure jobs' hash)."""
-    return [*(_root() / "figures").glob("*.py"), *(_root() / "study" / "report").glob("*.py")]
+    study = _root() / "study"
+    return [*(study / "figures").glob("*.py"), *(study / "report").glob("*.py")]

@@ -1,5 +1,5 @@
 """The computed captions of figures 1-8 and 11 (the side experiments of
-:mod:`nngrid.experiments`): one function per figure, each taking the experiment's records and
+:mod:`nngrid.study.experiments`): one function per figure, each taking the experiment's records and
 returning rst text whose numbers come from them.
 
 Descriptive thresholds (they label numbers, they decide no claim):

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nngrid.figures.grid import panel_label, reference_histories, tuning_gain_table
+from nngrid.study.figures.grid import panel_label, reference_histories, tuning_gain_table
 from nngrid.study.report.prose import bullets, fmt, pct
 
 # --------------------------------------------------------------------------- figure 9
@@ -18,7 +18,7 @@ from nngrid.study.report.prose import bullets, fmt, pct
 
 def heatmap_caption(summary: pd.DataFrame) -> str:
     """Best cell per dataset, and how many cells had a diverged seed."""
-    from nngrid.tables import score, tasks
+    from nngrid.study.tables import score, tasks
 
     df = summary[summary["arm"] == "tuned"].copy()
     df["label"] = panel_label(df)
@@ -43,7 +43,7 @@ def heatmap_caption(summary: pd.DataFrame) -> str:
 def curves_caption(histories: pd.DataFrame, runs: pd.DataFrame) -> str:
     """Which optimizer ends highest in the reference cell, per dataset."""
 
-    from nngrid.figures.grid import with_score
+    from nngrid.study.figures.grid import with_score
 
     h, act, reg = reference_histories(histories, runs)
     h = with_score(h)
@@ -62,7 +62,7 @@ def curves_caption(histories: pd.DataFrame, runs: pd.DataFrame) -> str:
 
 def lr_caption(runs: pd.DataFrame) -> str:
     """Per optimizer: the range of rates within 0.05 of its best validation accuracy."""
-    from nngrid.tables import tasks
+    from nngrid.study.tables import tasks
 
     tune = runs[runs["arm"] == "tune"].copy()
     regression = tasks(tune) == "regression"
@@ -96,7 +96,7 @@ def lr_caption(runs: pd.DataFrame) -> str:
 
 def time_to_target_caption(runs: pd.DataFrame) -> str:
     """Which optimizer reached the target in the fewest optimizer steps (median), per dataset."""
-    from nngrid.tables import tasks
+    from nngrid.study.tables import tasks
 
     tuned = runs[runs["arm"] == "tuned"].copy()
     tuned["label"] = panel_label(tuned)
@@ -132,7 +132,7 @@ def time_to_target_caption(runs: pd.DataFrame) -> str:
 
 def gap_caption(runs: pd.DataFrame) -> str:
     """The regularizer with the smallest train - test accuracy gap, per dataset."""
-    from nngrid.figures.grid import generalization_gaps
+    from nngrid.study.figures.grid import generalization_gaps
 
     tuned = generalization_gaps(runs)
     tuned["label"] = panel_label(tuned)

@@ -1,0 +1,504 @@
+"""Per-job JSON files -> pandas tables: every run, summaries with confidence intervals, rankings.
+
+The core never imports this module (it needs pandas). Inputs are the JSON files the training jobs
+write (``python -m nngrid.study.protocol``: ``{"spec", "seconds", "slurm_job_id", "rows"}``, one
+row per
+replica). Outputs, each written atomically (temporary name in the same folder, then rename):
+
+``runs``
+    One row per replica: the cell's axes, the arm (``tune``, ``tuned``, ``untuned``), seed, lr,
+    the flags and every final and best metric. ``epochs_to_target`` and ``seconds_to_target`` are
+    ``inf`` when the target validation accuracy was never reached; ``steps_to_target`` is
+    ``epochs_to_target * batches_per_epoch`` (``ceil(n_train / batch_size)``, 1 for the full
+    batch), the count of optimizer steps. Diverged runs stay, flagged. ``lr_on_edge`` flags a
+    cell whose tuned rate is still on an edge of its (extended) grid. The wall-clock columns
+    (:data:`TIMING_COLUMNS`) are cost only: nothing ranks or decides on them.
+``summary``
+    Per cell and arm (``tuned`` and ``untuned``; the single-seed ``tune`` rows are the
+    learning-rate sensitivity curve and stay in ``runs``): for each metric the mean, the sample
+    standard deviation ``s`` (``ddof=1``), the count ``n`` of finite values and the 95% confidence
+    interval ``mean -+ t_{0.975, n-1} * s / sqrt(n)`` (Student's t; ``NaN`` when ``n < 2``), plus
+    ``steps_to_target_median`` (optimizer steps, the verdicts' measure of speed), the number
+    of diverged runs, the earliest epoch at which one diverged (``diverged_epoch_min``,
+    missing when none did) and the number of runs that reached the target.
+``rankings``
+    Per study and dataset, the levels of each factor (optimizer, activation, regularizer) ranked
+    by the mean test accuracy of their tuned cells (each cell averaged over its seeds first, the
+    interval a t interval over cells; test loss, smallest first, for regression). Studies of a
+    single cell are left out.
+``histories``
+    One row per replica per epoch (``run_id`` joins it to ``runs``).
+
+Command line::
+
+    python -m nngrid.study.tables --runs results/runs/**/*.json --out-dir results/tables
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nngrid.core.train import RECORD_KEYS
+from nngrid.errors import NngridError
+from nngrid.io import atomic_write, read_json, verify_sha256
+
+__all__ = [
+    "AXES",
+    "METRICS",
+    "TIMING_COLUMNS",
+    "batches_per_epoch",
+    "collect",
+    "confidence_interval",
+    "histories_table",
+    "load_rows",
+    "main",
+    "rankings_table",
+    "runs_table",
+    "score",
+    "summary_table",
+    "t_quantile",
+    "tasks",
+    "write_tables",
+]
+
+#: Columns that identify a cell.
+AXES = ["study", "dataset", "activation", "regularizer", "optimizer"]
+#: Metrics summarised per cell and arm.
+METRICS = [
+    "test_accuracy",
+    "val_accuracy",
+    "train_accuracy",
+    "best_val_accuracy",
+    "test_loss",
+    "val_loss",
+    "train_loss",
+    "epochs",
+    "seconds",
+]
+#: Per-epoch fields of a history entry.
+HISTORY_FIELDS = ["train_loss", "val_loss", "train_accuracy", "val_accuracy", "seconds"]
+#: The record's scalar fields (:data:`nngrid.core.train.RECORD_KEYS` less the nested ``history`` and
+#: ``config`` and the ``version`` string), the replica's identity first.
+_RECORD_FIELDS = ["replica", "seed", "lr"]
+_RECORD_FIELDS += [
+    k for k in RECORD_KEYS if k not in {*_RECORD_FIELDS, "history", "config", "version"}
+]
+_CELL_FIELDS = [
+    "regularizer_kind",
+    "chosen_lr",
+    "default_lr",
+    "lr_on_edge",
+    "lr_extended",
+    "all_diverged",
+    "selected",
+    "n_train",
+    "tune_seeds",
+    "slurm_job_id",
+]
+#: Columns that measure wall-clock time: they change with the machine's load, so no verdict,
+#: ranking or column a verdict reads uses them (``runs``, ``summary`` and ``histories``).
+TIMING_COLUMNS = (
+    "seconds",
+    "seconds_per_epoch",
+    "seconds_to_target",
+    *(f"seconds_{s}" for s in ("mean", "std", "n", "ci_low", "ci_high")),
+    "seconds_to_target_median",
+)
+_CONFIG_FIELDS = ["hidden", "init", "loss", "schedule", "batch_size", "dtype", "target_accuracy"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Intervals (scipy.stats)
+# ----------------------------------------------------------------------------------------------
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (e.g. 2.776 for 0.975, 4).
+
+    ``scipy.stats.t.ppf``; ``NaN`` for ``df <= 0``.
+    """
+    from scipy import stats
+
+    if not 0.0 < p < 1.0:
+        raise NngridError(f"t_quantile needs 0 < p < 1, got {p!r}")
+    if not df > 0:
+        return math.nan
+    return float(stats.t.ppf(p, df))
+
+
+def confidence_interval(values: Iterable[float], level: float = 0.95) -> dict[str, float]:
+    """Mean, sample std, n and the t interval ``mean -+ t_{(1+level)/2, n-1} s / sqrt(n)``.
+
+    Non-finite values (a diverged run's loss) are left out of every statistic.
+    """
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    mean = float(x.mean()) if n else math.nan
+    std = float(x.std(ddof=1)) if n > 1 else math.nan
+    half = t_quantile(0.5 + level / 2.0, n - 1) * std / math.sqrt(n) if n > 1 else math.nan
+    return {"mean": mean, "std": std, "n": n, "ci_low": mean - half, "ci_high": mean + half}
+
+
+# ----------------------------------------------------------------------------------------------
+# Tasks: a regression dataset has losses only
+# ----------------------------------------------------------------------------------------------
+
+#: Columns of every table that hold an accuracy (absent from a table of regression rows only).
+ACCURACY_PREFIXES = ("train_accuracy", "val_accuracy", "test_accuracy", "best_val_accuracy")
+
+
+def tasks(df: pd.DataFrame) -> pd.Series:
+    """Per row, ``classification`` or ``regression``: a dataset is regression when none of its
+    rows has an accuracy (the core reports none for float targets; a diverged seed of a
+    classification cell is outvoted by the other rows of its dataset)."""
+    col = next(
+        (c for c in ("test_accuracy", "test_accuracy_mean", "val_accuracy") if c in df), None
+    )
+    if col is None or df.empty:
+        return pd.Series("regression", index=df.index, dtype=object)
+    keys = [df[k] for k in ("study", "dataset") if k in df]
+    has = df[col].notna().groupby(keys, sort=False).transform("any") if keys else df[col].notna()
+    return has.map({True: "classification", False: "regression"}).astype(object)
+
+
+def score(task: str, split: str = "test") -> tuple[str, str, bool]:
+    """The metric a ``task`` is judged by on ``split``: ``(column, label, larger_is_better)``,
+    accuracy for classification, the loss (mean squared error / 2) for regression."""
+    if task == "regression":
+        return f"{split}_loss", f"{split} loss", False
+    return f"{split}_accuracy", f"{split} accuracy", True
+
+
+def _drop_accuracy(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without its accuracy columns when every row is regression (no column of NaN)."""
+    if df.empty or (tasks(df) != "regression").any():
+        return df
+    drop = [c for c in df.columns if c.startswith(ACCURACY_PREFIXES) and df[c].isna().all()]
+    return df.drop(columns=drop)
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading
+# ----------------------------------------------------------------------------------------------
+
+
+def _read(path: str | os.PathLike[str]) -> dict:
+    doc = read_json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
+        raise NngridError(
+            f"{path}: not a training job result (no 'rows' list); delete it and rerun its job"
+        )
+    return doc
+
+
+def _check_row(path: Any, i: int, row: Any) -> None:
+    """A row must be what ``python -m nngrid.study.protocol`` writes: an object with the cell's
+    axes,
+    the arm, the record's fields (numbers, ``null`` or, for ``diverged``, a boolean) and a
+    history list; anything else stops the collection naming the file."""
+    fix = "delete it and rerun its job"
+    if not isinstance(row, dict):
+        raise NngridError(f"{path}: row {i} is not a JSON object; {fix}")
+    missing = [k for k in (*AXES, "arm", *_RECORD_FIELDS, "history") if k not in row]
+    if missing:
+        raise NngridError(f"{path}: row {i} lacks {missing[0]!r}; {fix}")
+    history = row["history"]
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        raise NngridError(f"{path}: row {i} has a history that is not a list of epochs; {fix}")
+    for key in _RECORD_FIELDS:
+        value = row[key]
+        if key == "diverged":
+            ok = isinstance(value, bool)
+        else:
+            ok = value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+        if not ok:
+            raise NngridError(f"{path}: row {i} has {key} = {value!r}, not a number; {fix}")
+
+
+def load_rows(paths: Iterable[str | os.PathLike[str]]) -> list[dict]:
+    """Every replica row of every job file, each with ``source`` (its file)."""
+    rows: list[dict] = []
+    for path in paths:
+        doc = _read(path)
+        for i, row in enumerate(doc["rows"]):
+            _check_row(path, i, row)
+        # the job's checksum: a value changed by hand after the job is refused, not collected
+        verify_sha256(path, doc, f"remake it with: snakemake --forcerun {path}")
+        rows.extend({**row, "source": str(path)} for row in doc["rows"])
+    return rows
+
+
+def _inf_if_none(value: Any) -> float:
+    return math.inf if value is None else float(value)
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def batches_per_epoch(n_train: Any, batch_size: Any) -> float:
+    """Optimizer steps per epoch: ``ceil(n_train / batch_size)``, 1 for the full batch
+    (``batch_size`` None or at least ``n_train``); ``NaN`` when ``n_train`` is unknown."""
+    if n_train is None or (isinstance(n_train, float) and math.isnan(n_train)):
+        return math.nan
+    n = int(n_train)
+    if batch_size in (None, "full") or int(batch_size) >= n:
+        return 1.0
+    return float(-(-n // int(batch_size)))
+
+
+def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
+    """One row per replica (see the module docstring); ``run_id`` numbers them from 0."""
+    records = []
+    for i, row in enumerate(rows):
+        config = row.get("config") or {}
+        rec: dict[str, Any] = {"run_id": i}
+        for key in AXES:
+            rec[key] = row.get(key)
+        rec["arm"] = row.get("arm")
+        for key in _CELL_FIELDS:
+            rec[key] = row.get(key)
+        for key in _RECORD_FIELDS:
+            rec[key] = row.get(key)
+        for key in ("epochs_to_target", "seconds_to_target"):  # never reached: infinitely far
+            rec[key] = _inf_if_none(rec[key])
+            if config.get("task") == "regression":  # the target is an accuracy: not measured
+                rec[key] = math.nan
+        rec["batches_per_epoch"] = batches_per_epoch(rec.get("n_train"), config.get("batch_size"))
+        rec["steps_to_target"] = rec["epochs_to_target"] * rec["batches_per_epoch"]
+        for name, value in sorted((row.get("reg_params") or {}).items()):
+            rec[f"reg_{name}"] = value
+        rec["reg_params"] = json.dumps(row.get("reg_params") or {}, sort_keys=True)
+        rec["opt_params"] = json.dumps(row.get("opt_params") or {}, sort_keys=True)
+        for key in _CONFIG_FIELDS:
+            value = config.get(key)
+            rec[key] = "-".join(map(str, value)) if isinstance(value, list | tuple) else value
+        rec["max_epochs"] = config.get("epochs")
+        rec["source"] = row.get("source")
+        records.append(rec)
+    df = pd.DataFrame.from_records(records)
+    if df.empty:
+        return df
+    for key in (
+        "train_accuracy",
+        "val_accuracy",
+        "test_accuracy",
+        "train_loss",
+        "val_loss",
+        "test_loss",
+        "best_val_accuracy",
+        "best_val_loss",
+        "seconds",
+        "seconds_per_epoch",
+        "lr",
+    ):
+        df[key] = [_num(v) for v in df[key]]
+    df["diverged"] = df["diverged"].fillna(False).astype(bool)
+    df["diverged_epoch"] = pd.array(df["diverged_epoch"], dtype="Int64")
+    for key in ("lr_on_edge", "lr_extended", "all_diverged", "selected"):
+        df[key] = df[key].fillna(False).astype(bool)
+    df["slurm_job_id"] = df["slurm_job_id"].astype("string")
+    return _drop_accuracy(df)
+
+
+def histories_table(rows: Sequence[dict]) -> pd.DataFrame:
+    """One row per replica per epoch; ``run_id`` matches :func:`runs_table`'s."""
+    cols: dict[str, list] = {k: [] for k in ["run_id", "epoch", *HISTORY_FIELDS]}
+    for i, row in enumerate(rows):
+        for entry in row.get("history") or []:
+            cols["run_id"].append(i)
+            cols["epoch"].append(entry.get("epoch"))
+            for key in HISTORY_FIELDS:
+                cols[key].append(_num(entry.get(key)))
+    hist = pd.DataFrame(cols)
+    keys = pd.DataFrame(
+        {
+            "run_id": range(len(rows)),
+            **{k: [r.get(k) for r in rows] for k in [*AXES, "arm", "seed", "lr", "diverged"]},
+        }
+    )
+    return _drop_accuracy(keys.merge(hist, on="run_id", how="right"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Summaries
+# ----------------------------------------------------------------------------------------------
+
+
+def summary_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per cell and arm (tuned, untuned): ``<metric>_{mean,std,n,ci_low,ci_high}`` and counts."""
+    runs = runs[runs["arm"].isin(["tuned", "untuned"])]
+    keys = [*AXES, "arm"]
+    out = []
+    for key, group in runs.groupby(keys, sort=False, dropna=False):
+        rec = dict(zip(keys, key, strict=True))
+        rec["lr"] = float(group["lr"].iloc[0])
+        rec["lr_on_edge"] = bool(group["lr_on_edge"].any())
+        rec["lr_extended"] = bool(group["lr_extended"].any())
+        rec["runs"] = len(group)
+        rec["diverged"] = int(group["diverged"].sum())
+        first = group["diverged_epoch"].dropna()
+        rec["diverged_epoch_min"] = int(first.min()) if len(first) else pd.NA
+        rec["reached_target"] = int(np.isfinite(group["epochs_to_target"]).sum())
+        for metric in METRICS:
+            if metric not in group:  # a regression-only table has no accuracy
+                continue
+            stats = confidence_interval(group[metric], level)
+            for name, value in stats.items():
+                rec[f"{metric}_{name}"] = value
+        rec["epochs_to_target_median"] = float(np.median(group["epochs_to_target"]))
+        rec["steps_to_target_median"] = float(np.median(group["steps_to_target"]))
+        rec["seconds_to_target_median"] = float(np.median(group["seconds_to_target"]))
+        out.append(rec)
+    df = pd.DataFrame(out)
+    if not df.empty:
+        df["diverged_epoch_min"] = df["diverged_epoch_min"].astype("Int64")
+        regression = tasks(df) == "regression"
+        if regression.any():  # the target is an accuracy: not measured (classification: kept)
+            df["reached_target"] = df["reached_target"].astype("Int64").mask(regression)
+    return _drop_accuracy(df)
+
+
+def rankings_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per study and dataset, each factor's levels ranked by tuned mean test accuracy.
+
+    Seeds are nested in cells, so the unit is the cell: each cell's tuned runs are averaged
+    over their seeds first, and a level's mean and t interval are taken over its cells (the
+    cells of the other factors), never over the pooled runs. A study with a single cell has
+    nothing to rank and is left out. Regression datasets (no accuracy) rank by test loss,
+    smallest first. Columns: study, dataset, factor, level, rank, metric, mean, std, n (cells),
+    ci_low, ci_high, diverged (runs).
+    """
+    tuned = runs[runs["arm"] == "tuned"]
+    out = []
+    for (study, dataset), data in tuned.groupby(["study", "dataset"], sort=False):
+        has_accuracy = "test_accuracy" in data and data["test_accuracy"].notna().any()
+        metric = "test_accuracy" if has_accuracy else "test_loss"
+        cells = data.groupby(AXES[2:], sort=False).agg(
+            value=(metric, lambda v: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan),
+            diverged=("diverged", "sum"),
+        )
+        if len(cells) < 2:
+            continue
+        cells = cells.reset_index()
+        for factor in ("optimizer", "activation", "regularizer"):
+            if cells[factor].nunique() < 2:
+                continue
+            recs = []
+            for level_name, group in cells.groupby(factor, sort=False):
+                stats = confidence_interval(group["value"], level)
+                recs.append(
+                    {
+                        "study": study,
+                        "dataset": dataset,
+                        "factor": factor,
+                        "level": level_name,
+                        "metric": metric,
+                        **stats,
+                        "diverged": int(group["diverged"].sum()),
+                    }
+                )
+            best_first = metric == "test_accuracy"
+            recs.sort(
+                key=lambda r: np.nan_to_num(r["mean"], nan=-np.inf if best_first else np.inf),
+                reverse=best_first,
+            )
+            for rank, rec in enumerate(recs, start=1):
+                rec["rank"] = rank
+            out += recs
+    columns = [
+        "study",
+        "dataset",
+        "factor",
+        "level",
+        "rank",
+        "metric",
+        "mean",
+        "std",
+        "n",
+        "ci_low",
+        "ci_high",
+        "diverged",
+    ]
+    return pd.DataFrame(out, columns=columns)
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing
+# ----------------------------------------------------------------------------------------------
+
+
+def collect(paths: Iterable[str | os.PathLike[str]]) -> dict[str, pd.DataFrame]:
+    """All four tables from job files: ``{"runs", "summary", "rankings", "histories"}``."""
+    rows = load_rows(paths)
+    if not rows:
+        raise NngridError("no training results to collect; give at least one job JSON file")
+    runs = runs_table(rows)
+    return {
+        "runs": runs,
+        "summary": summary_table(runs),
+        "rankings": rankings_table(runs),
+        "histories": histories_table(rows),
+    }
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write runs.{parquet,csv}, summary.{parquet,csv}, rankings.csv, histories.parquet."""
+    out = Path(out_dir)
+    plan = [
+        ("runs", "parquet"),
+        ("runs", "csv"),
+        ("summary", "parquet"),
+        ("summary", "csv"),
+        ("rankings", "csv"),
+        ("histories", "parquet"),
+    ]
+    written = []
+    for name, ext in plan:
+        df = tables[name]
+        path = out / f"{name}.{ext}"
+        if ext == "csv":
+            atomic_write(path, lambda f, df=df: df.to_csv(f, index=False))
+        else:
+            atomic_write(path, lambda f, df=df: df.to_parquet(f, index=False))
+        written.append(path)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nngrid.study.tables --runs FILE... --out-dir DIR``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m nngrid.study.tables",
+        description="Collect training job JSON files into tables.",
+    )
+    parser.add_argument("--runs", nargs="+", required=True, help="job JSON files (globs allowed)")
+    parser.add_argument("--out-dir", required=True, help="folder for the tables")
+    args = parser.parse_args(argv)
+    try:
+        paths: list[str] = []
+        for pattern in args.runs:
+            matches = sorted(glob.glob(pattern, recursive=True))
+            paths += matches if matches else [pattern]
+        written = write_tables(collect(paths), args.out_dir)
+    except NngridError as exc:
+        print(f"nngrid: error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -908,8 +908,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from nngrid.io import write_text
 
+        from nngrid.study.integrity import write_claims_stamp
+
         table = claims_table(load_inputs(args.runs, args.summary, args.experiments))
         write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
+        # the stamp the report and figures verify it by (derived, never edited)
+        inputs = [p for p in (args.runs, args.summary, *args.experiments) if p is not None]
+        write_claims_stamp(args.out, inputs)
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)
         return 2

@@ -30,8 +30,13 @@ Command line (NumPy only; writes the job's JSON atomically)::
 
     python -m nngrid.protocol --data results/data/moons.npz --spec spec.json --output out.json
 
-``--spec`` takes a JSON file or, when the text starts with ``{``, the JSON itself. The job prints
-one line per finished cell to stderr (the job's log), so a running job shows its progress.
+``--spec`` takes a JSON file or, when the text starts with ``{``, the JSON itself;
+``--spec-sha256`` (the workflow passes its rule's) refuses a spec file edited or truncated since.
+The dataset must match the sha256 of its ``.json`` (and, when the spec names its ``data``, have
+been made from that spec). The result names its spec digest, the dataset's sha256 and the
+plugins loaded (:func:`nngrid.study.integrity.job_stamp`). SIGTERM and SIGHUP end the job
+without a result (exit 143 / 129). The job prints one line per finished cell to stderr (the
+job's log), so a running job shows its progress.
 """
 
 from __future__ import annotations
@@ -392,14 +397,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spec", required=True, help="job spec: a JSON file or inline JSON")
     parser.add_argument("--output", required=True, help="JSON file to write (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--spec-sha256",
+        default=None,
+        help="the digest the spec must have (the workflow passes its rule's); a spec file that "
+        "differs is refused",
+    )
     args = parser.parse_args(argv)
+    from nngrid.study.integrity import stop_on_signals
+
+    stop_on_signals()
     try:
         from nngrid.io import write_json
         from nngrid.plugins import load_plugins
+        from nngrid.study.integrity import check_job_data, job_stamp, read_job_spec
 
         load_plugins()
 
-        spec = read_spec(args.spec)
+        spec = read_job_spec(args.spec, args.spec_sha256)
+        data_sha256 = check_job_data(args.data, spec)
         data = load_job_data(args.data, spec)
 
         def progress(msg: str) -> None:
@@ -412,7 +428,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             row["slurm_job_id"] = job_id
         write_json(
             args.output,
-            {"spec": spec, "seconds": seconds, "slurm_job_id": job_id, "rows": rows},
+            {
+                "spec": spec,
+                "seconds": seconds,
+                "slurm_job_id": job_id,
+                "rows": rows,
+                # what the result stands for: the collection compares it with the job's spec
+                **job_stamp(spec, data_sha256),
+            },
             checksum=True,  # nngrid.tables refuses the file if anything in it changes later
         )
     except NngridError as exc:

@@ -97,7 +97,13 @@ def write_caption(path: str | Path, computed: str, description: str = "") -> Pat
     """Write ``description`` (static rst) followed by the ``computed`` findings to ``path``."""
     from nngrid.io import write_text
 
-    text = (description.strip() + "\n\n" if description.strip() else "") + computed.strip() + "\n"
+    from nngrid.study.integrity import safe_caption
+
+    # Snakemake renders a caption as a Jinja template, then as rst: the computed part (which
+    # holds labels and table text) is made inert for both
+    text = (description.strip() + "\n\n" if description.strip() else "") + safe_caption(
+        computed.strip()
+    )
     return write_text(path, text)
 
 
@@ -737,7 +743,9 @@ def landing_page(
         ".. raw:: html\n\n" + _indent(_REPORT_STYLE + _TABLE_STYLE + "\n" + table),
         "The protocol\n------------\n\n" + protocol_summary(config),
     ]
-    return "{% raw %}\n" + "\n\n".join(parts) + "\n\n{% endraw %}\n"
+    from nngrid.study.integrity import inert_template
+
+    return inert_template("\n\n".join(parts) + "\n")
 
 
 def _indent(text: str) -> str:
@@ -755,7 +763,9 @@ def write_landing(
     """Write the landing page (rst) and the stand-alone claims table (HTML)."""
     from nngrid.io import write_text
 
-    claims = pd.read_csv(claims_csv)
+    from nngrid.study.integrity import read_claims
+
+    claims = read_claims(claims_csv)  # derived, never trusted: verified against its stamp
     links = {Path(f).stem: str(f) for f in figures}
     text = landing_page(claims, Path(description).read_text(), config, links)
     write_text(page, text)

@@ -34,8 +34,13 @@ rule tables:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        # each result must carry its job's spec digest (no copy, no orphan, no other config's)
+        expected=[spec_digest(json.loads(t)) for t in SPECS.values()],
+        code=source_hash(source_closure("nngrid.tables")),
     shell:
-        "python -m nngrid.tables --runs {input} --out-dir results/tables 2> {log}"
+        "python -m nngrid.tables --runs {input} --expect-specs {params.expected} "
+        "--out-dir results/tables 2> {log}"
 
 
 # The lesson's claims (nngrid.claims): each decided once, from the tables and the experiment
@@ -53,6 +58,7 @@ rule claims:
         experiments=CLAIM_EXPERIMENTS,
     output:
         "results/tables/claims.csv",
+        "results/tables/claims.stamp.json",
     log:
         "logs/report/claims.log",
     conda:
@@ -62,7 +68,7 @@ rule claims:
         mem_mb=1000,
         runtime=5,
     params:
-        code=source_hash([Path(nngrid.__file__).parent / "claims.py"]),
+        code=source_hash(source_closure("nngrid.claims")),
     shell:
         "python -m nngrid.claims --runs {input.runs} --summary {input.summary} "
-        "--experiments {input.experiments} --out {output} 2> {log}"
+        "--experiments {input.experiments} --out {output[0]} 2> {log}"

@@ -18,6 +18,7 @@ import yaml
 
 import nngrid
 from nngrid.errors import NngridError
+from nngrid.study.integrity import remove_stale_specs, source_closure, spec_digest
 
 # ---------------------------------------------------------------------------------------------
 # Config validation: one clear line naming the key, the bad value and the valid choices.
@@ -659,12 +660,24 @@ def job_spec(cfg, study, dataset, optimizer):
         "seeds": seeds,
         "tuning": dict(cfg.get("tuning", {})),
         "training": training,
+        # the dataset the job must read (checked against results/data/<label>.json)
+        "data": dataset_spec(dataset, cfg),
     }
 
 
 def spec_param(wildcards):
     """The job spec as canonical JSON text (a `params:` value: a change reruns the job)."""
     return canonical(
+        job_spec(config, wildcards.study, wildcards.dataset, wildcards.optimizer)
+    )
+
+
+def spec_sha256(wildcards):
+    """The digest of the job's spec (nngrid.study.integrity.spec_digest): the job refuses a
+    spec file without it, the collection a result without it."""
+    from nngrid.study.integrity import spec_digest
+
+    return spec_digest(
         job_spec(config, wildcards.study, wildcards.dataset, wildcards.optimizer)
     )
 
@@ -900,6 +913,7 @@ def architecture_spec(cfg, study, dataset, architecture, optimizer):
             "dtype": training.get("dtype", "float32"),
             **options,
         },
+        "data": dataset_spec(dataset, cfg),
     }
 
 
@@ -913,6 +927,20 @@ def architecture_spec_param(wildcards):
             wildcards.optimizer,
         )
     )
+
+
+def architecture_spec_sha256(wildcards):
+    from nngrid.study.integrity import spec_digest
+
+    return spec_digest(json.loads(architecture_spec_param(wildcards)))
+
+
+def expected_specs(pattern, jobs, spec):
+    """`{path: spec text}` of every job of the DataFrame `jobs` (`pattern` formatted with a
+    row gives the path, `spec(row)` the spec)."""
+    return {
+        pattern.format(**row): canonical(spec(row)) for row in jobs.to_dict("records")
+    }
 
 
 def architecture_runtime(wildcards):

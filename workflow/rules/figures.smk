@@ -5,7 +5,7 @@
 
 FIGURE_CODE = source_hash(
     list((Path(nngrid.__file__).parent / "figures").glob("*.py"))
-    + [Path(nngrid.__file__).parent / "report.py"]
+    + source_closure("nngrid.figures.make", "nngrid.report")
 )
 # Captions are rule outputs (results/figures/*.rst); report() resolves a caption's path from
 # this file's folder, hence "../../results/figures/". One label

@@ -1,0 +1,447 @@
+"""Results trusted by their content, never by where they lie; derived tables verified.
+
+Every consumer checks what it reads against what it expects, each refusal one ``NngridError``
+naming the file and the fix:
+
+* **Job specs.** A job's spec is known to the workflow (its rule's params); its digest
+  (:func:`spec_digest`, sha256 of the canonical JSON) is what every later step compares with. At
+  workflow load, :func:`remove_stale_specs` deletes a spec file whose text differs from the
+  config's (edited, truncated, or left over from another config with ``.snakemake`` gone), so
+  its rule writes it again and its job reruns; the training job itself refuses a spec file whose
+  digest differs from the one its rule passes (:func:`read_job_spec`).
+* **Datasets.** A job refuses a dataset whose content hash differs from its ``.json`` (a swapped
+  ``.npz``) or whose ``.json`` was made from another dataset spec than the job's
+  (:func:`check_job_data`).
+* **Results.** A job's result names what it stands for (:func:`job_stamp`: the spec digest, the
+  dataset's content hash and the plugins loaded); the collection refuses a result that is a
+  symbolic link, whose stamp does not match its embedded spec, whose spec digest is not the one
+  the workflow expects at that path (a copy of another job's result, an orphan of an earlier run
+  renamed over a newer one, a result of another config), or that repeats another input
+  (:func:`check_results`).
+* **claims.csv.** Written with a stamp (:func:`write_claims_stamp`: the file's sha256 and the
+  sha256 of every input it was derived from); :func:`read_claims` refuses a claims table that
+  differs from its stamp, whose inputs changed since, or one of whose verdicts contradicts its
+  own interval, threshold and direction.
+* **Captions.** :func:`safe_caption` makes generated caption text inert for Jinja (Snakemake
+  renders every caption as a template) and for reStructuredText (no directive can start a line).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from nngrid.errors import NngridError
+from nngrid.io import payload_sha256, read_json, write_json
+
+__all__ = [
+    "STAMP_KEYS",
+    "check_architecture_results",
+    "check_job_data",
+    "check_results",
+    "claims_stamp_path",
+    "file_sha256",
+    "inert_template",
+    "job_stamp",
+    "read_claims",
+    "read_job_spec",
+    "remove_stale_specs",
+    "safe_caption",
+    "source_closure",
+    "spec_digest",
+    "stamp_architecture_result",
+    "stop_on_signals",
+    "verify_claims",
+    "write_claims_stamp",
+]
+
+#: The keys a job's result carries beside its rows (see :func:`job_stamp`).
+STAMP_KEYS = ("spec_sha256", "data_sha256", "plugins")
+
+
+def spec_digest(spec: Any) -> str:
+    """sha256 of ``spec`` as canonical JSON (sorted keys, no spaces): the spec's identity."""
+    return payload_sha256(spec)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- code
+
+
+def source_closure(*modules: str) -> list[Path]:
+    """The source files of nngrid modules ``modules`` (dotted names) and of every nngrid
+    module they import, transitively (imports inside functions included): the code a rule
+    runs, for its code hash. Read from the sources (``ast``), nothing is imported."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]  # src/nngrid
+
+    def path_of(name: str) -> Path | None:
+        parts = name.split(".")[1:]
+        candidates = [root.joinpath(*parts, "__init__.py")]
+        if parts:
+            candidates.insert(0, root.joinpath(*parts[:-1], parts[-1] + ".py"))
+        return next((c for c in candidates if c.is_file()), None)
+
+    seen: dict[str, Path] = {}
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        if name in seen or not (name == "nngrid" or name.startswith("nngrid.")):
+            continue
+        path = path_of(name)
+        if path is None:
+            continue
+        seen[name] = path
+        parts = name.split(".")
+        package = parts if path.name == "__init__.py" else parts[:-1]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+                todo.append(base)
+                todo += [f"{base}.{alias.name}" for alias in node.names]
+        for i in range(1, len(parts)):  # a package's __init__ runs first
+            todo.append(".".join(parts[:i]))
+    return sorted(set(seen.values()))
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def remove_stale_specs(expected: Mapping[str, str], log: Any = None) -> list[str]:
+    """Delete every spec file of ``expected`` (path -> the text its rule writes, without the
+    newline) whose content is not that text; return the deleted paths.
+
+    Called when the workflow loads: the spec's rule then writes it again and its job reruns, so
+    an edited or truncated spec file never trains and never fails forever, and results made
+    under another config (``.snakemake`` missing, so no params to compare) are remade.
+    """
+    import sys
+
+    removed = []
+    for path, text in expected.items():
+        try:
+            current = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError):
+            current = None
+        if current is not None and current.rstrip("\n") == text:
+            continue
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            raise NngridError(
+                f"{path} differs from the spec the config gives and cannot be removed "
+                f"({exc.strerror}); delete it by hand"
+            ) from None
+        removed.append(path)
+        print(
+            f"nngrid: {path} differed from the spec the config gives (edited, truncated or "
+            "from another config); removed it, so its rule writes it again and its job reruns",
+            file=log or sys.stderr,
+        )
+    return removed
+
+
+def read_job_spec(text: str, expected_sha256: str | None = None) -> dict:
+    """A job spec from a JSON file (or inline JSON), refused when its digest is not
+    ``expected_sha256`` (the digest of the spec the job's rule holds)."""
+    from nngrid.protocol import read_spec
+
+    fix = (
+        "it was edited or truncated after its rule wrote it; rerun snakemake, which removes it "
+        "and writes it again from the config"
+    )
+    try:
+        spec = read_spec(text)
+    except NngridError as exc:
+        if expected_sha256 is None:
+            raise
+        raise NngridError(f"{exc}; {fix}") from None
+    if not isinstance(spec, dict):
+        raise NngridError(f"job spec {text[:60]!r} is not a JSON object; {fix}")
+    if expected_sha256 is not None and spec_digest(spec) != expected_sha256:
+        raise NngridError(
+            f"{text[:200]} differs from the spec its rule holds (sha256 "
+            f"{spec_digest(spec)[:12]}..., expected {expected_sha256[:12]}...); {fix}"
+        )
+    return spec
+
+
+def check_job_data(path: str | os.PathLike[str], spec: Mapping[str, Any]) -> str | None:
+    """The content hash of dataset ``path``, checked against its ``.json`` beside it.
+
+    Refused: arrays whose hash differs from the ``.json``'s ``sha256`` (a swapped or altered
+    ``.npz``), and a ``.json`` made from another dataset spec than the job's ``data`` entry (a
+    swapped pair). Returns ``None`` for a dataset without a ``.json`` given by hand outside the
+    workflow (a spec without ``data``); a workflow job's dataset must have one.
+    """
+    from nngrid.datasets import content_hash
+    from nngrid.io import load_npz
+
+    info_path = Path(path).with_suffix(".json")
+    wanted = spec.get("data") if isinstance(spec, Mapping) else None
+    fix = f"delete {path} and {info_path} and rerun snakemake, which makes them again"
+    if not info_path.exists():
+        if wanted is None:
+            return None
+        raise NngridError(f"{info_path} (the metadata of {path}) is missing; {fix}")
+    info = read_json(info_path)
+    if not isinstance(info, dict) or not isinstance(info.get("sha256"), str):
+        raise NngridError(f"{info_path} holds no sha256 of its dataset; {fix}")
+    if wanted is not None and info.get("spec") != wanted:
+        raise NngridError(
+            f"{info_path} describes another dataset than this job's (spec {info.get('spec')!r}, "
+            f"expected {dict(wanted)!r}); {fix}"
+        )
+    digest = content_hash(load_npz(path))
+    if digest != info["sha256"]:
+        raise NngridError(
+            f"{path} does not match the sha256 in {info_path} (replaced or altered after it "
+            f"was made); {fix}"
+        )
+    return digest
+
+
+def job_stamp(spec: Any, data_sha256: str | None) -> dict[str, Any]:
+    """What a job's result names beside its rows: the spec's digest, the dataset's content
+    hash and the plugins loaded (module, file, sha256)."""
+    from nngrid.plugins import loaded_plugins
+
+    return {
+        "spec_sha256": spec_digest(spec),
+        "data_sha256": data_sha256,
+        "plugins": loaded_plugins(),
+    }
+
+
+def stop_on_signals() -> None:
+    """Make SIGTERM and SIGHUP end this process through ``SystemExit(128 + signal)``, so
+    ``finally`` blocks run (an atomic write removes its temporary file) and no result is
+    written; children started with ``subprocess`` see their own signal from the group."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(sig, stop)
+        except (ValueError, OSError):  # not the main thread
+            pass
+
+
+# --------------------------------------------------------------------------- results
+
+
+def check_results(
+    paths: Sequence[str | os.PathLike[str]],
+    docs: Sequence[Mapping[str, Any]],
+    expected: Sequence[str] | None = None,
+) -> None:
+    """Refuse results that do not stand for the job they are taken for (module docstring).
+
+    ``docs`` are the parsed (checksum-verified) results of ``paths``; ``expected`` the spec
+    digest the workflow expects of each path, in the same order (``None``: no expectation,
+    only the results' own consistency and uniqueness are checked).
+    """
+    if expected is not None and len(expected) != len(paths):
+        raise NngridError(
+            f"{len(paths)} results but {len(expected)} expected spec digests; give one per result"
+        )
+    seen: dict[str, str] = {}
+    for i, (path, doc) in enumerate(zip(paths, docs, strict=True)):
+        fix = f"remake it with: snakemake --forcerun {path}"
+        if os.path.islink(path):
+            raise NngridError(
+                f"{path} is a symbolic link to {os.readlink(path)}, not its job's own result; "
+                f"delete it and {fix.replace('remake it with: ', 'run: ')}"
+            )
+        stamped = doc.get("spec_sha256")
+        if not isinstance(stamped, str) or "spec" not in doc:
+            raise NngridError(
+                f"{path} names no spec digest (made by hand or by an older nngrid); {fix}"
+            )
+        if spec_digest(doc["spec"]) != stamped:
+            raise NngridError(f"{path}: its spec does not match its spec digest; {fix}")
+        if expected is not None and stamped != expected[i]:
+            raise NngridError(
+                f"{path} was made from another spec than the config gives for this job (a copy "
+                "of another job's result, an orphan of an earlier run, or a result of another "
+                f"config); {fix}"
+            )
+        if stamped in seen:
+            raise NngridError(
+                f"{path} is the result of the same job as {seen[stamped]} (a copy); {fix}"
+            )
+        seen[stamped] = str(path)
+
+
+#: The lists of an architectures job's result its stamp covers.
+_ARCH_PAYLOAD = ("records", "curves", "grad_time")
+
+
+def stamp_architecture_result(result: dict, spec: Any, data_sha256: str | None) -> dict:
+    """``result`` with a ``job`` entry (a list of one object, as results store lists): the
+    :func:`job_stamp` and the sha256 of its record lists (an .npz carries no checksum)."""
+    payload = {k: result.get(k, []) for k in _ARCH_PAYLOAD}
+    stamp = {**job_stamp(spec, data_sha256), "spec": spec, "sha256": payload_sha256(payload)}
+    return {**result, "job": [stamp]}
+
+
+def check_architecture_results(
+    paths: Sequence[str | os.PathLike[str]],
+    results: Sequence[Mapping[str, Any]],
+    expected: Sequence[str] | None = None,
+) -> None:
+    """:func:`check_results` for the architectures jobs' .npz results, after checking each one's
+    records against the sha256 of its stamp."""
+    docs = []
+    for path, res in zip(paths, results, strict=True):
+        fix = f"remake it with: snakemake --forcerun {path}"
+        job = res.get("job")
+        if not (isinstance(job, list) and len(job) == 1 and isinstance(job[0], dict)):
+            raise NngridError(f"{path} names no job (made by hand or by an older nngrid); {fix}")
+        payload = {k: res.get(k, []) for k in _ARCH_PAYLOAD}
+        if payload_sha256(payload) != job[0].get("sha256"):
+            raise NngridError(
+                f"{path} does not match its sha256 checksum (changed after its job wrote it: "
+                f"edited by hand or damaged); {fix}"
+            )
+        docs.append(job[0])
+    check_results(paths, docs, expected)
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def claims_stamp_path(claims: str | os.PathLike[str]) -> Path:
+    """``claims.csv`` -> ``claims.stamp.json`` beside it."""
+    p = Path(claims)
+    return p.with_name(p.stem + ".stamp.json")
+
+
+def write_claims_stamp(claims: str | os.PathLike[str], inputs: Iterable[str | os.PathLike]) -> Path:
+    """Write the stamp of ``claims`` (a claims.csv just written): its sha256 and every input's."""
+    return write_json(
+        claims_stamp_path(claims),
+        {
+            "claims_sha256": file_sha256(claims),
+            "inputs": {str(p): file_sha256(p) for p in inputs},
+        },
+        checksum=True,
+    )
+
+
+def _decide(lo: float, hi: float, threshold: float, direction: str) -> str:
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi or not math.isfinite(threshold):
+        return "inconclusive"
+    above, below = lo > threshold, hi < threshold
+    if direction == "<":
+        above, below = below, above
+    return "supported" if above else "contradicted" if below else "inconclusive"
+
+
+def verify_claims(claims: Any, source: str | os.PathLike[str] = "claims.csv") -> Any:
+    """Refuse a claims table one of whose verdicts is not what its own interval, threshold and
+    direction give (the rule of nngrid.claims.decide), or whose value lies outside its interval;
+    return the table."""
+    fix = "remake it with: snakemake --forcerun claims"
+    for i, row in enumerate(claims.to_dict("records")):
+        verdict = str(row.get("verdict"))
+        direction = str(row.get("direction") or "")
+        try:
+            lo, hi, thr, value = (
+                float(row.get(k)) for k in ("ci_low", "ci_high", "threshold", "value")
+            )
+        except (TypeError, ValueError):
+            raise NngridError(f"{source}: row {i + 1} holds a number that is not one; {fix}")
+        if direction not in (">", "<"):
+            raise NngridError(
+                f"{source}: row {i + 1} ({row.get('claim_id')}) has direction {direction!r}, "
+                f"not '>' or '<'; {fix}"
+            )
+        want = _decide(lo, hi, thr, direction)
+        if verdict != want:
+            raise NngridError(
+                f"{source}: claim {row.get('claim_id')} says {verdict!r} but its interval "
+                f"[{lo:g}, {hi:g}] against {direction} {thr:g} gives {want!r}; {fix}"
+            )
+        if math.isfinite(value) and math.isfinite(lo) and math.isfinite(hi):
+            slack = 1e-5 * max(1.0, abs(lo), abs(hi))  # the csv keeps 6 significant digits
+            if not lo - slack <= value <= hi + slack:
+                raise NngridError(
+                    f"{source}: claim {row.get('claim_id')} has value {value:g} outside its "
+                    f"interval [{lo:g}, {hi:g}]; {fix}"
+                )
+    return claims
+
+
+def read_claims(path: str | os.PathLike[str]) -> Any:
+    """claims.csv, verified: against its stamp (the file unchanged since nngrid.claims wrote
+    it, every input unchanged since), then each verdict against its own numbers."""
+    import pandas as pd
+
+    from nngrid.io import verify_sha256
+
+    fix = "remake it with: snakemake --forcerun claims"
+    stamp_path = claims_stamp_path(path)
+    if not stamp_path.exists():
+        raise NngridError(f"{path} has no stamp {stamp_path} (not written by nngrid.claims); {fix}")
+    stamp = verify_sha256(stamp_path, read_json(stamp_path), fix)
+    if file_sha256(path) != stamp.get("claims_sha256"):
+        raise NngridError(
+            f"{path} differs from what nngrid.claims wrote (edited by hand?); it is derived, "
+            f"never edited: {fix}"
+        )
+    for src, digest in (stamp.get("inputs") or {}).items():
+        if not Path(src).exists() or file_sha256(src) != digest:
+            raise NngridError(
+                f"{path} was derived from another {src} than the one there now (stale); {fix}"
+            )
+    return verify_claims(pd.read_csv(path), path)
+
+
+# --------------------------------------------------------------------------- captions
+
+_JINJA = re.compile(r"\{[{%#]|[}%#]\}")
+
+
+def safe_caption(text: str) -> str:
+    """``text`` (generated rst) made inert: no line can start an rst directive, comment or
+    substitution definition (``..``), and the whole is wrapped in ``{% raw %}`` with every Jinja
+    delimiter inside broken by a backslash (which rst drops), so Snakemake's Jinja pass never
+    evaluates it and docutils never passes raw HTML through."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(".."):
+            line = line[: len(line) - len(stripped)] + "\\" + stripped
+        lines.append(line)
+    body = _JINJA.sub(lambda m: m.group(0)[0] + "\\" + m.group(0)[1], "\n".join(lines))
+    return "{% raw %}\n" + body + "\n{% endraw %}\n"
+
+
+def inert_template(text: str) -> str:
+    """``text`` wrapped in ``{% raw %}`` for Snakemake's Jinja pass, any ``endraw`` inside
+    broken so that nothing in it can close the raw block (for text that must keep its rst
+    directives, such as the landing page's HTML table)."""
+    return "{% raw %}\n" + re.sub("endraw", "end_raw", text) + "\n{% endraw %}\n"

@@ -69,6 +69,11 @@ localrules:
     claims,
 
 
+# SIGTERM and SIGHUP stop the whole run, its jobs included, as SIGINT does (a rerun resumes).
+onstart:
+    stop_run_on_signals()
+
+
 rule all:
     default_target: True
     input:

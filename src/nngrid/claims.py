@@ -535,6 +535,21 @@ def grid_cells(summary: pd.DataFrame) -> pd.DataFrame:
     return df[sizes > 1].set_index([*keys, "optimizer"])
 
 
+def _target_not_measured(inputs: Mapping[str, Any]) -> bool:
+    """True when the grid ran without a target accuracy (``training.target_accuracy: null``):
+    every run "never" reached a target nobody set, which measures nothing."""
+    runs = inputs["grid"].get("runs")
+    return (
+        runs is not None
+        and "target_accuracy" in runs
+        and bool(runs["target_accuracy"].isna().all())
+        and not np.isfinite(runs["epochs_to_target"].astype(float)).any()
+    )
+
+
+NOT_MEASURED = "time to target not measured (training.target_accuracy is null)"
+
+
 def _steps(inputs: Mapping[str, Any]) -> pd.DataFrame:
     """Median steps to target per cell (rows) and optimizer (columns); inf = never."""
     cells = grid_cells(inputs["grid"]["summary"])
@@ -549,6 +564,8 @@ def _win_score(mine: pd.Series, other: pd.Series) -> np.ndarray:
 
 def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
     def faster(inputs: Mapping[str, Any]):
+        if _target_not_measured(inputs):
+            return math.nan, math.nan, math.nan, NOT_MEASURED
         steps = _steps(inputs)
         if optimizer not in steps or "sgd" not in steps:
             return math.nan, math.nan, math.nan, f"{optimizer} or sgd is not in the grid"
@@ -578,6 +595,8 @@ def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
 def adam_fast(inputs: Mapping[str, Any]):
     """Per cell: the share of other optimizers Adam beats in steps to target minus the share
     that beat it; mean over cells, cells resampled."""
+    if _target_not_measured(inputs):
+        return math.nan, math.nan, math.nan, NOT_MEASURED
     steps = _steps(inputs)
     if "adam" not in steps or steps.shape[1] < 2:
         return math.nan, math.nan, math.nan, "adam and at least one other optimizer are needed"

@@ -473,12 +473,40 @@ def build(
         "X_test": X_test,
         "y_test": y_test,
     }
-    splits = standardize(splits)
+    with np.errstate(all="ignore"):  # huge values overflow here: refused just below
+        splits = standardize(splits)
     ydtype = np.int64 if stratify else np.float64
-    return {
+    out = {
         k: np.ascontiguousarray(splits[k], dtype=np.float64 if k[0] == "X" else ydtype)
         for k in SPLIT_NAMES
     }
+    if not all(np.all(np.isfinite(v)) for v in out.values()):
+        raise NonFiniteData(_non_finite(name, seed, val_fraction, test_fraction, params))
+    return out
+
+
+class NonFiniteData(NngridError):
+    """Dataset parameters that make the data NaN or infinite."""
+
+
+def _non_finite(name: str, seed: int, val: float, test: float, params: dict) -> str:
+    """The message for parameters that make dataset ``name`` non-finite, naming the parameter
+    that does it (the first whose default makes the data finite again), else all of them."""
+    culprits = []
+    for key in params:
+        trial = {k: v for k, v in params.items() if k != key}
+        try:
+            with np.errstate(all="ignore"):
+                build(name, seed=seed, val_fraction=val, test_fraction=test, **trial)
+        except NngridError:
+            continue
+        culprits.append(key)
+    keys = culprits[:1] or list(params)
+    shown = ", ".join(f"{k} = {params[k]!r}" for k in keys) or "its default parameters"
+    return (
+        f"dataset {name!r} with {shown} has NaN or infinite values; give "
+        + (f"a smaller {keys[0]}" if len(keys) == 1 else "smaller parameters")
+    )
 
 
 # --------------------------------------------------------------------------- metadata
@@ -550,7 +578,7 @@ def check_dtype_range(splits: dict[str, np.ndarray], dtype: str, source: Any) ->
     top = float(np.finfo(dt).max)
     for name in sorted(splits):
         a = np.asarray(splits[name])
-        if a.dtype.kind != "f" or a.size == 0 or np.finfo(a.dtype).max <= top:
+        if a.dtype.kind != "f" or a.size == 0 or float(np.finfo(a.dtype).max) <= top:
             continue
         biggest = float(np.max(np.abs(a)))
         if biggest > top:

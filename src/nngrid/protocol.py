@@ -441,6 +441,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)
         return 2
+    except SystemExit as exc:
+        from nngrid.study.integrity import Stopped
+
+        if isinstance(exc, Stopped):
+            raise
+        print(
+            f"nngrid: error: a component called sys.exit({exc.code!r}) during the job (a "
+            f"plugin?); no result was written to {args.output}; fix or leave out the plugin",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

@@ -405,6 +405,15 @@ def lr_caption(runs: pd.DataFrame) -> str:
 def time_to_target_caption(runs: pd.DataFrame) -> str:
     """Which optimizer reached the target in the fewest optimizer steps (median), per dataset."""
     tuned = runs[runs["arm"] == "tuned"].copy()
+    if (
+        "target_accuracy" in tuned
+        and tuned["target_accuracy"].isna().all()
+        and not np.isfinite(tuned["steps_to_target"]).any()
+    ):
+        return (
+            "Time to target was not measured: the study sets no target accuracy "
+            "(training.target_accuracy is null)."
+        )
     tuned["label"] = panel_label(tuned)
     lines = []
     target = tuned["target_accuracy"].dropna()

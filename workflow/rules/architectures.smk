@@ -22,6 +22,9 @@ ARCH_SPECS = expected_specs(
     ARCH_SPEC, architecture_jobs(config), lambda row: architecture_spec(config, **row)
 )
 remove_stale_specs(ARCH_SPECS)
+remove_stale_results(
+    dict(zip(ARCH_RUNS, map(spec_sha256_of, ARCH_SPECS.values()))), [ARCH_RESULT]
+)
 
 
 rule architecture_spec:
@@ -83,7 +86,7 @@ rule architectures_merge:
         runtime=5,
     params:
         # each job's result must carry its job's spec digest (no copy, no orphan)
-        expected=[spec_digest(json.loads(t)) for t in ARCH_SPECS.values()],
+        expected=[spec_sha256_of(t) for t in ARCH_SPECS.values()],
         code=source_hash(source_closure("nngrid.experiments.architectures")),
     shell:
         "python -m nngrid.experiments.architectures --merge {input} "

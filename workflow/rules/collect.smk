@@ -5,6 +5,9 @@
 # (with the default profile's rerun-triggers a missing input alone reruns nothing). A run that
 # asks for the tables alone is told in one line which results are missing.
 FINAL_TARGETS += RUNS
+# A result that is not its job's (another config's, an orphan's, a copy) is removed now and
+# remade, and the tables with it (nngrid.study.integrity: results trusted by their content).
+remove_stale_results(dict(zip(RUNS, map(spec_sha256_of, SPECS.values()))), TABLES)
 warn_missing_results(RUNS, "results/tables/runs.parquet")
 
 
@@ -36,7 +39,7 @@ rule tables:
         runtime=10,
     params:
         # each result must carry its job's spec digest (no copy, no orphan, no other config's)
-        expected=[spec_digest(json.loads(t)) for t in SPECS.values()],
+        expected=[spec_sha256_of(t) for t in SPECS.values()],
         code=source_hash(source_closure("nngrid.tables")),
     shell:
         "python -m nngrid.tables --runs {input} --expect-specs {params.expected} "

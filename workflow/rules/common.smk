@@ -18,7 +18,17 @@ import yaml
 
 import nngrid
 from nngrid.errors import NngridError
-from nngrid.study.integrity import remove_stale_specs, source_closure, spec_digest
+from nngrid.study.integrity import (
+    MAX_JOB_MINUTES,
+    SECONDS_PER_REPLICA_EPOCH_EXAMPLE,
+    check_dataset_finite,
+    check_labels,
+    remove_stale_results,
+    remove_stale_specs,
+    source_closure,
+    spec_digest,
+    stop_run_on_signals,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Config validation: one clear line naming the key, the bad value and the valid choices.
@@ -124,6 +134,11 @@ def explain(error):
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
         return f"{subject} has the wrong type; it must be a(n) {want}"
+    if kind == "maxLength":
+        return (
+            f"{key}: name {_short(value)} is longer than {error.validator_value} characters; "
+            "give a shorter name"
+        )
     if kind == "pattern":
         return (
             f"{key}: name {_short(value)} is not valid; use lower_snake_case letters, digits "
@@ -225,6 +240,7 @@ def check_config(cfg, schema_path):
             spec.get("kind", label),
             spec.get("params"),
         )
+        check_dataset_finite(f"datasets.{label}.params", dataset_spec(label, cfg))
     for label, spec in cfg["regularizers"].items():
         kind = spec.get("kind", label)
         if kind not in registry("regularizers"):
@@ -371,6 +387,7 @@ def _check_experiments(cfg):
     from nngrid import experiments
 
     section = cfg.get("experiments") or {}
+    check_labels(section, "experiments")  # cures, datasets ...: names, never markup
     seed = section.get("seed", 0)
     registries = {
         "activation": "activations",
@@ -485,8 +502,6 @@ def _check_registered(where, value, kind):
 #: Features and classes of the dataset kinds that fix them; the others read `n_features` and
 #: `n_classes` from their params (defaults 2 features, 10 classes: an upper bound).
 SHIPPED_SHAPES = {"digits": (64, 10), "mnist1d": (40, 10)}
-#: Longest estimated training job accepted (minutes of CPU on this machine's measured speed).
-MAX_JOB_MINUTES = 7 * 24 * 60
 
 
 def _machine_memory():
@@ -673,13 +688,13 @@ def spec_param(wildcards):
 
 
 def spec_sha256(wildcards):
-    """The digest of the job's spec (nngrid.study.integrity.spec_digest): the job refuses a
-    spec file without it, the collection a result without it."""
+    """The first 16 hex digits of the job's spec digest (nngrid.study.integrity.spec_digest):
+    the job refuses a spec file without it (the collection compares the whole digest)."""
     from nngrid.study.integrity import spec_digest
 
     return spec_digest(
         job_spec(config, wildcards.study, wildcards.dataset, wildcards.optimizer)
-    )
+    )[:16]
 
 
 def dataset_spec(label, cfg=None):
@@ -794,9 +809,9 @@ TABLES = [
 ]
 
 
-#: CPU seconds per replica, epoch and training example for hidden widths up to 64, measured on
-#: this machine (docs/BENCHMARKS.md); wider layers cost (width / 64)^2 times more.
-SECONDS_PER_REPLICA_EPOCH_EXAMPLE = 1.2e-6
+# CPU seconds per replica, epoch and training example (SECONDS_PER_REPLICA_EPOCH_EXAMPLE) and
+# the longest job accepted (MAX_JOB_MINUTES) live in nngrid.study.integrity: `nngrid train`
+# refuses its --epochs by the same estimate.
 #: Dataset sizes of the kinds without an `n_samples` parameter.
 SHIPPED_SIZES = {"digits": 1797, "mnist1d": 4000}
 
@@ -932,7 +947,12 @@ def architecture_spec_param(wildcards):
 def architecture_spec_sha256(wildcards):
     from nngrid.study.integrity import spec_digest
 
-    return spec_digest(json.loads(architecture_spec_param(wildcards)))
+    return spec_digest(json.loads(architecture_spec_param(wildcards)))[:16]
+
+
+def spec_sha256_of(text):
+    """The spec digest of a spec's canonical text."""
+    return spec_digest(json.loads(text))
 
 
 def expected_specs(pattern, jobs, spec):

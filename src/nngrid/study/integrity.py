@@ -29,6 +29,7 @@ naming the file and the fix:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import re
@@ -40,22 +41,32 @@ from nngrid.errors import NngridError
 from nngrid.io import payload_sha256, read_json, write_json
 
 __all__ = [
+    "MAX_JOB_MINUTES",
+    "SECONDS_PER_REPLICA_EPOCH_EXAMPLE",
+    "check_finite_arrays",
+    "training_minutes",
     "STAMP_KEYS",
+    "Stopped",
     "check_architecture_results",
+    "check_dataset_finite",
     "check_job_data",
+    "check_labels",
     "check_results",
     "claims_stamp_path",
     "file_sha256",
+    "inspecting",
     "inert_template",
     "job_stamp",
     "read_claims",
     "read_job_spec",
+    "remove_stale_results",
     "remove_stale_specs",
     "safe_caption",
     "source_closure",
     "spec_digest",
     "stamp_architecture_result",
     "stop_on_signals",
+    "stop_run_on_signals",
     "verify_claims",
     "write_claims_stamp",
 ]
@@ -129,12 +140,9 @@ def remove_stale_specs(expected: Mapping[str, str], log: Any = None) -> list[str
     """Delete every spec file of ``expected`` (path -> the text its rule writes, without the
     newline) whose content is not that text; return the deleted paths.
 
-    Called when the workflow loads: the spec's rule then writes it again and its job reruns, so
-    an edited or truncated spec file never trains and never fails forever, and results made
-    under another config (``.snakemake`` missing, so no params to compare) are remade.
+    Called when the workflow loads: a spec file edited or truncated by hand never trains and
+    never fails forever; its rule writes it again whenever its job runs.
     """
-    import sys
-
     removed = []
     for path, text in expected.items():
         try:
@@ -145,25 +153,122 @@ def remove_stale_specs(expected: Mapping[str, str], log: Any = None) -> list[str
             current = None
         if current is not None and current.rstrip("\n") == text:
             continue
-        try:
-            os.unlink(path)
-        except OSError as exc:
-            raise NngridError(
-                f"{path} differs from the spec the config gives and cannot be removed "
-                f"({exc.strerror}); delete it by hand"
-            ) from None
+        _remove(path)
         removed.append(path)
-        print(
-            f"nngrid: {path} differed from the spec the config gives (edited, truncated or "
-            "from another config); removed it, so its rule writes it again and its job reruns",
-            file=log or sys.stderr,
+        _say(
+            f"{path} differed from the spec the config gives (edited, truncated or from "
+            "another config); removed it: its rule writes it again when its job runs",
+            log,
         )
     return removed
 
 
+def remove_stale_results(
+    expected: Mapping[str, str],
+    downstream: Iterable[str] = (),
+    dry_run: bool = False,
+    log: Any = None,
+) -> list[str]:
+    """Delete every job result of ``expected`` (path -> the spec digest of its job) that names
+    another spec digest, and then the ``downstream`` files made from the results; return the
+    stale results.
+
+    Called when the workflow loads, so a result that is not its job's (made under another config
+    while ``.snakemake``, which holds the params Snakemake compares, was missing; an orphan of a
+    killed run renamed over a newer result; a copy of another job's) is remade instead of being
+    kept because its file exists. Only the digest a result names is read here (the end of a
+    JSON result, one member of an .npz); the collection verifies everything. ``dry_run``: only
+    say so.
+    """
+    dry_run = dry_run or inspecting()
+    stale = [
+        path
+        for path, digest in expected.items()
+        if os.path.lexists(path) and (os.path.islink(path) or _named_digest(path) != digest)
+    ]
+    for path in stale:
+        if not dry_run:
+            _remove(path)
+        _say(
+            f"{path} is not the result of its job's current spec (made under another config, "
+            "an orphan of an earlier run, or a copy); "
+            + ("it will be removed and remade" if dry_run else "removed it: it is remade"),
+            log,
+        )
+    if stale and not dry_run:
+        for path in downstream:
+            if os.path.lexists(path):
+                _remove(path)
+    return stale
+
+
+#: Snakemake options under which nothing runs: stale files are then only named, never removed.
+_INSPECTING = {
+    "--dry-run", "--dryrun", "--report", "--lint", "--summary", "--detailed-summary",
+    "--list-changes", "--lc", "--list-code-changes", "--list-input-changes", "--list-params-changes",
+    "--dag", "--rulegraph", "--filegraph", "--d3dag", "--list", "--list-rules",
+    "--list-target-rules", "--unlock", "--cleanup-metadata", "--delete-all-output",
+    "--delete-temp-output", "--print-compilation", "--containerize", "--archive",
+}  # fmt: skip
+
+
+def inspecting(argv: Sequence[str] | None = None) -> bool:
+    """True when Snakemake's command line (``sys.argv``) only inspects the workflow (a dry
+    run, a report, lint ...): then nothing is removed at load."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if name in _INSPECTING or name.startswith("--list-"):
+            return True
+        if arg.startswith("-") and not arg.startswith("--") and "n" in arg[1:]:
+            return True  # -n, -pn ...
+    return False
+
+
+_DIGEST_AT_END = re.compile(rb'"spec_sha256":\s*"([0-9a-f]{64})"\s*}\s*$')
+
+
+def _named_digest(path: str) -> str | None:
+    """The spec digest a result names, read cheaply: the last key of a job's JSON (keys are
+    sorted), the ``job`` member of an architectures .npz; None when there is none."""
+    try:
+        if str(path).endswith(".npz"):
+            import numpy as np
+
+            with np.load(path, allow_pickle=False) as z:
+                job = json.loads(str(z["job"])) if "job" in z.files else None
+            return job[0].get("spec_sha256") if isinstance(job, list) and job else None
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 200))
+            match = _DIGEST_AT_END.search(f.read())
+        return match.group(1).decode() if match else None
+    except Exception:  # unreadable, truncated, not an archive: not its job's result
+        return None
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise NngridError(
+            f"{path} is stale and cannot be removed ({exc.strerror}); delete it by hand"
+        ) from None
+
+
+def _say(message: str, log: Any = None) -> None:
+    import sys
+
+    print(f"nngrid: {message}", file=log or sys.stderr)
+
+
 def read_job_spec(text: str, expected_sha256: str | None = None) -> dict:
-    """A job spec from a JSON file (or inline JSON), refused when its digest is not
-    ``expected_sha256`` (the digest of the spec the job's rule holds)."""
+    """A job spec from a JSON file (or inline JSON), refused when its digest does not start
+    with ``expected_sha256`` (the digest of the spec the job's rule holds, at least its first
+    16 hex digits: the workflow passes those, to keep the command line short)."""
     from nngrid.protocol import read_spec
 
     fix = (
@@ -178,7 +283,9 @@ def read_job_spec(text: str, expected_sha256: str | None = None) -> dict:
         raise NngridError(f"{exc}; {fix}") from None
     if not isinstance(spec, dict):
         raise NngridError(f"job spec {text[:60]!r} is not a JSON object; {fix}")
-    if expected_sha256 is not None and spec_digest(spec) != expected_sha256:
+    if expected_sha256 is not None and (
+        len(expected_sha256) < 16 or not spec_digest(spec).startswith(expected_sha256)
+    ):
         raise NngridError(
             f"{text[:200]} differs from the spec its rule holds (sha256 "
             f"{spec_digest(spec)[:12]}..., expected {expected_sha256[:12]}...); {fix}"
@@ -233,14 +340,61 @@ def job_stamp(spec: Any, data_sha256: str | None) -> dict[str, Any]:
     }
 
 
+class Stopped(SystemExit):
+    """SIGTERM or SIGHUP arrived (:func:`stop_on_signals`); the exit status is 128 + signal."""
+
+
 def stop_on_signals() -> None:
-    """Make SIGTERM and SIGHUP end this process through ``SystemExit(128 + signal)``, so
-    ``finally`` blocks run (an atomic write removes its temporary file) and no result is
-    written; children started with ``subprocess`` see their own signal from the group."""
+    """Make SIGTERM and SIGHUP end this process through :class:`Stopped` (a ``SystemExit`` of
+    status 128 + signal), so ``finally`` blocks run (an atomic write removes its temporary
+    file) and no result is written."""
     import signal
 
     def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
+        raise Stopped(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(sig, stop)
+        except (ValueError, OSError):  # not the main thread
+            pass
+
+
+def stop_run_on_signals(grace: float = 10.0) -> None:
+    """In Snakemake's own process (its ``onstart`` handler): make SIGTERM and SIGHUP stop the
+    whole run as SIGINT does, children included.
+
+    Snakemake's own SIGTERM handler waits for the running jobs to end, and SIGHUP (a closed
+    terminal, ``kill -HUP``) ends Snakemake at once, leaving its lock and its jobs running as
+    orphans that later rename their results over newer ones. Here either signal sends SIGTERM
+    to every descendant process (the jobs end through :class:`Stopped`, writing nothing;
+    whatever still runs after ``grace`` seconds is killed), then raises ``KeyboardInterrupt``
+    in Snakemake, which cancels the jobs, marks their outputs incomplete and releases its
+    lock; a rerun redoes exactly the stopped jobs.
+    """
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        import time
+
+        import psutil
+
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # once is enough: ignore repeats
+            signal.signal(sig, signal.SIG_IGN)
+        children = psutil.Process().children(recursive=True)
+        for child in children:
+            try:
+                child.terminate()
+            except psutil.Error:
+                pass
+        _, alive = psutil.wait_procs(children, timeout=grace)
+        for child in alive:
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+        time.sleep(0)  # let the executor's threads see their jobs end
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         try:
@@ -418,6 +572,99 @@ def read_claims(path: str | os.PathLike[str]) -> Any:
                 f"{path} was derived from another {src} than the one there now (stale); {fix}"
             )
     return verify_claims(pd.read_csv(path), path)
+
+
+# --------------------------------------------------------------------------- labels
+
+#: A user-chosen name (the config schema's ``label``): it lands in file paths, wildcards,
+#: figure legends and the report, so it can never be markup, a template or a path.
+LABEL = re.compile(r"[a-z][a-z0-9_]*")
+LABEL_MAX = 64
+
+
+def check_labels(node: Any, where: str) -> None:
+    """Every mapping key and every string value under ``node`` (the config's ``experiments``
+    section: cure labels, dataset labels, component names) must be a label; the first that is
+    not raises a config error naming its key."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            _check_label(f"{where} key", key, where)
+            check_labels(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            check_labels(value, f"{where}[{i}]")
+    elif isinstance(node, str):
+        _check_label(where, node, where)
+
+
+def _check_label(what: str, name: Any, where: str) -> None:
+    text = str(name)
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    if len(text) > LABEL_MAX:
+        raise NngridError(
+            f"config error: {what} {shown!r} is longer than {LABEL_MAX} characters; "
+            "give a shorter name"
+        )
+    if not LABEL.fullmatch(text):
+        raise NngridError(
+            f"config error: {what} {shown!r} is not a valid name; use lower_snake_case "
+            "letters, digits and underscores, starting with a letter"
+        )
+
+
+def check_dataset_finite(where: str, spec: Mapping[str, Any], sample: int = 200) -> None:
+    """Refuse at config load dataset parameters that make the data NaN or infinite, naming
+    the key: the dataset (``spec`` as the workflow's ``dataset_spec``) is built with at most
+    ``sample`` points when its generator takes ``n_samples`` (the others are left to their
+    job)."""
+    from nngrid.datasets import DATASETS, NonFiniteData, build
+
+    params = dict(spec.get("params") or {})
+    accepted = DATASETS.parameters(spec["kind"])
+    if "n_samples" not in accepted:
+        return
+    n = params.get("n_samples", accepted["n_samples"])
+    params["n_samples"] = min(int(n), sample) if isinstance(n, int | float) else n
+    try:
+        build(
+            spec["kind"],
+            seed=spec.get("seed", 0),
+            val_fraction=spec.get("val_fraction", 0.2),
+            test_fraction=spec.get("test_fraction", 0.2),
+            **params,
+        )
+    except NonFiniteData as exc:
+        raise NngridError(f"config error: {where}: {exc}") from None
+    except (NngridError, ValueError, TypeError):
+        pass  # a sample too small for its splits ...: its job says so at full size
+
+
+# --------------------------------------------------------------------------- bounds
+
+#: CPU seconds per replica, epoch and training example for hidden widths up to 64, measured on
+#: this machine (docs/BENCHMARKS.md); wider layers cost (width / 64)^2 times more.
+SECONDS_PER_REPLICA_EPOCH_EXAMPLE = 1.2e-6
+#: Longest estimated training job accepted (minutes of CPU on this machine's measured speed),
+#: by the config check and by ``nngrid train`` alike.
+MAX_JOB_MINUTES = 7 * 24 * 60
+
+
+def training_minutes(replicas: int, epochs: int, n_train: int, widest: int) -> float:
+    """Estimated minutes of one training run (with the config check's safety factor of 4)."""
+    width = max(1.0, widest / 64) ** 2
+    seconds = replicas * epochs * n_train * width * SECONDS_PER_REPLICA_EPOCH_EXAMPLE
+    return 4 * seconds / 60
+
+
+def check_finite_arrays(what: str, arrays: Mapping[str, Any], fix: str) -> None:
+    """Refuse arrays holding NaN or infinities (``--init-from`` weights), naming the first."""
+    import numpy as np
+
+    for name, value in arrays.items():
+        a = np.asarray(value)
+        if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
+            bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+            raise NngridError(f"{what}: array {name!r} holds {bad} NaN or infinite value(s); {fix}")
 
 
 # --------------------------------------------------------------------------- captions

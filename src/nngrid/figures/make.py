@@ -190,12 +190,12 @@ def make(
     params: Mapping[str, Any] | None = None,
 ) -> None:
     """Run figure rule ``name``: draw every figure output and write every caption output."""
-    captions = BUILDERS[name](inputs, outputs, params or {})
     claims = None
-    if "claims" in inputs:  # derived, never trusted: verified against its stamp
+    if "claims" in inputs:  # derived, never trusted: verified against its stamp, before drawing
         from nngrid.study.integrity import read_claims
 
         claims = read_claims(inputs["claims"])
+    captions = BUILDERS[name](inputs, outputs, params or {})
     for key, text in captions.items():
         if claims is not None:  # the verdicts of the claims this figure shows (nngrid.claims)
             verdicts = report.verdicts_text(claims, Path(outputs[key]).stem)

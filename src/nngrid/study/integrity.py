@@ -181,17 +181,26 @@ def remove_stale_results(
     say so.
     """
     dry_run = dry_run or inspecting()
-    stale = [
-        path
-        for path, digest in expected.items()
-        if os.path.lexists(path) and (os.path.islink(path) or _named_digest(path) != digest)
-    ]
-    for path in stale:
+    stale = []
+    for path, digest in expected.items():
+        if not os.path.lexists(path):
+            continue
+        named = None if os.path.islink(path) else _named_digest(path)
+        if named == digest:
+            continue
+        stale.append(path)
         if not dry_run:
             _remove(path)
+        why = (
+            "a symbolic link"
+            if os.path.islink(path)
+            else "truncated, unreadable or naming no spec"
+            if named is None
+            else "made from another spec than its job's (under another config, an orphan of "
+            "an earlier run, or a copy of another job's result)"
+        )
         _say(
-            f"{path} is not the result of its job's current spec (made under another config, "
-            "an orphan of an earlier run, or a copy); "
+            f"{path} is not its job's result: {why}; "
             + ("it will be removed and remade" if dry_run else "removed it: it is remade"),
             log,
         )

@@ -104,7 +104,10 @@ def _docs(paths):
 def test_a_copied_result_is_refused_by_its_spec_digest(tmp_path):
     a = _result(tmp_path, "a", {"axes": {"dataset": "moons"}})
     b = _result(tmp_path, "b", {"axes": {"dataset": "circles"}})
-    expected = [I.spec_digest({"axes": {"dataset": "moons"}}), I.spec_digest(json.loads(b.read_text())["spec"])]
+    expected = [
+        I.spec_digest({"axes": {"dataset": "moons"}}),
+        I.spec_digest(json.loads(b.read_text())["spec"]),
+    ]
     I.check_results([a, b], _docs([a, b]), expected)  # each stands for its job
     shutil.copy(a, b)  # moons' result where circles' belongs
     with pytest.raises(NngridError) as exc:
@@ -163,9 +166,10 @@ def _dataset(folder: Path, label: str, **params) -> tuple[Path, dict]:
 def test_a_swapped_dataset_is_refused_by_its_json(tmp_path):
     moons, moons_spec = _dataset(tmp_path, "moons", n_samples=60)
     circles, _ = _dataset(tmp_path, "circles", n_samples=60)
-    assert I.check_job_data(moons, {"data": moons_spec}) == json.loads(
-        (tmp_path / "moons.json").read_text()
-    )["sha256"]
+    assert (
+        I.check_job_data(moons, {"data": moons_spec})
+        == json.loads((tmp_path / "moons.json").read_text())["sha256"]
+    )
     backup = moons.read_bytes()
     shutil.copy(circles, moons)  # the probe: cp circles.npz moons.npz
     with pytest.raises(NngridError) as exc:
@@ -500,8 +504,8 @@ def test_a_plugin_that_patches_numpy_is_refused(tmp_path):
 
 
 def test_a_plugin_exiting_during_training_is_an_error(tmp_path):
-    env = _plugin(tmp_path, "exit_plugin", ACTIVATION.format(
-        name="quitter", forward="import sys; sys.exit(0) if z.shape[-2] > 3 else None"))  # fmt: skip
+    forward = "import sys; sys.exit(0) if z.shape[-2] > 3 else None"
+    env = _plugin(tmp_path, "exit_plugin", ACTIVATION.format(name="quitter", forward=forward))
     proc = run_module(*TRAIN, "--activation", "quitter", env=env)
     assert proc.returncode == 2 and proc.stdout == ""
     assert "sys.exit(0)" in proc.stderr
@@ -535,7 +539,10 @@ def test_rules_hash_the_code_they_run():
     }
     figures = {str(p) for p in I.source_closure("nngrid.figures.make")}
     assert any(p.endswith("report.py") for p in figures)
-    smk = {f: (ROOT / "workflow" / "rules" / f).read_text() for f in ("collect.smk", "architectures.smk")}
+    smk = {
+        f: (ROOT / "workflow" / "rules" / f).read_text()
+        for f in ("collect.smk", "architectures.smk")
+    }
     assert 'source_closure("nngrid.tables")' in smk["collect.smk"]
     assert 'source_closure("nngrid.experiments.architectures")' in smk["architectures.smk"]
 
@@ -670,8 +677,11 @@ def test_a_copied_or_symlinked_result_is_removed_and_remade(copy, small_tables):
     # the collection is the backstop: given the copy by hand it refuses it by name
     shutil.copy(runs / "moons" / "adam.json", runs / "circles" / "adam.json")
     spec = json.loads((copy / "results/specs/small/circles/adam.json").read_text())
-    proc = run_module("nngrid.tables", "--runs", "results/runs/small/circles/adam.json",
-                      "--expect-specs", I.spec_digest(spec), "--out-dir", "x", cwd=copy)  # fmt: skip
+    given = "results/runs/small/circles/adam.json"
+    proc = run_module(
+        "nngrid.tables", "--runs", given, "--expect-specs", I.spec_digest(spec),
+        "--out-dir", "x", cwd=copy,
+    )  # fmt: skip
     assert proc.returncode == 2 and "circles/adam.json was made from another spec" in proc.stderr
 
 

@@ -926,7 +926,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         from nngrid.io import write_text
-
         from nngrid.study.integrity import write_claims_stamp
 
         table = claims_table(load_inputs(args.runs, args.summary, args.experiments))

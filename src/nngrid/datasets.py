@@ -503,9 +503,8 @@ def _non_finite(name: str, seed: int, val: float, test: float, params: dict) -> 
         culprits.append(key)
     keys = culprits[:1] or list(params)
     shown = ", ".join(f"{k} = {params[k]!r}" for k in keys) or "its default parameters"
-    return (
-        f"dataset {name!r} with {shown} has NaN or infinite values; give "
-        + (f"a smaller {keys[0]}" if len(keys) == 1 else "smaller parameters")
+    return f"dataset {name!r} with {shown} has NaN or infinite values; give " + (
+        f"a smaller {keys[0]}" if len(keys) == 1 else "smaller parameters"
     )
 
 

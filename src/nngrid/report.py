@@ -96,7 +96,6 @@ def panel_label(df: pd.DataFrame) -> pd.Series:
 def write_caption(path: str | Path, computed: str, description: str = "") -> Path:
     """Write ``description`` (static rst) followed by the ``computed`` findings to ``path``."""
     from nngrid.io import write_text
-
     from nngrid.study.integrity import safe_caption
 
     # Snakemake renders a caption as a Jinja template, then as rst: the computed part (which
@@ -771,7 +770,6 @@ def write_landing(
 ) -> None:
     """Write the landing page (rst) and the stand-alone claims table (HTML)."""
     from nngrid.io import write_text
-
     from nngrid.study.integrity import read_claims
 
     claims = read_claims(claims_csv)  # derived, never trusted: verified against its stamp

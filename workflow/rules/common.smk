@@ -689,7 +689,8 @@ def spec_param(wildcards):
 
 def spec_sha256(wildcards):
     """The first 16 hex digits of the job's spec digest (nngrid.study.integrity.spec_digest):
-    the job refuses a spec file without it (the collection compares the whole digest)."""
+    the job refuses a spec file without it (the collection compares the whole digest).
+    """
     from nngrid.study.integrity import spec_digest
 
     return spec_digest(

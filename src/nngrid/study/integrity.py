@@ -125,7 +125,9 @@ def source_closure(*modules: str) -> list[Path]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+                    base = ".".join(
+                        package[: len(package) - node.level + 1] + ([base] if base else [])
+                    )
                 todo.append(base)
                 todo += [f"{base}.{alias.name}" for alias in node.names]
         for i in range(1, len(parts)):  # a package's __init__ runs first
@@ -214,7 +216,8 @@ def remove_stale_results(
 #: Snakemake options under which nothing runs: stale files are then only named, never removed.
 _INSPECTING = {
     "--dry-run", "--dryrun", "--report", "--lint", "--summary", "--detailed-summary",
-    "--list-changes", "--lc", "--list-code-changes", "--list-input-changes", "--list-params-changes",
+    "--list-changes", "--lc", "--list-code-changes", "--list-input-changes",
+    "--list-params-changes",
     "--dag", "--rulegraph", "--filegraph", "--d3dag", "--list", "--list-rules",
     "--list-target-rules", "--unlock", "--cleanup-metadata", "--delete-all-output",
     "--delete-temp-output", "--print-compilation", "--containerize", "--archive",
@@ -536,7 +539,9 @@ def verify_claims(claims: Any, source: str | os.PathLike[str] = "claims.csv") ->
                 float(row.get(k)) for k in ("ci_low", "ci_high", "threshold", "value")
             )
         except (TypeError, ValueError):
-            raise NngridError(f"{source}: row {i + 1} holds a number that is not one; {fix}")
+            raise NngridError(
+                f"{source}: row {i + 1} holds a number that is not one; {fix}"
+            ) from None
         if direction not in (">", "<"):
             raise NngridError(
                 f"{source}: row {i + 1} ({row.get('claim_id')}) has direction {direction!r}, "

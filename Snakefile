@@ -27,7 +27,7 @@ validate_config(config, "workflow/schemas/config.schema.yaml")
 # The grid: one training job per study x dataset x optimizer (all its cells inside).
 JOBS = job_table(config)
 RUNS = run_targets(JOBS)
-CORE_HASH = source_hash(core_files())
+CORE_HASH = source_hash(set(core_files() + source_closure("nngrid.protocol")))
 DATA_HASH = source_hash(data_files())
 # Everything `rule all` builds; later rule files append their figures and reports.
 FINAL_TARGETS = list(TABLES)

@@ -496,11 +496,18 @@ def test_a_plugin_printing_while_training_never_reaches_stdout(tmp_path):
     assert plugins[0]["file"].endswith("loud_plugin.py") and len(plugins[0]["sha256"]) == 64
 
 
-def test_a_plugin_that_patches_numpy_is_refused(tmp_path):
-    env = _plugin(tmp_path, "patch_plugin", "import numpy as np\nnp.tanh = lambda z, **k: z\n")
+@pytest.mark.parametrize(
+    "source, named",
+    [
+        ("import numpy as np\nnp.tanh = lambda z, **k: z\n", "np.tanh"),
+        ("import nngrid.losses as L\nL.LOSSES = None\n", "nngrid.losses.LOSSES"),
+    ],
+)
+def test_a_plugin_that_patches_numpy_or_the_core_is_refused(tmp_path, source, named):
+    env = _plugin(tmp_path, "patch_plugin", source)
     proc = run_module(*TRAIN, "--activation", "tanh", env=env)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert "'patch_plugin'" in proc.stderr and "np.tanh" in proc.stderr
+    assert "'patch_plugin'" in proc.stderr and named in proc.stderr
 
 
 def test_a_plugin_exiting_during_training_is_an_error(tmp_path):

@@ -14,8 +14,9 @@ Loading a plugin module:
 2. refuses it if importing it raised anything (``SystemExit`` and ``KeyboardInterrupt``
    included: a plugin cannot end the command with a fake success), or if it changed a component
    that was registered before it (an entry replaced in a registry, or a method of a registered
-   class, or of a base class, reassigned) or an attribute of numpy (``np.tanh`` patched): the
-   record would still name the original component while another one ran;
+   class, or of a base class, reassigned) or an attribute of numpy or of a loaded nngrid module
+   (``np.tanh``, ``nngrid.train.train_replicas`` patched): the record would still name the
+   original component while another one ran;
 3. checks every component it added (:func:`check_component`): activations, losses and
    regularizers by central finite differences in float64 (derivative and backward, the gradient
    of the loss, the penalty's gradient), optimizers by a few steps on a quadratic (they must
@@ -146,9 +147,8 @@ def _load_one(name: str) -> str | None:
     if changed:
         _remove_added(before)
         return (
-            f"plugin {name!r} replaced numpy's {changed} (every component would run the "
-            "patched function while its record named the original); register a new "
-            "component instead"
+            f"plugin {name!r} replaced {changed} (every component would run the patched "
+            "function while its record named the original); register a new component instead"
         )
     after = _state()
     for key, print_ in before.items():
@@ -179,9 +179,16 @@ _CLOSURE: dict[str, list[Path]] = {}
 
 
 def _numpy_state() -> dict[str, int]:
-    """The identity of every public attribute of numpy and of its submodules the core uses."""
+    """The identity of every public attribute of numpy (and of the submodules the core uses)
+    and of every module-level name of the nngrid modules loaded so far."""
+    modules = [("np.", np), ("np.linalg.", np.linalg), ("np.random.", np.random)]
+    modules += [
+        (f"{name}.", module)
+        for name, module in list(sys.modules.items())
+        if (name == "nngrid" or name.startswith("nngrid.")) and module is not None
+    ]
     out = {}
-    for prefix, module in (("", np), ("linalg.", np.linalg), ("random.", np.random)):
+    for prefix, module in modules:
         for key, value in vars(module).items():
             if not key.startswith("__"):
                 out[prefix + key] = id(value)
@@ -189,11 +196,12 @@ def _numpy_state() -> dict[str, int]:
 
 
 def _numpy_changes(before: dict[str, int]) -> str:
-    """The first numpy attribute (``np.tanh``) that is not what it was, or ``""``."""
+    """The first attribute (``np.tanh``, ``nngrid.train.train_replicas``) that is not what it
+    was, or ``""``."""
     after = _numpy_state()
     for key, ident in before.items():
         if after.get(key) != ident:
-            return f"np.{key}"
+            return key
     return ""
 
 
@@ -255,6 +263,8 @@ def _singular(kind: str) -> str:
 
 def _remove_added(before: dict[tuple[str, str], tuple]) -> None:
     for kind, reg in registries().items():
+        if not hasattr(reg, "names"):  # a registry replaced by the plugin (refused)
+            continue
         for entry in reg.names():
             if (kind, entry) not in before:
                 reg._remove(entry)

@@ -138,13 +138,17 @@ def source_closure(*modules: str) -> list[Path]:
 # --------------------------------------------------------------------------- specs
 
 
-def remove_stale_specs(expected: Mapping[str, str], log: Any = None) -> list[str]:
+def remove_stale_specs(
+    expected: Mapping[str, str], dry_run: bool = False, log: Any = None
+) -> list[str]:
     """Delete every spec file of ``expected`` (path -> the text its rule writes, without the
-    newline) whose content is not that text; return the deleted paths.
+    newline) whose content is not that text; return them (``dry_run``, or a Snakemake command
+    line that only inspects: only name them).
 
     Called when the workflow loads: a spec file edited or truncated by hand never trains and
     never fails forever; its rule writes it again whenever its job runs.
     """
+    dry_run = dry_run or inspecting()
     removed = []
     for path, text in expected.items():
         try:
@@ -155,11 +159,17 @@ def remove_stale_specs(expected: Mapping[str, str], log: Any = None) -> list[str
             current = None
         if current is not None and current.rstrip("\n") == text:
             continue
-        _remove(path)
+        if not dry_run:
+            _remove(path)
         removed.append(path)
         _say(
             f"{path} differed from the spec the config gives (edited, truncated or from "
-            "another config); removed it: its rule writes it again when its job runs",
+            "another config); "
+            + (
+                "it will be removed"
+                if dry_run
+                else "removed it: its rule writes it again when its job runs"
+            ),
             log,
         )
     return removed
@@ -191,8 +201,6 @@ def remove_stale_results(
         if named == digest:
             continue
         stale.append(path)
-        if not dry_run:
-            _remove(path)
         why = (
             "a symbolic link"
             if os.path.islink(path)
@@ -201,6 +209,8 @@ def remove_stale_results(
             else "made from another spec than its job's (under another config, an orphan of "
             "an earlier run, or a copy of another job's result)"
         )
+        if not dry_run:
+            _remove(path)
         _say(
             f"{path} is not its job's result: {why}; "
             + ("it will be removed and remade" if dry_run else "removed it: it is remade"),
@@ -221,6 +231,8 @@ _INSPECTING = {
     "--dag", "--rulegraph", "--filegraph", "--d3dag", "--list", "--list-rules",
     "--list-target-rules", "--unlock", "--cleanup-metadata", "--delete-all-output",
     "--delete-temp-output", "--print-compilation", "--containerize", "--archive",
+    # a job of a cluster executor parses the workflow again: it never removes anything
+    "--target-jobs", "--mode",
 }  # fmt: skip
 
 

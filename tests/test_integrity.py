@@ -203,6 +203,47 @@ def test_stale_specs_and_results_are_removed_at_load_and_named(tmp_path, monkeyp
     assert f"nngrid: {old} is not its job's result: made from another spec" in err
 
 
+def test_an_experiment_result_copied_or_edited_is_refused(tmp_path):
+    from nngrid.experiments import load, save
+
+    result = {"records": [{"cure": "none", "value": 0.5}], "grid": np.arange(3.0)}
+    stamped = I.stamp_experiment_result(result, "data_size_sweep", {"epochs": 3}, 0)
+    path = tmp_path / "data_size_sweep.npz"
+    save(path, stamped)
+    loaded = load(path)
+    assert set(loaded) == {"records", "grid"} and loaded["records"] == result["records"]
+    copy = tmp_path / "regression_overfitting.npz"
+    shutil.copy(path, copy)
+    with pytest.raises(NngridError, match="result of experiment 'data_size_sweep'"):
+        load(copy)
+    save(path, {**stamped, "grid": np.arange(4.0)})  # an entry changed, the stamp kept
+    with pytest.raises(NngridError, match="does not match its sha256"):
+        load(path)
+    # the stamp names the settings' digest, which the workflow compares at load
+    assert I._named_digest(str(copy)) == I.experiment_digest("data_size_sweep", {"epochs": 3}, 0)
+
+
+def test_an_architectures_result_edited_or_copied_is_refused_by_the_merge(tmp_path):
+    from nngrid.experiments import load, save
+
+    paths, expected = [], []
+    for name in ("cnn", "gru"):
+        spec = {"axes": {"architecture": name}}
+        res = {"records": [{"architecture": name, "test_accuracy": 0.9}], "curves": []}
+        paths.append(tmp_path / f"{name}.npz")
+        save(paths[-1], I.stamp_architecture_result(res, spec, None))
+        expected.append(I.spec_digest(spec))
+    I.check_architecture_results(paths, [load(p) for p in paths], expected)
+    shutil.copy(paths[0], paths[1])
+    with pytest.raises(NngridError, match="another spec"):
+        I.check_architecture_results(paths, [load(p) for p in paths], expected)
+    edited = load(paths[0])
+    edited["records"][0]["test_accuracy"] = 0.99
+    save(paths[0], edited)
+    with pytest.raises(NngridError, match="sha256 checksum"):
+        I.check_architecture_results(paths[:1], [load(paths[0])], expected[:1])
+
+
 # ------------------------------------------------------------------------------------------
 # claims.csv is derived, never trusted (fast)
 # ------------------------------------------------------------------------------------------

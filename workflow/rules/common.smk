@@ -23,6 +23,7 @@ from nngrid.study.integrity import (
     SECONDS_PER_REPLICA_EPOCH_EXAMPLE,
     check_dataset_finite,
     check_labels,
+    experiment_digest,
     remove_stale_results,
     remove_stale_specs,
     source_closure,
@@ -949,6 +950,11 @@ def architecture_spec_sha256(wildcards):
     from nngrid.study.integrity import spec_digest
 
     return spec_digest(json.loads(architecture_spec_param(wildcards)))[:16]
+
+
+def experiment_settings(name):
+    """The settings of side experiment `name` (its config section without `plot`)."""
+    return {k: v for k, v in config["experiments"][name].items() if k != "plot"}
 
 
 def spec_sha256_of(text):

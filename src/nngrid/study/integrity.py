@@ -6,24 +6,32 @@ naming the file and the fix:
 * **Job specs.** A job's spec is known to the workflow (its rule's params); its digest
   (:func:`spec_digest`, sha256 of the canonical JSON) is what every later step compares with. At
   workflow load, :func:`remove_stale_specs` deletes a spec file whose text differs from the
-  config's (edited, truncated, or left over from another config with ``.snakemake`` gone), so
-  its rule writes it again and its job reruns; the training job itself refuses a spec file whose
-  digest differs from the one its rule passes (:func:`read_job_spec`).
+  config's (edited or truncated), so its rule writes it again; the training job itself refuses a
+  spec file whose digest differs from the one its rule passes (:func:`read_job_spec`).
 * **Datasets.** A job refuses a dataset whose content hash differs from its ``.json`` (a swapped
   ``.npz``) or whose ``.json`` was made from another dataset spec than the job's
   (:func:`check_job_data`).
 * **Results.** A job's result names what it stands for (:func:`job_stamp`: the spec digest, the
-  dataset's content hash and the plugins loaded); the collection refuses a result that is a
-  symbolic link, whose stamp does not match its embedded spec, whose spec digest is not the one
-  the workflow expects at that path (a copy of another job's result, an orphan of an earlier run
-  renamed over a newer one, a result of another config), or that repeats another input
-  (:func:`check_results`).
+  dataset's content hash and the plugins loaded; architectures and side-experiment .npz results
+  a ``job`` entry with a checksum of their records). At workflow load,
+  :func:`remove_stale_results` removes (and so remakes) a result that names another digest than
+  its job's (made under another config while ``.snakemake`` was missing, an orphan of a killed
+  run renamed over a newer result, a copy, a symbolic link, a truncated file); the collection
+  refuses the same (:func:`check_results`, :func:`check_architecture_results`,
+  :func:`check_experiment_result`).
 * **claims.csv.** Written with a stamp (:func:`write_claims_stamp`: the file's sha256 and the
   sha256 of every input it was derived from); :func:`read_claims` refuses a claims table that
   differs from its stamp, whose inputs changed since, or one of whose verdicts contradicts its
   own interval, threshold and direction.
-* **Captions.** :func:`safe_caption` makes generated caption text inert for Jinja (Snakemake
+* **Code.** :func:`source_closure` lists the nngrid modules a rule runs (its imports,
+  transitively): every computing rule's code hash covers them.
+* **Labels and captions.** :func:`check_labels` keeps every name of the experiments section to
+  the label pattern; :func:`safe_caption` makes generated caption text inert for Jinja (Snakemake
   renders every caption as a template) and for reStructuredText (no directive can start a line).
+* **Bounds and signals.** :func:`training_minutes` is the one time estimate of the config check
+  and ``nngrid train``; :func:`check_dataset_finite` refuses dataset params that make NaN data;
+  :func:`stop_on_signals` (jobs) and :func:`stop_run_on_signals` (Snakemake) make SIGTERM and
+  SIGHUP stop cleanly.
 """
 
 from __future__ import annotations
@@ -48,11 +56,13 @@ __all__ = [
     "STAMP_KEYS",
     "Stopped",
     "check_architecture_results",
+    "check_experiment_result",
     "check_dataset_finite",
     "check_job_data",
     "check_labels",
     "check_results",
     "claims_stamp_path",
+    "experiment_digest",
     "file_sha256",
     "inspecting",
     "inert_template",
@@ -65,6 +75,7 @@ __all__ = [
     "source_closure",
     "spec_digest",
     "stamp_architecture_result",
+    "stamp_experiment_result",
     "stop_on_signals",
     "stop_run_on_signals",
     "verify_claims",
@@ -506,6 +517,59 @@ def check_architecture_results(
             )
         docs.append(job[0])
     check_results(paths, docs, expected)
+
+
+def experiment_digest(name: str, settings: Mapping[str, Any], seed: Any) -> str:
+    """The identity of a side experiment's job: its name, its config settings and seed."""
+    return spec_digest({"experiment": name, "settings": dict(settings), "seed": seed})
+
+
+def _result_sha256(result: Mapping[str, Any]) -> str:
+    """sha256 over a result's entries (lists as canonical JSON, arrays by dtype, shape and
+    bytes), its ``job`` stamp left out."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for key in sorted(k for k in result if k != "job"):
+        value = result[key]
+        h.update(key.encode() + b"\0")
+        if isinstance(value, list):
+            h.update(payload_sha256(value).encode())
+        else:
+            a = np.ascontiguousarray(value)
+            h.update(f"{a.dtype.str}|{a.shape}|".encode() + a.tobytes())
+    return h.hexdigest()
+
+
+def stamp_experiment_result(
+    result: dict, name: str, settings: Mapping[str, Any], seed: Any
+) -> dict:
+    """``result`` with a ``job`` entry naming the experiment, the digest of its settings
+    (:func:`experiment_digest`) and the sha256 of its entries."""
+    stamp = {
+        "experiment": name,
+        "spec_sha256": experiment_digest(name, settings, seed),
+        "sha256": _result_sha256(result),
+        "plugins": job_stamp(None, None)["plugins"],
+    }
+    return {**result, "job": [stamp]}
+
+
+def check_experiment_result(path: str | os.PathLike[str], result: Mapping[str, Any]) -> None:
+    """Refuse a side experiment's result whose entries changed since its job (its sha256), or
+    that stands for another experiment than its file name says (a copy)."""
+    fix = f"remake it with: snakemake --forcerun {path}"
+    stamp = result["job"][0]
+    if _result_sha256(result) != stamp.get("sha256"):
+        raise NngridError(
+            f"{path} does not match its sha256 checksum (changed after its job wrote it: "
+            f"edited by hand or damaged); {fix}"
+        )
+    if Path(path).stem != stamp.get("experiment"):
+        raise NngridError(
+            f"{path} is the result of experiment {stamp.get('experiment')!r}, not of "
+            f"{Path(path).stem!r} (a copy); {fix}"
+        )
 
 
 # --------------------------------------------------------------------------- claims

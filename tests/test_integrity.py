@@ -559,6 +559,19 @@ def test_a_plugin_exiting_during_training_is_an_error(tmp_path):
     assert "sys.exit(0)" in proc.stderr
 
 
+def test_a_plugin_exiting_on_import_stops_the_workflow_naming_it(tmp_path):
+    """`snakemake --forcerun tables` with such a plugin used to 'succeed' having done nothing."""
+    env = _plugin(tmp_path, "exit_on_import", "import sys\nsys.exit(0)\n")
+    wf = workflow_copy(tmp_path / "wf", SMALL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "--forcerun", "tables", "-n"],
+        cwd=wf, env=env, capture_output=True, text=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "'exit_on_import'" in out and "SystemExit" in out, out[-2000:]
+
+
 def test_a_plugins_helper_module_is_hashed(tmp_path, monkeypatch):
     from nngrid import plugins
 

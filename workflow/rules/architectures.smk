@@ -47,6 +47,8 @@ rule architecture_spec:
 rule architecture:
     input:
         data="results/data/{dataset}.npz",
+        # its sha256 and spec: the job checks the dataset against them
+        info="results/data/{dataset}.json",
         spec=ARCH_SPEC,
     output:
         ARCH_RUN,

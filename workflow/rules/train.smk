@@ -32,6 +32,8 @@ rule train_spec:
 rule train:
     input:
         data="results/data/{dataset}.npz",
+        # its sha256 and spec: the job checks the dataset against them
+        info="results/data/{dataset}.json",
         spec=SPEC,
     output:
         RUN,

@@ -325,6 +325,10 @@ def test_target_accuracy_null_says_not_measured():
     assert not table["evidence"].str.contains("reached the target in", na=False).any()
     assert (speed["verdict"] == "inconclusive").all()
     assert "not measured" in time_to_target_caption(runs)
+    from nngrid.report import protocol_summary
+
+    summary_text = protocol_summary({"training": {"target_accuracy": None, "seeds": [0]}})
+    assert "not measured" in summary_text and "n/a validation accuracy" not in summary_text
 
 
 # ------------------------------------------------------------------------------------------

@@ -721,6 +721,8 @@ def protocol_summary(config: dict) -> str:
             "Time to target counts optimizer steps until "
             f"{_fmt(training['target_accuracy'], 2)} validation accuracy (never, if not "
             "reached); seconds are reported as cost only."
+            if training.get("target_accuracy") is not None
+            else "Time to target is not measured (training.target_accuracy is null)."
             if "target_accuracy" in training
             else ""
         ),

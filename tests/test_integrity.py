@@ -308,6 +308,33 @@ def test_a_verdict_inconsistent_with_its_own_numbers_is_refused(tmp_path):
         I.verify_claims(outside, path)
 
 
+def test_an_edited_table_is_refused_by_the_claims_and_the_figures(tmp_path):
+    from test_tables import ACTS, REGS, SEEDS, _job
+
+    from nngrid.claims import main as claims_main
+    from nngrid.figures.make import make
+
+    result = tmp_path / "adam.json"  # a job's result as the protocol writes it
+    job = _job("moons", "adam", ACTS, REGS, SEEDS, {(a, r): 0.9 for a in ACTS for r in REGS})
+    write_json(result, job, checksum=True)
+    out = tmp_path / "tables"
+    proc = run_module("nngrid.tables", "--runs", str(result), "--out-dir", str(out))
+    assert proc.returncode == 0, proc.stderr
+    stamp = out / I.TABLES_STAMP
+    I.verify_tables(stamp, [out / "runs.parquet", out / "rankings.csv"])
+    rankings = out / "rankings.csv"
+    rankings.write_text(rankings.read_text().replace("relu", "tanh", 1))
+    with pytest.raises(NngridError, match="edited by hand"):
+        make("figure_grid", {"tables_stamp": stamp, "rankings": rankings}, {}, {})
+    summary = out / "summary.parquet"
+    summary.write_bytes(summary.read_bytes() + b"\0")
+    status = claims_main(
+        ["--runs", str(out / "runs.parquet"), "--summary", str(summary), "--tables-stamp",
+         str(stamp), "--out", str(tmp_path / "claims.csv")]
+    )  # fmt: skip
+    assert status == 2 and not (tmp_path / "claims.csv").exists()
+
+
 def test_target_accuracy_null_says_not_measured():
     from synthetic_tables import synthetic_tables
 

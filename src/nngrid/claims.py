@@ -923,10 +923,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--summary", help="summary.parquet (the collected tables)")
     parser.add_argument("--experiments", nargs="*", default=[], help="experiment .npz files")
     parser.add_argument("--out", required=True, help="claims.csv to write (atomically)")
+    parser.add_argument("--tables-stamp", help="the tables' stamp: runs and summary verified")
     args = parser.parse_args(argv)
     try:
         from nngrid.io import write_text
-        from nngrid.study.integrity import write_claims_stamp
+        from nngrid.study.integrity import verify_tables, write_claims_stamp
+
+        if args.tables_stamp:
+            verify_tables(args.tables_stamp, [p for p in (args.runs, args.summary) if p])
 
         table = claims_table(load_inputs(args.runs, args.summary, args.experiments))
         write_text(args.out, table.to_csv(index=False, float_format="%.6g"))

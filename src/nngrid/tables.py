@@ -471,6 +471,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.expect_specs is not None and len(paths) != len(args.runs):
             raise NngridError("--expect-specs needs --runs as file names, not patterns")
         written = write_tables(collect(paths, args.expect_specs), args.out_dir)
+        from nngrid.study.integrity import TABLES_STAMP, write_tables_stamp
+
+        # each table's sha256: the claims and the figures verify the tables by it
+        write_tables_stamp(written, Path(args.out_dir) / TABLES_STAMP)
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)
         return 2

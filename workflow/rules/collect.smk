@@ -29,6 +29,8 @@ rule tables:
             category="Tables",
         ),
         histories="results/tables/histories.parquet",
+        # each table's sha256: the claims and the figures verify the tables by it
+        stamp="results/tables/tables.stamp.json",
     log:
         "logs/tables.log",
     conda:
@@ -58,6 +60,7 @@ rule claims:
     input:
         runs="results/tables/runs.parquet",
         summary="results/tables/summary.parquet",
+        tables_stamp="results/tables/tables.stamp.json",
         experiments=CLAIM_EXPERIMENTS,
     output:
         claims="results/tables/claims.csv",
@@ -75,4 +78,5 @@ rule claims:
         code=source_hash(source_closure("nngrid.claims")),
     shell:
         "python -m nngrid.claims --runs {input.runs} --summary {input.summary} "
-        "--experiments {input.experiments} --out {output.claims} 2> {log}"
+        "--tables-stamp {input.tables_stamp} --experiments {input.experiments} "
+        "--out {output.claims} 2> {log}"

@@ -334,6 +334,7 @@ rule figure_grid:
         summary="results/tables/summary.parquet",
         rankings="results/tables/rankings.csv",
         histories="results/tables/histories.parquet",
+        tables_stamp="results/tables/tables.stamp.json",
         heatmaps_description="workflow/report/fig09_heatmaps.rst",
         curves_description="workflow/report/fig09_curves.rst",
         lr_description="workflow/report/fig09_lr.rst",
@@ -409,6 +410,7 @@ rule figure_grid:
 rule figure_cost:
     input:
         runs="results/tables/runs.parquet",
+        tables_stamp="results/tables/tables.stamp.json",
         benchmarks=[
             rules.train.benchmark.format(**job) for job in JOBS.to_dict("records")
         ],

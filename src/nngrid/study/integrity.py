@@ -53,7 +53,10 @@ __all__ = [
     "SECONDS_PER_REPLICA_EPOCH_EXAMPLE",
     "check_finite_arrays",
     "training_minutes",
+    "verify_tables",
+    "write_tables_stamp",
     "STAMP_KEYS",
+    "TABLES_STAMP",
     "Stopped",
     "check_architecture_results",
     "check_experiment_result",
@@ -570,6 +573,36 @@ def check_experiment_result(path: str | os.PathLike[str], result: Mapping[str, A
             f"{path} is the result of experiment {stamp.get('experiment')!r}, not of "
             f"{Path(path).stem!r} (a copy); {fix}"
         )
+
+
+# --------------------------------------------------------------------------- tables
+
+TABLES_STAMP = "tables.stamp.json"
+
+
+def write_tables_stamp(paths: Iterable[str | os.PathLike[str]], stamp: str | os.PathLike) -> Path:
+    """Write the stamp of the tables ``paths`` just written: each one's sha256 by file name."""
+    return write_json(
+        stamp, {"tables": {Path(p).name: file_sha256(p) for p in paths}}, checksum=True
+    )
+
+
+def verify_tables(stamp: str | os.PathLike[str], paths: Iterable[str | os.PathLike]) -> None:
+    """Refuse a table of ``paths`` that differs from what nngrid.tables wrote (its stamp):
+    the tables are derived, never edited."""
+    from nngrid.io import verify_sha256
+
+    fix = "remake them with: snakemake --forcerun tables"
+    recorded = verify_sha256(stamp, read_json(stamp), fix).get("tables") or {}
+    for path in paths:
+        name = Path(path).name
+        if name not in recorded:
+            raise NngridError(f"{path} is not one of the tables {stamp} names; {fix}")
+        if file_sha256(path) != recorded[name]:
+            raise NngridError(
+                f"{path} differs from what nngrid.tables wrote (edited by hand?); the tables "
+                f"are derived, never edited: {fix}"
+            )
 
 
 # --------------------------------------------------------------------------- claims

@@ -27,7 +27,7 @@ validate_config(config, "workflow/schemas/config.schema.yaml")
 # The grid: one training job per study x dataset x optimizer (all its cells inside).
 JOBS = job_table(config)
 RUNS = run_targets(JOBS)
-CORE_HASH = source_hash(core_files())
+CORE_HASH = source_hash(set(core_files() + source_closure("nngrid.study.protocol")))
 DATA_HASH = source_hash(data_files())
 # Everything `rule all` builds; later rule files append their figures and reports.
 FINAL_TARGETS = list(TABLES)
@@ -67,6 +67,11 @@ localrules:
     figure_cost,
     figure_architectures,
     claims,
+
+
+# SIGTERM and SIGHUP stop the whole run, its jobs included, as SIGINT does (a rerun resumes).
+onstart:
+    stop_run_on_signals()
 
 
 rule all:

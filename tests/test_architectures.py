@@ -319,6 +319,9 @@ def test_figure12_is_deterministic_draws_every_panel_and_captions_numbers(arm, t
 
     save(tmp_path / "arm.npz", arm)
     claims_table({"architectures": arm}).to_csv(tmp_path / "claims.csv", index=False)
+    from nngrid.study.integrity import write_claims_stamp
+
+    write_claims_stamp(tmp_path / "claims.csv", [tmp_path / "arm.npz"])
     blank = []
     real = matplotlib.figure.Figure.savefig
 

@@ -546,7 +546,8 @@ CLI_CASES = {
     "batch-size-zero": (["--batch-size", "0"], ["--batch-size", "0", "'full'"]),
     "hidden-with-empty-width": (["--hidden", "12,,4"], ["--hidden", "'12,,4'", "comma-separated"]),
     "dtype-float16": (["--dtype", "float16"], ["--dtype", "'float16'", "'float32'"]),
-    "target-accuracy-above-one": (["--target-accuracy", "2"], ["target accuracy", "2.0", "[0, 1]"]),
+    "target-accuracy-above-one": (["--target-accuracy", "2"], ["--target-accuracy", "2", "(0, 1]"]),
+    "target-accuracy-zero": (["--target-accuracy", "0"], ["--target-accuracy", "(0, 1]"]),
     "betas-one-number": (["--betas", "0.9"], ["--betas", "'0.9'", "two numbers"]),
     "momentum-negative": (
         ["--optimizer", "momentum", "--momentum", "-1"],

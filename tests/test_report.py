@@ -217,7 +217,10 @@ def test_training_commands_are_one_short_line_without_json():
     for cmd in commands:
         if "--merge" in cmd:
             continue
+        # one line a user can rerun by hand (its spec file and the first 16 hex digits of the
+        # spec's digest, which the job checks the file against; never the spec's JSON)
         assert "{" not in cmd and "--spec results/specs/" in cmd and len(cmd) < 450, cmd
+        assert re.search(r"--spec-sha256 [0-9a-f]{16} ", cmd), cmd
 
 
 def _planned_rules(work: Path) -> set[str]:
@@ -593,8 +596,11 @@ def test_landing_page_shows_unmeasured_claims_without_inventing_numbers_and_refu
 
 
 def test_write_landing_writes_the_page_and_a_standalone_table(tmp_path):
+    from nngrid.study.integrity import write_claims_stamp
+
     csv = tmp_path / "claims.csv"
     _contract_claims().to_csv(csv, index=False)
+    write_claims_stamp(csv, [])  # as nngrid.claims writes it: the report verifies the stamp
     desc = tmp_path / "workflow.rst"
     desc.write_text("Three questions\n===============\n")
     page, table = tmp_path / "landing.rst", tmp_path / "claims.html"

@@ -10,6 +10,7 @@ import pytest
 
 from nngrid.errors import NngridError
 from nngrid.io import write_json
+from nngrid.study.integrity import spec_digest
 from nngrid.study.tables import (
     collect,
     confidence_interval,
@@ -152,7 +153,14 @@ def _job(dataset, optimizer, activations, regularizers, seeds, accs, diverge=())
                             "selected": False,
                         }
                     )
-    return {"spec": {}, "seconds": 1.0, "slurm_job_id": None, "rows": rows}
+    spec = {"axes": {"study": "s", "dataset": dataset}, "optimizer": optimizer}
+    return {
+        "spec": spec,
+        "spec_sha256": spec_digest(spec),  # what the result stands for (nngrid.study.integrity)
+        "seconds": 1.0,
+        "slurm_job_id": None,
+        "rows": rows,
+    }
 
 
 ACTS = ["relu", "tanh"]

@@ -550,6 +550,21 @@ def grid_cells(summary: pd.DataFrame) -> pd.DataFrame:
     return df[sizes > 1].set_index([*keys, "optimizer"])
 
 
+def _target_not_measured(inputs: Mapping[str, Any]) -> bool:
+    """True when the grid ran without a target accuracy (``training.target_accuracy: null``):
+    every run "never" reached a target nobody set, which measures nothing."""
+    runs = inputs["grid"].get("runs")
+    return (
+        runs is not None
+        and "target_accuracy" in runs
+        and bool(runs["target_accuracy"].isna().all())
+        and not np.isfinite(runs["epochs_to_target"].astype(float)).any()
+    )
+
+
+NOT_MEASURED = "time to target not measured (training.target_accuracy is null)"
+
+
 def _steps(inputs: Mapping[str, Any]) -> pd.DataFrame:
     """Median steps to target per cell (rows) and optimizer (columns); inf = never."""
     cells = grid_cells(inputs["grid"]["summary"])
@@ -590,6 +605,8 @@ def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
     def faster(inputs: Mapping[str, Any]):
         if (na := _not_applicable(inputs)) is not None:
             return na
+        if _target_not_measured(inputs):
+            return math.nan, math.nan, math.nan, NOT_MEASURED
         steps = _steps(inputs)
         if optimizer not in steps or "sgd" not in steps:
             return math.nan, math.nan, math.nan, f"{optimizer} or sgd is not in the grid"
@@ -621,6 +638,8 @@ def adam_fast(inputs: Mapping[str, Any]):
     that beat it; mean over cells, cells resampled."""
     if (na := _not_applicable(inputs)) is not None:
         return na
+    if _target_not_measured(inputs):
+        return math.nan, math.nan, math.nan, NOT_MEASURED
     steps = _steps(inputs)
     if "adam" not in steps or steps.shape[1] < 2:
         return math.nan, math.nan, math.nan, "adam and at least one other optimizer are needed"
@@ -953,12 +972,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--summary", help="summary.parquet (the collected tables)")
     parser.add_argument("--experiments", nargs="*", default=[], help="experiment .npz files")
     parser.add_argument("--out", required=True, help="claims.csv to write (atomically)")
+    parser.add_argument("--tables-stamp", help="the tables' stamp: runs and summary verified")
     args = parser.parse_args(argv)
     try:
         from nngrid.io import write_text
+        from nngrid.study.integrity import verify_tables, write_claims_stamp
+
+        if args.tables_stamp:
+            verify_tables(args.tables_stamp, [p for p in (args.runs, args.summary) if p])
 
         table = claims_table(load_inputs(args.runs, args.summary, args.experiments))
         write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
+        # the stamp the report and figures verify it by (derived, never edited)
+        inputs = [p for p in (args.runs, args.summary, *args.experiments) if p is not None]
+        write_claims_stamp(args.out, inputs)
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)
         return 2

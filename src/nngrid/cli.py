@@ -18,6 +18,7 @@ no output file is written then. The training path imports NumPy and nngrid only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -79,6 +80,14 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _accuracy(text: str) -> float:
+    """A target accuracy: the schema's bounds, 0 < a <= 1."""
+    value = _float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1] (an accuracy), got {value:g}")
     return value
 
 
@@ -468,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--target-accuracy",
-        type=_float,
+        type=_accuracy,
         default=None,
         help="validation accuracy for time-to-target (epochs and seconds); unset: not measured",
     )
@@ -550,11 +559,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     from nngrid.core import catalog
 
     if args.json:
-        print(json.dumps(catalog.catalog(), indent=1, default=str))
+        _emit(json.dumps(catalog.catalog(), indent=1, default=str) + "\n")
     elif args.markdown:
-        print(catalog.catalog_markdown(), end="")
+        _emit(catalog.catalog_markdown())
     else:
-        print(catalog.catalog_text())
+        _emit(catalog.catalog_text() + "\n")
     return 0
 
 
@@ -646,6 +655,22 @@ def _check_memory(need: int, args: argparse.Namespace, replicas: int) -> None:
         )
 
 
+def _check_time(data: dict[str, Any], args: argparse.Namespace, replicas: int) -> None:
+    """Refuse a run whose estimated time exceeds the config check's limit (the same estimate
+    as the workflow's, nngrid.study.integrity.training_minutes), naming what drives it."""
+    from nngrid.study.integrity import MAX_JOB_MINUTES, training_minutes
+
+    widest = max(args.hidden or [1]) if args.layers is None else 64
+    minutes = training_minutes(replicas, args.epochs, len(data["X_train"]), widest)
+    if minutes > MAX_JOB_MINUTES:
+        raise NngridError(
+            f"training needs an estimated {minutes:,.0f} minutes, more than the limit of "
+            f"{MAX_JOB_MINUTES:,} (7 days; driven by --epochs {args.epochs}, {replicas} "
+            f"replica(s) from --seed x --lr and {len(data['X_train'])} training points); make "
+            "--epochs smaller"
+        )
+
+
 def _progress_printer(quiet: bool):
     if quiet:
         return None
@@ -695,7 +720,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     init_from = None
     if args.init_from is not None:
+        from nngrid.study.integrity import check_finite_arrays
+
         init_from = io.load_npz(args.init_from)
+        check_finite_arrays(f"--init-from {args.init_from}", init_from, "give finite weights")
 
     lrs = args.lr if args.lr is not None else [opt_accepts.get("lr")]
     replicas = len(lrs) * len(args.seed)
@@ -710,6 +738,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data = datasets.build(args.dataset, seed=args.data_seed, **args.dataset_params)
         dataset_label = args.dataset
     _check_memory(_training_bytes(data, args, replicas), args, replicas)
+    _check_time(data, args, replicas)
 
     seeds, lr_list = [], []
     for lr in lrs:  # replicas: every lr x every seed, grouped by lr
@@ -750,7 +779,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"replica_{r}.{k}": v for r in range(net.R) for k, v in net.state_dict(r).items()
             }
         io.write_npz(args.save_weights, **arrays)
+    from nngrid.plugins import loaded_plugins
+
     for rec in records:
+        rec["config"]["plugins"] = loaded_plugins()  # module, file and sha256 of each
         rec["config"]["data_seed"] = args.data_seed if args.data is None else None
         rec["config"]["dataset_params"] = dict(args.dataset_params)
         if args.init_from is not None:
@@ -759,7 +791,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.output is not None:
         io.write_json(args.output, result)
     else:
-        sys.stdout.write(json.dumps(io.to_jsonable(result), sort_keys=True, indent=1) + "\n")
+        _emit(json.dumps(io.to_jsonable(result), sort_keys=True, indent=1) + "\n")
     if not args.quiet:
         sys.stderr.write(f"data {dataset_label} taken as {datasets.task_summary(data)}\n")
         for rec in records:
@@ -794,21 +826,76 @@ def _stdout_failed(exc: OSError) -> int:
     return EXIT_IO
 
 
+def _run_command(args: argparse.Namespace) -> int:
+    """Run the command; a ``SystemExit`` from a component (a plugin calling ``sys.exit``
+    while training) is an error, never the command's success."""
+    from nngrid.study.integrity import Stopped
+
+    try:
+        if args.command == "list":
+            return cmd_list(args)
+        if args.command == "data":
+            return cmd_data(args)
+        return cmd_train(args)
+    except Stopped:
+        raise
+    except SystemExit as exc:
+        raise NngridError(
+            f"a component called sys.exit({exc.code!r}) during `nngrid {args.command}` (a "
+            "plugin?); nothing was written; fix or leave out the plugin"
+        ) from None
+
+
+#: What a command writes to stdout (its result), written once the command has finished.
+_OUT: list[str] = []
+
+
+def _emit(text: str) -> None:
+    """Queue ``text`` for stdout: while a command runs, stdout is stderr (:func:`_plugin_proof`),
+    so nothing a plugin prints, at import or while training, can mix into the result."""
+    _OUT.append(text)
+
+
+@contextlib.contextmanager
+def _plugin_proof():
+    """stdout (Python's and file descriptor 1) sent to stderr for the block."""
+    real = sys.stdout
+    saved = None
+    try:
+        fd, err = real.fileno(), sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):  # captured streams (tests): Python level only
+        fd = err = None
+    if fd is not None:
+        real.flush()
+        saved = os.dup(fd)
+        os.dup2(err, fd)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``nngrid``; returns the exit status (0; 2 for a user error; 1 when
     stdout cannot be written)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from nngrid.study.integrity import stop_on_signals
+
+    stop_on_signals()
+    _OUT.clear()
     try:
         try:
-            load_plugins(argv)
+            with _plugin_proof():
+                load_plugins(argv)
             parser = build_parser()
-            args = parser.parse_args(argv)
-            if args.command == "list":
-                status = cmd_list(args)
-            elif args.command == "data":
-                status = cmd_data(args)
-            else:
-                status = cmd_train(args)
+            args = parser.parse_args(argv)  # --help goes to stdout, before any plugin code
+            with _plugin_proof():
+                status = _run_command(args)
+            sys.stdout.write("".join(_OUT))
             sys.stdout.flush()  # a write error shows here, not at exit
             return status
         except (NngridError, _UsageError) as exc:

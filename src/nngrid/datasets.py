@@ -594,7 +594,8 @@ def make(
             "X_test": X_test,
             "y_test": y_test,
         }
-    splits = standardize(splits)
+    with np.errstate(all="ignore"):  # huge values overflow here: refused just below
+        splits = standardize(splits)
     meta = dict(dataset.metadata())
     if not stratify and dataset.standardize_target:
         mean = splits["y_train"].mean(axis=0)
@@ -609,7 +610,32 @@ def make(
         k: np.ascontiguousarray(splits[k], dtype=np.float64 if k[0] == "X" else ydtype)
         for k in SPLIT_NAMES
     }
+    if not all(np.all(np.isfinite(v)) for v in splits.values()):
+        raise NonFiniteData(_non_finite(name, seed, val_fraction, test_fraction, params))
     return splits, meta
+
+
+class NonFiniteData(NngridError):
+    """Dataset parameters that make the data NaN or infinite."""
+
+
+def _non_finite(name: str, seed: int, val: float, test: float, params: dict) -> str:
+    """The message for parameters that make dataset ``name`` non-finite, naming the parameter
+    that does it (the first whose default makes the data finite again), else all of them."""
+    culprits = []
+    for key in params:
+        trial = {k: v for k, v in params.items() if k != key}
+        try:
+            with np.errstate(all="ignore"):
+                build(name, seed=seed, val_fraction=val, test_fraction=test, **trial)
+        except NngridError:
+            continue
+        culprits.append(key)
+    keys = culprits[:1] or list(params)
+    shown = ", ".join(f"{k} = {params[k]!r}" for k in keys) or "its default parameters"
+    return f"dataset {name!r} with {shown} has NaN or infinite values; give " + (
+        f"a smaller {keys[0]}" if len(keys) == 1 else "smaller parameters"
+    )
 
 
 # --------------------------------------------------------------------------- metadata
@@ -681,7 +707,7 @@ def check_dtype_range(splits: dict[str, np.ndarray], dtype: str, source: Any) ->
     top = float(np.finfo(dt).max)
     for name in sorted(splits):
         a = np.asarray(splits[name])
-        if a.dtype.kind != "f" or a.size == 0 or np.finfo(a.dtype).max <= top:
+        if a.dtype.kind != "f" or a.size == 0 or float(np.finfo(a.dtype).max) <= top:
             continue
         biggest = float(np.max(np.abs(a)))
         if biggest > top:

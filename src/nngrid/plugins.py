@@ -11,9 +11,12 @@ Loading a plugin module:
 
 1. imports it with ``sys.stdout`` sent to ``sys.stderr`` (a plugin that prints while importing
    cannot corrupt the JSON that ``nngrid train`` or ``nngrid list --json`` writes on stdout);
-2. refuses it if it changed a component that was registered before it (an entry replaced in a
-   registry, or a method of a registered class, or of a base class, reassigned): the record would
-   still name the original component while another one ran;
+2. refuses it if importing it raised anything (``SystemExit`` and ``KeyboardInterrupt``
+   included: a plugin cannot end the command with a fake success), or if it changed a component
+   that was registered before it (an entry replaced in a registry, or a method of a registered
+   class, or of a base class, reassigned) or an attribute of numpy or of a loaded nngrid module
+   (``np.tanh``, ``nngrid.core.train.train_replicas`` patched): the record would still name the
+   original component while another one ran;
 3. checks every component it added (:func:`check_component`): activations, losses and
    regularizers by central finite differences in float64 (derivative and backward, the gradient
    of the loss, the penalty's gradient), optimizers by a few steps on a quadratic (they must
@@ -21,7 +24,10 @@ Loading a plugin module:
 
 A failure is one ``NngridError`` naming the plugin, the component and what failed; the failed
 module's components are removed from the registries again. Each module is checked once per
-process (the outcome is remembered).
+process (the outcome is remembered). :func:`loaded_plugins` lists the loaded plugins with the
+sha256 of their import closure (the plugin and the helper modules it imported), which the job
+results and ``nngrid train``'s records carry, and which :func:`plugin_sources` hashes into the
+workflow's code hashes.
 """
 
 from __future__ import annotations
@@ -117,6 +123,8 @@ def load_plugins(extra: Iterable[str] = ()) -> list[str]:
 def _load_one(name: str) -> str | None:
     """Import plugin ``name`` and check it; the error message, or None when it is fine."""
     before = _state()
+    numpy_before = _numpy_state()
+    modules_before = set(sys.modules)
     try:
         with contextlib.redirect_stdout(sys.stderr):
             importlib.import_module(name)
@@ -129,6 +137,20 @@ def _load_one(name: str) -> str | None:
     except Exception as exc:
         _remove_added(before)
         return f"cannot import plugin module {name!r}: {type(exc).__name__}: {exc}; fix the plugin"
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt ...: never a silent success
+        _remove_added(before)
+        return (
+            f"plugin module {name!r} raised {type(exc).__name__}({exc}) while being imported "
+            "(a plugin may only register components); fix the plugin"
+        )
+    _CLOSURE[name] = _closure(name, set(sys.modules) - modules_before)
+    changed = _numpy_changes(numpy_before)
+    if changed:
+        _remove_added(before)
+        return (
+            f"plugin {name!r} replaced {changed} (every component would run the patched "
+            "function while its record named the original); register a new component instead"
+        )
     after = _state()
     for key, print_ in before.items():
         if after.get(key) != print_:
@@ -153,12 +175,97 @@ def _load_one(name: str) -> str | None:
     return None
 
 
+#: plugin module -> the source files of its import closure (its own file first).
+_CLOSURE: dict[str, list[Path]] = {}
+
+
+def _numpy_state() -> dict[str, int]:
+    """The identity of every public attribute of numpy (and of the submodules the core uses)
+    and of every module-level name of the nngrid modules loaded so far."""
+    modules = [("np.", np), ("np.linalg.", np.linalg), ("np.random.", np.random)]
+    modules += [
+        (f"{name}.", module)
+        for name, module in list(sys.modules.items())
+        if (name == "nngrid" or name.startswith("nngrid.")) and module is not None
+    ]
+    out = {}
+    for prefix, module in modules:
+        for key, value in vars(module).items():
+            if not key.startswith("__"):
+                out[prefix + key] = id(value)
+    return out
+
+
+def _numpy_changes(before: dict[str, int]) -> str:
+    """The first attribute (``np.tanh``, ``nngrid.core.train.train_replicas``) that is not what it
+    was, or ``""``."""
+    after = _numpy_state()
+    for key, ident in before.items():
+        if after.get(key) != ident:
+            return key
+    return ""
+
+
+def _closure(name: str, new_modules: Iterable[str]) -> list[Path]:
+    """The source files of plugin ``name`` and of every module first imported while it was
+    imported, outside the standard library and the installed packages (its helpers)."""
+    import sysconfig
+
+    installed = {
+        Path(p).resolve()
+        for key in ("stdlib", "platstdlib", "purelib", "platlib")
+        if (p := sysconfig.get_paths().get(key))
+    }
+    nngrid_root = Path(__file__).resolve().parent
+    files: dict[Path, None] = {}
+    for module_name in [name, *sorted(new_modules)]:
+        module = sys.modules.get(module_name)
+        file = getattr(module, "__file__", None)
+        if not file or not file.endswith(".py"):
+            continue
+        path = Path(file).resolve()
+        if path.is_relative_to(nngrid_root):
+            continue  # the core's own modules are hashed on their own
+        if module_name != name and any(path.is_relative_to(root) for root in installed):
+            continue
+        files[path] = None
+        if path.name == "__init__.py":
+            files.update(dict.fromkeys(sorted(path.parent.rglob("*.py"))))
+    return list(files)
+
+
+def loaded_plugins() -> list[dict[str, str]]:
+    """The plugins loaded in this process and checked: module, file and the sha256 of every
+    source file of its import closure (what a run's record names)."""
+    out = []
+    for name, message in _OUTCOME.items():
+        if message is not None:
+            continue
+        files = _CLOSURE.get(name) or []
+        digest = hashlib.sha256()
+        for f in files:
+            try:
+                digest.update(b"\0".join([str(f).encode(), f.read_bytes(), b""]))
+            except OSError:
+                pass
+        out.append(
+            {
+                "module": name,
+                "file": str(files[0]) if files else "",
+                "sha256": digest.hexdigest(),
+            }
+        )
+    return out
+
+
 def _singular(kind: str) -> str:
     return registries()[kind].kind
 
 
 def _remove_added(before: dict[tuple[str, str], tuple]) -> None:
     for kind, reg in registries().items():
+        if not hasattr(reg, "names"):  # a registry replaced by the plugin (refused)
+            continue
         for entry in reg.names():
             if (kind, entry) not in before:
                 reg._remove(entry)
@@ -394,8 +501,12 @@ def plugin_sources(extra: Iterable[str] = ()) -> list[tuple[str, bytes]]:
             continue
         path = Path(file)
         files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+        files += [f for f in _CLOSURE.get(name, []) if f not in files]  # its helper modules
         for f in files:
-            label = f"{name}:{f.relative_to(path.parent)}"
+            try:
+                label = f"{name}:{f.relative_to(path.parent)}"
+            except ValueError:
+                label = f"{name}:{f}"
             try:
                 out[label] = f.read_bytes()
             except OSError as exc:

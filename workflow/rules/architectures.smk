@@ -11,11 +11,19 @@ EXPERIMENT_HASH_ARCH = source_hash(
         Path(nngrid.__file__).parent / "study" / "experiments" / name
         for name in ("architectures.py", "common.py")
     ]
+    + source_closure("nngrid.study.integrity")
 )
 
 
 ARCH_SPEC = (
     "results/specs/architectures/{study}/{dataset}/{architecture}/{optimizer}.json"
+)
+ARCH_SPECS = expected_specs(
+    ARCH_SPEC, architecture_jobs(config), lambda row: architecture_spec(config, **row)
+)
+remove_stale_specs(ARCH_SPECS)
+remove_stale_results(
+    dict(zip(ARCH_RUNS, map(spec_sha256_of, ARCH_SPECS.values()))), [ARCH_RESULT]
 )
 
 
@@ -39,6 +47,8 @@ rule architecture_spec:
 rule architecture:
     input:
         data="results/data/{dataset}.npz",
+        # its sha256 and spec: the job checks the dataset against them
+        info="results/data/{dataset}.json",
         spec=ARCH_SPEC,
     output:
         ARCH_RUN,
@@ -54,10 +64,12 @@ rule architecture:
         runtime=lambda wc: architecture_runtime(wc),
     params:
         spec=architecture_spec_param,
+        spec_sha256=architecture_spec_sha256,
         code=EXPERIMENT_HASH_ARCH,
     shell:
         "python -m nngrid.study.experiments.architectures --data {input.data} "
-        "--spec {input.spec} --output {output} 2>&1 | tee {log} | sed -u "
+        "--spec {input.spec} --spec-sha256 {params.spec_sha256} --output {output} "
+        "2>&1 | tee {log} | sed -u "
         "'s|^|{wildcards.dataset}/{wildcards.architecture}/{wildcards.optimizer}: |'"
 
 
@@ -74,8 +86,13 @@ rule architectures_merge:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        # each job's result must carry its job's spec digest (no copy, no orphan)
+        expected=[spec_sha256_of(t) for t in ARCH_SPECS.values()],
+        code=source_hash(source_closure("nngrid.study.experiments.architectures")),
     shell:
-        "python -m nngrid.study.experiments.architectures --merge {input} --output {output} 2> {log}"
+        "python -m nngrid.study.experiments.architectures --merge {input} "
+        "--expect-specs {params.expected} --output {output} 2> {log}"
 
 
 # Writing a spec file takes milliseconds: never a Slurm job of its own.

@@ -5,6 +5,9 @@
 # (with the default profile's rerun-triggers a missing input alone reruns nothing). A run that
 # asks for the tables alone is told in one line which results are missing.
 FINAL_TARGETS += RUNS
+# A result that is not its job's (another config's, an orphan's, a copy) is removed now and
+# remade, and the tables with it (nngrid.study.integrity: results trusted by their content).
+remove_stale_results(dict(zip(RUNS, map(spec_sha256_of, SPECS.values()))), TABLES)
 warn_missing_results(RUNS, "results/tables/runs.parquet")
 
 
@@ -26,6 +29,8 @@ rule tables:
             category="Tables",
         ),
         histories="results/tables/histories.parquet",
+        # each table's sha256: the claims and the figures verify the tables by it
+        stamp="results/tables/tables.stamp.json",
     log:
         "logs/tables.log",
     conda:
@@ -34,8 +39,13 @@ rule tables:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        # each result must carry its job's spec digest (no copy, no orphan, no other config's)
+        expected=[spec_sha256_of(t) for t in SPECS.values()],
+        code=source_hash(source_closure("nngrid.study.tables")),
     shell:
-        "python -m nngrid.study.tables --runs {input} --out-dir results/tables 2> {log}"
+        "python -m nngrid.study.tables --runs {input} --expect-specs {params.expected} "
+        "--out-dir results/tables 2> {log}"
 
 
 # The lesson's claims (nngrid.claims): each decided once, from the tables and the experiment
@@ -50,9 +60,12 @@ rule claims:
     input:
         runs="results/tables/runs.parquet",
         summary="results/tables/summary.parquet",
+        tables_stamp="results/tables/tables.stamp.json",
         experiments=CLAIM_EXPERIMENTS,
     output:
-        "results/tables/claims.csv",
+        claims="results/tables/claims.csv",
+        # its sha256 and its inputs': the report and the figures verify claims.csv by it
+        stamp="results/tables/claims.stamp.json",
     log:
         "logs/report/claims.log",
     conda:
@@ -62,7 +75,8 @@ rule claims:
         mem_mb=1000,
         runtime=5,
     params:
-        code=source_hash([Path(nngrid.__file__).parent / "claims.py"]),
+        code=source_hash(source_closure("nngrid.claims")),
     shell:
         "python -m nngrid.claims --runs {input.runs} --summary {input.summary} "
-        "--experiments {input.experiments} --out {output} 2> {log}"
+        "--tables-stamp {input.tables_stamp} --experiments {input.experiments} "
+        "--out {output.claims} 2> {log}"

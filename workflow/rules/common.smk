@@ -8,12 +8,21 @@ from pathlib import Path
 import nngrid
 from nngrid.study import costs
 from nngrid.study import config as config_checks
+from nngrid.study.integrity import (
+    experiment_digest,
+    remove_stale_results,
+    remove_stale_specs,
+    source_closure,
+    spec_digest,
+    stop_run_on_signals,
+)
 from nngrid.study.jobs import (
     ARCH_RESULT,
     ARCH_RUN,
     RUN,
     TABLES,
     alternatives,
+    architecture_jobs,
     architecture_spec,
     architecture_targets,
     canonical,
@@ -21,11 +30,13 @@ from nngrid.study.jobs import (
     data_targets,
     data_files,
     dataset_spec,
+    expected_specs,
     figure_files,
     job_spec,
     job_table,
     run_targets,
     source_hash,
+    spec_sha256_of,
     warn_missing_results,
 )
 
@@ -85,3 +96,20 @@ def architecture_runtime(wildcards):
         wildcards.architecture,
         wildcards.optimizer,
     )
+
+
+def spec_sha256(wildcards):
+    """The first 16 hex digits of the training job's spec digest: the job refuses a spec file
+    without it (the collection compares the whole digest)."""
+    spec = job_spec(config, wildcards.study, wildcards.dataset, wildcards.optimizer)
+    return spec_digest(spec)[:16]
+
+
+def architecture_spec_sha256(wildcards):
+    """The first 16 hex digits of an architectures job's spec digest."""
+    return spec_sha256_of(architecture_spec_param(wildcards))[:16]
+
+
+def experiment_settings(name):
+    """The settings of side experiment `name` (its config section without `plot`)."""
+    return {k: v for k, v in config["experiments"][name].items() if k != "plot"}

@@ -7,11 +7,27 @@ EXPERIMENTS = [k for k in config.get("experiments", {}) if k != "seed"]
 EXPERIMENT_CODE = source_hash(
     core_files()
     + list((Path(nngrid.__file__).parent / "study" / "experiments").glob("*.py"))
+    + source_closure("nngrid.study.integrity")
 )
 
 
 wildcard_constraints:
     experiment=alternatives(EXPERIMENTS or ["none"]),
+
+
+# A result that is not its experiment's current one (another config's, a copy) is removed now,
+# with the claims made from it, and remade (nngrid.study.integrity): rule all asks for every
+# experiment's result, as for every training job's.
+remove_stale_results(
+    {
+        f"results/experiments/{e}.npz": experiment_digest(
+            e, experiment_settings(e), config["experiments"].get("seed", 0)
+        )
+        for e in EXPERIMENTS
+    },
+    ["results/tables/claims.csv", "results/tables/claims.stamp.json"],
+)
+FINAL_TARGETS += [f"results/experiments/{e}.npz" for e in EXPERIMENTS]
 
 
 rule experiment:
@@ -28,11 +44,7 @@ rule experiment:
         mem_mb=2000,
         runtime=30,
     params:
-        settings=lambda wc: {
-            k: v
-            for k, v in config["experiments"][wc.experiment].items()
-            if k != "plot"
-        },
+        settings=lambda wc: experiment_settings(wc.experiment),
         seed=config.get("experiments", {}).get("seed", 0),
         code=EXPERIMENT_CODE,
     script:

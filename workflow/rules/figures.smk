@@ -4,7 +4,10 @@
 # change to a plotting function or a caption (FIGURE_CODE) reruns figure jobs only, never
 # training.
 
-FIGURE_CODE = source_hash(figure_files())
+FIGURE_CODE = source_hash(
+    figure_files()
+    + source_closure("nngrid.study.figures.make", "nngrid.study.report.landing")
+)
 # Captions are rule outputs (results/figures/*.rst); report() resolves a caption's path from
 # this file's folder, hence "../../results/figures/". One label
 # per figure: with two labels, the report's table takes a category of two figures for a toggle
@@ -334,6 +337,7 @@ rule figure_grid:
         histories="results/tables/histories.parquet",
         # each dataset's source, size and class names (the heatmaps' caption lists them)
         datasets=[p.replace(".npz", ".json") for p in data_targets(config)],
+        tables_stamp="results/tables/tables.stamp.json",
         heatmaps_description="workflow/report/fig09_heatmaps.rst",
         curves_description="workflow/report/fig09_curves.rst",
         lr_description="workflow/report/fig09_lr.rst",
@@ -409,6 +413,7 @@ rule figure_grid:
 rule figure_cost:
     input:
         runs="results/tables/runs.parquet",
+        tables_stamp="results/tables/tables.stamp.json",
         benchmarks=[
             rules.train.benchmark.format(**job) for job in JOBS.to_dict("records")
         ],

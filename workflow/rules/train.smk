@@ -5,6 +5,10 @@
 # prefixed with the job's name, to the terminal.
 
 SPEC = "results/specs/{study}/{dataset}/{optimizer}.json"
+# A spec file that is not the config's (edited, truncated, another config's) is removed now, so
+# rule train_spec writes it again and its job reruns (nngrid.study.integrity).
+SPECS = expected_specs(SPEC, JOBS, lambda row: job_spec(config, **row))
+remove_stale_specs(SPECS)
 
 
 rule train_spec:
@@ -28,6 +32,8 @@ rule train_spec:
 rule train:
     input:
         data="results/data/{dataset}.npz",
+        # its sha256 and spec: the job checks the dataset against them
+        info="results/data/{dataset}.json",
         spec=SPEC,
     output:
         RUN,
@@ -44,10 +50,11 @@ rule train:
     params:
         # the spec's text: a changed spec reruns exactly its job (the file is rewritten too)
         spec=spec_param,
+        spec_sha256=spec_sha256,
         core=CORE_HASH,
     shell:
         "python -m nngrid.study.protocol --data {input.data} --spec {input.spec} "
-        "--output {output} 2>&1 | tee {log} "
+        "--spec-sha256 {params.spec_sha256} --output {output} 2>&1 | tee {log} "
         "| sed -u 's|^|{wildcards.study}/{wildcards.dataset}/{wildcards.optimizer}: |'"
 
 

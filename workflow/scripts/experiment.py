@@ -3,8 +3,11 @@
 import sys
 
 from nngrid.study import experiments
+from nngrid.study.integrity import stamp_experiment_result
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
 name = snakemake.wildcards.experiment  # noqa: F821
-result = experiments.run(name, snakemake.params.settings, snakemake.params.seed)  # noqa: F821
-experiments.save(snakemake.output[0], result)  # noqa: F821
+settings, seed = snakemake.params.settings, snakemake.params.seed  # noqa: F821
+result = experiments.run(name, settings, seed)
+# the result names its experiment and settings (nngrid.study.integrity): no copy is taken for it
+experiments.save(snakemake.output[0], stamp_experiment_result(result, name, settings, seed))  # noqa: F821

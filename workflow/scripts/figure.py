@@ -3,6 +3,7 @@
 
 import sys
 
+from nngrid.errors import NngridError
 from nngrid.study.figures.make import make
 
 
@@ -12,9 +13,13 @@ def named(items):
 
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
-make(
-    snakemake.rule,  # noqa: F821
-    named(snakemake.input),  # noqa: F821
-    named(snakemake.output),  # noqa: F821
-    named(snakemake.params),  # noqa: F821
-)
+try:
+    make(
+        snakemake.rule,  # noqa: F821
+        named(snakemake.input),  # noqa: F821
+        named(snakemake.output),  # noqa: F821
+        named(snakemake.params),  # noqa: F821
+    )
+except NngridError as exc:  # a refused input (an edited table, claims.csv): one line
+    print(f"nngrid: error: {exc}", file=sys.stderr)
+    sys.exit(2)

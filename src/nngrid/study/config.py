@@ -26,8 +26,9 @@ import yaml
 from nngrid.core.registry import check_params
 from nngrid.data_files import check_dataset_entry
 from nngrid.errors import NngridError
-from nngrid.study.costs import MAX_JOB_MINUTES, job_cost, machine_memory
-from nngrid.study.jobs import job_table
+from nngrid.study.costs import job_cost, machine_memory
+from nngrid.study.integrity import MAX_JOB_MINUTES, check_dataset_finite, check_labels
+from nngrid.study.jobs import dataset_spec, job_table
 
 #: The most values (map entries and list items, YAML aliases expanded) and the deepest nesting
 #: a config may have; the default study has ~400 values and depth 6.
@@ -126,6 +127,11 @@ def explain(error: jsonschema.ValidationError) -> str:
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
         return f"{subject} has the wrong type; it must be a(n) {want}"
+    if kind == "maxLength":
+        return (
+            f"{key}: name {_short(value)} is longer than {error.validator_value} characters; "
+            "give a shorter name"
+        )
     if kind == "pattern":
         return (
             f"{key}: name {_short(value)} is not valid; use lower_snake_case letters, digits "
@@ -182,6 +188,7 @@ def check_config(cfg: dict, schema_path: str | Path) -> dict:
         _check_params(
             f"datasets.{label}.params", "datasets", spec.get("kind", label), spec.get("params")
         )
+        check_dataset_finite(f"datasets.{label}.params", dataset_spec(cfg, label))
     _check_regularizers(cfg)
     _check_optimizers(cfg)
     check_experiments(cfg)
@@ -382,6 +389,7 @@ def check_experiments(cfg: dict) -> None:
     from nngrid.study import experiments
 
     section = cfg.get("experiments") or {}
+    check_labels(section, "experiments")  # cures, datasets ...: names, never markup
     seed = section.get("seed", 0)
     for name, settings in section.items():
         if name == "seed":

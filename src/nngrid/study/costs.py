@@ -12,18 +12,17 @@ import math
 import os
 
 from nngrid.data_files import entry_size
+from nngrid.study.integrity import SECONDS_PER_REPLICA_EPOCH_EXAMPLE
 from nngrid.study.jobs import architecture_spec, dataset_spec, job_spec
 
-#: CPU seconds per replica, epoch and training example for hidden widths up to 64, measured on
-#: this machine (docs/BENCHMARKS.md); wider layers cost (width / 64)^2 times more.
-SECONDS_PER_REPLICA_EPOCH_EXAMPLE = 1.2e-6
+# CPU seconds per replica, epoch and training example (SECONDS_PER_REPLICA_EPOCH_EXAMPLE) and
+# the longest job accepted (MAX_JOB_MINUTES) live in nngrid.study.integrity: `nngrid train`
+# refuses its --epochs by the same estimate.
 #: Dataset sizes of the kinds without an `n_samples` parameter.
 SHIPPED_SIZES = {"digits": 1797, "mnist1d": 4000}
 #: Features and classes of the dataset kinds that fix them; the others read `n_features` and
 #: `n_classes` from their params (defaults 2 features, 10 classes: an upper bound).
 SHIPPED_SHAPES = {"digits": (64, 10), "mnist1d": (40, 10)}
-#: Longest estimated training job accepted (minutes of CPU on this machine's measured speed).
-MAX_JOB_MINUTES = 7 * 24 * 60
 
 
 def machine_memory() -> int:

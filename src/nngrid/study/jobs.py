@@ -188,6 +188,8 @@ def job_spec(cfg: dict, study: str, dataset: str, optimizer: str) -> dict:
         "seeds": seeds,
         "tuning": dict(cfg.get("tuning", {})),
         "training": training,
+        # the dataset the job must read (checked against results/data/<label>.json)
+        "data": dataset_spec(cfg, dataset),
     }
 
 
@@ -244,6 +246,7 @@ def architecture_spec(
             "dtype": training.get("dtype", "float32"),
             **options,
         },
+        "data": dataset_spec(cfg, dataset),
     }
 
 
@@ -296,3 +299,19 @@ def figure_files() -> list[Path]:
     """The modules that draw the figures and write their captions (the figure jobs' hash)."""
     study = _root() / "study"
     return [*(study / "figures").glob("*.py"), *(study / "report").glob("*.py")]
+
+
+# --------------------------------------------------------------------------- expected results
+
+
+def spec_sha256_of(text: str) -> str:
+    """The spec digest (nngrid.study.integrity.spec_digest) of a spec's canonical text."""
+    from nngrid.study.integrity import spec_digest
+
+    return spec_digest(json.loads(text))
+
+
+def expected_specs(pattern: str, jobs: pd.DataFrame, spec: Any) -> dict[str, str]:
+    """``{path: spec text}`` of every job of ``jobs`` (``pattern`` formatted with a row gives
+    the path, ``spec(row)`` the spec): what each spec file and result must stand for."""
+    return {pattern.format(**row): canonical(spec(row)) for row in jobs.to_dict("records")}

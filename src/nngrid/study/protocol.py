@@ -30,21 +30,24 @@ Command line (NumPy only; writes the job's JSON atomically)::
 
     python -m nngrid.study.protocol --data results/data/moons.npz --spec spec.json --output out.json
 
-``--spec`` takes a JSON file or, when the text starts with ``{``, the JSON itself. The job prints
-one line per finished cell to stderr (the job's log), so a running job shows its progress.
+``--spec`` takes a JSON file or, when the text starts with ``{``, the JSON itself;
+``--spec-sha256`` (the workflow passes its rule's) refuses a spec file edited or truncated since.
+The dataset must match the sha256 of its ``.json`` (and, when the spec names its ``data``, have
+been made from that spec). The result names its spec digest, the dataset's sha256 and the
+plugins loaded (:func:`nngrid.study.integrity.job_stamp`). SIGTERM and SIGHUP end the job
+without a result (exit 143 / 129). The job prints one line per finished cell to stderr (the
+job's log), so a running job shows its progress.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -371,16 +374,6 @@ def run_job(data: Any, spec: Mapping[str, Any], progress: Callable[[str], None] 
     return rows, time.perf_counter() - start
 
 
-def read_spec(text: str) -> dict:
-    """A job spec from a JSON file, or from the JSON itself when the text starts with ``{``."""
-    try:
-        if text.lstrip().startswith("{"):
-            return json.loads(text)
-        return json.loads(Path(text).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise NngridError(f"cannot read job spec {text[:60]!r}: {exc}") from None
-
-
 def load_job_data(path: str | os.PathLike[str], spec: Mapping[str, Any]) -> dict:
     """A job's dataset, checked against the dtype its spec trains in (``training.dtype``)."""
     from nngrid.datasets import load_dataset
@@ -399,14 +392,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spec", required=True, help="job spec: a JSON file or inline JSON")
     parser.add_argument("--output", required=True, help="JSON file to write (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--spec-sha256",
+        default=None,
+        help="the digest the spec must have (the workflow passes its rule's); a spec file that "
+        "differs is refused",
+    )
     args = parser.parse_args(argv)
+    from nngrid.study.integrity import stop_on_signals
+
+    stop_on_signals()
     try:
         from nngrid.io import write_json
         from nngrid.plugins import load_plugins
+        from nngrid.study.integrity import check_job_data, job_stamp, read_job_spec
 
         load_plugins()
 
-        spec = read_spec(args.spec)
+        spec = read_job_spec(args.spec, args.spec_sha256)
+        data_sha256 = check_job_data(args.data, spec)
         data = load_job_data(args.data, spec)
 
         def progress(msg: str) -> None:
@@ -419,11 +423,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             row["slurm_job_id"] = job_id
         write_json(
             args.output,
-            {"spec": spec, "seconds": seconds, "slurm_job_id": job_id, "rows": rows},
+            {
+                "spec": spec,
+                "seconds": seconds,
+                "slurm_job_id": job_id,
+                "rows": rows,
+                # what the result stands for: the collection compares it with the job's spec
+                **job_stamp(spec, data_sha256),
+            },
             checksum=True,  # nngrid.study.tables refuses the file if anything in it changes later
         )
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:
+        from nngrid.study.integrity import Stopped
+
+        if isinstance(exc, Stopped):
+            raise
+        print(
+            f"nngrid: error: a component called sys.exit({exc.code!r}) during the job (a "
+            f"plugin?); no result was written to {args.output}; fix or leave out the plugin",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -29,9 +29,14 @@ replica). Outputs, each written atomically (temporary name in the same folder, t
 ``histories``
     One row per replica per epoch (``run_id`` joins it to ``runs``).
 
+Every job file is verified before a row of it is read: its checksum, and that it stands for
+its job (``--expect-specs``: the spec digest the workflow expects of each file; no symbolic
+link, no copy; :func:`nngrid.study.integrity.check_results`).
+
 Command line::
 
-    python -m nngrid.study.tables --runs results/runs/**/*.json --out-dir results/tables
+    python -m nngrid.study.tables --runs results/runs/**/*.json --out-dir results/tables \\
+        [--expect-specs SHA256 ...]
 """
 
 from __future__ import annotations
@@ -227,15 +232,28 @@ def _check_row(path: Any, i: int, row: Any) -> None:
             raise NngridError(f"{path}: row {i} has {key} = {value!r}, not a number; {fix}")
 
 
-def load_rows(paths: Iterable[str | os.PathLike[str]]) -> list[dict]:
-    """Every replica row of every job file, each with ``source`` (its file)."""
+def load_rows(
+    paths: Iterable[str | os.PathLike[str]], expected: Sequence[str] | None = None
+) -> list[dict]:
+    """Every replica row of every job file, each with ``source`` (its file).
+
+    Each file must stand for its job (:func:`nngrid.study.integrity.check_results`): its own
+    spec digest, the one ``expected`` gives for it (one per path, in order; the workflow passes
+    the digests of its jobs' specs), no symbolic link and no result twice."""
+    from nngrid.study.integrity import check_results
+
+    paths = list(paths)
     rows: list[dict] = []
+    docs = []
     for path in paths:
         doc = _read(path)
         for i, row in enumerate(doc["rows"]):
             _check_row(path, i, row)
         # the job's checksum: a value changed by hand after the job is refused, not collected
         verify_sha256(path, doc, f"remake it with: snakemake --forcerun {path}")
+        docs.append(doc)
+    check_results(paths, docs, expected)
+    for path, doc in zip(paths, docs, strict=True):
         rows.extend({**row, "source": str(path)} for row in doc["rows"])
     return rows
 
@@ -440,9 +458,12 @@ def rankings_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------
 
 
-def collect(paths: Iterable[str | os.PathLike[str]]) -> dict[str, pd.DataFrame]:
-    """All four tables from job files: ``{"runs", "summary", "rankings", "histories"}``."""
-    rows = load_rows(paths)
+def collect(
+    paths: Iterable[str | os.PathLike[str]], expected: Sequence[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """All four tables from job files: ``{"runs", "summary", "rankings", "histories"}``
+    (``expected``: the spec digest of each file's job, see :func:`load_rows`)."""
+    rows = load_rows(paths, expected)
     if not rows:
         raise NngridError("no training results to collect; give at least one job JSON file")
     runs = runs_table(rows)
@@ -485,13 +506,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--runs", nargs="+", required=True, help="job JSON files (globs allowed)")
     parser.add_argument("--out-dir", required=True, help="folder for the tables")
+    parser.add_argument(
+        "--expect-specs",
+        nargs="*",
+        default=None,
+        metavar="SHA256",
+        help="the spec digest each result of --runs must carry, in order (the workflow's)",
+    )
     args = parser.parse_args(argv)
     try:
         paths: list[str] = []
         for pattern in args.runs:
             matches = sorted(glob.glob(pattern, recursive=True))
             paths += matches if matches else [pattern]
-        written = write_tables(collect(paths), args.out_dir)
+        if args.expect_specs is not None and len(paths) != len(args.runs):
+            raise NngridError("--expect-specs needs --runs as file names, not patterns")
+        written = write_tables(collect(paths, args.expect_specs), args.out_dir)
+        from nngrid.study.integrity import TABLES_STAMP, write_tables_stamp
+
+        # each table's sha256: the claims and the figures verify the tables by it
+        write_tables_stamp(written, Path(args.out_dir) / TABLES_STAMP)
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)
         return 2

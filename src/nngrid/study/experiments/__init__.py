@@ -84,12 +84,19 @@ def save(path: str | Path, result: Result) -> Path:
 
 
 def load(path: str | Path) -> Result:
-    """Read a result written by :func:`save`."""
+    """Read a result written by :func:`save`; a side experiment's result stamped by its job
+    (``job``: nngrid.study.integrity.stamp_experiment_result) is verified, then unstamped."""
     data = load_npz(path)
     out: Result = {}
     for key in data:
         value = np.asarray(data[key])
         out[key] = json.loads(str(value)) if value.dtype.kind == "U" else value
+    job = out.get("job")
+    if isinstance(job, list) and job and isinstance(job[0], dict) and "experiment" in job[0]:
+        from nngrid.study.integrity import check_experiment_result
+
+        check_experiment_result(path, out)
+        del out["job"]
     return out
 
 

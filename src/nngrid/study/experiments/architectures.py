@@ -415,26 +415,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spec", help="job spec: a JSON file or inline JSON")
     parser.add_argument("--merge", nargs="*", help="job results (.npz) to concatenate")
     parser.add_argument("--output", required=True, help=".npz to write (atomically)")
+    parser.add_argument(
+        "--spec-sha256", default=None, help="the digest the spec must have (its rule's)"
+    )
+    parser.add_argument(
+        "--expect-specs",
+        nargs="*",
+        default=None,
+        help="with --merge: the spec digest each job result must carry, in the order of --merge",
+    )
     args = parser.parse_args(argv)
+    from nngrid.study import integrity
+
+    integrity.stop_on_signals()
     try:
         from nngrid.study.experiments import load, save
 
         if args.merge is not None:
-            save(args.output, merge([load(p) for p in args.merge]))
+            results = [load(p) for p in args.merge]
+            integrity.check_architecture_results(args.merge, results, args.expect_specs)
+            save(args.output, merge(results))
             return 0
         if not (args.data and args.spec):
             raise NngridError("give --data and --spec (one job), or --merge FILES")
         from nngrid.plugins import load_plugins
 
         load_plugins()
-        from nngrid.study.protocol import load_job_data, read_spec
+        from nngrid.study.protocol import load_job_data
 
-        spec = read_spec(args.spec)
+        spec = integrity.read_job_spec(args.spec, args.spec_sha256)
+        data_sha256 = integrity.check_job_data(args.data, spec)
 
         def progress(msg: str) -> None:
             print(msg, file=sys.stderr, flush=True)
 
-        save(args.output, run_job(load_job_data(args.data, spec), spec, progress))
+        result = run_job(load_job_data(args.data, spec), spec, progress)
+        save(args.output, integrity.stamp_architecture_result(result, spec, data_sha256))
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)
         return 2

@@ -38,7 +38,7 @@ def regression_overfitting(
         "l1": {"regularizer": "l1", "reg_params": {"strength": 1e-3}},
         "dropout": {"regularizer": "dropout", "reg_params": {"rate": 0.2}},
         "early_stopping": {"regularizer": "early_stopping", "reg_params": {"patience": 100}},
-        "more data": {"n_samples": 300},
+        "more_data": {"n_samples": 300},
     }
     records: list[dict] = []
     arrays: dict[str, np.ndarray] = {}

@@ -197,8 +197,17 @@ def make(
     params: Mapping[str, Any] | None = None,
 ) -> None:
     """Run figure rule ``name``: draw every figure output and write every caption output."""
+    if "tables_stamp" in inputs:  # the tables are derived, never edited: verified first
+        from nngrid.study.integrity import verify_tables
+
+        tables = ("runs", "summary", "rankings", "histories")
+        verify_tables(inputs["tables_stamp"], [inputs[k] for k in tables if k in inputs])
+    claims = None
+    if "claims" in inputs:  # derived, never trusted: verified against its stamp, before drawing
+        from nngrid.study.integrity import read_claims
+
+        claims = read_claims(inputs["claims"])
     captions = BUILDERS[name](inputs, outputs, params or {})
-    claims = _table(inputs["claims"]) if "claims" in inputs else None
     for key, text in captions.items():
         if claims is not None:  # the verdicts of the claims this figure shows (nngrid.claims)
             verdicts = verdicts_text(claims, Path(outputs[key]).stem)

@@ -46,6 +46,11 @@ def verdicts_text(claims: pd.DataFrame, figure: str) -> str:
 def write_caption(path: str | Path, computed: str, description: str = "") -> Path:
     """Write ``description`` (static rst) followed by the ``computed`` findings to ``path``."""
     from nngrid.io import write_text
+    from nngrid.study.integrity import safe_caption
 
-    text = (description.strip() + "\n\n" if description.strip() else "") + computed.strip() + "\n"
+    # Snakemake renders a caption as a Jinja template, then as rst: the computed part (which
+    # holds labels and table text) is made inert for both
+    text = (description.strip() + "\n\n" if description.strip() else "") + safe_caption(
+        computed.strip()
+    )
     return write_text(path, text)

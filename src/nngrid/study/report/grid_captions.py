@@ -99,6 +99,15 @@ def time_to_target_caption(runs: pd.DataFrame) -> str:
     from nngrid.study.tables import tasks
 
     tuned = runs[runs["arm"] == "tuned"].copy()
+    if (
+        "target_accuracy" in tuned
+        and tuned["target_accuracy"].isna().all()
+        and not np.isfinite(tuned["steps_to_target"]).any()
+    ):
+        return (
+            "Time to target was not measured: the study sets no target accuracy "
+            "(training.target_accuracy is null)."
+        )
     tuned["label"] = panel_label(tuned)
     regression = tasks(tuned) == "regression"
     skipped = list(dict.fromkeys(tuned.loc[regression, "label"]))

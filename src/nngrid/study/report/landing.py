@@ -85,6 +85,8 @@ def protocol_summary(config: dict) -> str:
             "Time to target counts optimizer steps until "
             f"{fmt(training['target_accuracy'], 2)} validation accuracy (never, if not "
             "reached); seconds are reported as cost only."
+            if training.get("target_accuracy") is not None
+            else "Time to target is not measured (training.target_accuracy is null)."
             if "target_accuracy" in training
             else ""
         ),
@@ -115,7 +117,9 @@ def landing_page(
         ".. raw:: html\n\n" + _indent(_REPORT_STYLE + TABLE_STYLE + "\n" + table),
         "The protocol\n------------\n\n" + protocol_summary(config),
     ]
-    return "{% raw %}\n" + "\n\n".join(parts) + "\n\n{% endraw %}\n"
+    from nngrid.study.integrity import inert_template
+
+    return inert_template("\n\n".join(parts) + "\n")
 
 
 def _indent(text: str) -> str:
@@ -132,8 +136,9 @@ def write_landing(
 ) -> None:
     """Write the landing page (rst) and the stand-alone claims table (HTML)."""
     from nngrid.io import write_text
+    from nngrid.study.integrity import read_claims
 
-    claims = pd.read_csv(claims_csv)
+    claims = read_claims(claims_csv)  # derived, never trusted: verified against its stamp
     links = {Path(f).stem: str(f) for f in figures}
     text = landing_page(claims, Path(description).read_text(), config, links)
     write_text(page, text)

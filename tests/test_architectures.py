@@ -322,9 +322,9 @@ def arm():
 def test_figure12_is_deterministic_draws_every_panel_and_captions_numbers(arm, tmp_path):
     import matplotlib.figure
 
-    from nngrid.claims import claims_table
     from nngrid.figures import blank_panels
     from nngrid.figures.make import make
+    from nngrid.study.claims import claims_table
 
     save(tmp_path / "arm.npz", arm)
     claims_table({"architectures": arm}).to_csv(tmp_path / "claims.csv", index=False)

@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nngrid import claims
-from nngrid.claims import CLAIMS, COLUMNS, claims_table, decide, evaluate
+from nngrid.study import claims
+from nngrid.study.claims import CLAIMS, COLUMNS, claims_table, decide, evaluate
+from nngrid.study.claims.optimizers import _win_score, grid_cells
+from nngrid.study.claims.overfitting import _CURES
 
 SEEDS = range(6)
 
@@ -296,7 +298,7 @@ BUILDERS = {
             lambda e, n, label=label: cures(e, n, label),
             [(0.1, 0.01), (-0.1, 0.01), (0.0, 0.1)],
         )
-        for label in claims._CURES
+        for label in _CURES
     },
     "more_data": (data_size, [(0.2, 0.01), (-0.2, 0.01), (0.0, 1.0)]),
     "l1_sparse": (lambda e, n: weights(e, n, "sparse"), [(0.5, 0.01), (-0.04, 0.005), (0, 0.2)]),
@@ -356,7 +358,7 @@ def test_decide_follows_the_interval_and_the_direction():
 
 def test_a_single_cell_study_is_never_pooled_into_the_grid_claims():
     inputs = grid(0.0, 0.0, "steps", "adam")
-    cells = claims.grid_cells(inputs["grid"]["summary"])
+    cells = grid_cells(inputs["grid"]["summary"])
     assert "mnist1d" not in set(cells.index.get_level_values("study"))
 
 
@@ -387,14 +389,30 @@ def test_main_writes_the_table(tmp_path):
     assert list(table.columns) == COLUMNS and len(table) == len(CLAIMS)
 
 
-def test_the_readme_states_every_claims_statistic_and_threshold():
+def test_the_readmes_claims_table_is_the_registrys():
+    """The README's table is generated from the registry (``readme_table``), not hand-kept."""
     from pathlib import Path
 
+    from nngrid.study.claims.core import readme_table
+
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme_table()
+    assert len(table.splitlines()) == len(CLAIMS) + 2
+    assert table in readme, "README.md's claims table drifted: paste readme_table()'s output"
+
+
+def test_a_claim_is_one_decorated_function_in_its_section():
+    from nngrid.study.claims.core import claim
+
     for c in CLAIMS:
-        row = next((line for line in readme.splitlines() if f"`{c.claim_id}`" in line), "")
-        assert c.statistic in row, c.claim_id
-        assert f"interval {c.direction} {c.threshold:g}" in row, c.claim_id
+        module = c.function.__module__.rsplit(".", 1)[-1]
+        assert module in ("activations", "overfitting", "optimizers", "architectures"), c
+        assert c.section in claims.SECTIONS, c
+    assert len({c.claim_id for c in CLAIMS}) == len(CLAIMS)
+    with pytest.raises(claims.NngridError, match="registered twice"):
+        claim(CLAIMS[0].claim_id, "activations", "f", 0.0, ">", "s", "t", needs=())
+    with pytest.raises(claims.NngridError, match="section"):
+        claim("new_claim", "no_such_section", "f", 0.0, ">", "s", "t", needs=())
 
 
 def test_no_grid_verdict_moves_with_wall_clock_seconds():
@@ -548,4 +566,4 @@ def test_architecture_claims_leave_identity_out_and_censor_never_reached_runs():
 def test_two_optimizers_that_never_reach_the_target_tie():
     never = pd.Series([math.inf, math.inf, 5.0])
     other = pd.Series([math.inf, 3.0, math.inf])
-    assert claims._win_score(never, other).tolist() == [0.0, -1.0, 1.0]
+    assert _win_score(never, other).tolist() == [0.0, -1.0, 1.0]

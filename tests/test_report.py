@@ -98,7 +98,7 @@ def test_overfitting_caption_detects_rising_test_loss():
 
 
 def test_captions_state_the_verdicts_of_claims_csv_and_never_decide_them():
-    from nngrid.claims import claims_table
+    from nngrid.study.claims import claims_table
 
     claims = claims_table({})
     claims.loc[claims["claim_id"] == "more_data", ["verdict", "value", "ci_low", "ci_high"]] = [
@@ -458,7 +458,7 @@ def test_report_rule_files_are_consistent():
         assert (ROOT / "workflow" / "report" / name).is_file(), name
     stems = set(re.findall(r'"results/figures/(fig\d\d_\w+)\.png"', rules))
     assert stems == {Path(n).stem for n in named}
-    from nngrid.claims import CLAIMS
+    from nngrid.study.claims import CLAIMS
 
     assert {c.figure for c in CLAIMS} <= stems  # every claim's figure is drawn
 
@@ -568,7 +568,7 @@ def test_landing_page_survives_template_syntax_in_the_tables():
 
 
 def test_landing_page_shows_unmeasured_claims_without_inventing_numbers_and_refuses_bad_tables():
-    from nngrid.claims import claims_table
+    from nngrid.study.claims import claims_table
 
     unmeasured = claims_table({})  # no experiment ran: every claim inconclusive, no numbers
     html = R.claims_html(unmeasured)

@@ -88,7 +88,7 @@ def test_shipped_configs_are_valid_and_cover_their_promise(common, name):
         sizes = [len(study[k]) for k in ("datasets", "activations", "regularizers", "optimizers")]
         assert sizes == [2, 2, 2, 5] and len(cfg["training"]["seeds"]) == 2
         # every claim function has its input: every experiment it reads, and the grid
-        from nngrid.claims import CLAIMS
+        from nngrid.study.claims import CLAIMS
 
         needs = {n for c in CLAIMS for n in c.needs} - {"grid"}
         arm = {"architectures"} if len(common["architecture_jobs"](cfg)) else set()

@@ -2,7 +2,7 @@
 
 A caption states what the figure shows, then what *this* run's data says, with the numbers
 computed here from the experiment records or the pipeline's tables; no conclusion is written in
-advance. Verdicts on the lesson's claims are never decided here: :mod:`nngrid.claims` decides
+advance. Verdicts on the lesson's claims are never decided here: :mod:`nngrid.study.claims` decides
 each once, into ``claims.csv``, and :func:`verdicts_text` renders the rows of a figure's claims
 (verdict, statistic, interval, threshold, evidence) under its caption. :func:`write_caption`
 joins a static description (``workflow/report/<figure>.rst``) with the computed text.
@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nngrid.claims import COLUMNS
+from nngrid.study.claims import COLUMNS
+from nngrid.study.claims import SECTIONS as CLAIM_SECTIONS
 
 VERDICT_WORDS = {
     "supported": "supported",
@@ -502,13 +503,8 @@ def cost_caption(jobs: pd.DataFrame) -> str:
 
 # --------------------------------------------------------------------------- the claims table
 
-#: The lesson's three questions, by the ``section`` of a claim.
-SECTIONS = {
-    "activations": "Why do we need activation functions?",
-    "overfitting": "What is overfitting, and how do more data, L1/L2 penalties and dropout "
-    "cure it?",
-    "optimizers": "How do mini-batch SGD, Momentum, AdaGrad, RMSProp and Adam speed training up?",
-}
+#: The lesson's three questions, by the ``section`` of a claim (the claim registry's).
+SECTIONS = CLAIM_SECTIONS
 
 # --------------------------------------------------------------------------- the landing page
 

@@ -38,7 +38,7 @@ rule tables:
         "python -m nngrid.tables --runs {input} --out-dir results/tables 2> {log}"
 
 
-# The lesson's claims (nngrid.claims): each decided once, from the tables and the experiment
+# The lesson's claims (nngrid.study.claims): each decided once, from the tables and the experiment
 # results, into results/tables/claims.csv; the figures' captions read their verdicts from it.
 CLAIM_EXPERIMENTS = [
     f"results/experiments/{e}.npz" for e in config.get("experiments", {}) if e != "seed"
@@ -62,7 +62,9 @@ rule claims:
         mem_mb=1000,
         runtime=5,
     params:
-        code=source_hash([Path(nngrid.__file__).parent / "claims.py"]),
+        code=source_hash(
+            sorted((Path(nngrid.__file__).parent / "study" / "claims").glob("*.py"))
+        ),
     shell:
-        "python -m nngrid.claims --runs {input.runs} --summary {input.summary} "
+        "python -m nngrid.study.claims --runs {input.runs} --summary {input.summary} "
         "--experiments {input.experiments} --out {output} 2> {log}"

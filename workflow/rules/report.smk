@@ -15,7 +15,7 @@ if os.path.exists(LANDING):
     workflow.report(os.path.abspath(LANDING))
 
 
-# The claims table itself is made by rule `claims` (collect.smk, nngrid.claims); rule landing
+# The claims table itself is made by rule `claims` (collect.smk, nngrid.study.claims); rule landing
 # renders it as the report's first page and as an HTML table.
 
 

@@ -193,7 +193,7 @@ def make(
     captions = BUILDERS[name](inputs, outputs, params or {})
     claims = _table(inputs["claims"]) if "claims" in inputs else None
     for key, text in captions.items():
-        if claims is not None:  # the verdicts of the claims this figure shows (nngrid.claims)
+        if claims is not None:  # the verdicts of the claims this figure shows (nngrid.study.claims)
             verdicts = report.verdicts_text(claims, Path(outputs[key]).stem)
             text = text + ("\n\n" + verdicts if verdicts else "")
         desc_key = f"{key}_description"

@@ -1,0 +1,1 @@
+"""The study side of nngrid: tables, claims, experiments, figures and the report."""

@@ -1,0 +1,366 @@
+"""The lesson's claims as data: the registry, the statistics and the verdicts.
+
+Each claim is one function in the module of its section of the lesson (:mod:`.activations`,
+:mod:`.overfitting`, :mod:`.optimizers`, :mod:`.architectures`), registered with
+:func:`claim`: tables and records in, a statistic with its interval out. This module holds what
+they share: the registry (:data:`CLAIMS`), the interval helpers, :func:`decide`,
+:func:`evaluate`, :func:`claims_table` and the command line.
+
+Every claim of the lesson (the study's sections 1-3: activations, overfitting, optimizers) is
+decided by a statistic that can fail: a number measured on this run's data, its 95% interval, a
+threshold and the direction the lesson predicts. :func:`decide` turns them into a verdict:
+
+* ``supported`` when the whole interval lies beyond the threshold in the lesson's direction,
+* ``contradicted`` when the whole interval lies beyond it the other way,
+* ``inconclusive`` when the interval straddles the threshold (or could not be computed).
+
+Intervals (all from :mod:`scipy.stats`): a Student t interval over independent units (seeds,
+or (dataset, seed) pairs; paired differences where two arms share the seeds), or a percentile
+bootstrap (``scipy.stats.bootstrap``, ``BOOTSTRAP_SEED``, ``N_RESAMPLES`` resamples) where the
+statistic is not a mean. The grid's claims (optimizers) take the *cell* as the unit: seeds are
+nested in cells, so each cell's seeds are summarised first (median steps to target, mean test
+accuracy), the statistic is a mean over cells and the bootstrap resamples cells. Studies with a
+single cell are never pooled into these statistics. No statistic reads wall-clock seconds: speed
+is counted in optimizer steps (``steps_to_target``).
+
+The table :func:`claims_table` writes, ``results/tables/claims.csv``, has the columns
+:data:`COLUMNS`, one row per claim in the lesson's order (:data:`CLAIMS`); captions and the
+report read verdicts from it, never the other way round. A claim whose experiment is not in the
+config comes out ``inconclusive`` with evidence saying what was not run.
+
+Command line::
+
+    python -m nngrid.study.claims --runs results/tables/runs.parquet \\
+        --summary results/tables/summary.parquet --experiments results/experiments/*.npz \\
+        --out results/tables/claims.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nngrid.errors import NngridError
+
+__all__ = [
+    "CLAIMS",
+    "COLUMNS",
+    "SECTIONS",
+    "Claim",
+    "Verdict",
+    "bootstrap_interval",
+    "claim",
+    "claims_table",
+    "decide",
+    "evaluate",
+    "main",
+    "mean_interval",
+]
+
+#: The columns of claims.csv, in order (the contract the report and the figures rely on).
+COLUMNS = [
+    "claim_id",
+    "section",
+    "claim",
+    "verdict",
+    "statistic",
+    "value",
+    "ci_low",
+    "ci_high",
+    "threshold",
+    "direction",
+    "evidence",
+    "figure",
+]
+VERDICTS = ("supported", "contradicted", "inconclusive")
+LEVEL = 0.95
+BOOTSTRAP_SEED = 0
+N_RESAMPLES = 2000
+#: Gradient-norm growth that counts as vanishing / exploding: a factor of 100 (log10 2).
+GRADIENT_DECADES = 2.0
+#: ``|w|`` below this counts as "near zero" in the sparsity claim (the experiment's default;
+#: its records say which threshold it used).
+NEAR_ZERO = 1e-3
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One row of claims.csv (see :data:`COLUMNS`)."""
+
+    claim_id: str
+    section: str
+    claim: str
+    verdict: str
+    statistic: str
+    value: float
+    ci_low: float
+    ci_high: float
+    threshold: float
+    direction: str
+    evidence: str
+    figure: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the lesson: its id, section, sentence, figure and deciding function.
+
+    ``needs`` lists the inputs the function reads: experiment names or ``"grid"`` (the
+    runs and summary tables). ``function(inputs)`` returns ``(value, ci_low, ci_high,
+    evidence)``; threshold and direction are fixed here, so no data can move them."""
+
+    claim_id: str
+    section: str
+    claim: str
+    figure: str
+    threshold: float
+    direction: str
+    statistic: str
+    needs: tuple[str, ...]
+    function: Callable[[Mapping[str, Any]], tuple[float, float, float, str]]
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def decide(ci_low: float, ci_high: float, threshold: float, direction: str) -> str:
+    """``supported`` / ``contradicted`` / ``inconclusive`` (see the module docstring)."""
+    if direction not in (">", "<"):
+        raise NngridError(f"direction must be '>' or '<', got {direction!r}")
+    lo, hi = float(ci_low), float(ci_high)
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        return "inconclusive"
+    above, below = lo > threshold, hi < threshold
+    if direction == ">":
+        return "supported" if above else "contradicted" if below else "inconclusive"
+    return "supported" if below else "contradicted" if above else "inconclusive"
+
+
+def mean_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float, float]:
+    """Mean and Student t interval of the finite ``values`` (``NaN`` bounds when fewer than 2;
+    a zero-width interval when all are equal)."""
+    from scipy import stats
+
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, math.nan, math.nan
+    sem = float(stats.sem(x))
+    if sem == 0.0:
+        return mean, mean, mean
+    lo, hi = stats.t.interval(level, x.size - 1, loc=mean, scale=sem)
+    return mean, float(lo), float(hi)
+
+
+def bootstrap_interval(
+    data: Sequence[Sequence[float]] | Sequence[float],
+    statistic: Callable[..., float],
+    *,
+    paired: bool = False,
+    level: float = LEVEL,
+) -> tuple[float, float, float]:
+    """The statistic on ``data`` and its percentile bootstrap interval (``scipy.stats.bootstrap``,
+    fixed seed). ``data`` is one sample, or several samples resampled together when ``paired``.
+    Degenerate data (every resample gives the same value) gives a zero-width interval."""
+    import warnings
+
+    from scipy import stats
+
+    if paired:
+        samples = tuple(np.asarray(d, dtype=float) for d in data)
+    else:
+        samples = (np.asarray(data, dtype=float),)
+    if samples[0].size == 0:
+        return math.nan, math.nan, math.nan
+    value = float(statistic(*samples))
+    if samples[0].size < 2:
+        return value, math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant resamples (a rank correlation of ties)
+        res = stats.bootstrap(
+            samples,
+            statistic,
+            paired=paired,
+            vectorized=False,
+            n_resamples=N_RESAMPLES,
+            confidence_level=level,
+            method="percentile",
+            rng=np.random.default_rng(BOOTSTRAP_SEED),
+        )
+    return value, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def _f(x: float, digits: int = 3) -> str:
+    if x is None or not math.isfinite(x):
+        return "n/a" if x is None or math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return f"{x:.{digits}g}"
+
+
+def _ci(lo: float, hi: float) -> str:
+    return f"95% CI {_f(lo)} to {_f(hi)}"
+
+
+def _df(records: Any) -> pd.DataFrame:
+    return records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+
+
+# --------------------------------------------------------------------------- the registry
+
+#: The sections of the lesson, in order, each with the lesson's question (the report groups
+#: claims.csv by these and titles each group with its question).
+ACTIVATIONS, OVERFITTING, OPTIMIZERS = "activations", "overfitting", "optimizers"
+SECTIONS = {
+    ACTIVATIONS: "Why do we need activation functions?",
+    OVERFITTING: "What is overfitting, and how do more data, L1/L2 penalties and dropout cure it?",
+    OPTIMIZERS: "How do mini-batch SGD, Momentum, AdaGrad, RMSProp and Adam speed training up?",
+}
+#: The modules of the sections, imported in this order (the lesson's order of the claims).
+SECTION_MODULES = ("activations", "overfitting", "optimizers", "architectures")
+#: Every claim, in the lesson's order: the order the section modules register them in.
+CLAIMS: list[Claim] = []
+
+
+def claim(
+    claim_id: str,
+    section: str,
+    figure: str,
+    threshold: float,
+    direction: str,
+    statistic: str,
+    text: str,
+    *,
+    needs: tuple[str, ...],
+) -> Callable[[Callable], Callable]:
+    """Register the decorated function as the claim ``claim_id`` (see :class:`Claim`); the
+    function is returned unchanged. A second claim with the same id is an error."""
+    if section not in SECTIONS:
+        raise NngridError(
+            f"claim {claim_id!r}: section must be one of {', '.join(SECTIONS)}, got {section!r}"
+        )
+    if direction not in (">", "<"):
+        raise NngridError(f"claim {claim_id!r}: direction must be '>' or '<', got {direction!r}")
+    if any(c.claim_id == claim_id for c in CLAIMS):
+        raise NngridError(f"claim {claim_id!r} is registered twice; give the new claim its own id")
+
+    def register(function: Callable) -> Callable:
+        CLAIMS.append(
+            Claim(
+                claim_id,
+                section,
+                text,
+                figure,
+                float(threshold),
+                direction,
+                statistic,
+                tuple(needs),
+                function,
+            )
+        )
+        return function
+
+    return register
+
+
+def evaluate(inputs: Mapping[str, Any], only: Sequence[str] | None = None) -> list[Verdict]:
+    """Every claim's verdict (or those in ``only``), in :data:`CLAIMS` order.
+
+    ``inputs`` maps experiment names to their results (``nngrid.experiments.load``) and
+    ``"grid"`` to ``{"runs": DataFrame, "summary": DataFrame}``. A claim whose inputs are
+    missing is ``inconclusive`` with evidence naming what was not run.
+    """
+    import nngrid.study.claims  # noqa: F401 (the section modules register the claims)
+
+    out = []
+    for c in CLAIMS:
+        if only is not None and c.claim_id not in only:
+            continue
+        missing = [n for n in c.needs if n not in inputs]
+        if missing:
+            value = lo = hi = math.nan
+            evidence = f"not measured: {missing[0]} is not in this run's config"
+        else:
+            value, lo, hi, evidence = c.function(inputs)
+        verdict = decide(lo, hi, c.threshold, c.direction)
+        out.append(
+            Verdict(
+                claim_id=c.claim_id,
+                section=c.section,
+                claim=c.claim,
+                verdict=verdict,
+                statistic=c.statistic,
+                value=float(value),
+                ci_low=float(lo),
+                ci_high=float(hi),
+                threshold=float(c.threshold),
+                direction=c.direction,
+                evidence=evidence[0].upper() + evidence[1:].rstrip(".") + ".",
+                figure=c.figure,
+            )
+        )
+    return out
+
+
+def readme_table() -> str:
+    """The README's claims table (Markdown), generated from the registry: one row per claim in
+    the lesson's order with its statistic, the rule that supports it and its figure."""
+    import nngrid.study.claims  # noqa: F401 (the section modules register the claims)
+
+    rows = ["| claim | statistic (95% interval) | supported when | figure |", "|---|---|---|---|"]
+    for c in CLAIMS:
+        rows.append(
+            f"| `{c.claim_id}`: {c.claim} | {c.statistic} | interval {c.direction} "
+            f"{c.threshold:g} | {c.figure} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def claims_table(inputs: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`evaluate` as a DataFrame with the columns :data:`COLUMNS`."""
+    return pd.DataFrame([asdict(v) for v in evaluate(inputs)], columns=COLUMNS)
+
+
+def load_inputs(
+    runs: str | Path | None, summary: str | Path | None, experiments: Sequence[str | Path]
+) -> dict[str, Any]:
+    """Read the tables and the experiment results named by their file stems."""
+    from nngrid.experiments import load
+
+    inputs: dict[str, Any] = {Path(p).stem: load(p) for p in experiments}
+    if summary is not None:
+        inputs["grid"] = {
+            "runs": pd.read_parquet(runs) if runs is not None else None,
+            "summary": pd.read_parquet(summary),
+        }
+    return inputs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nngrid.study.claims --summary S.parquet --experiments E.npz ... --out C.csv``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m nngrid.study.claims", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--runs", help="runs.parquet (the collected tables)")
+    parser.add_argument("--summary", help="summary.parquet (the collected tables)")
+    parser.add_argument("--experiments", nargs="*", default=[], help="experiment .npz files")
+    parser.add_argument("--out", required=True, help="claims.csv to write (atomically)")
+    args = parser.parse_args(argv)
+    try:
+        from nngrid.io import write_text
+
+        table = claims_table(load_inputs(args.runs, args.summary, args.experiments))
+        write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
+    except NngridError as exc:
+        print(f"nngrid: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

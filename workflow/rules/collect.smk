@@ -52,7 +52,8 @@ rule claims:
         summary="results/tables/summary.parquet",
         experiments=CLAIM_EXPERIMENTS,
     output:
-        "results/tables/claims.csv",
+        claims="results/tables/claims.csv",
+        by_dataset="results/tables/claims_by_dataset.csv",
     log:
         "logs/report/claims.log",
     conda:
@@ -64,7 +65,36 @@ rule claims:
     params:
         code=source_hash(
             sorted((Path(nngrid.__file__).parent / "study" / "claims").glob("*.py"))
+            + [Path(nngrid.__file__).parent / "study" / "seeds.py"]
         ),
+        bootstrap_seed=config.get("claims", {}).get("bootstrap_seed", 0),
     shell:
         "python -m nngrid.study.claims --runs {input.runs} --summary {input.summary} "
-        "--experiments {input.experiments} --out {output} 2> {log}"
+        "--experiments {input.experiments} --out {output.claims} "
+        "--by-dataset {output.by_dataset} --bootstrap-seed {params.bootstrap_seed} 2> {log}"
+
+
+# Replication mode (config/replicate.yaml): with `claims.replicate_of` naming another run's
+# claims.csv, rule `replication` compares it with this run's verdict by verdict
+# (nngrid.study.replication) into results/tables/replication.csv; the landing page shows it.
+REPLICATE_OF = config.get("claims", {}).get("replicate_of")
+if REPLICATE_OF:
+    FINAL_TARGETS.append("results/tables/replication.csv")
+
+
+rule replication:
+    input:
+        ours="results/tables/claims.csv",
+        theirs=REPLICATE_OF or "results/tables/claims.csv",
+    output:
+        "results/tables/replication.csv",
+    log:
+        "logs/report/replication.log",
+    conda:
+        "../envs/nngrid.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    shell:
+        "python -m nngrid.study.replication {input.theirs} {input.ours} --out {output} 2> {log}"

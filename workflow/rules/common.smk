@@ -676,7 +676,7 @@ def dataset_spec(label, cfg=None):
     spec = cfg["datasets"][label]
     return {
         "kind": spec.get("kind", label),
-        "seed": cfg["data_seed"],
+        "seed": spec.get("data_seed", cfg["data_seed"]),
         "val_fraction": spec.get("val_fraction", cfg["splits"]["val_fraction"]),
         "test_fraction": spec.get("test_fraction", cfg["splits"]["test_fraction"]),
         "params": spec.get("params", {}),

@@ -17,28 +17,39 @@ from nngrid.study.claims.core import (
     _f,
     claim,
     mean_interval,
+    nested_interval,
+    pool,
 )
 
 
-def _nonlinear_gap(inputs: Mapping[str, Any], rival: str) -> tuple[float, float, float, str]:
-    """Best smooth nonlinear activation minus ``rival`` (identity or step), per (dataset, seed)."""
+def _nonlinear_gap(inputs: Mapping[str, Any], rival: str):
+    """Best smooth nonlinear activation minus ``rival`` (identity or step), per dataset: the
+    seeds (or data draws) of each dataset are its units; pooled by the hull."""
     df = _df(inputs["nonlinearity_boundaries"]["per_seed"])
     if "seed" not in df:
         df = df.assign(seed=0)
     smooth = df[~df["activation"].isin(["identity", "step"])]
     if smooth.empty or rival not in set(df["activation"]):
         return math.nan, math.nan, math.nan, f"no {rival} or no smooth nonlinear activation ran"
-    diffs, parts = [], []
+    keys = ["seed", "data_seed"] if "data_seed" in df else ["seed"]
+    per = {}
     for ds, sub in df.groupby("dataset", sort=False):
         means = smooth[smooth["dataset"] == ds].groupby("activation")["test_accuracy"].mean()
         best = means.idxmax()
-        a = sub[sub["activation"] == best].set_index("seed")["test_accuracy"]
-        b = sub[sub["activation"] == rival].set_index("seed")["test_accuracy"]
-        d = (a - b).dropna()
-        diffs += d.tolist()
-        parts.append(f"{ds} {best} {_f(a.mean(), 2)} vs {rival} {_f(b.mean(), 2)}")
-    value, lo, hi = mean_interval(diffs)
-    return value, lo, hi, f"test accuracy, {'; '.join(parts)} (mean gap {_f(value)}, {_ci(lo, hi)})"
+        a = sub[sub["activation"] == best].groupby(keys)["test_accuracy"].mean()
+        b = sub[sub["activation"] == rival].groupby(keys)["test_accuracy"].mean()
+        d = (a - b).dropna().rename("gap").reset_index()
+        v, lo, hi, units = nested_interval(d, "gap")
+        per[ds] = (
+            v,
+            lo,
+            hi,
+            f"{ds}: {best} {_f(a.mean(), 2)} vs {rival} {_f(b.mean(), 2)} (gap {_f(v)}, "
+            f"{_ci(lo, hi)} over {units})",
+        )
+    value, lo, hi = pool(per)
+    parts = "; ".join(p[3] for p in per.values())
+    return value, lo, hi, f"test accuracy, {parts} (mean gap {_f(value)})", per
 
 
 @claim(

@@ -59,6 +59,11 @@ __all__ = [
     "bootstrap_interval",
     "claim",
     "claims_table",
+    "claims_tables",
+    "evaluate_all",
+    "hierarchical_interval",
+    "nested_interval",
+    "pool",
     "decide",
     "evaluate",
     "main",
@@ -144,9 +149,26 @@ def decide(ci_low: float, ci_high: float, threshold: float, direction: str) -> s
     return "supported" if below else "contradicted" if above else "inconclusive"
 
 
+#: Fewest units a bootstrap resamples (fewer: no interval, the verdict is inconclusive).
+MIN_BOOTSTRAP_UNITS = 10
+#: Fewest top-level units (data draws) of a hierarchical bootstrap.
+MIN_DRAWS = 3
+#: Why the last intervals of the claim being decided could not be computed (evaluate() adds
+#: them to its evidence); cleared before each claim.
+NOTES: list[str] = []
+#: The bootstrap seed of the claims being decided (config ``claims.bootstrap_seed``).
+_SEED = {"bootstrap": BOOTSTRAP_SEED}
+
+
+def _note(reason: str) -> None:
+    if reason not in NOTES:
+        NOTES.append(reason)
+
+
 def mean_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float, float]:
-    """Mean and Student t interval of the finite ``values`` (``NaN`` bounds when fewer than 2;
-    a zero-width interval when all are equal)."""
+    """Mean and Student t interval of the finite ``values``. ``NaN`` bounds (and a note saying
+    why, :data:`NOTES`) when fewer than 2 units or when every unit is equal: a zero spread is
+    no evidence of a zero standard error, so no zero-width interval is ever returned."""
     from scipy import stats
 
     x = np.asarray([v for v in values if v is not None], dtype=float)
@@ -155,10 +177,12 @@ def mean_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float,
         return math.nan, math.nan, math.nan
     mean = float(x.mean())
     if x.size < 2:
+        _note(f"no interval: {x.size} unit, a t interval needs 2 or more")
         return mean, math.nan, math.nan
     sem = float(stats.sem(x))
     if sem == 0.0:
-        return mean, mean, mean
+        _note(f"no interval: all {x.size} units are equal (zero spread)")
+        return mean, math.nan, math.nan
     lo, hi = stats.t.interval(level, x.size - 1, loc=mean, scale=sem)
     return mean, float(lo), float(hi)
 
@@ -171,8 +195,9 @@ def bootstrap_interval(
     level: float = LEVEL,
 ) -> tuple[float, float, float]:
     """The statistic on ``data`` and its percentile bootstrap interval (``scipy.stats.bootstrap``,
-    fixed seed). ``data`` is one sample, or several samples resampled together when ``paired``.
-    Degenerate data (every resample gives the same value) gives a zero-width interval."""
+    the claims' bootstrap seed). ``data`` is one sample, or several samples resampled together
+    when ``paired``. Fewer than :data:`MIN_BOOTSTRAP_UNITS` units, or a degenerate interval
+    (every resample gives the same value), give ``NaN`` bounds and a note (:data:`NOTES`)."""
     import warnings
 
     from scipy import stats
@@ -184,7 +209,10 @@ def bootstrap_interval(
     if samples[0].size == 0:
         return math.nan, math.nan, math.nan
     value = float(statistic(*samples))
-    if samples[0].size < 2:
+    if samples[0].size < MIN_BOOTSTRAP_UNITS:
+        _note(
+            f"no interval: {samples[0].size} units, a bootstrap needs {MIN_BOOTSTRAP_UNITS} or more"
+        )
         return value, math.nan, math.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant resamples (a rank correlation of ties)
@@ -196,9 +224,51 @@ def bootstrap_interval(
             n_resamples=N_RESAMPLES,
             confidence_level=level,
             method="percentile",
-            rng=np.random.default_rng(BOOTSTRAP_SEED),
+            rng=np.random.default_rng(_SEED["bootstrap"]),
         )
-    return value, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not lo < hi:
+        _note(
+            f"no interval: every bootstrap resample of the {samples[0].size} units gives {_f(lo)}"
+        )
+        return value, math.nan, math.nan
+    return value, lo, hi
+
+
+def hierarchical_interval(
+    groups: Sequence[Sequence[float]], level: float = LEVEL
+) -> tuple[float, float, float]:
+    """Mean over the top-level units (data draws) of the mean over each one's cells, with a
+    two-level percentile bootstrap: resample the draws, then the cells within each drawn draw
+    (the claims' bootstrap seed, :data:`N_RESAMPLES` resamples). Needs :data:`MIN_DRAWS` draws
+    and :data:`MIN_BOOTSTRAP_UNITS` cells in each, else ``NaN`` bounds and a note; a degenerate
+    interval is refused the same way."""
+    arrays = [np.asarray(g, dtype=float) for g in groups]
+    arrays = [a[np.isfinite(a)] for a in arrays]
+    arrays = [a for a in arrays if a.size]
+    if not arrays:
+        return math.nan, math.nan, math.nan
+    value = float(np.mean([a.mean() for a in arrays]))
+    if len(arrays) < MIN_DRAWS:
+        _note(f"no interval: {len(arrays)} data draws, the draw-level bootstrap needs {MIN_DRAWS}")
+        return value, math.nan, math.nan
+    fewest = min(a.size for a in arrays)
+    if fewest < MIN_BOOTSTRAP_UNITS:
+        _note(f"no interval: a draw has {fewest} cells, the bootstrap needs {MIN_BOOTSTRAP_UNITS}")
+        return value, math.nan, math.nan
+    rng = np.random.default_rng(_SEED["bootstrap"])
+    k = len(arrays)
+    picks = rng.integers(0, k, size=(N_RESAMPLES, k))
+    stats = np.empty(N_RESAMPLES)
+    for r in range(N_RESAMPLES):  # each pick of a draw resamples that draw's cells anew
+        stats[r] = np.mean([arrays[j][rng.integers(0, arrays[j].size, arrays[j].size)].mean()
+                            for j in picks[r]])  # fmt: skip
+    alpha = (1 - level) / 2
+    lo, hi = (float(q) for q in np.quantile(stats, [alpha, 1 - alpha]))
+    if not lo < hi:
+        _note(f"no interval: every bootstrap resample of the {k} draws gives {_f(lo)}")
+        return value, math.nan, math.nan
+    return value, lo, hi
 
 
 def _f(x: float, digits: int = 3) -> str:
@@ -272,43 +342,147 @@ def claim(
     return register
 
 
-def evaluate(inputs: Mapping[str, Any], only: Sequence[str] | None = None) -> list[Verdict]:
-    """Every claim's verdict (or those in ``only``), in :data:`CLAIMS` order.
+#: The columns of claims_by_dataset.csv: each pooled claim's verdict on each dataset alone.
+DATASET_COLUMNS = [
+    "claim_id",
+    "dataset",
+    "verdict",
+    "value",
+    "ci_low",
+    "ci_high",
+    "threshold",
+    "direction",
+    "evidence",
+]
+
+
+def pool(per_dataset: Mapping[str, tuple]) -> tuple[float, float, float]:
+    """The pooled value (mean of the datasets' values) and interval of a claim decided per
+    dataset: the hull of the datasets' intervals, so the pooled verdict is supported only when
+    every dataset supports the claim and contradicted only when every dataset contradicts it (an
+    intersection-union rule: a dataset that disagrees is never averaged away)."""
+    rows = [r for r in per_dataset.values() if math.isfinite(r[0])]
+    if not rows:
+        return math.nan, math.nan, math.nan
+    value = float(np.mean([r[0] for r in rows]))
+    if len(rows) < len(per_dataset) or not all(math.isfinite(r[1] + r[2]) for r in rows):
+        return value, math.nan, math.nan
+    return value, float(min(r[1] for r in rows)), float(max(r[2] for r in rows))
+
+
+def nested_interval(
+    df: pd.DataFrame, value: str, unit: str = "seed", top: str | None = "data_seed"
+) -> tuple[float, float, float, str]:
+    """The mean of ``df[value]`` with the highest random level as the unit: when ``top`` is a
+    column with more than one value (data draws), each draw's rows are averaged first and the t
+    interval runs over the draws; otherwise over ``unit`` (seeds). Returns the value, the
+    interval and the unit's name with its count."""
+    if top is not None and top in df and df[top].nunique() > 1:
+        means = df.groupby(top)[value].mean()
+        v, lo, hi = mean_interval(means)
+        return v, lo, hi, f"{len(means)} data draws"
+    means = df.groupby(unit)[value].mean() if unit in df else df[value]
+    v, lo, hi = mean_interval(means)
+    return v, lo, hi, f"{len(means)} {unit}s"
+
+
+def _sentence(evidence: str) -> str:
+    return evidence[0].upper() + evidence[1:].rstrip(".") + "." if evidence else ""
+
+
+def _decide_one(c: Claim, inputs: Mapping[str, Any]) -> tuple[Verdict, list[dict]]:
+    NOTES.clear()
+    per: dict[str, tuple] = {}
+    missing = [n for n in c.needs if n not in inputs]
+    if missing:
+        value = lo = hi = math.nan
+        evidence = f"not measured: {missing[0]} is not in this run's config"
+    else:
+        out = c.function(inputs)
+        value, lo, hi, evidence = out[:4]
+        per = dict(out[4]) if len(out) > 4 else {}
+    notes = list(NOTES)
+    rows = []
+    for ds, (v, dlo, dhi, ev) in per.items():
+        rows.append(
+            {
+                "claim_id": c.claim_id,
+                "dataset": ds,
+                "verdict": decide(dlo, dhi, c.threshold, c.direction),
+                "value": float(v),
+                "ci_low": float(dlo),
+                "ci_high": float(dhi),
+                "threshold": float(c.threshold),
+                "direction": c.direction,
+                "evidence": ev.rstrip(".") + "." if ev else "",
+            }
+        )
+    if rows:
+        counts = {w: sum(r["verdict"] == w for r in rows) for w in VERDICTS}
+        each = ", ".join(f"{r['dataset']} {r['verdict']}" for r in rows)
+        evidence += (
+            f"; per dataset: {each} "
+            f"({counts['supported']} of {len(rows)} support the claim, "
+            f"{counts['contradicted']} contradict it; pooled over datasets by the hull of their "
+            "intervals: supported only when every dataset supports it)"
+        )
+    if notes and not (math.isfinite(lo) and math.isfinite(hi)):
+        evidence += "; " + "; ".join(notes)
+    verdict = Verdict(
+        claim_id=c.claim_id,
+        section=c.section,
+        claim=c.claim,
+        verdict=decide(lo, hi, c.threshold, c.direction),
+        statistic=c.statistic,
+        value=float(value),
+        ci_low=float(lo),
+        ci_high=float(hi),
+        threshold=float(c.threshold),
+        direction=c.direction,
+        evidence=_sentence(evidence),
+        figure=c.figure,
+    )
+    return verdict, rows
+
+
+def evaluate_all(
+    inputs: Mapping[str, Any],
+    only: Sequence[str] | None = None,
+    bootstrap_seed: int = BOOTSTRAP_SEED,
+) -> tuple[list[Verdict], list[dict]]:
+    """Every claim's verdict (or those in ``only``), in :data:`CLAIMS` order, and the
+    per-dataset rows (:data:`DATASET_COLUMNS`) of the claims decided per dataset.
 
     ``inputs`` maps experiment names to their results (``nngrid.experiments.load``) and
     ``"grid"`` to ``{"runs": DataFrame, "summary": DataFrame}``. A claim whose inputs are
-    missing is ``inconclusive`` with evidence naming what was not run.
+    missing is ``inconclusive`` with evidence naming what was not run; one whose interval could
+    not be computed is ``inconclusive`` with evidence saying why (too few units, zero spread).
+    Every bootstrap draws from ``bootstrap_seed``.
     """
     import nngrid.study.claims  # noqa: F401 (the section modules register the claims)
 
-    out = []
-    for c in CLAIMS:
-        if only is not None and c.claim_id not in only:
-            continue
-        missing = [n for n in c.needs if n not in inputs]
-        if missing:
-            value = lo = hi = math.nan
-            evidence = f"not measured: {missing[0]} is not in this run's config"
-        else:
-            value, lo, hi, evidence = c.function(inputs)
-        verdict = decide(lo, hi, c.threshold, c.direction)
-        out.append(
-            Verdict(
-                claim_id=c.claim_id,
-                section=c.section,
-                claim=c.claim,
-                verdict=verdict,
-                statistic=c.statistic,
-                value=float(value),
-                ci_low=float(lo),
-                ci_high=float(hi),
-                threshold=float(c.threshold),
-                direction=c.direction,
-                evidence=evidence[0].upper() + evidence[1:].rstrip(".") + ".",
-                figure=c.figure,
-            )
-        )
-    return out
+    _SEED["bootstrap"] = int(bootstrap_seed)
+    verdicts, rows = [], []
+    try:
+        for c in CLAIMS:
+            if only is not None and c.claim_id not in only:
+                continue
+            v, r = _decide_one(c, inputs)
+            verdicts.append(v)
+            rows += r
+    finally:
+        _SEED["bootstrap"] = BOOTSTRAP_SEED
+    return verdicts, rows
+
+
+def evaluate(
+    inputs: Mapping[str, Any],
+    only: Sequence[str] | None = None,
+    bootstrap_seed: int = BOOTSTRAP_SEED,
+) -> list[Verdict]:
+    """Every claim's verdict (or those in ``only``): :func:`evaluate_all` without the
+    per-dataset rows."""
+    return evaluate_all(inputs, only, bootstrap_seed)[0]
 
 
 def readme_table() -> str:
@@ -325,9 +499,20 @@ def readme_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def claims_table(inputs: Mapping[str, Any]) -> pd.DataFrame:
+def claims_table(inputs: Mapping[str, Any], bootstrap_seed: int = BOOTSTRAP_SEED) -> pd.DataFrame:
     """:func:`evaluate` as a DataFrame with the columns :data:`COLUMNS`."""
-    return pd.DataFrame([asdict(v) for v in evaluate(inputs)], columns=COLUMNS)
+    return claims_tables(inputs, bootstrap_seed)[0]
+
+
+def claims_tables(
+    inputs: Mapping[str, Any], bootstrap_seed: int = BOOTSTRAP_SEED
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """claims.csv (:data:`COLUMNS`) and claims_by_dataset.csv (:data:`DATASET_COLUMNS`)."""
+    verdicts, rows = evaluate_all(inputs, bootstrap_seed=bootstrap_seed)
+    return (
+        pd.DataFrame([asdict(v) for v in verdicts], columns=COLUMNS),
+        pd.DataFrame(rows, columns=DATASET_COLUMNS),
+    )
 
 
 def load_inputs(
@@ -354,12 +539,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--summary", help="summary.parquet (the collected tables)")
     parser.add_argument("--experiments", nargs="*", default=[], help="experiment .npz files")
     parser.add_argument("--out", required=True, help="claims.csv to write (atomically)")
+    parser.add_argument(
+        "--by-dataset", help="claims_by_dataset.csv to write: each pooled claim per dataset"
+    )
+    parser.add_argument(
+        "--bootstrap-seed", type=int, default=BOOTSTRAP_SEED, help="seed of every bootstrap"
+    )
     args = parser.parse_args(argv)
     try:
         from nngrid.io import write_text
 
-        table = claims_table(load_inputs(args.runs, args.summary, args.experiments))
+        if args.bootstrap_seed < 0:
+            raise NngridError(f"--bootstrap-seed must be >= 0, got {args.bootstrap_seed}")
+        inputs = load_inputs(args.runs, args.summary, args.experiments)
+        table, by_dataset = claims_tables(inputs, args.bootstrap_seed)
         write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
+        if args.by_dataset:
+            write_text(args.by_dataset, by_dataset.to_csv(index=False, float_format="%.6g"))
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)
         return 2

@@ -14,10 +14,12 @@ from nngrid.study.claims.core import (
     _ci,
     _df,
     _f,
-    bootstrap_interval,
     claim,
+    hierarchical_interval,
     mean_interval,
+    pool,
 )
+from nngrid.study.seeds import split_draw
 
 
 def _batches(inputs: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -110,10 +112,43 @@ def grid_cells(summary: pd.DataFrame) -> pd.DataFrame:
     return df[sizes > 1].set_index([*keys, "optimizer"])
 
 
-def _steps(inputs: Mapping[str, Any]) -> pd.DataFrame:
-    """Median steps to target per cell (rows) and optimizer (columns); inf = never."""
-    cells = grid_cells(inputs["grid"]["summary"])
-    return cells["steps_to_target_median"].unstack("optimizer")
+def _fastest_steps(inputs: Mapping[str, Any]) -> pd.DataFrame:
+    """Steps to target at each optimizer's fastest rate, per cell (rows) and optimizer
+    (columns): of every rate its tuning tried (the grid and its extensions, arm ``tune`` of
+    runs.parquet), the smallest median over the tuning seeds; inf = no rate got there."""
+    runs = inputs["grid"].get("runs")
+    if runs is None or "arm" not in runs or not (runs["arm"] == "tune").any():
+        return pd.DataFrame()
+    keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
+    studies = set(grid_cells(inputs["grid"]["summary"]).index.get_level_values("study"))
+    tune = runs[(runs["arm"] == "tune") & runs["study"].isin(studies)]
+    per_rate = tune.groupby([*keys, "lr"])["steps_to_target"].median()
+    return per_rate.groupby(level=keys).min().unstack("optimizer")
+
+
+def _by_dataset(scores: pd.Series) -> dict[str, list[np.ndarray]]:
+    """Per-cell scores (index with a ``dataset`` level holding draw labels) grouped by dataset,
+    then by draw: ``{dataset: [one array of cell scores per draw]}``."""
+    out: dict[str, dict] = {}
+    for label, sub in scores.groupby(level="dataset", sort=False):
+        base, _ = split_draw(label)
+        out.setdefault(base, {})[label] = sub.to_numpy(float)
+    return {base: list(draws.values()) for base, draws in out.items()}
+
+
+def _per_dataset(
+    scores: pd.Series, describe: Callable[[str, list[np.ndarray], float, float, float], str]
+) -> dict[str, tuple]:
+    """The hierarchical interval (draws, then cells) of the mean cell score on each dataset."""
+    per = {}
+    for ds, draws in _by_dataset(scores).items():
+        value, lo, hi = hierarchical_interval(draws)
+        per[ds] = (value, lo, hi, describe(ds, draws, value, lo, hi))
+    return per
+
+
+def _draws(draws: list[np.ndarray]) -> str:
+    return f"{len(draws)} draw{'s' if len(draws) != 1 else ''} x {min(map(len, draws))} cells"
 
 
 def _win_score(mine: pd.Series, other: pd.Series) -> np.ndarray:
@@ -124,28 +159,38 @@ def _win_score(mine: pd.Series, other: pd.Series) -> np.ndarray:
 
 def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
     def faster(inputs: Mapping[str, Any]):
-        steps = _steps(inputs)
+        steps = _fastest_steps(inputs)
         if optimizer not in steps or "sgd" not in steps:
-            return math.nan, math.nan, math.nan, f"{optimizer} or sgd is not in the grid"
+            return math.nan, math.nan, math.nan, f"{optimizer} or sgd is not in the grid's tuning"
         both = steps[[optimizer, "sgd"]].dropna()
-        score = _win_score(both[optimizer], both["sgd"])
-        value, lo, hi = bootstrap_interval(score, np.mean)
-        wins, losses = int((score > 0).sum()), int((score < 0).sum())
+        score = pd.Series(_win_score(both[optimizer], both["sgd"]), index=both.index)
+
+        def describe(ds, draws, value, lo, hi):
+            flat = np.concatenate(draws)
+            return (
+                f"{ds} ({_draws(draws)}): {optimizer} faster in {int((flat > 0).sum())}, slower "
+                f"in {int((flat < 0).sum())} cells (score {_f(value)}, {_ci(lo, hi)})"
+            )
+
+        per = _per_dataset(score, describe)
+        value, lo, hi = pool(per)
         return (
             value,
             lo,
             hi,
             (
-                f"in {len(score)} cells {optimizer} reached the target in fewer optimizer steps "
-                f"than sgd in {wins}, in more in {losses} (median steps "
-                f"{_f(both[optimizer].median())} vs {_f(both['sgd'].median())}; win score "
-                f"{_f(value)}, {_ci(lo, hi)}, cells resampled)"
+                f"at each optimizer's fastest rate, {optimizer} reached the target in fewer "
+                f"optimizer steps than sgd in {int((score > 0).sum())} of {len(score)} cells, in "
+                f"more in {int((score < 0).sum())} (median steps {_f(both[optimizer].median())} "
+                f"vs {_f(both['sgd'].median())}; draws, then cells resampled)"
             ),
+            per,
         )
 
     faster.__name__ = f"{optimizer}_faster"
     faster.__doc__ = (
-        f"Mean over grid cells of +1 (fewer steps to target than sgd), 0 (tie), -1 ({optimizer})."
+        f"Per dataset, the mean over draws and cells of +1 (fewer steps to target than sgd at "
+        f"each one's fastest rate), 0 (tie), -1 ({optimizer})."
     )
     return faster
 
@@ -162,9 +207,10 @@ for _opt, _name in (
         "fig09_target",
         0.0,
         ">",
-        f"mean over grid cells of +1 / 0 / -1 as {_opt} needs fewer / as many / more "
-        "optimizer steps than sgd to reach the target validation accuracy (median over "
-        "seeds; never = infinitely many)",
+        f"mean over data draws and grid cells of +1 / 0 / -1 as {_opt} needs fewer / as many / "
+        "more optimizer steps than sgd to reach the target validation accuracy, each at its "
+        "fastest rate on its tuned grid (median over tuning seeds; never = infinitely many); "
+        "decided per dataset, pooled by the hull of their intervals",
         f"{_name} speeds training up over plain SGD.",
         needs=("grid",),
     )(_faster_than_sgd(_opt))
@@ -176,29 +222,38 @@ for _opt, _name in (
     "fig09_target",
     0.0,
     ">",
-    "mean over grid cells of the share of other optimizers Adam beats in steps to target minus the"
-    " share that beat it",
+    "mean over data draws and grid cells of the share of other optimizers Adam beats in steps "
+    "to target minus the share that beat it, each at its fastest rate; decided per dataset, "
+    "pooled by the hull of their intervals",
     "Most of the time Adam gets there fast.",
     needs=("grid",),
 )
 def adam_fast(inputs: Mapping[str, Any]):
-    """Per cell: the share of other optimizers Adam beats in steps to target minus the share
-    that beat it; mean over cells, cells resampled."""
-    steps = _steps(inputs)
+    """Per cell: the share of other optimizers Adam beats in steps to target (each at its
+    fastest rate) minus the share that beat it; per dataset, draws then cells resampled."""
+    steps = _fastest_steps(inputs)
     if "adam" not in steps or steps.shape[1] < 2:
         return math.nan, math.nan, math.nan, "adam and at least one other optimizer are needed"
     others = [c for c in steps.columns if c != "adam"]
-    score = np.mean([_win_score(steps["adam"], steps[o]) for o in others], axis=0)
-    score = score[np.isfinite(score)]
-    value, lo, hi = bootstrap_interval(score, np.mean)
+    score = pd.Series(
+        np.mean([_win_score(steps["adam"], steps[o]) for o in others], axis=0), index=steps.index
+    ).dropna()
+
+    def describe(ds, draws, value, lo, hi):
+        return f"{ds} ({_draws(draws)}): score {_f(value)} ({_ci(lo, hi)})"
+
+    per = _per_dataset(score, describe)
+    value, lo, hi = pool(per)
     return (
         value,
         lo,
         hi,
         (
-            f"over {len(score)} cells Adam's steps-to-target score against {len(others)} other "
-            f"optimizers is {_f(value)} ({_ci(lo, hi)}; +1 = fastest everywhere)"
+            f"over {len(score)} cells Adam's steps-to-target score at each optimizer's fastest "
+            f"rate against {len(others)} other optimizers is {_f(value)} (+1 = fastest "
+            "everywhere)"
         ),
+        per,
     )
 
 
@@ -208,26 +263,37 @@ def adam_fast(inputs: Mapping[str, Any]):
     "fig09_heatmaps",
     -0.02,
     ">",
-    "mean over grid cells of Adam's tuned test accuracy minus the best other optimizer's",
+    "mean over data draws and grid cells of Adam's tuned test accuracy minus the best other "
+    "optimizer's; decided per dataset, pooled by the hull of their intervals",
     "Most of the time Adam gets there well.",
     needs=("grid",),
 )
 def adam_well(inputs: Mapping[str, Any]):
-    """Per cell: Adam's tuned mean test accuracy minus the best other optimizer's; mean over
-    cells, cells resampled."""
+    """Per cell: Adam's tuned mean test accuracy minus the best other optimizer's; per dataset,
+    draws then cells resampled."""
     cells = grid_cells(inputs["grid"]["summary"])
     acc = cells["test_accuracy_mean"].unstack("optimizer")
     if "adam" not in acc or acc.shape[1] < 2:
         return math.nan, math.nan, math.nan, "adam and at least one other optimizer are needed"
     best_other = acc.drop(columns="adam").max(axis=1)
     d = (acc["adam"] - best_other).dropna()
-    value, lo, hi = bootstrap_interval(d.to_numpy(), np.mean)
+
+    def describe(ds, draws, value, lo, hi):
+        flat = np.concatenate(draws)
+        return (
+            f"{ds} ({_draws(draws)}): Adam {_f(value)} from the best other ({_ci(lo, hi)}; best "
+            f"in {int((flat >= 0).sum())} cells)"
+        )
+
+    per = _per_dataset(d, describe)
+    value, lo, hi = pool(per)
     return (
         value,
         lo,
         hi,
         (
             f"over {len(d)} cells Adam's tuned test accuracy is {_f(value)} from the best other "
-            f"optimizer's ({_ci(lo, hi)}; Adam best in {int((d >= 0).sum())} cells)"
+            f"optimizer's (Adam best in {int((d >= 0).sum())} cells)"
         ),
+        per,
     )

@@ -18,6 +18,8 @@ from nngrid.study.claims.core import (
     bootstrap_interval,
     claim,
     mean_interval,
+    nested_interval,
+    pool,
 )
 
 _CURES = ("l1", "l2", "lp3", "lp4", "elastic_net", "dropout", "early_stopping", "max_norm")
@@ -49,18 +51,26 @@ def _cures(inputs: Mapping[str, Any]) -> pd.DataFrame:
     needs=("overfitting_cures",),
 )
 def unregularised_overfits(inputs: Mapping[str, Any]):
-    """Train minus test accuracy of the unregularised net (datasets x seeds)."""
+    """Train minus test accuracy of the unregularised net, per dataset (its data draws, or its
+    seeds with a single draw, as units); pooled by the hull."""
     df = _cures(inputs)
     none = df[df["regularizer"] == "none"]
     if none.empty:
         return math.nan, math.nan, math.nan, "no unregularised run"
-    gap = none["train_accuracy"] - none["test_accuracy"]
-    value, lo, hi = mean_interval(gap)
-    parts = [
-        f"{ds} train {_f(s['train_accuracy'].mean(), 2)} / test {_f(s['test_accuracy'].mean(), 2)}"
-        for ds, s in none.groupby("dataset", sort=False)
-    ]
-    return value, lo, hi, f"unregularised: {'; '.join(parts)} (gap {_f(value)}, {_ci(lo, hi)})"
+    none = none.assign(gap=none["train_accuracy"] - none["test_accuracy"])
+    per = {}
+    for ds, sub in none.groupby("dataset", sort=False):
+        v, lo, hi, units = nested_interval(sub, "gap")
+        per[ds] = (
+            v,
+            lo,
+            hi,
+            f"{ds} train {_f(sub['train_accuracy'].mean(), 2)} / test "
+            f"{_f(sub['test_accuracy'].mean(), 2)} (gap {_f(v)}, {_ci(lo, hi)} over {units})",
+        )
+    value, lo, hi = pool(per)
+    parts = "; ".join(p[3] for p in per.values())
+    return value, lo, hi, f"unregularised: {parts}", per
 
 
 def _cure(label: str) -> Callable[[Mapping[str, Any]], tuple]:
@@ -68,30 +78,41 @@ def _cure(label: str) -> Callable[[Mapping[str, Any]], tuple]:
         df = _cures(inputs)
         if label not in set(df["regularizer"]) or "none" not in set(df["regularizer"]):
             return math.nan, math.nan, math.nan, f"{label} or none was not run"
-        per = df.set_index(["dataset", "seed", "regularizer"])["test_accuracy"].unstack()
-        d = (per[label] - per["none"]).dropna()
-        value, lo, hi = mean_interval(d)
+        if "data_seed" not in df:
+            df = df.assign(data_seed=0)
+        per_unit = df.set_index(["dataset", "data_seed", "seed", "regularizer"])["test_accuracy"]
+        per_unit = per_unit.unstack()
+        d = (per_unit[label] - per_unit["none"]).dropna().rename("diff").reset_index()
         sub = df[df["regularizer"] == label]
-        chosen = ", ".join(
-            f"{ds} {s['strength_name'].iloc[0]} {_f(float(s['strength'].iloc[0]), 2)}"
-            + (" (grid edge)" if bool(s["strength_on_edge"].iloc[0]) else "")
-            for ds, s in sub.groupby("dataset", sort=False)
-            if isinstance(s["strength_name"].iloc[0], str)
-        )
-        return (
-            value,
-            lo,
-            hi,
-            (
-                f"tuned test accuracy {_f(per[label].mean(), 3)} with {label} vs "
-                f"{_f(per['none'].mean(), 3)} without (difference {_f(value)}, {_ci(lo, hi)}"
-                + (f"; chosen on validation: {chosen}" if chosen else "")
-                + ")"
-            ),
-        )
+        per = {}
+        for ds, part in d.groupby("dataset", sort=False):
+            v, lo, hi, units = nested_interval(part, "diff")
+            chosen = sub[sub["dataset"] == ds]
+            picks = ", ".join(
+                f"{s['strength_name'].iloc[0]} {_f(float(s['strength'].iloc[0]), 2)}"
+                + (" (grid edge)" if bool(s["strength_on_edge"].iloc[0]) else "")
+                for _, s in chosen.groupby("data_seed", sort=True)
+                if isinstance(s["strength_name"].iloc[0], str)
+            )
+            per[ds] = (
+                v,
+                lo,
+                hi,
+                f"{ds}: {_f(per_unit.loc[ds, label].mean(), 3)} with {label} vs "
+                f"{_f(per_unit.loc[ds, 'none'].mean(), 3)} without (difference {_f(v)}, "
+                f"{_ci(lo, hi)} over {units}"
+                + (f"; chosen on validation: {picks}" if picks else "")
+                + ")",
+            )
+        value, lo, hi = pool(per)
+        parts = "; ".join(p[3] for p in per.values())
+        return value, lo, hi, f"tuned test accuracy, {parts}", per
 
     cure.__name__ = f"cure_{label}"
-    cure.__doc__ = f"Tuned test accuracy with {label} minus without, per (dataset, seed)."
+    cure.__doc__ = (
+        f"Tuned test accuracy with {label} minus without, per dataset (data draws, or seeds with "
+        "a single draw, as units); pooled by the hull."
+    )
     return cure
 
 

@@ -331,10 +331,10 @@ class Mnist1D(Dataset):
     Made procedurally by ``mnist1d.data.make_dataset(get_dataset_args())`` with the package's
     default arguments (5000 samples, its own 4000/1000 train/test split) and its generation seed
     ``generation_seed`` (the package's 42 by default: the published benchmark's data; another
-    value is an independent draw of the same distribution); ``get_dataset``, which downloads, is never
-    called. Its test split is kept as the test set and the validation split is carved out of its
-    training split. ``make_dataset`` seeds NumPy's and Python's global generators; their states are
-    saved and restored around the call so nothing else is affected.
+    value is an independent draw of the same distribution); ``get_dataset``, which downloads, is
+    never called. Its test split is kept as the test set and the validation split is carved out of
+    its training split. ``make_dataset`` seeds NumPy's and Python's global generators; their states
+    are saved and restored around the call so nothing else is affected.
 
     ``shuffle_positions=True`` gives mnist1d's "shuffled" control: the 40 positions of every
     sequence (train and test alike) reordered by one fixed permutation, drawn from

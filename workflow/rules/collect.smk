@@ -74,10 +74,10 @@ rule claims:
         "--by-dataset {output.by_dataset} --bootstrap-seed {params.bootstrap_seed} 2> {log}"
 
 
-# Replication mode (config/replicate.yaml): with `claims.replicate_of` naming another run's
-# claims.csv, rule `replication` compares it with this run's verdict by verdict
-# (nngrid.study.replication) into results/tables/replication.csv; the landing page shows it.
-REPLICATE_OF = config.get("claims", {}).get("replicate_of")
+# Replication mode (config/replicate.yaml): with `replicate_of` naming another run's claims.csv,
+# rule `replication` compares it with this run's verdict by verdict (nngrid.study.replication)
+# into results/tables/replication.csv; the landing page shows it.
+REPLICATE_OF = config.get("replicate_of")
 if REPLICATE_OF:
     FINAL_TARGETS.append("results/tables/replication.csv")
 

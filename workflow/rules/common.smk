@@ -864,8 +864,11 @@ def architecture_spec(cfg, study, dataset, architecture, optimizer):
         a for a in s["activations"] if a in arch.get("activations", s["activations"])
     ]
     options = dict(s.get("architecture_options", {}))
-    lr_grid = options.pop("lr_grid", opt["lr_grid"])
+    lr_grid = arch.get("lr_grid", options.pop("lr_grid", opt["lr_grid"]))
+    options.pop("lr_grid", None)
     tuning = options.pop("tuning", cfg.get("tuning", {}))
+    # an architecture's own budget (epochs, seeds) replaces the study's
+    training = {**training, **{k: arch[k] for k in ("epochs", "seeds") if k in arch}}
     return {
         "axes": {
             "study": study,

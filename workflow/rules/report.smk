@@ -23,6 +23,8 @@ rule landing:
     input:
         claims="results/tables/claims.csv",
         description="workflow/report/workflow.rst",
+        by_dataset="results/tables/claims_by_dataset.csv",
+        replication=["results/tables/replication.csv"] if REPLICATE_OF else [],
     output:
         page=LANDING,
         table=report(

@@ -12,4 +12,6 @@ write_landing(
     snakemake.output.page,  # noqa: F821
     snakemake.output.table,  # noqa: F821
     snakemake.params.figures,  # noqa: F821
+    snakemake.input.get("by_dataset"),  # noqa: F821
+    snakemake.input.get("replication"),  # noqa: F821
 )

@@ -86,9 +86,7 @@ def batch_size_curves(
         label = f"full ({n})" if full else str(bs)
         for lr in lrs:
             acc = [r["val_accuracy"] for r in results[lr]]
-            tuning.append(
-                {"batch_size": size, "lr": lr, "val_accuracy": float(np.nanmean(acc))}
-            )
+            tuning.append({"batch_size": size, "lr": lr, "val_accuracy": float(np.nanmean(acc))})
         for rec in _long(run.history, batch_size=size, batch=label, full_batch=full):
             k, i = divmod(rec.pop("replica"), S)
             if k != best:

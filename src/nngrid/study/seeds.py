@@ -61,7 +61,8 @@ def expand_draws(cfg: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
                 f"datasets.{label}.data_seeds must be a non-empty list of distinct seeds, "
                 f"got {seeds!r}"
             )
-        rest = {k: v for k, v in block.items() if k != "data_seeds"}
+        # a draw keeps its generator: the kind defaults to the label it came from
+        rest = {"kind": label, **{k: v for k, v in block.items() if k != "data_seeds"}}
         draws[label] = []
         for seed in seeds:
             name = draw_label(label, seed)
@@ -78,10 +79,13 @@ def expand_draws(cfg: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
 
 
 def seed_values(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """``(dotted path, value)`` of every seed key (:data:`SEED_KEYS`) anywhere in ``node``."""
+    """``(dotted path, value)`` of every seed key (:data:`SEED_KEYS`) anywhere in ``node``
+    (``tuning.seeds``, a count of seeds, is none)."""
     if isinstance(node, dict):
         for key, value in node.items():
             where = f"{path}.{key}" if path else str(key)
+            if path.rsplit(".", 1)[-1] == "tuning":  # tuning.seeds is a count, not a seed
+                continue
             if key in SEED_KEYS:
                 yield where, value
             else:

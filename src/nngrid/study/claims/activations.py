@@ -112,7 +112,7 @@ def few_layers_anything(inputs: Mapping[str, Any]):
     shallow = df[(df["depth"] == df["depth"].min()) & ~df["careless_init"].astype(bool)]
     if shallow.groupby(["activation", "init"]).ngroups < 2:
         return math.nan, math.nan, math.nan, "fewer than two activations at the shallowest depth"
-    seeds = sorted(shallow["seed"].unique())
+    seeds = sorted(int(x) for x in shallow["seed"].unique())
     pick, held = seeds[: len(seeds) // 2], seeds[len(seeds) // 2 :]
     if len(pick) < 2:
         pick = held = seeds  # too few seeds to hold any out: no interval below

@@ -160,6 +160,11 @@ NOTES: list[str] = []
 _SEED = {"bootstrap": BOOTSTRAP_SEED}
 
 
+def _degenerate(lo: float, hi: float, scale: float) -> bool:
+    """Whether ``[lo, hi]`` has no width beyond rounding (relative 1e-9 of ``scale``)."""
+    return not hi - lo > 1e-9 * max(1.0, abs(scale))
+
+
 def _note(reason: str) -> None:
     if reason not in NOTES:
         NOTES.append(reason)
@@ -180,7 +185,7 @@ def mean_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float,
         _note(f"no interval: {x.size} unit, a t interval needs 2 or more")
         return mean, math.nan, math.nan
     sem = float(stats.sem(x))
-    if sem == 0.0:
+    if _degenerate(x.min(), x.max(), mean):
         _note(f"no interval: all {x.size} units are equal (zero spread)")
         return mean, math.nan, math.nan
     lo, hi = stats.t.interval(level, x.size - 1, loc=mean, scale=sem)
@@ -227,7 +232,7 @@ def bootstrap_interval(
             rng=np.random.default_rng(_SEED["bootstrap"]),
         )
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not lo < hi:
+    if _degenerate(lo, hi, value):
         _note(
             f"no interval: every bootstrap resample of the {samples[0].size} units gives {_f(lo)}"
         )
@@ -265,7 +270,7 @@ def hierarchical_interval(
                             for j in picks[r]])  # fmt: skip
     alpha = (1 - level) / 2
     lo, hi = (float(q) for q in np.quantile(stats, [alpha, 1 - alpha]))
-    if not lo < hi:
+    if _degenerate(lo, hi, value):
         _note(f"no interval: every bootstrap resample of the {k} draws gives {_f(lo)}")
         return value, math.nan, math.nan
     return value, lo, hi

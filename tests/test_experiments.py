@@ -119,7 +119,7 @@ def test_early_stopped_replica_history_ends_and_best_weights_come_back():
         epochs=40,
         lr=0.5,
         regularizer="early_stopping",
-        reg_params={"patience": 2},
+        reg_params={"patience": 2, "monitor": "loss"},
         seeds=(0, 1),
     )
     assert len(run.history) < 41

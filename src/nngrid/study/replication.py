@@ -60,7 +60,9 @@ def compare(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     inconclusive) or ``missing`` (the claim is in one table only)."""
     keep = list(_NEEDED)
     m = a[keep].merge(b[keep], on="claim_id", how="outer", suffixes=("_a", "_b"), sort=False)
-    order = {c: i for i, c in enumerate(list(a["claim_id"]) + list(b["claim_id"]))}
+    order: dict[str, int] = {}
+    for c in [*a["claim_id"], *b["claim_id"]]:  # the first table's order, then the second's
+        order.setdefault(c, len(order))
     m = m.sort_values("claim_id", key=lambda s: s.map(order), kind="stable")
 
     def agreement(row) -> str:

@@ -230,8 +230,9 @@ def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> di
     alt = _alternating(noise)
     rng = _rng("grid" + which + optimizer)
     rows, tune = [], []
+    acts, regs = ("relu", "tanh", "sigmoid"), ("none", "l1", "l2", "dropout")
     cells = [(f"{ds}_draw{d}", a, r) for ds in ("moons", "spirals") for d in range(3)
-             for a in ("relu", "tanh", "sigmoid") for r in ("none", "l1", "l2", "dropout")]  # fmt: skip
+             for a in acts for r in regs]  # fmt: skip
     share = (1 + effect) / 2
     per_draw = 12
     for i, (ds, act, reg) in enumerate(cells):

@@ -595,6 +595,32 @@ def test_write_landing_writes_the_page_and_a_standalone_table(tmp_path):
     assert "results/figures/fig09_target.png" in page.read_text()
 
 
+def test_write_landing_adds_per_dataset_verdicts_and_replication_when_they_exist(tmp_path):
+    import pandas as pd
+
+    csv = tmp_path / "claims.csv"
+    claims = _contract_claims()
+    claims.to_csv(csv, index=False)
+    by = tmp_path / "claims_by_dataset.csv"
+    row = {"verdict": "supported", "value": 0.1, "ci_low": 0.05, "ci_high": 0.2}
+    rows = [{**row, "claim_id": c, "dataset": f"set{i}"} for c in claims["claim_id"]
+            for i in range(200)]  # fmt: skip
+    pd.DataFrame(rows).to_csv(by, index=False)
+    desc = tmp_path / "workflow.rst"
+    desc.write_text("Three questions\n===============\n")
+    page, table = tmp_path / "landing.rst", tmp_path / "claims.html"
+    R.write_landing(csv, desc, {}, page, table, [], by, tmp_path / "no_replication.csv")
+    text = page.read_text()
+    assert "Per dataset\n-----------" in text and "Replication" not in text
+    assert max(len(line) for line in text.splitlines()) < 10_000  # docutils' line limit
+    from nngrid.study.replication import compare
+
+    rep = tmp_path / "replication.csv"
+    compare(claims, claims).to_csv(rep, index=False)
+    R.write_landing(csv, desc, {}, page, table, [], by, rep)
+    assert f"{len(claims)} of {len(claims)} verdicts agree, 0 flips" in page.read_text()
+
+
 def test_landing_page_with_many_claims_keeps_every_line_under_docutils_limit():
     """docutils refuses a line past 10,000 characters ('Line exceeds the line-length-limit')
     and the report then showed an error instead of the table: 32 claims on one line did."""

@@ -44,9 +44,11 @@ def _word(word, colours) -> str:
 
 def _block(title: str, intro: str, head: list[str], rows: list[list[str]]) -> str:
     cells = "".join(f"<th>{_esc(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    # one row per line: docutils refuses a line past 10,000 characters
+    body = "\n".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
     table = (
-        f'<table class="nngrid-claims"><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>'
+        f'<table class="nngrid-claims"><thead><tr>{cells}</tr></thead>\n'
+        f"<tbody>\n{body}\n</tbody></table>"
     )
     underline = "-" * len(title)
     indented = "\n".join("   " + line for line in table.splitlines())

@@ -99,45 +99,52 @@ def _depth_accuracy(inputs: Mapping[str, Any]) -> pd.DataFrame:
     "<",
     "test accuracy of the best minus the worst activation x initializer at the shallowest depth "
     "(too-large initializers left out), picked on half of the seeds and measured on the other "
-    "half, per held-out seed",
+    "half, then the halves swapped (cross-fitted), per seed",
     "With 2-3 layers almost any activation works.",
     needs=("gradient_flow",),
 )
 def few_layers_anything(inputs: Mapping[str, Any]):
     """At the shallowest depth: best minus worst activation x initializer (the deliberately
-    too-large initializers left out). Best and worst are picked on the first half of the seeds
-    and their gap is measured on the other half (held out), paired by seed; with fewer than 4
-    seeds there is no held-out half and no interval."""
+    too-large initializers left out), cross-fitted: best and worst are picked on one half of the
+    seeds and their gap is measured on the other half, then the halves swap, so every seed is
+    measured once by a pick it did not take part in (paired by seed, t over all seeds). With
+    fewer than 4 seeds there is no held-out half and no interval."""
     df = _depth_accuracy(inputs)
     shallow = df[(df["depth"] == df["depth"].min()) & ~df["careless_init"].astype(bool)]
     if shallow.groupby(["activation", "init"]).ngroups < 2:
         return math.nan, math.nan, math.nan, "fewer than two activations at the shallowest depth"
     seeds = sorted(int(x) for x in shallow["seed"].unique())
-    pick, held = seeds[: len(seeds) // 2], seeds[len(seeds) // 2 :]
-    if len(pick) < 2:
-        pick = held = seeds  # too few seeds to hold any out: no interval below
-    means = shallow[shallow["seed"].isin(pick)].groupby(["activation", "init"])["test_accuracy"]
-    means = means.mean()
-    best, worst = means.idxmax(), means.idxmin()
     per = shallow.set_index(["activation", "init", "seed"])["test_accuracy"].sort_index()
-    d = (per.loc[best] - per.loc[worst]).dropna()
-    if pick is held:
-        value, lo, hi = mean_interval(d)
-        lo = hi = math.nan
+    halves = [seeds[: len(seeds) // 2], seeds[len(seeds) // 2 :]]
+
+    def pick(on):
+        means = shallow[shallow["seed"].isin(on)].groupby(["activation", "init"])["test_accuracy"]
+        means = means.mean()
+        return means.idxmax(), means.idxmin(), means
+
+    best, worst, means = pick(seeds)
+    depth = int(df["depth"].min())
+    if len(halves[0]) < 2:
+        d = (per.loc[best] - per.loc[worst]).dropna()
+        value, lo, hi = float(d.mean()), math.nan, math.nan
         note = f"; only {len(seeds)} seeds: best and worst cannot be picked on held-out seeds"
     else:
-        d = d[d.index.isin(held)]
-        value, lo, hi = mean_interval(d)
-        note = f"; picked on seeds {pick}, measured on held-out seeds {held}"
-    depth = int(df["depth"].min())
+        parts, picks = [], []
+        for on, held in ((halves[0], halves[1]), (halves[1], halves[0])):
+            b, w, _ = pick(on)
+            d = (per.loc[b] - per.loc[w]).dropna()
+            parts.append(d[d.index.isin(held)])
+            picks.append(f"{b[0]}/{b[1]} over {w[0]}/{w[1]} picked on seeds {on}")
+        value, lo, hi = mean_interval(pd.concat(parts))
+        note = f"; cross-fitted, {'; '.join(picks)}, each measured on the other seeds"
     return (
         value,
         lo,
         hi,
         (
             f"{depth} hidden layers: best {best[0]}/{best[1]} {_f(means[best], 2)}, worst "
-            f"{worst[0]}/{worst[1]} {_f(means[worst], 2)} test accuracy (gap {_f(value)}, "
-            f"{_ci(lo, hi)}{note})"
+            f"{worst[0]}/{worst[1]} {_f(means[worst], 2)} test accuracy over all seeds (held-out "
+            f"gap {_f(value)}, {_ci(lo, hi)}{note})"
         ),
     )
 

@@ -5,6 +5,16 @@ import sys
 from nngrid.report import write_landing
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
+
+
+def _one(name):
+    """The named input's path, or None when the rule gave it no file (an empty list)."""
+    value = snakemake.input.get(name)  # noqa: F821
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value or None
+
+
 write_landing(
     snakemake.input.claims,  # noqa: F821
     snakemake.input.description,  # noqa: F821
@@ -12,6 +22,6 @@ write_landing(
     snakemake.output.page,  # noqa: F821
     snakemake.output.table,  # noqa: F821
     snakemake.params.figures,  # noqa: F821
-    snakemake.input.get("by_dataset"),  # noqa: F821
-    snakemake.input.get("replication"),  # noqa: F821
+    _one("by_dataset"),
+    _one("replication"),
 )

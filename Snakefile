@@ -23,6 +23,10 @@ include: "workflow/rules/common.smk"
 
 
 validate_config(config, "workflow/schemas/config.schema.yaml")
+# a dataset's `data_seeds` become one dataset per draw (nngrid.study.seeds)
+from nngrid.study.seeds import expand_draws
+
+expand_draws(config)
 
 # The grid: one training job per study x dataset x optimizer (all its cells inside).
 JOBS = job_table(config)

@@ -313,7 +313,7 @@ def arm():
 def test_figure12_is_deterministic_draws_every_panel_and_captions_numbers(arm, tmp_path):
     import matplotlib.figure
 
-    from nngrid.claims import claims_table
+    from nngrid.study.claims import claims_table
     from nngrid.study.figures import blank_panels
     from nngrid.study.figures.make import make
 

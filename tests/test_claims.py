@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nngrid import claims
-from nngrid.claims import CLAIMS, COLUMNS, claims_table, decide, evaluate
+from nngrid.study import claims
+from nngrid.study.claims import CLAIMS, COLUMNS, claims_table, decide, evaluate
+from nngrid.study.claims.optimizers import _win_score, grid_cells
+from nngrid.study.claims.overfitting import _CURES
 
 SEEDS = range(6)
 
@@ -221,15 +223,22 @@ def batches(effect: float, noise: float, which: str) -> dict:
 
 
 def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> dict:
-    """A summary table of 12 cells x 5 optimizers. ``steps``: ``optimizer`` is faster than the
-    others in a share ``(1 + effect) / 2`` of the cells (slower in the rest); ``well``: Adam's
-    accuracy = the best other's + effect."""
+    """Summary and tuning rows of 2 datasets x 3 draws x 12 cells x 5 optimizers. ``steps``:
+    at its fastest rate ``optimizer`` is faster than the others in a random share
+    ``(1 + effect) / 2`` of the cells (slower in the rest; every third cell nobody reaches the
+    target, a tie); ``well``: Adam's accuracy = the best other's + effect."""
     alt = _alternating(noise)
-    rows = []
-    cells = [(ds, a, r) for ds in ("moons", "spirals") for a in ("relu", "tanh", "sigmoid")
-             for r in ("none", "l2")]  # fmt: skip
+    rng = _rng("grid" + which + optimizer)
+    rows, tune = [], []
+    acts, regs = ("relu", "tanh", "sigmoid"), ("none", "l1", "l2", "dropout")
+    cells = [(f"{ds}_draw{d}", a, r) for ds in ("moons", "spirals") for d in range(3)
+             for a in acts for r in regs]  # fmt: skip
+    share = (1 + effect) / 2
+    per_draw = 12
     for i, (ds, act, reg) in enumerate(cells):
-        faster = (i + 0.5) / len(cells) < (1 + effect) / 2
+        if i % per_draw == 0:  # exactly round(share * 12) faster cells per draw, at random places
+            chosen = set(rng.permutation(per_draw)[: round(share * per_draw)])
+        faster = i % per_draw in chosen
         for opt in ("sgd", "momentum", "adagrad", "rmsprop", "adam"):
             steps = 400.0 if i % 3 else math.inf  # every third cell: nobody reaches the target
             if opt == optimizer and which == "steps":
@@ -237,32 +246,21 @@ def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> di
             acc = 0.8 + (0.01 if opt == "rmsprop" else 0.0)
             if opt == "adam" and which == "well":
                 acc = 0.81 + effect + alt()
+            key = {"study": "grid", "dataset": ds, "activation": act, "regularizer": reg,
+                   "optimizer": opt}  # fmt: skip
             rows.append(
-                {
-                    "study": "grid",
-                    "dataset": ds,
-                    "activation": act,
-                    "regularizer": reg,
-                    "optimizer": opt,
-                    "arm": "tuned",
-                    "steps_to_target_median": steps,
-                    "test_accuracy_mean": acc,
-                }  # fmt: skip
+                {**key, "arm": "tuned", "steps_to_target_median": steps, "test_accuracy_mean": acc}
             )
+            for lr, factor in ((0.01, 1.0), (0.1, 2.0)):  # the fastest rate and a slower one
+                for seed in (0, 1):
+                    tune.append({**key, "arm": "tune", "lr": lr, "seed": seed,
+                                 "steps_to_target": steps * factor})  # fmt: skip
     # a one-cell study with a free first place for sgd, which must never be pooled in
-    rows.append(
-        {
-            "study": "mnist1d",
-            "dataset": "mnist1d",
-            "activation": "relu",
-            "regularizer": "none",
-            "optimizer": "sgd",
-            "arm": "tuned",
-            "steps_to_target_median": 1.0,
-            "test_accuracy_mean": 1.0,
-        }  # fmt: skip
-    )
-    return {"grid": {"summary": pd.DataFrame(rows), "runs": None}}
+    one = {"study": "mnist1d", "dataset": "mnist1d", "activation": "relu", "regularizer": "none",
+           "optimizer": "sgd"}  # fmt: skip
+    rows.append({**one, "arm": "tuned", "steps_to_target_median": 1.0, "test_accuracy_mean": 1.0})
+    tune.append({**one, "arm": "tune", "lr": 0.1, "seed": 0, "steps_to_target": 1.0})
+    return {"grid": {"summary": pd.DataFrame(rows), "runs": pd.DataFrame(tune)}}
 
 
 # --------------------------------------------------------------------------- settings
@@ -296,7 +294,7 @@ BUILDERS = {
             lambda e, n, label=label: cures(e, n, label),
             [(0.1, 0.01), (-0.1, 0.01), (0.0, 0.1)],
         )
-        for label in claims._CURES
+        for label in _CURES
     },
     "more_data": (data_size, [(0.2, 0.01), (-0.2, 0.01), (0.0, 1.0)]),
     "l1_sparse": (lambda e, n: weights(e, n, "sparse"), [(0.5, 0.01), (-0.04, 0.005), (0, 0.2)]),
@@ -312,11 +310,11 @@ BUILDERS = {
     **{
         f"{opt}_faster": (
             lambda e, n, opt=opt: grid(e, n, "steps", opt),
-            [(1.0, 0), (-1.0, 0), (0.0, 0)],
+            [(0.8, 0), (-0.8, 0), (0.0, 0)],
         )
         for opt in ("momentum", "adagrad", "rmsprop", "adam")
     },
-    "adam_fast": (lambda e, n: grid(e, n, "steps", "adam"), [(1.0, 0), (-1.0, 0), (0.0, 0)]),
+    "adam_fast": (lambda e, n: grid(e, n, "steps", "adam"), [(0.8, 0), (-0.8, 0), (0.0, 0)]),
     "adam_well": (lambda e, n: grid(e, n, "well"), [(0.02, 0.002), (-0.1, 0.002), (-0.02, 0.05)]),
 }
 
@@ -356,7 +354,7 @@ def test_decide_follows_the_interval_and_the_direction():
 
 def test_a_single_cell_study_is_never_pooled_into_the_grid_claims():
     inputs = grid(0.0, 0.0, "steps", "adam")
-    cells = claims.grid_cells(inputs["grid"]["summary"])
+    cells = grid_cells(inputs["grid"]["summary"])
     assert "mnist1d" not in set(cells.index.get_level_values("study"))
 
 
@@ -377,7 +375,10 @@ def test_bootstrap_interval_is_reproducible_and_covers_the_mean():
     b = claims.bootstrap_interval(x, np.mean)
     assert a == b
     assert a[1] < x.mean() < a[2]
-    assert claims.bootstrap_interval(np.ones(5), np.mean) == (1.0, 1.0, 1.0)
+    claims.core.NOTES.clear()
+    value, lo, hi = claims.bootstrap_interval(np.ones(20), np.mean)
+    assert value == 1.0 and math.isnan(lo) and math.isnan(hi)  # no zero-width interval
+    assert "every bootstrap resample" in claims.core.NOTES[-1]
 
 
 def test_main_writes_the_table(tmp_path):
@@ -387,34 +388,54 @@ def test_main_writes_the_table(tmp_path):
     assert list(table.columns) == COLUMNS and len(table) == len(CLAIMS)
 
 
-def test_the_readme_states_every_claims_statistic_and_threshold():
+def test_the_readmes_claims_table_is_the_registrys():
+    """The README's table is generated from the registry (``readme_table``), not hand-kept."""
     from pathlib import Path
 
+    from nngrid.study.claims.core import readme_table
+
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme_table()
+    assert len(table.splitlines()) == len(CLAIMS) + 2
+    assert table in readme, "README.md's claims table drifted: paste readme_table()'s output"
+
+
+def test_a_claim_is_one_decorated_function_in_its_section():
+    from nngrid.study.claims.core import claim
+
     for c in CLAIMS:
-        row = next((line for line in readme.splitlines() if f"`{c.claim_id}`" in line), "")
-        assert c.statistic in row, c.claim_id
-        assert f"interval {c.direction} {c.threshold:g}" in row, c.claim_id
+        module = c.function.__module__.rsplit(".", 1)[-1]
+        assert module in ("activations", "overfitting", "optimizers", "architectures"), c
+        assert c.section in claims.SECTIONS, c
+    assert len({c.claim_id for c in CLAIMS}) == len(CLAIMS)
+    with pytest.raises(claims.NngridError, match="registered twice"):
+        claim(CLAIMS[0].claim_id, "activations", "f", 0.0, ">", "s", "t", needs=())
+    with pytest.raises(claims.NngridError, match="section"):
+        claim("new_claim", "no_such_section", "f", 0.0, ">", "s", "t", needs=())
 
 
 def test_no_grid_verdict_moves_with_wall_clock_seconds():
-    inputs = grid(0.5, 0.0, "steps", "adam")
-    summary = inputs["grid"]["summary"]
+    inputs = grid(0.5, 0.01, "steps", "adam")
+    summary, runs = inputs["grid"]["summary"], inputs["grid"]["runs"]
     rng = np.random.default_rng(0)
-    timed = {
-        "grid": {
-            "summary": summary.assign(
-                seconds_to_target_median=rng.uniform(0, 100, len(summary)),
-                seconds_mean=rng.uniform(0, 100, len(summary)),
-            ),
-            "runs": None,
+
+    def timed(order):
+        return {
+            "grid": {
+                "summary": summary.assign(
+                    seconds_to_target_median=order(rng.uniform(0, 100, len(summary))),
+                    seconds_mean=order(rng.uniform(0, 100, len(summary))),
+                ),
+                "runs": runs.assign(seconds_to_target=order(rng.uniform(0, 100, len(runs)))),
+            }
         }
-    }
-    slow = {"grid": {"summary": timed["grid"]["summary"].assign(
-        seconds_to_target_median=lambda d: d["seconds_to_target_median"][::-1].values
-    ), "runs": None}}  # fmt: skip
+
     ids = [c.claim_id for c in CLAIMS if c.needs == ("grid",)]
-    assert evaluate(timed, only=ids) == evaluate(slow, only=ids) == evaluate(inputs, only=ids)
+    a = evaluate(timed(lambda x: x), only=ids)
+    b = evaluate(timed(lambda x: x[::-1]), only=ids)
+    assert a == b == evaluate(inputs, only=ids)
+    speed = [v for v in a if v.claim_id in ("adam_faster", "adam_fast")]
+    assert speed and all(math.isfinite(v.ci_low) for v in speed)  # equal, not NaN by accident
 
 
 # --------------------------------------------------------------------------- architectures
@@ -430,6 +451,9 @@ def architectures(effect: float, noise: float, which: str) -> dict:
     records, grad_time = [], []
 
     def rec(arch, fam, act, seed, acc, shuffled=False, steps=100.0):
+        # a little seed-to-seed spread everywhere: no paired difference has zero spread
+        acc += rng.normal(0, 0.001)
+        steps *= 2 ** rng.normal(0, 0.01)
         records.append(
             {
                 "architecture": arch,
@@ -476,6 +500,7 @@ def architectures(effect: float, noise: float, which: str) -> dict:
         # gradient through time at init: sigmoid shrinks by 10^effect, the others by 10^-0.5
         for act in ("relu", "tanh", "sigmoid"):
             decades = (effect + e if which == "grad" else -6.0) if act == "sigmoid" else -0.5
+            decades += rng.normal(0, 0.01)
             for t in range(4):
                 grad_time.append(
                     {
@@ -548,4 +573,109 @@ def test_architecture_claims_leave_identity_out_and_censor_never_reached_runs():
 def test_two_optimizers_that_never_reach_the_target_tie():
     never = pd.Series([math.inf, math.inf, 5.0])
     other = pd.Series([math.inf, 3.0, math.inf])
-    assert claims._win_score(never, other).tolist() == [0.0, -1.0, 1.0]
+    assert _win_score(never, other).tolist() == [0.0, -1.0, 1.0]
+
+
+# --------------------------------------------------------------------------- the new statistics
+
+
+def test_hierarchical_interval_resamples_draws_then_cells():
+    from nngrid.study.claims.core import NOTES, hierarchical_interval
+
+    rng = np.random.default_rng(0)
+    # supported: every draw's cells well above 0; contradicted: well below; inconclusive: the
+    # draws disagree (one draw far above, two below), which cell resampling alone would hide
+    up = [rng.normal(0.5, 0.2, 30) for _ in range(4)]
+    down = [rng.normal(-0.5, 0.2, 30) for _ in range(4)]
+    split = [rng.normal(1.0, 0.2, 30), rng.normal(-0.4, 0.2, 30), rng.normal(-0.3, 0.2, 30)]
+    v, lo, hi = hierarchical_interval(up)
+    assert decide(lo, hi, 0.0, ">") == "supported" and lo < v < hi
+    v, lo, hi = hierarchical_interval(down)
+    assert decide(lo, hi, 0.0, ">") == "contradicted"
+    v, lo, hi = hierarchical_interval(split)
+    assert decide(lo, hi, 0.0, ">") == "inconclusive" and lo < 0 < hi
+    flat = np.concatenate(split)  # the same cells as if one draw: a narrow, decisive interval
+    _, flo, fhi = claims.bootstrap_interval(flat, np.mean)
+    assert fhi - flo < (hi - lo) / 3
+    NOTES.clear()  # too few draws, or too few cells in a draw: no interval, with the reason
+    assert math.isnan(hierarchical_interval(up[:2])[1]) and "data draws" in NOTES[-1]
+    assert math.isnan(hierarchical_interval([u[:5] for u in up])[1]) and "cells" in NOTES[-1]
+
+
+def test_no_interval_from_too_few_units_or_zero_spread_and_evidence_says_why():
+    from nngrid.study.claims.core import NOTES, mean_interval
+
+    NOTES.clear()
+    assert math.isnan(mean_interval([0.3, 0.3, 0.3])[1]) and "zero spread" in NOTES[-1]
+    assert math.isnan(mean_interval([0.3])[1]) and "1 unit" in NOTES[-1]
+    assert math.isnan(claims.bootstrap_interval(np.arange(5.0), np.mean)[1])
+    assert "a bootstrap needs 10" in NOTES[-1]
+    # many_layers_careless_fails with every seed tied: inconclusive, the reason in the evidence
+    inputs = depth(0.4, 0.0, "many")
+    for r in inputs["gradient_flow"]["accuracy"]:
+        r["test_accuracy"] = 0.5 if r["depth"] == 16 and r["activation"] == "sigmoid" else 0.95
+    v = _verdict("many_layers_careless_fails", inputs)
+    assert v.verdict == "inconclusive" and math.isnan(v.ci_low) and "zero spread" in v.evidence
+
+
+def test_pooled_claims_are_decided_per_dataset_and_a_contradicting_one_is_never_averaged_away():
+    from nngrid.study.claims.core import claims_tables
+
+    inputs = cures(0.1, 0.01, "l2")
+    records = inputs["overfitting_cures"]["records"]
+    for r in records:  # l2 hurts on "noisy" by much less than it helps on mnist1d
+        if r["dataset"] == "noisy" and r["regularizer"] == "l2":
+            r["test_accuracy"] -= 0.15
+    v = _verdict("cure_l2", inputs)
+    assert v.value > 0  # the pooled mean still favours l2 ...
+    assert v.verdict == "inconclusive"  # ... but a contradicting dataset keeps it from support
+    assert "1 of 2 support the claim, 1 contradict it" in v.evidence
+    _, by_dataset = claims_tables(inputs)
+    rows = by_dataset[by_dataset["claim_id"] == "cure_l2"].set_index("dataset")["verdict"]
+    assert rows.to_dict() == {"mnist1d": "supported", "noisy": "contradicted"}
+
+
+def test_cures_take_the_data_draw_as_the_unit():
+    inputs = cures(0.1, 0.01, "l2")
+    rng = np.random.default_rng(1)
+    for r in inputs["overfitting_cures"]["records"]:
+        r["data_seed"] = r["seed"] % 3  # 3 draws of 2 seeds each
+        r["test_accuracy"] += rng.normal(0, 0.002) if r["regularizer"] == "l2" else 0.0
+    v = _verdict("cure_l2", inputs)
+    assert "over 3 data draws" in v.evidence and v.verdict == "supported"
+
+
+def test_speed_claims_count_steps_at_each_optimizers_fastest_rate():
+    inputs = grid(0.8, 0.0, "steps", "momentum")
+    runs = inputs["grid"]["runs"]
+    # slow every rate but the fastest of momentum down: the verdict does not move, because the
+    # statistic reads only the fastest rate
+    slowed = runs.assign(steps_to_target=np.where(
+        (runs["optimizer"] == "momentum") & (runs["lr"] == 0.1), 10 * runs["steps_to_target"],
+        runs["steps_to_target"],
+    ))  # fmt: skip
+    a = _verdict("momentum_faster", inputs)
+    b = _verdict("momentum_faster", {"grid": {**inputs["grid"], "runs": slowed}})
+    assert a == b and a.verdict == "supported" and "fastest rate" in a.evidence
+    assert _verdict("momentum_faster", {"grid": {**inputs["grid"], "runs": None}}).verdict == (
+        "inconclusive"
+    )
+
+
+def test_few_layers_anything_picks_best_and_worst_on_other_seeds_than_it_measures():
+    """All combinations are equally good; per-seed noise only. Picking best and worst on the
+    seeds that measure them would report the noise's range as a gap; cross-fitting does not."""
+    rng = np.random.default_rng(5)
+    acc = [
+        {"depth": 2, "activation": a, "init": i, "seed": seed, "careless_init": False,
+         "test_accuracy": 0.95 + rng.normal(0, 0.02)}
+        for a in ("relu", "tanh", "sigmoid", "elu") for i in ("glorot_uniform", "he_normal")
+        for seed in range(16)
+    ]  # fmt: skip
+    inputs = {"gradient_flow": {"accuracy": acc, "records": []}}
+    means = pd.DataFrame(acc).groupby(["activation", "init"])["test_accuracy"].mean()
+    in_sample = means.max() - means.min()
+    v = _verdict("few_layers_anything", inputs)
+    assert "picked on seeds [0, 1, 2, 3, 4, 5, 6, 7]" in v.evidence and "cross-fitted" in v.evidence
+    assert v.value < in_sample  # the selection's luck is not all measured
+    assert v.ci_low < 0 < v.ci_high  # no gap: the interval covers 0

@@ -514,7 +514,7 @@ def test_the_report_names_each_class_and_no_name_is_read_as_markup(project):
 def test_a_regression_grid_has_no_accuracy_columns_and_its_accuracy_claims_do_not_apply(
     project, monkeypatch
 ):
-    from nngrid import claims
+    from nngrid.study import claims
 
     t = _grid({"prices": {"path": "data/pets.parquet", "target": "y"}})
     measured = ("train_accuracy", "val_accuracy", "test_accuracy", "best_val_accuracy")

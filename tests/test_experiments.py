@@ -122,7 +122,7 @@ def test_early_stopped_replica_history_ends_and_best_weights_come_back():
         epochs=40,
         lr=0.5,
         regularizer="early_stopping",
-        reg_params={"patience": 2},
+        reg_params={"patience": 2, "monitor": "loss"},
         seeds=(0, 1),
     )
     assert len(run.history) < 41
@@ -321,3 +321,34 @@ def test_settings_from_config():
         E.settings("gradient_flow", {"epoch": 3})
     with pytest.raises(NngridError, match="unknown experiment 'nope'"):
         E.settings("nope", {})
+
+
+def test_batch_size_curves_extend_the_rate_grid_past_an_edge():
+    kw = dict(batch_sizes=(None,), dataset="moons", hidden=(8,), steps=15, seeds=(0, 1))
+    # a grid far below any useful full-batch rate: the winner sits on its top edge
+    result = E.batch_size_curves(lr_grid=(1e-4, 1e-3), extend=2, **kw)
+    tuning = pd.DataFrame(result["tuning"])
+    assert len(tuning) == 4 and tuning["lr"].max() == pytest.approx(1e-1, rel=1e-6)
+    fixed = pd.DataFrame(E.batch_size_curves(lr_grid=(1e-4, 1e-3), extend=0, **kw)["tuning"])
+    assert len(fixed) == 2 and pd.DataFrame(result["final"])["lr"].iloc[0] > 1e-3
+
+
+def test_overfitting_cures_run_the_protocol_on_every_data_draw_and_ties_are_no_edge():
+    result = E.overfitting_cures(
+        datasets={"moons": {"params": {"n_samples": 120}, "n_train": 30}},
+        cures={
+            "none": {},
+            # every patience ties: training runs 4 epochs, no patience ever stops it
+            "early_stopping": {"regularizer": "early_stopping", "sweep": {"patience": [50, 90]}},
+        },
+        hidden=(8,), lr_grid=(1e-2,), epochs=4, seeds=(0,), data_seeds=(3, 4, 5),
+    )  # fmt: skip
+    df = pd.DataFrame(result["records"])
+    assert sorted(df["data_seed"].unique()) == [3, 4, 5]
+    tuned = df[df["arm"] == "tuned"]
+    assert tuned.groupby("data_seed").size().tolist() == [2, 2, 2]
+    early = df[df["regularizer"] == "early_stopping"]
+    assert not early["strength_on_edge"].any()  # patience 50 ties 90: not a grid edge
+    # the draws differ: not one data set seen three times
+    none = tuned[tuned["regularizer"] == "none"]
+    assert none["test_loss"].nunique() == 3

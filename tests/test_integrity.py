@@ -250,7 +250,7 @@ def test_an_architectures_result_edited_or_copied_is_refused_by_the_merge(tmp_pa
 
 
 def _claims(tmp_path: Path) -> tuple[Path, Path]:
-    from nngrid.claims import claims_table
+    from nngrid.study.claims import claims_table
 
     source = tmp_path / "summary.parquet"
     source.write_bytes(b"tables")
@@ -311,7 +311,7 @@ def test_a_verdict_inconsistent_with_its_own_numbers_is_refused(tmp_path):
 def test_an_edited_table_is_refused_by_the_claims_and_the_figures(tmp_path):
     from test_tables import ACTS, REGS, SEEDS, _job
 
-    from nngrid.claims import main as claims_main
+    from nngrid.study.claims import main as claims_main
     from nngrid.study.figures.make import make
 
     result = tmp_path / "adam.json"  # a job's result as the protocol writes it
@@ -338,7 +338,8 @@ def test_an_edited_table_is_refused_by_the_claims_and_the_figures(tmp_path):
 def test_target_accuracy_null_says_not_measured():
     from synthetic_tables import synthetic_tables
 
-    from nngrid import claims
+    from nngrid.study import claims
+    from nngrid.study.claims import optimizers
     from nngrid.study.report.grid_captions import time_to_target_caption
 
     tables = synthetic_tables()
@@ -347,7 +348,7 @@ def test_target_accuracy_null_says_not_measured():
     )
     summary = tables["summary"].assign(steps_to_target_median=np.inf)
     table = claims.claims_table({"grid": {"runs": runs, "summary": summary}})
-    speed = table[table["evidence"].str.contains(claims.NOT_MEASURED, case=False, regex=False)]
+    speed = table[table["evidence"].str.contains(optimizers.NOT_MEASURED, case=False, regex=False)]
     assert len(speed) >= 2  # the speed claims: each optimizer against sgd, and adam's
     assert not table["evidence"].str.contains("reached the target in", na=False).any()
     assert (speed["verdict"] == "inconclusive").all()
@@ -625,7 +626,8 @@ def test_a_plugins_helper_module_is_hashed(tmp_path, monkeypatch):
 def test_rules_hash_the_code_they_run():
     closure = {p.name for p in I.source_closure("nngrid.study.tables")}
     assert {"tables.py", "integrity.py", "io.py"} <= closure
-    assert "claims.py" in {p.name for p in I.source_closure("nngrid.claims")}
+    claims = {p.name for p in I.source_closure("nngrid.study.claims")}
+    assert {"core.py", "optimizers.py", "architectures.py"} <= claims  # the section modules too
     assert "architectures.py" in {
         p.name for p in I.source_closure("nngrid.study.experiments.architectures")
     }

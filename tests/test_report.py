@@ -104,7 +104,7 @@ def test_overfitting_caption_detects_rising_test_loss():
 
 
 def test_captions_state_the_verdicts_of_claims_csv_and_never_decide_them():
-    from nngrid.claims import claims_table
+    from nngrid.study.claims import claims_table
 
     claims = claims_table({})
     claims.loc[claims["claim_id"] == "more_data", ["verdict", "value", "ci_low", "ci_high"]] = [
@@ -472,7 +472,7 @@ def test_report_rule_files_are_consistent():
         assert (ROOT / "workflow" / "report" / name).is_file(), name
     stems = set(re.findall(r'"results/figures/(fig\d\d_\w+)\.png"', rules))
     assert stems == {Path(n).stem for n in named}
-    from nngrid.claims import CLAIMS
+    from nngrid.study.claims import CLAIMS
 
     assert {c.figure for c in CLAIMS} <= stems  # every claim's figure is drawn
 
@@ -582,7 +582,7 @@ def test_landing_page_survives_template_syntax_in_the_tables():
 
 
 def test_landing_page_shows_unmeasured_claims_without_inventing_numbers_and_refuses_bad_tables():
-    from nngrid.claims import claims_table
+    from nngrid.study.claims import claims_table
 
     unmeasured = claims_table({})  # no experiment ran: every claim inconclusive, no numbers
     html = verdict_table.claims_html(unmeasured)
@@ -600,7 +600,7 @@ def test_write_landing_writes_the_page_and_a_standalone_table(tmp_path):
 
     csv = tmp_path / "claims.csv"
     _contract_claims().to_csv(csv, index=False)
-    write_claims_stamp(csv, [])  # as nngrid.claims writes it: the report verifies the stamp
+    write_claims_stamp(csv, [])  # as nngrid.study.claims writes it: the report verifies the stamp
     desc = tmp_path / "workflow.rst"
     desc.write_text("Three questions\n===============\n")
     page, table = tmp_path / "landing.rst", tmp_path / "claims.html"
@@ -610,6 +610,35 @@ def test_write_landing_writes_the_page_and_a_standalone_table(tmp_path):
     assert doc.startswith("<!DOCTYPE html>") and doc.count('class="nngrid-claim"') == 3
     assert "onclick" not in doc  # a framed page cannot reach the report's script
     assert "results/figures/fig09_target.png" in page.read_text()
+
+
+def test_write_landing_adds_per_dataset_verdicts_and_replication_when_they_exist(tmp_path):
+    import pandas as pd
+
+    from nngrid.study.integrity import write_claims_stamp
+
+    csv = tmp_path / "claims.csv"
+    claims = _contract_claims()
+    claims.to_csv(csv, index=False)
+    write_claims_stamp(csv, [])  # as nngrid.study.claims writes it: the report verifies the stamp
+    by = tmp_path / "claims_by_dataset.csv"
+    row = {"verdict": "supported", "value": 0.1, "ci_low": 0.05, "ci_high": 0.2}
+    rows = [{**row, "claim_id": c, "dataset": f"set{i}"} for c in claims["claim_id"]
+            for i in range(200)]  # fmt: skip
+    pd.DataFrame(rows).to_csv(by, index=False)
+    desc = tmp_path / "workflow.rst"
+    desc.write_text("Three questions\n===============\n")
+    page, table = tmp_path / "landing.rst", tmp_path / "claims.html"
+    landing.write_landing(csv, desc, {}, page, table, [], by, tmp_path / "no_replication.csv")
+    text = page.read_text()
+    assert "Per dataset\n-----------" in text and "Replication" not in text
+    assert max(len(line) for line in text.splitlines()) < 10_000  # docutils' line limit
+    from nngrid.study.replication import compare
+
+    rep = tmp_path / "replication.csv"
+    compare(claims, claims).to_csv(rep, index=False)
+    landing.write_landing(csv, desc, {}, page, table, [], by, rep)
+    assert f"{len(claims)} of {len(claims)} verdicts agree, 0 flips" in page.read_text()
 
 
 def test_landing_page_with_many_claims_keeps_every_line_under_docutils_limit():

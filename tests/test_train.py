@@ -127,7 +127,7 @@ def test_early_stopping_stops_replicas_separately_and_restores_the_best(moons):
         TrainConfig(
             seeds=[0, 0],
             regularizer="early_stopping",
-            reg_params={"patience": [1, 100]},
+            reg_params={"patience": [1, 100], "monitor": "loss"},
             opt_params={"lr": 0.3},
             optimizer="sgd",
             **dict(KW, epochs=40),
@@ -140,6 +140,35 @@ def test_early_stopping_stops_replicas_separately_and_restores_the_best(moons):
         assert rec["val_loss"] == pytest.approx(rec["best_val_loss"], rel=1e-9)
         assert not rec["diverged"]
     assert short["history"] == long["history"][: short["epochs"]]
+
+
+def test_early_stopping_monitors_validation_accuracy_by_default_and_a_tie_is_no_progress(moons):
+    recs = train_replicas(
+        moons,
+        TrainConfig(
+            seeds=[0],
+            regularizer="early_stopping",
+            reg_params={"patience": 3},
+            opt_params={"lr": 0.3},
+            optimizer="sgd",
+            **dict(KW, epochs=60),
+        ),
+    ).records
+    (rec,) = recs
+    accs = [h["val_accuracy"] for h in rec["history"]]
+    best = max(accs)
+    first_best = accs.index(best)
+    # stopped exactly `patience` epochs after the first epoch reaching the highest accuracy
+    # (later epochs that only tie it do not reset the wait), with that epoch's weights back
+    assert rec["epochs"] == first_best + 1 + 3 or rec["epochs"] == 60
+    assert rec["val_accuracy"] == pytest.approx(best)
+    with pytest.raises(NngridError, match="monitor"):
+        train_replicas(
+            moons,
+            TrainConfig(
+                seeds=[0], regularizer="early_stopping", reg_params={"monitor": "speed"}, **KW
+            ),
+        )
 
 
 def test_same_seed_same_record_and_other_seeds_differ(moons):
@@ -423,7 +452,11 @@ def test_layer_and_architecture_arguments_are_user_errors(sequences, moons):
     [
         {"regularizer": "dropout", "reg_params": {"rate": [0.0, 0.3]}, "batch_size": 32},
         {"regularizer": "l2", "reg_params": {"strength": 1e-3}, "optimizer": "sgd"},
-        {"regularizer": "early_stopping", "reg_params": {"patience": 2}, "batch_size": 50},
+        {
+            "regularizer": "early_stopping",
+            "reg_params": {"patience": 2, "monitor": "loss"},
+            "batch_size": 50,
+        },
     ],
 )
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -49,7 +49,9 @@ def test_lint_is_clean():
 def test_dry_run_of_the_default_study_builds_the_dag():
     res = snakemake("-n", "--quiet", "rules")
     assert res.returncode == 0, res.stderr
-    cfg = check_config(load("config.yaml"), SCHEMA)
+    from nngrid.study.seeds import expand_draws
+
+    cfg = expand_draws(check_config(load("config.yaml"), SCHEMA))
     n_jobs = len(jobs.job_table(cfg))
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", res.stdout, flags=re.M))
     assert int(counts["train"]) == n_jobs
@@ -77,14 +79,16 @@ def test_shipped_configs_are_valid_and_cover_their_promise(name):
         assert set(grid["optimizers"]) == shipped(OPTIMIZERS)
         kinds = {cfg["regularizers"][r].get("kind", r) for r in grid["regularizers"]}
         assert kinds == shipped(REGULARIZERS)
-        assert len(grid["datasets"]) >= 2 and len(cfg["training"]["seeds"]) == 5
+        # 2 datasets of 3 independent draws each, 2 seeds per cell and draw (the draw is the unit)
+        assert len(grid["datasets"]) >= 2 and len(cfg["training"]["seeds"]) == 2
+        assert all(len(cfg["datasets"][d]["data_seeds"]) >= 3 for d in grid["datasets"])
     if name == "quick.yaml":
         study = cfg["studies"]["quick"]  # the grid study (the others form the architectures arm)
         assert all("architectures" in s for k, s in cfg["studies"].items() if k != "quick")
         sizes = [len(study[k]) for k in ("datasets", "activations", "regularizers", "optimizers")]
         assert sizes == [2, 2, 2, 5] and len(cfg["training"]["seeds"]) == 2
         # every claim function has its input: every experiment it reads, and the grid
-        from nngrid.claims import CLAIMS
+        from nngrid.study.claims import CLAIMS
 
         needs = {n for c in CLAIMS for n in c.needs} - {"grid"}
         arm = {"architectures"} if len(jobs.architecture_jobs(cfg)) else set()

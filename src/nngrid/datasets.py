@@ -419,11 +419,12 @@ class Mnist1D(Dataset):
     """MNIST-1D (Greydanus & Kobak): 10 classes of 1-D signals of length 40.
 
     Made procedurally by ``mnist1d.data.make_dataset(get_dataset_args())`` with the package's
-    default arguments (5000 samples, its own 4000/1000 train/test split, its seed 42), so the
-    numbers are those of the published benchmark; ``get_dataset``, which downloads, is never
-    called. Its test split is kept as the test set and the validation split is carved out of its
-    training split. ``make_dataset`` seeds NumPy's and Python's global generators; their states are
-    saved and restored around the call so nothing else is affected.
+    default arguments (5000 samples, its own 4000/1000 train/test split) and its generation seed
+    ``generation_seed`` (the package's 42 by default: the published benchmark's data; another
+    value is an independent draw of the same distribution); ``get_dataset``, which downloads, is
+    never called. Its test split is kept as the test set and the validation split is carved out of
+    its training split. ``make_dataset`` seeds NumPy's and Python's global generators; their states
+    are saved and restored around the call so nothing else is affected.
 
     ``shuffle_positions=True`` gives mnist1d's "shuffled" control: the 40 positions of every
     sequence (train and test alike) reordered by one fixed permutation, drawn from
@@ -434,11 +435,14 @@ class Mnist1D(Dataset):
     task = "classification"
     SIZE = (5000, 40, 10)
 
-    def __init__(self, shuffle_positions: bool = False, permutation_seed: int = 0):
+    def __init__(
+        self, shuffle_positions: bool = False, permutation_seed: int = 0, generation_seed: int = 42
+    ):
         if not isinstance(shuffle_positions, bool):
             raise NngridError(f"shuffle_positions must be true or false, got {shuffle_positions!r}")
         self.shuffle_positions = shuffle_positions
         self.permutation_seed = _check_int("permutation_seed", permutation_seed, 0)
+        self.generation_seed = _check_int("generation_seed", generation_seed, 0)
 
     def _make(self) -> dict[str, Any]:
         from mnist1d.data import get_dataset_args, make_dataset
@@ -446,7 +450,9 @@ class Mnist1D(Dataset):
         np_state = np.random.get_state()  # noqa: NPY002 (mnist1d seeds the global RNG)
         py_state = random.getstate()
         try:
-            data = make_dataset(get_dataset_args())
+            args = get_dataset_args()
+            args.seed = self.generation_seed
+            data = make_dataset(args)
         finally:
             np.random.set_state(np_state)  # noqa: NPY002
             random.setstate(py_state)

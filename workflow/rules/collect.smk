@@ -48,7 +48,7 @@ rule tables:
         "--out-dir results/tables 2> {log}"
 
 
-# The lesson's claims (nngrid.claims): each decided once, from the tables and the experiment
+# The lesson's claims (nngrid.study.claims): each decided once, from the tables and the experiment
 # results, into results/tables/claims.csv; the figures' captions read their verdicts from it.
 CLAIM_EXPERIMENTS = [
     f"results/experiments/{e}.npz" for e in config.get("experiments", {}) if e != "seed"
@@ -66,6 +66,7 @@ rule claims:
         claims="results/tables/claims.csv",
         # its sha256 and its inputs': the report and the figures verify claims.csv by it
         stamp="results/tables/claims.stamp.json",
+        by_dataset="results/tables/claims_by_dataset.csv",
     log:
         "logs/report/claims.log",
     conda:
@@ -75,8 +76,36 @@ rule claims:
         mem_mb=1000,
         runtime=5,
     params:
-        code=source_hash(source_closure("nngrid.claims")),
+        code=source_hash(source_closure("nngrid.study.claims")),
+        bootstrap_seed=config.get("claims", {}).get("bootstrap_seed", 0),
     shell:
-        "python -m nngrid.claims --runs {input.runs} --summary {input.summary} "
+        "python -m nngrid.study.claims --runs {input.runs} --summary {input.summary} "
         "--tables-stamp {input.tables_stamp} --experiments {input.experiments} "
-        "--out {output.claims} 2> {log}"
+        "--out {output.claims} "
+        "--by-dataset {output.by_dataset} --bootstrap-seed {params.bootstrap_seed} 2> {log}"
+
+
+# Replication mode (config/replicate.yaml): with `replicate_of` naming another run's claims.csv,
+# rule `replication` compares it with this run's verdict by verdict (nngrid.study.replication)
+# into results/tables/replication.csv; the landing page shows it.
+REPLICATE_OF = config.get("replicate_of")
+if REPLICATE_OF:
+    FINAL_TARGETS.append("results/tables/replication.csv")
+
+
+rule replication:
+    input:
+        ours="results/tables/claims.csv",
+        theirs=REPLICATE_OF or "results/tables/claims.csv",
+    output:
+        "results/tables/replication.csv",
+    log:
+        "logs/report/replication.log",
+    conda:
+        "../envs/nngrid.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    shell:
+        "python -m nngrid.study.replication {input.theirs} {input.ours} --out {output} 2> {log}"

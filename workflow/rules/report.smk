@@ -15,7 +15,7 @@ if os.path.exists(LANDING):
     workflow.report(os.path.abspath(LANDING))
 
 
-# The claims table itself is made by rule `claims` (collect.smk, nngrid.claims); rule landing
+# The claims table itself is made by rule `claims` (collect.smk, nngrid.study.claims); rule landing
 # renders it as the report's first page and as an HTML table.
 
 
@@ -23,6 +23,8 @@ rule landing:
     input:
         claims="results/tables/claims.csv",
         description="workflow/report/workflow.rst",
+        by_dataset="results/tables/claims_by_dataset.csv",
+        replication=["results/tables/replication.csv"] if REPLICATE_OF else [],
     output:
         page=LANDING,
         table=report(

@@ -24,7 +24,8 @@ max_norm         0; project(): each column W[r, :, j] (a   0
 dropout          0; the network applies inverted dropout   0
                  with probability ``rate``
 early_stopping   0; the trainer stops after ``patience``   0
-                 epochs without a better validation loss
+                 epochs without a better validation
+                 ``monitor`` (accuracy or loss)
 ===============  ========================================  ================================
 
 ``s`` is ``strength`` and ``r`` is ``l1_ratio``. Strengths, rates and max-norms are
@@ -240,9 +241,21 @@ class Dropout(Regularizer):
 
 @REGULARIZERS.register("early_stopping")
 class EarlyStopping(Regularizer):
-    """Early stopping: the trainer stops once the validation loss has not improved for
-    ``patience`` epochs and restores the best-validation weights."""
+    """Early stopping: the trainer stops once the monitored validation result has not improved
+    for ``patience`` epochs and restores the best weights. ``monitor``: ``accuracy`` (the
+    default for classification; a tie is no improvement) or ``loss`` (the default, and the only
+    choice, for regression)."""
 
     sweep = "patience"
 
-    hypers = (Hyper("patience", int, 10, low=1, help="epochs without a better validation loss"),)
+    hypers = (
+        Hyper("patience", int, 10, low=1, help="epochs without a better validation result"),
+        Hyper("monitor", str, "auto", help="accuracy, loss or auto (accuracy if classifying)"),
+    )
+
+    def validate(self) -> None:
+        super().validate()
+        if self.monitor not in ("auto", "accuracy", "loss"):
+            raise NngridError(
+                f"early_stopping monitor must be accuracy, loss or auto, got {self.monitor!r}"
+            )

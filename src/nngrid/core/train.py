@@ -38,10 +38,11 @@ and from then on they are held fixed (re-copied after every optimizer step), so 
 are those of the last finite weights. Its history stops with the diverging epoch (whose non-finite
 losses are recorded as ``None``). The other replicas go on: nothing mixes replicas.
 
-Early stopping (regularizer ``early_stopping``, per-replica ``patience``). Each replica tracks its
-lowest validation loss; when it has not improved for ``patience`` epochs the replica is frozen
-(not flagged diverged). At the end, every early-stopping replica gets its best-validation weights
-back before the final metrics are computed.
+Early stopping (regularizer ``early_stopping``, per-replica ``patience``, ``monitor`` accuracy
+(classification's default) or loss). Each replica tracks its best monitored validation result
+(highest accuracy, or lowest loss); when it has not improved for ``patience`` epochs (a tie is
+no improvement) the replica is frozen (not flagged diverged). At the end, every early-stopping
+replica gets its best-validation weights back before the final metrics are computed.
 
 Training stops before ``epochs`` only when every replica is frozen.
 
@@ -197,6 +198,7 @@ class _Loop:
     base_lr: Any
     dropout: tuple | None
     patience: Any
+    monitor: str  # early stopping's score: "accuracy" or "loss"
     shuffle_rngs: list
     clip_norm: float | None
     target_accuracy: float | None
@@ -334,6 +336,7 @@ class _Replicas:
         self.best_loss = np.full(R, np.inf)
         self.best_epoch: list[int | None] = [None] * R
         self.best_acc = np.full(R, -np.inf)
+        self.best_monitor = np.full(R, -np.inf)  # early stopping's score: -loss or accuracy
         self.wait = np.zeros(R, int)
         self.target_epoch: list[int | None] = [None] * R
         self.target_seconds: list[float | None] = [None] * R
@@ -527,6 +530,7 @@ class _Trainer:
         # the loop's settings, as attributes read in the loop (one lookup each)
         self.epochs, self.base_lr, self.dropout = loop.epochs, loop.base_lr, loop.dropout
         self.patience, self.shuffle_rngs = loop.patience, loop.shuffle_rngs
+        self.monitor = loop.monitor
         self.clip_norm, self.target_accuracy = loop.clip_norm, loop.target_accuracy
         self.progress = loop.progress
         self.history_test, self.history_initial = loop.history_test, loop.history_initial
@@ -672,7 +676,10 @@ class _Trainer:
             self.freeze(r, self.last_good)
             return
         if vl < state.best_loss[r]:
-            state.best_loss[r], state.best_epoch[r], state.wait[r] = vl, epoch, 0
+            state.best_loss[r], state.best_epoch[r] = vl, epoch
+        score = float(val_acc[r]) if self.monitor == "accuracy" and val_acc is not None else -vl
+        if score > state.best_monitor[r]:  # early stopping's improvement (a tie is none)
+            state.best_monitor[r], state.wait[r] = score, 0
             if self.best_flat is not None:
                 for p, b in zip(self.net.params, self.net.views(self.best_flat), strict=True):
                     b[r] = p[r]
@@ -828,6 +835,11 @@ def train_replicas(data: Mapping[str, Any], config: TrainConfig) -> TrainResult:
         base_lr=base_lr,
         dropout=(dropout_rate, dropout_rngs) if np.any(dropout_rate > 0) else None,
         patience=patience,
+        monitor=(
+            reg.monitor
+            if getattr(reg, "monitor", "auto") in ("accuracy", "loss")
+            else ("accuracy" if task == "classification" else "loss")
+        ),
         shuffle_rngs=shuffle_rngs,
         clip_norm=clip_norm,
         target_accuracy=target_accuracy,

@@ -109,7 +109,9 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 def source_closure(*modules: str) -> list[Path]:
     """The source files of nngrid modules ``modules`` (dotted names) and of every nngrid
     module they import, transitively (imports inside functions included): the code a rule
-    runs, for its code hash. Read from the sources (``ast``), nothing is imported."""
+    runs, for its code hash. Read from the sources (``ast``), nothing is imported. A package
+    named in ``modules`` counts with every module in its folder (it may import them by name at
+    run time, as nngrid.study.claims imports its section modules)."""
     import ast
 
     root = Path(__file__).resolve().parents[1]  # src/nngrid
@@ -123,6 +125,10 @@ def source_closure(*modules: str) -> list[Path]:
 
     seen: dict[str, Path] = {}
     todo = list(modules)
+    for name in modules:
+        init = path_of(name)
+        if init is not None and init.name == "__init__.py":
+            todo += [f"{name}.{p.stem}" for p in sorted(init.parent.glob("*.py"))]
     while todo:
         name = todo.pop()
         if name in seen or not (name == "nngrid" or name.startswith("nngrid.")):
@@ -645,8 +651,8 @@ def _decide(lo: float, hi: float, threshold: float, direction: str) -> str:
 
 def verify_claims(claims: Any, source: str | os.PathLike[str] = "claims.csv") -> Any:
     """Refuse a claims table one of whose verdicts is not what its own interval, threshold and
-    direction give (the rule of nngrid.claims.decide), or whose value lies outside its interval;
-    return the table."""
+    direction give (the rule of nngrid.study.claims.decide), or whose value lies outside its
+    interval; return the table."""
     fix = "remake it with: snakemake --forcerun claims"
     for i, row in enumerate(claims.to_dict("records")):
         verdict = str(row.get("verdict"))
@@ -681,7 +687,7 @@ def verify_claims(claims: Any, source: str | os.PathLike[str] = "claims.csv") ->
 
 
 def read_claims(path: str | os.PathLike[str]) -> Any:
-    """claims.csv, verified: against its stamp (the file unchanged since nngrid.claims wrote
+    """claims.csv, verified: against its stamp (the file unchanged since nngrid.study.claims wrote
     it, every input unchanged since), then each verdict against its own numbers."""
     import pandas as pd
 
@@ -690,11 +696,13 @@ def read_claims(path: str | os.PathLike[str]) -> Any:
     fix = "remake it with: snakemake --forcerun claims"
     stamp_path = claims_stamp_path(path)
     if not stamp_path.exists():
-        raise NngridError(f"{path} has no stamp {stamp_path} (not written by nngrid.claims); {fix}")
+        raise NngridError(
+            f"{path} has no stamp {stamp_path} (not written by nngrid.study.claims); {fix}"
+        )
     stamp = verify_sha256(stamp_path, read_json(stamp_path), fix)
     if file_sha256(path) != stamp.get("claims_sha256"):
         raise NngridError(
-            f"{path} differs from what nngrid.claims wrote (edited by hand?); it is derived, "
+            f"{path} differs from what nngrid.study.claims wrote (edited by hand?); it is derived, "
             f"never edited: {fix}"
         )
     for src, digest in (stamp.get("inputs") or {}).items():

@@ -198,7 +198,7 @@ def dataset_spec(cfg: dict, label: str) -> dict:
     spec = cfg["datasets"][label]
     return {
         "kind": spec.get("kind", label),
-        "seed": cfg["data_seed"],
+        "seed": spec.get("data_seed", cfg["data_seed"]),
         "val_fraction": spec.get("val_fraction", cfg["splits"]["val_fraction"]),
         "test_fraction": spec.get("test_fraction", cfg["splits"]["test_fraction"]),
         "params": (file_params(spec) if spec.get("kind") == "file" else spec.get("params", {})),
@@ -215,8 +215,11 @@ def architecture_spec(
     opt = cfg["optimizers"][optimizer]
     acts = [a for a in s["activations"] if a in arch.get("activations", s["activations"])]
     options = dict(s.get("architecture_options", {}))
-    lr_grid = options.pop("lr_grid", opt["lr_grid"])
+    lr_grid = arch.get("lr_grid", options.pop("lr_grid", opt["lr_grid"]))
+    options.pop("lr_grid", None)
     tuning = options.pop("tuning", cfg.get("tuning", {}))
+    # an architecture's own budget (epochs, seeds) replaces the study's
+    training = {**training, **{k: arch[k] for k in ("epochs", "seeds") if k in arch}}
     return {
         "axes": {
             "study": study,

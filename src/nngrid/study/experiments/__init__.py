@@ -7,7 +7,7 @@ NumPy arrays or further record lists under other keys. :func:`save` writes a res
 mirror ``nngrid.study.figures``:
 
 =============  ===============================  ========================================
-module         function                         claims it feeds (:mod:`nngrid.claims`)
+module         function                         claims it feeds (:mod:`nngrid.study.claims`)
 =============  ===============================  ========================================
 activations    :func:`activation_curves`        - (figure 1: every activation, derivative)
 boundaries     :func:`nonlinearity_boundaries`  nonlinearity_bends, step_cannot_learn

@@ -33,6 +33,26 @@ def _subsample(data: dict, n_train: int | None, rng: np.random.Generator) -> dic
     return {**data, "X_train": data["X_train"][keep], "y_train": data["y_train"][keep]}
 
 
+def _ties_neighbour(results: Mapping[float, list[dict]], j: int) -> bool:
+    """Whether the winner ``sorted(results)[j]`` (on an edge) scores exactly as its inner
+    neighbour on validation: then no value beyond the edge is indicated."""
+    grid = sorted(results)
+    if len(grid) < 2:
+        return False
+    other = grid[1] if j == 0 else grid[-2]
+
+    def score(v):
+        recs = results[v]
+        acc = [r.get("val_accuracy") for r in recs]
+        loss = [r.get("val_loss") for r in recs]
+        return (
+            None if None in acc else float(np.mean(acc)),
+            None if None in loss else float(np.mean(loss)),
+        )
+
+    return score(grid[j]) == score(other)
+
+
 def overfitting_cures(
     datasets: Mapping[str, Mapping[str, Any]] | None = None,
     cures: Mapping[str, Mapping[str, Any]] | None = None,
@@ -45,6 +65,7 @@ def overfitting_cures(
     seeds: Sequence[int] = (0, 1, 2),
     seed: int = 0,
     extend: int = 1,
+    data_seeds: Sequence[int] | None = None,
 ) -> Result:
     """Each regularizer against none on data where an unregularised net overfits.
 
@@ -52,8 +73,10 @@ def overfitting_cures(
     MNIST-1D with 1,000 training points, and 100 noisy moons); ``n_train`` keeps that many
     training points (drawn with ``seed``), so the net can memorise them; ``epochs`` and
     ``batch_size`` override the shared ones for that dataset (a tiny set needs smaller batches
-    and more epochs to be fitted to the noise). ``cures`` maps a label to ``{regularizer,
-    params, sweep: {param: values}}`` (:data:`DEFAULT_CURES`).
+    and more epochs to be fitted to the noise). ``data_seeds`` lists independent draws of every
+    dataset (its sample, split and training subset; default: the one draw ``seed``): the whole
+    protocol runs on each, and the claims take the draw as their unit. ``cures`` maps a label
+    to ``{regularizer, params, sweep: {param: values}}`` (:data:`DEFAULT_CURES`).
 
     The protocol (the grid's, :func:`nngrid.study.protocol.tune`): every candidate runs on every
     seed
@@ -61,12 +84,15 @@ def overfitting_cures(
     for ``none`` over ``lr_grid``; then, at that rate, each cure's swept parameter is tuned over
     its values. A winner on a grid edge extends the grid by up to ``extend`` points for
     ``strength`` and ``max_norm`` (geometric steps), and is flagged ``strength_on_edge`` if it
-    stays there (and always for bounded or integer parameters). The winning candidate's runs are
-    the reported ``tuned`` rows (the test split is never looked at while choosing).
+    stays there (and always for bounded or integer parameters); a winner that ties its inner
+    neighbour exactly (mean validation accuracy and loss) is not on an edge. The winning
+    candidate's runs are the reported ``tuned`` rows (the test split is never looked at while
+    choosing).
 
-    Records per (dataset, cure, seed, arm): ``arm`` (``tuned``, or ``tune`` for the other
-    candidates), ``regularizer`` (the label), ``kind``, ``strength_name``, ``strength``,
-    ``strength_on_edge``, ``lr``, ``lr_on_edge``, train/validation/test accuracy and loss.
+    Records per (dataset, data draw, cure, seed, arm): ``data_seed``, ``arm`` (``tuned``, or
+    ``tune`` for the other candidates), ``regularizer`` (the label), ``kind``, ``strength_name``,
+    ``strength``, ``strength_on_edge``, ``lr``, ``lr_on_edge``, train/validation/test accuracy
+    and loss.
     """
     from nngrid.core.train import TrainConfig, train_replicas
     from nngrid.datasets import build
@@ -86,9 +112,10 @@ def overfitting_cures(
     seeds = [int(s) for s in seeds]
     S = len(seeds)
     records: list[dict] = []
-    for label, spec in datasets.items():
-        data = build(spec.get("kind", label), int(seed), **dict(spec.get("params") or {}))
-        data = _subsample(data, spec.get("n_train"), np.random.default_rng(int(seed)))
+    draws = [int(seed)] if data_seeds is None else [int(d) for d in data_seeds]
+    for (label, spec), draw in ((item, d) for item in datasets.items() for d in draws):
+        data = build(spec.get("kind", label), draw, **dict(spec.get("params") or {}))
+        data = _subsample(data, spec.get("n_train"), np.random.default_rng(draw))
 
         budget = {
             "epochs": int(spec.get("epochs", epochs)),
@@ -133,12 +160,14 @@ def overfitting_cures(
 
                 valid = (lambda v: v > 0) if name in EXTENSIBLE else (lambda v: False)
                 results, j, edge, _, _ = tune(strengths, values, extend, valid)
+                edge = edge and not _ties_neighbour(results, j)
             order = sorted(results, key=lambda v: -1 if v is None else v)
             for v in order:
                 for i, rec in enumerate(results[v]):
                     records.append(
                         {
                             "dataset": label,
+                            "data_seed": draw,
                             "regularizer": cure,
                             "kind": kind,
                             "arm": "tuned" if v == order[j] else "tune",

@@ -209,7 +209,7 @@ def make(
         claims = read_claims(inputs["claims"])
     captions = BUILDERS[name](inputs, outputs, params or {})
     for key, text in captions.items():
-        if claims is not None:  # the verdicts of the claims this figure shows (nngrid.claims)
+        if claims is not None:  # the verdicts of the claims this figure shows (nngrid.study.claims)
             verdicts = verdicts_text(claims, Path(outputs[key]).stem)
             text = text + ("\n\n" + verdicts if verdicts else "")
         desc_key = f"{key}_description"

@@ -99,9 +99,12 @@ def landing_page(
     description: str,
     config: dict,
     figures: dict[str, str] | None = None,
+    by_dataset: pd.DataFrame | None = None,
+    replication: pd.DataFrame | None = None,
 ) -> str:
     """The report's first page (rst): the static ``description`` (the lesson's three questions),
-    the claims table inline with links to the figures, and the protocol as run.
+    the claims table inline with links to the figures, the per-dataset verdicts and the
+    replication status when given, and the protocol as run.
 
     Snakemake renders this text through Jinja2 before docutils, so the generated part is wrapped
     in ``{% raw %}``: no text from the tables can be read as a template.
@@ -115,11 +118,23 @@ def landing_page(
         f"{len(claims)} claims of the lesson, checked against this run's data: {tally}. "
         "Each link opens the figure with its caption.",
         ".. raw:: html\n\n" + _indent(_REPORT_STYLE + TABLE_STYLE + "\n" + table),
+        *_replication_sections(by_dataset, replication),
         "The protocol\n------------\n\n" + protocol_summary(config),
     ]
     from nngrid.study.integrity import inert_template
 
     return inert_template("\n\n".join(parts) + "\n")
+
+
+def _replication_sections(by_dataset, replication) -> list[str]:
+    """Per-dataset verdicts and replication status (nngrid.study.verdict_pages), when present."""
+    from nngrid.study.verdict_pages import by_dataset_section, replication_section
+
+    return [s for s in (by_dataset_section(by_dataset), replication_section(replication)) if s]
+
+
+def _read_optional(path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path and Path(path).exists() else None
 
 
 def _indent(text: str) -> str:
@@ -133,13 +148,17 @@ def write_landing(
     page: str | Path,
     table: str | Path,
     figures: Iterable[str] = (),
+    by_dataset_csv: str | Path | None = None,
+    replication_csv: str | Path | None = None,
 ) -> None:
-    """Write the landing page (rst) and the stand-alone claims table (HTML)."""
+    """Write the landing page (rst) and the stand-alone claims table (HTML); the per-dataset
+    verdicts and the replication status join the page when their tables are given."""
     from nngrid.io import write_text
     from nngrid.study.integrity import read_claims
 
     claims = read_claims(claims_csv)  # derived, never trusted: verified against its stamp
     links = {Path(f).stem: str(f) for f in figures}
-    text = landing_page(claims, Path(description).read_text(), config, links)
+    extra = _read_optional(by_dataset_csv), _read_optional(replication_csv)
+    text = landing_page(claims, Path(description).read_text(), config, links, *extra)
     write_text(page, text)
     write_text(table, claims_document(claims))

@@ -1,6 +1,6 @@
 """The claims table of the report: every claim of ``claims.csv`` with its verdict, statistic,
 interval and a link to its figure, grouped by the lesson's three questions (HTML). Verdicts are
-never decided here: :mod:`nngrid.claims` decides each once, into ``claims.csv``.
+never decided here: :mod:`nngrid.study.claims` decides each once, into ``claims.csv``.
 """
 
 from __future__ import annotations
@@ -9,16 +9,12 @@ import math
 
 import pandas as pd
 
-from nngrid.claims import COLUMNS
+from nngrid.study.claims import COLUMNS
+from nngrid.study.claims import SECTIONS as CLAIM_SECTIONS
 from nngrid.study.report.prose import fmt
 
 #: The lesson's three questions, by the ``section`` of a claim.
-SECTIONS = {
-    "activations": "Why do we need activation functions?",
-    "overfitting": "What is overfitting, and how do more data, L1/L2 penalties and dropout "
-    "cure it?",
-    "optimizers": "How do mini-batch SGD, Momentum, AdaGrad, RMSProp and Adam speed training up?",
-}
+SECTIONS = CLAIM_SECTIONS
 
 #: How each verdict is shown: a label and its colour (colour-blind safe, with the word itself).
 VERDICT_STYLE = {

@@ -1,0 +1,343 @@
+"""Section 3 of the lesson, optimizers: batch size and speed (fig07, fig09)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nngrid.study.claims.core import (
+    NOT_APPLICABLE,
+    OPTIMIZERS,
+    _ci,
+    _df,
+    _f,
+    applies,
+    claim,
+    hierarchical_interval,
+    mean_interval,
+    pool,
+)
+from nngrid.study.seeds import split_draw
+
+
+def _batches(inputs: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    r = inputs["batch_size_curves"]
+    return _df(r["records"]), _df(r["final"])
+
+
+@claim(
+    "minibatch_cheaper",
+    OPTIMIZERS,
+    "fig07_batch_size",
+    0.0,
+    ">",
+    "training loss of the full batch minus the smallest mini-batch after the same number of "
+    "examples seen, per seed",
+    "Mini-batch stochastic gradient descent is much cheaper per step than feeding the whole data "
+    "set.",
+    needs=("batch_size_curves",),
+)
+def minibatch_cheaper(inputs: Mapping[str, Any]):
+    """Training loss of the full batch minus the smallest mini-batch at the same number of
+    examples seen (the mini-batch's last epoch), per seed."""
+    hist, _ = _batches(inputs)
+    full = hist[hist["full_batch"]]
+    mini = hist[~hist["full_batch"]]
+    if full.empty or mini.empty:
+        return math.nan, math.nan, math.nan, "no full batch or no mini-batch run"
+    small = mini[mini["batch_size"] == mini["batch_size"].min()]
+    examples = float(small["examples"].max())
+    at = small[small["examples"] == examples].set_index("seed")["train_loss"]
+    f = full[full["examples"] <= examples]
+    f = f[f["examples"] == f["examples"].max()].set_index("seed")["train_loss"]
+    value, lo, hi = mean_interval((f - at).dropna())
+    return (
+        value,
+        lo,
+        hi,
+        (
+            f"after {int(examples)} examples seen, training loss {_f(f.mean())} with the full "
+            f"batch vs {_f(at.mean())} with batches of {int(small['batch_size'].iloc[0])} "
+            f"(difference {_f(value)}, {_ci(lo, hi)})"
+        ),
+    )
+
+
+@claim(
+    "minibatch_little_loss",
+    OPTIMIZERS,
+    "fig07_batch_size",
+    0.02,
+    "<",
+    "final test accuracy of the full batch minus the smallest mini-batch, each at its own tuned "
+    "rate after the same number of optimizer steps, per seed",
+    "Mini-batches lose little accuracy.",
+    needs=("batch_size_curves",),
+)
+def minibatch_little_loss(inputs: Mapping[str, Any]):
+    """Final test accuracy of the full batch minus the smallest mini-batch, each at its own tuned
+    rate and after the same number of optimizer steps, per seed."""
+    _, final = _batches(inputs)
+    full = final[final["full_batch"]]
+    mini = final[~final["full_batch"]]
+    if full.empty or mini.empty:
+        return math.nan, math.nan, math.nan, "no full batch or no mini-batch run"
+    small = mini[mini["batch_size"] == mini["batch_size"].min()]
+    d = (
+        full.set_index("seed")["test_accuracy"] - small.set_index("seed")["test_accuracy"]
+    ).dropna()
+    value, lo, hi = mean_interval(d)
+    return (
+        value,
+        lo,
+        hi,
+        (
+            f"after {int(small['steps'].iloc[0])} steps at tuned rates, test accuracy "
+            f"{_f(full['test_accuracy'].mean())} with the full batch (lr "
+            f"{_f(float(full['lr'].iloc[0]), 2)}) vs {_f(small['test_accuracy'].mean())} with "
+            f"batches of {int(small['batch_size'].iloc[0])} "
+            f"(lr {_f(float(small['lr'].iloc[0]), 2)}; "
+            f"loss {_f(value)}, {_ci(lo, hi)})"
+        ),
+    )
+
+
+def grid_cells(summary: pd.DataFrame) -> pd.DataFrame:
+    """The tuned arm of every cell of every study with more than one cell and a target, on the
+    datasets the grid's claims apply to (classification: they measure accuracy)."""
+    from nngrid.study.tables import tasks
+
+    df = summary[summary["arm"] == "tuned"]
+    df = df[[applies(t) for t in tasks(df)]]
+    keys = ["study", "dataset", "activation", "regularizer"]
+    sizes = df.groupby("study")["optimizer"].transform("size")
+    return df[sizes > 1].set_index([*keys, "optimizer"])
+
+
+def _target_not_measured(inputs: Mapping[str, Any]) -> bool:
+    """True when the grid ran without a target accuracy (``training.target_accuracy: null``):
+    every run "never" reached a target nobody set, which measures nothing."""
+    runs = inputs["grid"].get("runs")
+    return (
+        runs is not None
+        and "target_accuracy" in runs
+        and bool(runs["target_accuracy"].isna().all())
+        and not np.isfinite(runs["epochs_to_target"].astype(float)).any()
+    )
+
+
+NOT_MEASURED = "time to target not measured (training.target_accuracy is null)"
+
+
+def _not_applicable(inputs: Mapping[str, Any]) -> tuple | None:
+    """The result of a grid claim on a grid without a classification dataset, else None."""
+    if len(grid_cells(inputs["grid"]["summary"])):
+        return None
+    return (
+        math.nan,
+        math.nan,
+        math.nan,
+        f"{NOT_APPLICABLE}: the claim is measured in accuracy, and every dataset of the grid "
+        "is a regression",
+    )
+
+
+def _fastest_steps(inputs: Mapping[str, Any]) -> pd.DataFrame:
+    """Steps to target at each optimizer's fastest rate, per cell (rows) and optimizer
+    (columns): of every rate its tuning tried (the grid and its extensions, arm ``tune`` of
+    runs.parquet), the smallest median over the tuning seeds; inf = no rate got there."""
+    runs = inputs["grid"].get("runs")
+    if runs is None or "arm" not in runs or not (runs["arm"] == "tune").any():
+        return pd.DataFrame()
+    keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
+    studies = set(grid_cells(inputs["grid"]["summary"]).index.get_level_values("study"))
+    tune = runs[(runs["arm"] == "tune") & runs["study"].isin(studies)]
+    per_rate = tune.groupby([*keys, "lr"])["steps_to_target"].median()
+    return per_rate.groupby(level=keys).min().unstack("optimizer")
+
+
+def _by_dataset(scores: pd.Series) -> dict[str, list[np.ndarray]]:
+    """Per-cell scores (index with a ``dataset`` level holding draw labels) grouped by dataset,
+    then by draw: ``{dataset: [one array of cell scores per draw]}``."""
+    out: dict[str, dict] = {}
+    for label, sub in scores.groupby(level="dataset", sort=False):
+        base, _ = split_draw(label)
+        out.setdefault(base, {})[label] = sub.to_numpy(float)
+    return {base: list(draws.values()) for base, draws in out.items()}
+
+
+def _per_dataset(
+    scores: pd.Series, describe: Callable[[str, list[np.ndarray], float, float, float], str]
+) -> dict[str, tuple]:
+    """The hierarchical interval (draws, then cells) of the mean cell score on each dataset."""
+    per = {}
+    for ds, draws in _by_dataset(scores).items():
+        value, lo, hi = hierarchical_interval(draws)
+        per[ds] = (value, lo, hi, describe(ds, draws, value, lo, hi))
+    return per
+
+
+def _draws(draws: list[np.ndarray]) -> str:
+    return f"{len(draws)} draw{'s' if len(draws) != 1 else ''} x {min(map(len, draws))} cells"
+
+
+def _win_score(mine: pd.Series, other: pd.Series) -> np.ndarray:
+    """+1 where ``mine`` is smaller (faster), -1 where larger, 0 on ties (two nevers tie)."""
+    a, b = mine.to_numpy(float), other.to_numpy(float)
+    return np.where(a < b, 1.0, np.where(a > b, -1.0, 0.0))  # inf vs inf: neither is smaller
+
+
+def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
+    def faster(inputs: Mapping[str, Any]):
+        if (na := _not_applicable(inputs)) is not None:
+            return na
+        if _target_not_measured(inputs):
+            return math.nan, math.nan, math.nan, NOT_MEASURED
+        steps = _fastest_steps(inputs)
+        if optimizer not in steps or "sgd" not in steps:
+            return math.nan, math.nan, math.nan, f"{optimizer} or sgd is not in the grid's tuning"
+        both = steps[[optimizer, "sgd"]].dropna()
+        score = pd.Series(_win_score(both[optimizer], both["sgd"]), index=both.index)
+
+        def describe(ds, draws, value, lo, hi):
+            flat = np.concatenate(draws)
+            return (
+                f"{ds} ({_draws(draws)}): {optimizer} faster in {int((flat > 0).sum())}, slower "
+                f"in {int((flat < 0).sum())} cells (score {_f(value)}, {_ci(lo, hi)})"
+            )
+
+        per = _per_dataset(score, describe)
+        value, lo, hi = pool(per)
+        return (
+            value,
+            lo,
+            hi,
+            (
+                f"at each optimizer's fastest rate, {optimizer} reached the target in fewer "
+                f"optimizer steps than sgd in {int((score > 0).sum())} of {len(score)} cells, in "
+                f"more in {int((score < 0).sum())} (median steps {_f(both[optimizer].median())} "
+                f"vs {_f(both['sgd'].median())}; draws, then cells resampled)"
+            ),
+            per,
+        )
+
+    faster.__name__ = f"{optimizer}_faster"
+    faster.__doc__ = (
+        f"Per dataset, the mean over draws and cells of +1 (fewer steps to target than sgd at "
+        f"each one's fastest rate), 0 (tie), -1 ({optimizer})."
+    )
+    return faster
+
+
+for _opt, _name in (
+    ("momentum", "Momentum"),
+    ("adagrad", "AdaGrad"),
+    ("rmsprop", "RMSProp"),
+    ("adam", "Adam"),
+):
+    claim(
+        f"{_opt}_faster",
+        OPTIMIZERS,
+        "fig09_target",
+        0.0,
+        ">",
+        f"mean over data draws and grid cells of +1 / 0 / -1 as {_opt} needs fewer / as many / "
+        "more optimizer steps than sgd to reach the target validation accuracy, each at its "
+        "fastest rate on its tuned grid (median over tuning seeds; never = infinitely many); "
+        "decided per dataset, pooled by the hull of their intervals",
+        f"{_name} speeds training up over plain SGD.",
+        needs=("grid",),
+    )(_faster_than_sgd(_opt))
+
+
+@claim(
+    "adam_fast",
+    OPTIMIZERS,
+    "fig09_target",
+    0.0,
+    ">",
+    "mean over data draws and grid cells of the share of other optimizers Adam beats in steps "
+    "to target minus the share that beat it, each at its fastest rate; decided per dataset, "
+    "pooled by the hull of their intervals",
+    "Most of the time Adam gets there fast.",
+    needs=("grid",),
+)
+def adam_fast(inputs: Mapping[str, Any]):
+    """Per cell: the share of other optimizers Adam beats in steps to target (each at its
+    fastest rate) minus the share that beat it; per dataset, draws then cells resampled."""
+    if (na := _not_applicable(inputs)) is not None:
+        return na
+    if _target_not_measured(inputs):
+        return math.nan, math.nan, math.nan, NOT_MEASURED
+    steps = _fastest_steps(inputs)
+    if "adam" not in steps or steps.shape[1] < 2:
+        return math.nan, math.nan, math.nan, "adam and at least one other optimizer are needed"
+    others = [c for c in steps.columns if c != "adam"]
+    score = pd.Series(
+        np.mean([_win_score(steps["adam"], steps[o]) for o in others], axis=0), index=steps.index
+    ).dropna()
+
+    def describe(ds, draws, value, lo, hi):
+        return f"{ds} ({_draws(draws)}): score {_f(value)} ({_ci(lo, hi)})"
+
+    per = _per_dataset(score, describe)
+    value, lo, hi = pool(per)
+    return (
+        value,
+        lo,
+        hi,
+        (
+            f"over {len(score)} cells Adam's steps-to-target score at each optimizer's fastest "
+            f"rate against {len(others)} other optimizers is {_f(value)} (+1 = fastest "
+            "everywhere)"
+        ),
+        per,
+    )
+
+
+@claim(
+    "adam_well",
+    OPTIMIZERS,
+    "fig09_heatmaps",
+    -0.02,
+    ">",
+    "mean over data draws and grid cells of Adam's tuned test accuracy minus the best other "
+    "optimizer's; decided per dataset, pooled by the hull of their intervals",
+    "Most of the time Adam gets there well.",
+    needs=("grid",),
+)
+def adam_well(inputs: Mapping[str, Any]):
+    """Per cell: Adam's tuned mean test accuracy minus the best other optimizer's; per dataset,
+    draws then cells resampled."""
+    if (na := _not_applicable(inputs)) is not None:
+        return na
+    cells = grid_cells(inputs["grid"]["summary"])
+    acc = cells["test_accuracy_mean"].unstack("optimizer")
+    if "adam" not in acc or acc.shape[1] < 2:
+        return math.nan, math.nan, math.nan, "adam and at least one other optimizer are needed"
+    best_other = acc.drop(columns="adam").max(axis=1)
+    d = (acc["adam"] - best_other).dropna()
+
+    def describe(ds, draws, value, lo, hi):
+        flat = np.concatenate(draws)
+        return (
+            f"{ds} ({_draws(draws)}): Adam {_f(value)} from the best other ({_ci(lo, hi)}; best "
+            f"in {int((flat >= 0).sum())} cells)"
+        )
+
+    per = _per_dataset(d, describe)
+    value, lo, hi = pool(per)
+    return (
+        value,
+        lo,
+        hi,
+        (
+            f"over {len(d)} cells Adam's tuned test accuracy is {_f(value)} from the best other "
+            f"optimizer's (Adam best in {int((d >= 0).sum())} cells)"
+        ),
+        per,
+    )

@@ -1,0 +1,112 @@
+"""Replication: do two runs of a study with independently drawn seeds reach the same verdicts?
+
+:func:`compare` joins two claims tables (``claims.csv`` of each run) by claim and says, per
+claim, whether the verdicts agree, and whether they *flip* (one run supported, the other
+contradicted: the failure a replication must never show). :func:`summary` counts them. The
+workflow's rule ``replication`` (config/replicate.yaml: every seed key redrawn, and
+``claims.replicate_of`` naming the first run's claims.csv) writes the comparison to
+``results/tables/replication.csv``; the report's landing page shows it.
+
+Command line::
+
+    python -m nngrid.study.replication A/claims.csv B/claims.csv --out replication.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from nngrid.errors import NngridError
+
+__all__ = ["COLUMNS", "compare", "main", "summary"]
+
+#: The columns of replication.csv.
+COLUMNS = [
+    "claim_id",
+    "verdict_a",
+    "verdict_b",
+    "value_a",
+    "ci_low_a",
+    "ci_high_a",
+    "value_b",
+    "ci_low_b",
+    "ci_high_b",
+    "agreement",
+]
+_NEEDED = ("claim_id", "verdict", "value", "ci_low", "ci_high")
+
+
+def _read(path: str | Path) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise NngridError(f"cannot read claims table {path}: {exc}; give a claims.csv") from exc
+    missing = [c for c in _NEEDED if c not in df]
+    if missing:
+        raise NngridError(f"{path} is not a claims table (no column {missing[0]!r})")
+    if df["claim_id"].duplicated().any():
+        raise NngridError(f"{path} lists a claim twice; give one run's claims.csv")
+    return df
+
+
+def compare(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim of either table (:data:`COLUMNS`); ``agreement`` is ``agree``,
+    ``flip`` (supported in one run, contradicted in the other), ``differ`` (one of them
+    inconclusive) or ``missing`` (the claim is in one table only)."""
+    keep = list(_NEEDED)
+    m = a[keep].merge(b[keep], on="claim_id", how="outer", suffixes=("_a", "_b"), sort=False)
+    order: dict[str, int] = {}
+    for c in [*a["claim_id"], *b["claim_id"]]:  # the first table's order, then the second's
+        order.setdefault(c, len(order))
+    m = m.sort_values("claim_id", key=lambda s: s.map(order), kind="stable")
+
+    def agreement(row) -> str:
+        va, vb = row["verdict_a"], row["verdict_b"]
+        if pd.isna(va) or pd.isna(vb):
+            return "missing"
+        if va == vb:
+            return "agree"
+        if {va, vb} == {"supported", "contradicted"}:
+            return "flip"
+        return "differ"
+
+    m["agreement"] = m.apply(agreement, axis=1) if len(m) else []
+    return m[COLUMNS].reset_index(drop=True)
+
+
+def summary(table: pd.DataFrame) -> str:
+    """``"31 of 32 verdicts agree, 0 flips"``: the replication's one-line status."""
+    n = len(table)
+    agree = int((table["agreement"] == "agree").sum())
+    flips = int((table["agreement"] == "flip").sum())
+    return f"{agree} of {n} verdicts agree, {flips} flip{'s' if flips != 1 else ''}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nngrid.study.replication A.csv B.csv --out replication.csv``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m nngrid.study.replication", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("first", help="claims.csv of the first run")
+    parser.add_argument("second", help="claims.csv of the replication")
+    parser.add_argument("--out", required=True, help="replication.csv to write (atomically)")
+    args = parser.parse_args(argv)
+    try:
+        from nngrid.io import write_text
+
+        table = compare(_read(args.first), _read(args.second))
+        write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
+        print(summary(table), file=sys.stderr)
+    except NngridError as exc:
+        print(f"nngrid: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

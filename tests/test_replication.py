@@ -1,0 +1,115 @@
+"""Replication: every seed comes from the config, draws expand, two claims tables compare."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from nngrid.errors import NngridError
+from nngrid.study import replication, seeds, verdict_pages
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str) -> dict:
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+def test_expand_draws_makes_one_dataset_per_draw_in_every_study():
+    cfg = {
+        "data_seed": 0,
+        "datasets": {"moons": {"params": {"noise": 0.2}, "data_seeds": [4, 7]}, "xor": {}},
+        "studies": {"g": {"datasets": ["moons", "xor"]}, "h": {"datasets": ["xor"]}},
+    }
+    seeds.expand_draws(cfg)
+    assert cfg["studies"]["g"]["datasets"] == ["moons_draw4", "moons_draw7", "xor"]
+    assert cfg["studies"]["h"]["datasets"] == ["xor"]
+    assert cfg["datasets"]["moons_draw7"] == {
+        "kind": "moons",
+        "params": {"noise": 0.2},
+        "data_seed": 7,
+    }
+    assert "moons" not in cfg["datasets"]
+    assert seeds.split_draw("moons_draw7") == ("moons", 7)
+    assert seeds.split_draw("mnist1d") == ("mnist1d", None)
+    with pytest.raises(NngridError, match="distinct"):
+        seeds.expand_draws({"datasets": {"moons": {"data_seeds": [1, 1]}}})
+
+
+def test_replicate_yaml_redraws_every_seed_key_of_the_default_config():
+    from snakemake.utils import update_config
+
+    base = _load("config.yaml")
+    merged = copy.deepcopy(base)
+    update_config(merged, _load("replicate.yaml"))
+    before, after = dict(seeds.seed_values(base)), dict(seeds.seed_values(merged))
+    assert {"datasets.mnist1d.params.generation_seed", "claims.bootstrap_seed"} <= set(before)
+    assert set(before) == set(after)
+    for key, old in before.items():
+        new = after[key]
+        old_set = set(old) if isinstance(old, list) else {old}
+        new_set = set(new) if isinstance(new, list) else {new}
+        assert not old_set & new_set, f"{key} is not redrawn by config/replicate.yaml"
+        assert len(old_set) == len(new_set), f"{key}: replicate.yaml changes how many seeds"
+    # nothing but seeds differs
+    strip = {k for k, _ in seeds.seed_values(merged)}
+    assert strip and merged["training"]["epochs"] == base["training"]["epochs"]
+
+
+def test_config_readme_lists_every_seed_key_in_one_place():
+    text = (ROOT / "config" / "README.md").read_text()
+    section = text.split("## Seeds", 1)[1].split("\n## ", 1)[0]
+    for key, _ in seeds.seed_values(_load("config.yaml")):
+        assert f"`{key}`" in section, f"config/README.md's Seeds section misses {key}"
+
+
+def _claims(verdicts: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "claim_id": [f"c{i}" for i in range(len(verdicts))],
+            "verdict": verdicts,
+            "value": 0.1,
+            "ci_low": 0.0,
+            "ci_high": 0.2,
+        }
+    )
+
+
+def test_compare_counts_agreements_flips_and_differences(tmp_path):
+    a = _claims(["supported", "contradicted", "inconclusive", "supported"])
+    b = _claims(["supported", "supported", "supported", "supported"]).iloc[:3]
+    table = replication.compare(a, b)
+    assert list(table.columns) == replication.COLUMNS
+    assert table["agreement"].tolist() == ["agree", "flip", "differ", "missing"]
+    assert replication.summary(table) == "1 of 4 verdicts agree, 1 flip"
+    pa, pb, out = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "r.csv"
+    a.to_csv(pa, index=False)
+    b.to_csv(pb, index=False)
+    assert replication.main([str(pa), str(pb), "--out", str(out)]) == 0
+    assert pd.read_csv(out)["agreement"].tolist() == table["agreement"].tolist()
+    (tmp_path / "bad.csv").write_text("x,y\n1,2\n")
+    assert replication.main([str(pa), str(tmp_path / "bad.csv"), "--out", str(out)]) == 2
+
+
+def test_landing_sections_show_per_dataset_verdicts_and_replication_escaped():
+    by = pd.DataFrame(
+        {
+            "claim_id": ["cure_l2", "cure_l2"],
+            "dataset": ["mnist1d", "<b>moons</b>"],
+            "verdict": ["supported", "contradicted"],
+            "value": [0.05, -0.02],
+            "ci_low": [0.01, -0.04],
+            "ci_high": [0.09, float("nan")],
+        }
+    )
+    text = verdict_pages.by_dataset_section(by)
+    assert "Per dataset" in text and "&lt;b&gt;moons&lt;/b&gt;" in text and "<b>moons" not in text
+    assert "no interval" in text
+    rep = replication.compare(_claims(["supported"]), _claims(["contradicted"]))
+    section = verdict_pages.replication_section(rep)
+    assert "0 of 1 verdicts agree, 1 flip" in section and "flip" in section
+    assert verdict_pages.by_dataset_section(None) == verdict_pages.replication_section(None) == ""

@@ -853,7 +853,7 @@ def test_a_changed_statistic_reruns_the_tables_and_nothing_before(copy):
 
     # this copy of the code hashes like the original only if nothing differs: settle it first
     assert run().returncode == 0
-    tables = src / "nngrid" / "tables.py"
+    tables = src / "nngrid" / "study" / "tables.py"
     tables.write_text(tables.read_text() + "\n# a changed statistic\n")
     proc = run("--dry-run")
     assert "rule tables:" in proc.stdout and "rule train:" not in proc.stdout, proc.stdout[-3000:]
@@ -888,3 +888,22 @@ def test_sighup_and_sigterm_stop_the_run_and_its_jobs(tmp_path, small_tables, si
     rerun = snakemake(wf, TABLES_TARGET)
     assert rerun.returncode == 0, rerun.stdout[-4000:]
     assert_same_tables(wf, small_tables)
+
+
+def test_a_not_applicable_verdict_passes_only_without_an_interval_and_with_its_reason():
+    import pandas as pd
+
+    row = {
+        "claim_id": "adam_well",
+        "verdict": "not applicable",
+        "value": float("nan"),
+        "ci_low": float("nan"),
+        "ci_high": float("nan"),
+        "threshold": -0.02,
+        "direction": ">",
+        "evidence": "Not applicable: every dataset of the grid is a regression.",
+    }
+    I.verify_claims(pd.DataFrame([row]))  # what nngrid.study.claims writes for such a grid
+    for forged in ({"ci_low": 0.1, "ci_high": 0.2, "value": 0.15}, {"evidence": "made up."}):
+        with pytest.raises(NngridError, match="says 'not applicable'"):
+            I.verify_claims(pd.DataFrame([{**row, **forged}]))

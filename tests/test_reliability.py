@@ -215,7 +215,13 @@ def no_temporary_files(wf: Path) -> list[Path]:
 
 def assert_grid_rows(runs: pd.DataFrame, cfg: dict) -> None:
     """Every cell of ``cfg`` is in ``runs`` with 2 arms x seeds reruns and, per learning rate of
-    its (possibly extended) grid, one tuning run per tuning seed."""
+    its (possibly extended) grid, one tuning run per tuning seed. A dataset's ``data_seeds``
+    count as one dataset per draw, as the workflow expands them."""
+    import copy
+
+    from nngrid.study.seeds import expand_draws
+
+    cfg = expand_draws(copy.deepcopy(cfg))
     tuning = {"seeds": 3, "extend": 2, **cfg.get("tuning", {})}
     keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
     cells = 0

@@ -291,7 +291,9 @@ def test_quick_study_end_to_end(tmp_path):
     res = snakemake("--cores", "2", "--configfile", "config/quick.yaml", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
 
-    cfg = check_config(load("quick.yaml"), SCHEMA)
+    from nngrid.study.seeds import expand_draws
+
+    cfg = expand_draws(check_config(load("quick.yaml"), SCHEMA))  # as the Snakefile does
     cells = jobs.cell_table(cfg)
     runs = pd.read_parquet(tmp_path / "results" / "tables" / "runs.parquet")
     seeds = len(cfg["training"]["seeds"])

@@ -3,7 +3,9 @@
 import sys
 
 from nngrid.study import experiments
-from nngrid.study.integrity import stamp_experiment_result
+from nngrid.study.integrity import stamp_experiment_result, stop_on_signals
+
+stop_on_signals()  # SIGTERM/SIGHUP: temporary files removed, no result written
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
 name = snakemake.wildcards.experiment  # noqa: F821

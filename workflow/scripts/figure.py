@@ -5,6 +5,9 @@ import sys
 
 from nngrid.errors import NngridError
 from nngrid.study.figures.make import make
+from nngrid.study.integrity import stop_on_signals
+
+stop_on_signals()  # SIGTERM/SIGHUP: temporary files removed, no result written
 
 
 def named(items):

@@ -3,7 +3,10 @@
 import sys
 
 from nngrid.errors import NngridError
+from nngrid.study.integrity import stop_on_signals
 from nngrid.study.report.landing import write_landing
+
+stop_on_signals()  # SIGTERM/SIGHUP: temporary files removed, no result written
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
 

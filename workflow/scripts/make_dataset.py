@@ -6,6 +6,9 @@ import sys
 from nngrid import data_files  # noqa: F401 (registers the `file` kind)
 from nngrid.datasets import describe, make, save_dataset
 from nngrid.io import write_json
+from nngrid.study.integrity import stop_on_signals
+
+stop_on_signals()  # SIGTERM/SIGHUP: temporary files removed, no result written
 
 with open(snakemake.log[0], "w") as log:  # noqa: F821 (injected by Snakemake)
     sys.stderr = log

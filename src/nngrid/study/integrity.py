@@ -671,6 +671,13 @@ def verify_claims(claims: Any, source: str | os.PathLike[str] = "claims.csv") ->
                 f"not '>' or '<'; {fix}"
             )
         want = _decide(lo, hi, thr, direction)
+        if (
+            verdict == "not applicable"
+            and want == "inconclusive"
+            and not (math.isfinite(lo) or math.isfinite(hi))
+            and str(row.get("evidence") or "").lower().startswith("not applicable")
+        ):
+            want = verdict  # a claim the data cannot measure: no interval, and its evidence says so
         if verdict != want:
             raise NngridError(
                 f"{source}: claim {row.get('claim_id')} says {verdict!r} but its interval "

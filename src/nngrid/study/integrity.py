@@ -640,15 +640,6 @@ def write_claims_stamp(claims: str | os.PathLike[str], inputs: Iterable[str | os
     )
 
 
-def _decide(lo: float, hi: float, threshold: float, direction: str) -> str:
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi or not math.isfinite(threshold):
-        return "inconclusive"
-    above, below = lo > threshold, hi < threshold
-    if direction == "<":
-        above, below = below, above
-    return "supported" if above else "contradicted" if below else "inconclusive"
-
-
 def verify_claims(claims: Any, source: str | os.PathLike[str] = "claims.csv") -> Any:
     """Refuse a claims table one of whose verdicts is not what its own interval, threshold and
     direction give (the rule of nngrid.study.claims.decide), or whose value lies outside its
@@ -670,7 +661,9 @@ def verify_claims(claims: Any, source: str | os.PathLike[str] = "claims.csv") ->
                 f"{source}: row {i + 1} ({row.get('claim_id')}) has direction {direction!r}, "
                 f"not '>' or '<'; {fix}"
             )
-        want = _decide(lo, hi, thr, direction)
+        from nngrid.study.verdict import decide
+
+        want = decide(lo, hi, thr, direction)
         if (
             verdict == "not applicable"
             and want == "inconclusive"

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from nngrid.errors import NngridError
+from nngrid.study.verdict import decide
 
 __all__ = [
     "CLAIMS",
@@ -156,19 +157,6 @@ class Claim:
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-def decide(ci_low: float, ci_high: float, threshold: float, direction: str) -> str:
-    """``supported`` / ``contradicted`` / ``inconclusive`` (see the module docstring)."""
-    if direction not in (">", "<"):
-        raise NngridError(f"direction must be '>' or '<', got {direction!r}")
-    lo, hi = float(ci_low), float(ci_high)
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
-        return "inconclusive"
-    above, below = lo > threshold, hi < threshold
-    if direction == ">":
-        return "supported" if above else "contradicted" if below else "inconclusive"
-    return "supported" if below else "contradicted" if above else "inconclusive"
 
 
 #: Fewest units a bootstrap resamples (fewer: no interval, the verdict is inconclusive).

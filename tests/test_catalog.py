@@ -22,7 +22,7 @@ def test_markdown_has_a_table_per_kind_and_a_row_per_declared_hyperparameter():
     md = catalog_markdown()
     for kind in MARKDOWN_KINDS:
         assert f"#### {kind}\n" in md
-    assert "| `adam` | `betas` | pair | `[0.9, 0.999]` | [0, 1) |" in md
+    assert "| `adam` | `betas` | pair or per-replica array | `[0.9, 0.999]` | [0, 1) |" in md
     assert "| `dropout` | `rate` | float or per-replica array | `0.5` | [0, 1) |" in md
     assert "| `relu` | - | - | - | - | - |" in md
 

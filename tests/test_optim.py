@@ -302,6 +302,126 @@ def test_per_replica_lr_is_bitwise_separate_optimizers(name, dtype, lr_layout):
     assert p.dtype == dtype
 
 
+#: Per-replica values of every per-replica hyperparameter but lr (3 replicas), some mixing 0
+#: with positive values (the nonzero branch then serves every replica).
+PER_REPLICA = {
+    "sgd": {"momentum": [0.0, 0.5, 0.9], "weight_decay": [0.0, 0.01, 0.1]},
+    "momentum": {"momentum": [0.5, 0.9, 0.99], "weight_decay": [0.01, 0.0, 0.1]},
+    "nesterov": {"momentum": [0.5, 0.9, 0.99], "weight_decay": [0.01, 0.1, 0.0]},
+    "adagrad": {"eps": [1e-10, 1e-3, 0.1], "weight_decay": [0.0, 0.01, 0.1]},
+    "rmsprop": {
+        "alpha": [0.9, 0.99, 0.5],
+        "eps": [1e-8, 1e-3, 1.0],
+        "momentum": [0.0, 0.5, 0.9],
+        "weight_decay": [0.0, 0.01, 0.1],
+    },
+    "adam": {
+        "betas": ([0.8, 0.9, 0.95], [0.99, 0.999, 0.9]),
+        "eps": [1e-8, 1e-3, 10.0],
+        "weight_decay": [0.0, 0.01, 0.1],
+    },
+    "adamw": {
+        "betas": ([0.8, 0.9, 0.9], [0.99, 0.999, 0.9]),
+        "eps": [1e-8, 1e-8, 1e3],
+        "weight_decay": [0.0, 0.01, 0.1],
+    },
+}
+VARIANTS = [
+    (name, keys) for name, hps in PER_REPLICA.items() for keys in [*[(k,) for k in hps], tuple(hps)]
+]
+
+
+def test_per_replica_table_covers_every_declared_per_replica_hyperparameter():
+    for name in IN_TREE:
+        declared = {h.name for h in OPTIMIZERS.hypers(name) if h.per_replica} - {"lr"}
+        assert declared == set(PER_REPLICA[name]), name
+        assert declared  # every in-tree optimizer has one besides lr
+
+
+def _replica_value(key, values, r):
+    return (values[0][r], values[1][r]) if key == "betas" else values[r]
+
+
+def _layout(key, values, layout, shape):
+    def one(v):
+        v = np.asarray(v, np.float64).reshape(-1, 1, 1)
+        return np.broadcast_to(v, shape).ravel().copy() if layout == "per_element" else v
+
+    return tuple(one(v) for v in values) if key == "betas" else one(values)
+
+
+@pytest.mark.parametrize(
+    ("name", "keys"), VARIANTS, ids=[f"{n}-{'+'.join(k)}" for n, k in VARIANTS]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["per_replica", "per_element"])
+def test_per_replica_hyperparameters_are_bitwise_separate_optimizers(name, keys, dtype, layout):
+    """Replica r of a stack whose momentum / betas / eps / alpha / weight decay (and lr) differ
+    per replica == a separate optimizer with replica r's scalars, bit for bit."""
+    rng = np.random.default_rng(11)
+    R, shape = 3, (4, 5)
+    lrs = np.array([0.003, 0.02, 0.1])
+    base = {k: v for k, v in ALL_HP.get(name, {}).items() if k not in keys}
+    p0 = rng.standard_normal((R, *shape)).astype(dtype)
+    grads = [rng.standard_normal((R, *shape)).astype(dtype) for _ in range(8)]
+    per = {k: PER_REPLICA[name][k] for k in keys}
+    stacked = make_optimizer(name, lr=lrs[0], **base)
+    stacked.lr = _layout("lr", lrs, layout, p0.shape)
+    for k, v in per.items():
+        setattr(stacked, k, _layout(k, v, layout, p0.shape))
+    p = p0.copy()
+    for g in grads:
+        if layout == "per_element":
+            stacked.step([p.reshape(-1)], [g.reshape(-1)])
+        else:
+            stacked.step([p], [g])
+    for r in range(R):
+        alone = make_optimizer(
+            name,
+            lr=float(lrs[r]),
+            **base,
+            **{k: _replica_value(k, v, r) for k, v in per.items()},
+        )
+        q = p0[r].copy()
+        for g in grads:
+            alone.step([q], [g[r]])
+        np.testing.assert_array_equal(p[r], q)
+    assert p.dtype == dtype
+    assert not np.array_equal(p[0], p[1])
+
+
+@pytest.mark.parametrize("name", sorted(PER_REPLICA))
+def test_per_replica_values_pass_the_declared_checks(name):
+    hp = {
+        k: (np.array(v[0]), np.array(v[1])) if k == "betas" else np.array(v)
+        for k, v in PER_REPLICA[name].items()
+    }
+    opt = make_optimizer(name, **hp)  # arrays are accepted at construction ...
+    record = opt.hyperparams()
+    for k, v in PER_REPLICA[name].items():
+        assert record[k] == ([list(v[0]), list(v[1])] if k == "betas" else list(v))
+    key = sorted(hp)[0]
+    bad = (np.array([0.9, 1.5, 0.9]), hp[key][1]) if key == "betas" else np.array([0.1, -1.0, 0.1])
+    with pytest.raises(NngridError, match=f"{name} {key}"):  # ... and checked entry by entry
+        make_optimizer(name, **{key: bad})
+
+
+def test_nesterov_refuses_a_zero_momentum_in_a_per_replica_array():
+    with pytest.raises(NngridError, match="nesterov"):
+        make_optimizer("sgd", nesterov=True, momentum=np.array([0.9, 0.0]))
+
+
+def test_a_reassigned_per_replica_array_is_recast():
+    p = np.array([1.0, 1.0])
+    opt = make_optimizer("rmsprop", lr=0.1, eps=np.array([1.0, 1.0]))
+    opt.step([p], [np.array([1.0, 1.0])])
+    first = p.copy()
+    opt.eps = np.array([1.0, 100.0])
+    opt.step([p], [np.array([1.0, 1.0])])
+    step0, step1 = first - p
+    assert step1 < step0 / 10  # the new eps acts on the second element
+
+
 @pytest.mark.parametrize("name", OPTIMIZERS.names())
 def test_state_is_lazy_and_grads_untouched(name):
     opt = make_optimizer(name, **ALL_HP.get(name, {}))

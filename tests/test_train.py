@@ -121,6 +121,44 @@ def test_replica_in_a_stack_equals_replica_alone(moons, regularizer, values, dty
         assert stack[r]["replica"] == r and alone["replica"] == 0
 
 
+@pytest.mark.parametrize(
+    "optimizer, values",
+    [
+        ("momentum", {"momentum": [0.5, 0.9, 0.99, 0.8], "weight_decay": [0.0, 1e-3, 1e-2, 0.0]}),
+        ("nesterov", {"momentum": [0.5, 0.9, 0.99, 0.8]}),
+        ("adagrad", {"eps": [1e-10, 1e-3, 0.1, 1.0], "weight_decay": [0.0, 1e-3, 0.0, 1e-2]}),
+        ("rmsprop", {"alpha": [0.9, 0.99, 0.5, 0.99], "eps": [1e-8, 1e-3, 1e-8, 0.1]}),
+        (
+            "adam",
+            {
+                "betas": [[0.9, 0.999], [0.8, 0.99], [0.95, 0.9], [0.9, 0.999]],
+                "eps": [1e-8, 1e-8, 1e-3, 1.0],
+            },
+        ),
+        ("adamw", {"betas": [[0.9, 0.999], [0.5, 0.999]], "weight_decay": [1e-2, 0.0]}),
+    ],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_per_replica_optimizer_settings_equal_replicas_alone(moons, optimizer, values, dtype):
+    """Bitwise: replica r of a stack of trials (lr and other hyperparameters per replica) ==
+    replica r trained alone with its scalar settings; the record carries each one's own."""
+    R = len(next(iter(values.values())))
+    lrs = [0.01, 0.03, 0.003, 0.02][:R]
+    kw = dict(KW, epochs=5, activation="relu", optimizer=optimizer, dtype=dtype)
+    stack = train_replicas(
+        moons, TrainConfig(seeds=list(range(R)), opt_params={"lr": lrs, **values}, **kw)
+    ).records
+    for r in range(R):
+        mine = {k: v[r] for k, v in values.items()}
+        alone = train_replicas(
+            moons, TrainConfig(seeds=[r], opt_params={"lr": lrs[r], **mine}, **kw)
+        ).records[0]
+        assert untimed(stack[r]) == untimed(alone)
+        for k, v in mine.items():
+            assert stack[r]["config"]["opt_params"][k] == (list(v) if k == "betas" else v)
+    assert stack[0]["history"] != stack[1]["history"]
+
+
 def test_early_stopping_stops_replicas_separately_and_restores_the_best(moons):
     recs = train_replicas(
         moons,
@@ -267,7 +305,13 @@ def test_every_regularizer_trains(moons, regularizer):
     [
         (dict(opt_params={"lr": [0.1, 0.2, 0.3]}), "3 values but there are 2 replicas"),
         (dict(opt_params={"lr": -1.0}), "lr"),
-        (dict(optimizer="sgd", opt_params={"momentum": [0.1, 0.9]}), "only lr may differ"),
+        (dict(optimizer="sgd", opt_params={"dampening": [0.1, 0.9]}), "cannot differ"),
+        (dict(optimizer="sgd", opt_params={"momentum": [0.1, 0.9, 0.5]}), "3 values"),
+        (dict(optimizer="adam", opt_params={"betas": [[0.9, 0.99], [0.9, 1.0]]}), r"betas\[1\]"),
+        (
+            dict(optimizer="sgd", opt_params={"nesterov": True, "momentum": [0.9, 0.0]}),
+            "nesterov",
+        ),
         (dict(optimizer="sgd", opt_params={"betas": (0.9, 0.99)}), "betas"),
         (dict(regularizer="l2", reg_params={"rate": 0.5}), "strength"),
         (dict(regularizer="dropout", reg_params={"rate": [0.5, 1.0]}), r"\[0, 1\)"),

@@ -19,8 +19,9 @@ check (:func:`nngrid.core.registry.check_params`, given the registry) and the te
 checks all read ``hypers``; nothing else lists a component's parameters.
 
 Types: ``float``, ``int``, ``bool``, ``str`` and ``tuple`` (a pair of floats, each in the
-bounds, e.g. Adam's betas). ``per_replica`` also accepts a 1-D array of values (one per replica,
-or per element of a flat parameter buffer); the check then applies to every entry.
+bounds, e.g. Adam's betas). ``per_replica`` also accepts an array of values (one per replica,
+or per element of a flat parameter buffer; for a pair, each of its two entries may be one); the
+check then applies to every entry.
 """
 
 from __future__ import annotations
@@ -108,9 +109,11 @@ class Hyper:
                 raise NngridError(
                     f"{owner} {self.name} must be a pair in {self.range_text()}, got {value!r}"
                 ) from None
-            return (
-                self._number(owner, f"{self.name}[0]", a),
-                self._number(owner, f"{self.name}[1]", b),
+            return tuple(
+                self._array(owner, x, f"{self.name}[{i}]")
+                if self.per_replica and np.ndim(x) > 0
+                else self._number(owner, f"{self.name}[{i}]", x)
+                for i, x in enumerate((a, b))
             )
         if self.per_replica and np.ndim(value) > 0:
             return self._array(owner, value)
@@ -127,16 +130,17 @@ class Hyper:
             return int(value)
         return self._number(owner, self.name, value)
 
-    def _array(self, owner: str, value: Any) -> np.ndarray:
+    def _array(self, owner: str, value: Any, label: str | None = None) -> np.ndarray:
+        label = self.name if label is None else label
         try:
             arr = np.array(value, dtype=np.float64)  # a copy: later changes to it are unseen
         except (TypeError, ValueError):
-            raise NngridError(f"{owner} {self.name} must be numbers, got {value!r}") from None
+            raise NngridError(f"{owner} {label} must be numbers, got {value!r}") from None
         ok = self._inside(arr)
         if not np.all(ok):
             bad = float(arr[~ok].flat[0])
             raise NngridError(
-                f"{owner} {self.name} must be in {self.range_text()} everywhere, got {bad!r} "
+                f"{owner} {label} must be in {self.range_text()} everywhere, got {bad!r} "
                 "in the array"
             )
         return arr

@@ -187,14 +187,16 @@ class Network:
             offset += n
         return out
 
-    def per_replica(self, values: Any) -> np.ndarray:
-        """Expand per-replica values (scalar or length ``R``) to a per-element array like ``flat``.
+    def per_replica(self, values: Any, dtype: Any = None) -> np.ndarray:
+        """Expand per-replica values (scalar or length ``R``) to a per-element array like ``flat``
+        (in ``dtype``, the network's by default).
 
-        Used for per-replica learning rates: element ``i`` of the result holds the value of the
-        replica that owns ``flat[i]``.
+        Used for per-replica optimizer hyperparameters: element ``i`` of the result holds the
+        value of the replica that owns ``flat[i]``.
         """
-        v = np.broadcast_to(np.asarray(values, self.dtype).reshape(-1), (self.R,))
-        out = np.empty_like(self.flat)
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        v = np.broadcast_to(np.asarray(values, dtype).reshape(-1), (self.R,))
+        out = np.empty(self.flat.shape, dtype)
         for view in self.views(out):
             view[...] = v.reshape(-1, 1, 1)
         return out

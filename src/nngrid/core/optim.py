@@ -48,6 +48,21 @@ place has no effect. Arithmetic on a float32 param happens in float32 (lr is cas
 param's dtype), so replica ``r`` of a stack trained with an lr array gets bitwise the same
 numbers as a separate optimizer with the scalar ``lr[r]``.
 
+The same holds for ``momentum`` (sgd family, rmsprop), ``betas`` (adam, adamw: each of b1 and b2
+a scalar or an array), ``eps``, ``alpha`` and ``weight_decay``: each may be a scalar or an array
+broadcastable against every param (the trainer gives one value per element of the flat buffer),
+so one stack trains R trials with different settings; replica ``r`` gets bitwise the numbers of a
+separate optimizer with replica r's scalars. A scalar setting takes exactly the arithmetic it took
+before arrays were allowed. With arrays, the element-wise form of the same formula is used: a
+quantity derived from a hyperparameter by ``+ - * /`` and square roots (``1 - alpha``) is computed
+in float64 element by element (IEEE rounds those alike for scalars and arrays); adam's folded
+bias-correction scalars, which need ``b^t``, are computed once per step for each distinct
+``(b1, b2, eps)`` with the scalar code and gathered to the elements. An array that mixes 0 with
+positive values (momentum, weight decay) takes the nonzero branch everywhere: ``0 b + d = d`` and
+``g + 0 p = g``, so the replicas at 0 get the same numbers (up to the sign of an exact zero, which
+no later step can see). Arrays are fixed at assignment: reassign (``opt.eps = new``) to change
+them; the optimizer recasts an array when the attribute holds a new object.
+
 The update of each parameter is written with ``out=`` ufuncs on preallocated state and
 scratch buffers (adam: 10 ufunc calls per step, no temporaries), because the trainer calls
 ``step`` on one big flat buffer per batch. Algebraically equivalent rearrangements of
@@ -87,8 +102,14 @@ def lr_hyper(default: float) -> Hyper:
 
 
 #: Declarations the optimizers share (each class lists the ones it takes).
-WEIGHT_DECAY = Hyper("weight_decay", float, 0.0, low=0.0, help="weight decay (L2 in the update)")
-EPS = Hyper("eps", float, 1e-8, low=0.0, help="term added to the denominator")
+WEIGHT_DECAY = Hyper(
+    "weight_decay", float, 0.0, low=0.0, per_replica=True, help="weight decay (L2 in the update)"
+)
+EPS = Hyper("eps", float, 1e-8, low=0.0, per_replica=True, help="term added to the denominator")
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray)
 
 
 class Optimizer(Component):
@@ -140,7 +161,7 @@ class Optimizer(Component):
         out = super().hyperparams()
         for key, v in out.items():
             if isinstance(v, tuple):
-                out[key] = list(v)
+                out[key] = [x.tolist() if _is_array(x) else x for x in v]
         return out
 
     def _lr_for(self, p: np.ndarray) -> np.ndarray:
@@ -156,6 +177,37 @@ class Optimizer(Component):
                 lr = lr[()]
             self._lr_cast[p.dtype] = lr
         return lr
+
+    def _cast(self, key: str, value: Any, p: np.ndarray) -> Any:
+        """A hyperparameter in p's dtype: ``p.dtype.type(value)`` for a scalar (exactly the
+        scalar arithmetic), else the array cast once (recast when ``value`` is a new object)."""
+        if not _is_array(value):
+            return p.dtype.type(value)
+        return self._cached((key, p.dtype), (value,), lambda: np.asarray(value, p.dtype))
+
+    def _derived(self, key: str, p: np.ndarray, fn: Any, *values: Any) -> Any:
+        """``fn(*values)`` in p's dtype. Scalars: ``p.dtype.type(fn(*values))`` as before; with an
+        array among ``values``, ``fn`` applied element-wise in float64 (only ``+ - * /`` and
+        square roots, which round alike for scalars and arrays), then cast, once."""
+        if not any(_is_array(v) for v in values):
+            return p.dtype.type(fn(*values))
+        return self._cached(
+            (key, p.dtype),
+            values,
+            lambda: np.asarray(fn(*(np.asarray(v, np.float64) for v in values)), p.dtype),
+        )
+
+    def _cached(self, key: tuple, values: tuple, make: Any) -> Any:
+        cache = self.__dict__.setdefault("_hp_cache", {})
+        hit = cache.get(key)
+        if (
+            hit is None
+            or len(hit[0]) != len(values)
+            or any(a is not b for a, b in zip(hit[0], values, strict=True))
+        ):
+            hit = (values, make())
+            cache[key] = hit
+        return hit[1]
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Update every ``params[i]`` in place from ``grads[i]``; grads are not modified."""
@@ -185,12 +237,18 @@ class Optimizer(Component):
 
 
 def _with_weight_decay(p, g, wd, out):
-    """``g + wd p`` into ``out`` (or ``g`` itself, unchanged, when wd == 0)."""
-    if wd == 0:
+    """``g + wd p`` into ``out`` (or ``g`` itself, unchanged, when wd is a scalar 0); ``wd`` is
+    in p's dtype (:meth:`Optimizer._cast`)."""
+    if not _is_array(wd) and wd == 0:
         return g
-    np.multiply(p, p.dtype.type(wd), out=out)
+    np.multiply(p, wd, out=out)
     out += g
     return out
+
+
+def _nonzero(value: Any) -> bool:
+    """Whether a branch for ``value != 0`` is taken: a scalar not 0, or any array."""
+    return _is_array(value) or value != 0
 
 
 # --- registered optimizers ---------------------------------------------------------------
@@ -204,7 +262,7 @@ class SGD(Optimizer):
 
     hypers = (
         lr_hyper(1e-3),
-        Hyper("momentum", float, 0.0, low=0.0, help="momentum factor"),
+        Hyper("momentum", float, 0.0, low=0.0, per_replica=True, help="momentum factor"),
         Hyper("dampening", float, 0.0, low=0.0, high=1.0, help="momentum dampening"),
         WEIGHT_DECAY,
         Hyper("nesterov", bool, False, help="Nesterov momentum"),
@@ -213,7 +271,7 @@ class SGD(Optimizer):
     torch = "SGD"
 
     def validate(self):
-        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+        if self.nesterov and (np.any(np.asarray(self.momentum) <= 0) or self.dampening != 0):
             raise NngridError(
                 f"{self.name} nesterov=True needs momentum > 0 and dampening = 0, got "
                 f"momentum={self.momentum!r}, dampening={self.dampening!r}"
@@ -221,16 +279,16 @@ class SGD(Optimizer):
 
     def _init_state(self, p):
         st = {"scratch": np.empty_like(p)}
-        if self.momentum != 0:
+        if _nonzero(self.momentum):
             st["momentum_buffer"] = np.empty_like(p)
         return st
 
     def _update(self, p, g, st):
         s = st["scratch"]
-        d = _with_weight_decay(p, g, self.weight_decay, s)
-        if self.momentum != 0:
+        d = _with_weight_decay(p, g, self._cast("weight_decay", self.weight_decay, p), s)
+        if _nonzero(self.momentum):
             buf = st["momentum_buffer"]
-            mu = p.dtype.type(self.momentum)
+            mu = self._cast("momentum", self.momentum, p)
             if self.t == 1:
                 np.copyto(buf, d)
             else:
@@ -268,7 +326,9 @@ class Momentum(SGD):
 
     hypers = (
         lr_hyper(1e-3),
-        Hyper("momentum", float, 0.9, low=0.0, low_open=True, help="momentum factor"),
+        Hyper(
+            "momentum", float, 0.9, low=0.0, low_open=True, per_replica=True, help="momentum factor"
+        ),
         Hyper("dampening", float, 0.0, low=0.0, high=1.0, help="momentum dampening"),
         WEIGHT_DECAY,
     )
@@ -284,7 +344,7 @@ class Nesterov(SGD):
 
     hypers = (
         lr_hyper(1e-3),
-        Hyper("momentum", float, 0.9, low=0.0, help="momentum factor"),
+        Hyper("momentum", float, 0.9, low=0.0, per_replica=True, help="momentum factor"),
         WEIGHT_DECAY,
     )
     dampening = 0.0
@@ -309,7 +369,7 @@ class Adagrad(Optimizer):
             low=0.0,
             help="starting value of the sum of squares",
         ),
-        Hyper("eps", float, 1e-10, low=0.0, help="term added to the denominator"),
+        Hyper("eps", float, 1e-10, low=0.0, per_replica=True, help="term added to the denominator"),
     )
     torch = "Adagrad"
 
@@ -321,8 +381,12 @@ class Adagrad(Optimizer):
 
     def _update(self, p, g, st):
         s, acc = st["scratch"], st["sum"]
-        d = _with_weight_decay(p, g, self.weight_decay, s)
+        wd = self._cast("weight_decay", self.weight_decay, p)
         clr = self._lr_for(p) / p.dtype.type(1.0 + (self.t - 1) * self.lr_decay)
+        if _is_array(wd):
+            self._update_per_replica_decay(p, g, st, wd, clr)
+            return
+        d = _with_weight_decay(p, g, wd, s)
         if d is s:
             np.multiply(d, clr, out=st.setdefault("scratch2", np.empty_like(p)))
             num = st["scratch2"]
@@ -333,12 +397,33 @@ class Adagrad(Optimizer):
             acc += s
             num = None
         np.sqrt(acc, out=s)
-        s += p.dtype.type(self.eps)
+        s += self._cast("eps", self.eps, p)
         if num is None:
             np.divide(d, s, out=s)
             s *= clr
         else:
             np.divide(num, s, out=s)
+        p -= s
+
+    def _update_per_replica_decay(self, p, g, st, wd, clr):
+        """The update with a weight-decay array: the scalar code orders its operations by
+        whether wd is 0 (``d / s * clr``) or not (``d clr / s``), so both are computed and each
+        element keeps the one its own scalar setting takes."""
+        s, acc = st["scratch"], st["sum"]
+        d = st.setdefault("scratch2", np.empty_like(p))
+        alt = st.setdefault("scratch3", np.empty_like(p))
+        np.multiply(p, wd, out=d)
+        d += g  # g + wd p
+        np.square(d, out=s)
+        acc += s
+        np.sqrt(acc, out=s)
+        s += self._cast("eps", self.eps, p)
+        np.divide(d, s, out=alt)
+        alt *= clr  # wd == 0: d / s * clr
+        d *= clr
+        np.divide(d, s, out=s)  # wd != 0: (d clr) / s
+        zero = self._cached(("wd == 0", p.dtype), (self.weight_decay,), lambda: wd == 0)
+        np.copyto(s, alt, where=np.broadcast_to(zero, s.shape))
         p -= s
 
 
@@ -350,10 +435,19 @@ class RMSprop(Optimizer):
 
     hypers = (
         lr_hyper(1e-2),
-        Hyper("alpha", float, 0.99, low=0.0, high=1.0, high_open=True, help="smoothing constant"),
+        Hyper(
+            "alpha",
+            float,
+            0.99,
+            low=0.0,
+            high=1.0,
+            high_open=True,
+            per_replica=True,
+            help="smoothing constant",
+        ),
         EPS,
         WEIGHT_DECAY,
-        Hyper("momentum", float, 0.0, low=0.0, help="momentum factor"),
+        Hyper("momentum", float, 0.0, low=0.0, per_replica=True, help="momentum factor"),
         Hyper("centered", bool, False, help="normalise by the gradient's estimated variance"),
     )
     torch = "RMSprop"
@@ -364,7 +458,7 @@ class RMSprop(Optimizer):
             "scratch2": np.empty_like(p),
             "square_avg": np.zeros_like(p),
         }
-        if self.momentum > 0:
+        if _nonzero(self.momentum):
             st["momentum_buffer"] = np.zeros_like(p)
         if self.centered:
             st["grad_avg"] = np.zeros_like(p)
@@ -372,8 +466,9 @@ class RMSprop(Optimizer):
 
     def _update(self, p, g, st):
         s, s2, v = st["scratch"], st["scratch2"], st["square_avg"]
-        one_minus_alpha = p.dtype.type(1.0 - self.alpha)
-        d = _with_weight_decay(p, g, self.weight_decay, s2)  # d lives in s2 or is g
+        one_minus_alpha = self._derived("1 - alpha", p, lambda a: 1.0 - a, self.alpha)
+        wd = self._cast("weight_decay", self.weight_decay, p)
+        d = _with_weight_decay(p, g, wd, s2)  # d lives in s2 or is g
         # v = alpha v + (1 - alpha) d^2, as v += (1 - alpha) (d^2 - v)
         np.square(d, out=s)
         s -= v
@@ -389,11 +484,11 @@ class RMSprop(Optimizer):
             np.sqrt(s, out=s)
         else:
             np.sqrt(v, out=s)
-        s += p.dtype.type(self.eps)
+        s += self._cast("eps", self.eps, p)
         np.divide(d, s, out=s)  # s = d / (sqrt(v~) + eps)
-        if self.momentum > 0:
+        if _nonzero(self.momentum):
             buf = st["momentum_buffer"]
-            buf *= p.dtype.type(self.momentum)
+            buf *= self._cast("momentum", self.momentum, p)
             buf += s
             np.multiply(buf, self._lr_for(p), out=s)
         else:
@@ -417,6 +512,7 @@ class Adam(Optimizer):
             low=0.0,
             high=1.0,
             high_open=True,
+            per_replica=True,
             help="decay rates of the two moments",
         ),
         EPS,
@@ -441,18 +537,19 @@ class Adam(Optimizer):
         dt = p.dtype.type
         b1, b2 = self.betas
         lr = self._lr_for(p)
-        if self.weight_decay != 0:
+        if _nonzero(self.weight_decay):
+            wd = self._cast("weight_decay", self.weight_decay, p)
             if self.decoupled:  # AdamW: p *= 1 - lr wd
-                p *= dt(1.0) - lr * dt(self.weight_decay)
+                p *= dt(1.0) - lr * wd
             else:  # Adam: g + wd p, into a buffer of its own (the scratch is needed below)
                 gd = st.setdefault("grad", np.empty_like(p))
-                g = _with_weight_decay(p, g, self.weight_decay, gd)
+                g = _with_weight_decay(p, g, wd, gd)
         # m = b1 m + (1 - b1) g  <=>  m' = b1 m' + g  with m = (1 - b1) m'      (2 calls)
-        m *= dt(b1)
+        m *= self._cast("b1", b1, p)
         m += g
         # v = b2 v + (1 - b2) g^2  <=>  v' = b2 v' + g^2  with v = (1 - b2) v'  (3 calls)
         np.multiply(g, g, out=s)
-        v *= dt(b2)
+        v *= self._cast("b2", b2, p)
         v += s
         if self.amsgrad:  # the max commutes with the positive scale 1 - b2
             vmax = st["max_exp_avg_sq_scaled"]
@@ -460,13 +557,60 @@ class Adam(Optimizer):
             v = vmax
         # p -= lr/bc1 m / (sqrt(v)/sqrt(bc2) + eps); with k = sqrt(bc2 / (1 - b2)):
         #    = (lr (1 - b1) k / bc1) m' / (sqrt(v') + eps k)                    (5 calls)
-        bc1 = 1.0 - b1**self.t
-        k = math.sqrt((1.0 - b2**self.t) / (1.0 - b2))
         np.sqrt(v, out=s)
-        s += dt(self.eps * k)
-        np.divide(m, s, out=s)
-        s *= lr * dt((1.0 - b1) * k / bc1)
+        if _is_array(b1) or _is_array(b2) or _is_array(self.eps):
+            eps_k, scale = self._folded(p, st)
+            s += eps_k
+            np.divide(m, s, out=s)
+            if np.shape(lr) == () or np.shape(lr) == scale.shape:
+                np.multiply(lr, scale, out=scale)  # lr * scale, element by element
+            else:
+                scale = lr * scale
+            s *= scale
+        else:
+            eps_k, scale = _adam_scalars(b1, b2, self.eps, self.t)
+            s += dt(eps_k)
+            np.divide(m, s, out=s)
+            s *= lr * dt(scale)
         p -= s
+
+    def _folded(self, p, st):
+        """:func:`_adam_scalars` of this step for every element, with per-replica b1, b2 or
+        eps: computed once per distinct ``(b1, b2, eps)`` by the scalar code, then gathered."""
+        b1, b2 = self.betas
+        eps = self.eps
+        groups = self._cached(
+            ("adam groups", p.dtype), (b1, b2, eps), lambda: _distinct(b1, b2, eps)
+        )
+        columns, inverse = groups
+        values = np.array([_adam_scalars(*c, self.t) for c in columns]).T.astype(p.dtype)
+        shape = inverse.shape
+        eps_k = st.get("eps_k")
+        if eps_k is None or eps_k.shape != shape:
+            eps_k = st["eps_k"] = np.empty(shape, p.dtype)
+            st["scale"] = np.empty(shape, p.dtype)
+        np.take(values[0], inverse, out=eps_k)
+        np.take(values[1], inverse, out=st["scale"])
+        return eps_k, st["scale"]
+
+
+def _adam_scalars(b1: float, b2: float, eps: float, t: int) -> tuple[float, float]:
+    """Adam's folded step scalars (float64): ``eps k`` and ``(1 - b1) k / bc1`` with
+    ``bc1 = 1 - b1^t`` and ``k = sqrt((1 - b2^t) / (1 - b2))``."""
+    bc1 = 1.0 - b1**t
+    k = math.sqrt((1.0 - b2**t) / (1.0 - b2))
+    return eps * k, (1.0 - b1) * k / bc1
+
+
+def _distinct(*values: Any) -> tuple[list[tuple[float, ...]], np.ndarray]:
+    """The distinct combinations of broadcast hyperparameters (Python floats) and, for every
+    element of their broadcast shape, the index of its combination."""
+    arrays = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in values))
+    shape = arrays[0].shape
+    stacked = np.stack([a.reshape(-1) for a in arrays])
+    columns, inverse = np.unique(stacked, axis=1, return_inverse=True)
+    combos = [tuple(float(x) for x in col) for col in columns.T]
+    return combos, np.asarray(inverse, np.intp).reshape(shape)
 
 
 @OPTIMIZERS.register("adamw")
@@ -477,7 +621,7 @@ class AdamW(Adam):
 
     decoupled = True
     hypers = tuple(
-        Hyper("weight_decay", float, 1e-2, low=0.0, help="decoupled weight decay")
+        Hyper("weight_decay", float, 1e-2, low=0.0, per_replica=True, help="decoupled weight decay")
         if h.name == "weight_decay"
         else h
         for h in Adam.hypers

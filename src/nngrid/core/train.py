@@ -144,8 +144,10 @@ class TrainConfig:
     Training: ``loss`` (None: ``softmax_cross_entropy`` for integer labels, ``mse`` for float
     targets), ``regularizer`` with ``reg_params``, ``optimizer`` with ``opt_params``,
     ``schedule`` with ``schedule_params`` (registered names; parameters as each declares them).
-    Any value in ``reg_params`` and ``opt_params['lr']`` may be a scalar or a list with one value
-    per replica; other optimizer hyperparameters are shared by the stack. ``batch_size`` None (or
+    Any value in ``reg_params`` and ``opt_params``' per-replica hyperparameters (``lr``,
+    ``momentum``, ``betas`` (a list of R pairs), ``eps``, ``alpha``, ``weight_decay``: the ones
+    declared ``per_replica``) may be a scalar or a list with one value per replica; the other
+    optimizer hyperparameters are shared by the stack. ``batch_size`` None (or
     ``"full"``) is full-batch gradient descent. ``clip_norm`` clips each replica's gradient to
     that global 2-norm before every step (:func:`clip_gradients`). ``seeds``: one replica each;
     replica ``r`` uses ``SeedSequence(seeds[r]).spawn(3)`` for its initial weights, its shuffles
@@ -443,24 +445,56 @@ def _regularizer(regularizer: str, reg_params: Mapping[str, Any] | None, R: int)
 
 
 def _optimizer(optimizer: str, opt_params: Mapping[str, Any] | None, R: int):
-    """The optimizer, the per-replica learning rates, the other hyperparameters resolved."""
+    """The optimizer, the per-replica learning rates, the other hyperparameters resolved (replica
+    0's), and ``{name: R values}`` of the declared per-replica ones that differ between replicas
+    (:func:`_set_per_replica` hands them to the optimizer once the network exists)."""
     opt_params = dict(opt_params or {})
     opt_defaults = OPTIMIZERS.check_params(optimizer, opt_params)
     if "lr" not in opt_defaults:
         raise NngridError(f"optimizer {optimizer!r} has no lr parameter")
     lrs = [float(x) for x in _per_replica("lr", opt_params.pop("lr", opt_defaults["lr"]), R)]
+    declared = {h.name: h for h in OPTIMIZERS.hypers(optimizer)}
+    varying: dict[str, list[Any]] = {}
     for k, v in opt_params.items():
         values = _per_replica(f"{optimizer} {k}", v, R, pair=k == "betas")
+        if k == "betas":
+            values = [tuple(b) if isinstance(b, list | tuple) else b for b in values]
         if len({repr(x) for x in values}) > 1:
-            raise NngridError(
-                f"only lr may differ between the replicas of one run; {optimizer} {k} got {v!r}"
-            )
+            if k not in declared or not declared[k].per_replica:
+                per = [h.name for h in declared.values() if h.per_replica]
+                raise NngridError(
+                    f"{optimizer} {k} cannot differ between the replicas of one run (only "
+                    f"{', '.join(per)} may); got {v!r}"
+                )
+            varying[k] = [tuple(float(x) for x in b) if k == "betas" else float(b) for b in values]
         opt_params[k] = values[0]
+    # each replica's setting must be valid on its own (rules between parameters included)
+    if varying:
+        combos = {repr((lrs[r], [varying[k][r] for k in varying])): r for r in range(R)}.values()
+        for r in combos:
+            OPTIMIZERS.create(
+                optimizer, lr=lrs[r], **{**opt_params, **{k: v[r] for k, v in varying.items()}}
+            )
     opt = OPTIMIZERS.create(optimizer, lr=lrs[0], **opt_params)
     resolved = {**opt_defaults, **opt_params}
     if hasattr(opt, "hyperparams"):
         resolved = {k: v for k, v in opt.hyperparams().items() if k != "lr"}
-    return opt, lrs, resolved
+    return opt, lrs, resolved, varying
+
+
+def _set_per_replica(opt: Any, varying: Mapping[str, list[Any]], net: Network) -> None:
+    """Give ``opt`` the hyperparameters that differ between replicas as float64 arrays with one
+    value per element of the network's flat buffer (a pair's entries each, where they differ)."""
+    for k, values in varying.items():
+        if k == "betas":
+            pair = []
+            for i in range(2):
+                column = [float(b[i]) for b in values]
+                same = len(set(column)) == 1
+                pair.append(column[0] if same else net.per_replica(column, np.float64))
+            setattr(opt, k, tuple(pair))
+        else:
+            setattr(opt, k, net.per_replica([float(x) for x in values], np.float64))
 
 
 class _Batches:
@@ -812,7 +846,7 @@ def train_replicas(data: Mapping[str, Any], config: TrainConfig) -> TrainResult:
     initializer = INITIALIZERS.create(init_name)
     loss_name, loss_fn = _loss(loss, task)
     reg, reg_per_replica, dropout_rate, patience = _regularizer(regularizer, reg_params, R)
-    opt, lrs, opt_resolved = _optimizer(optimizer, opt_params, R)
+    opt, lrs, opt_resolved, opt_varying = _optimizer(optimizer, opt_params, R)
     schedule_params = dict(schedule_params or {})
     sched = SCHEDULES.create(schedule, **schedule_params)
     sched_resolved = {**SCHEDULES.parameters(schedule), **schedule_params}
@@ -828,6 +862,7 @@ def train_replicas(data: Mapping[str, Any], config: TrainConfig) -> TrainResult:
             net.load_state_dict(r, init_from, source="init_from")
     # learning rate: a scalar while all replicas share it, else one value per parameter element
     base_lr = lrs[0] if len(set(lrs)) == 1 else net.per_replica(lrs).astype(np.float64)
+    _set_per_replica(opt, opt_varying, net)
 
     batches = _Batches(arrays["X_train"], arrays["y_train"], B, full_batch, R)
     loop = _Loop(
@@ -875,7 +910,9 @@ def train_replicas(data: Mapping[str, Any], config: TrainConfig) -> TrainResult:
         {
             "regularizer": regularizer,
             "reg_params": _plain(reg_per_replica[r]),
-            "opt_params": _plain({"lr": lrs[r], **opt_resolved}),
+            "opt_params": _plain(
+                {"lr": lrs[r], **opt_resolved, **{k: v[r] for k, v in opt_varying.items()}}
+            ),
         }
         for r in range(R)
     ]

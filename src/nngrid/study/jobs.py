@@ -287,9 +287,11 @@ def source_hash(files: Iterable[Path]) -> str:
 
 def core_files() -> list[Path]:
     """The modules on the training path (the training jobs' hash): the core, the top-level
-    modules but the command line, and the training job (study/protocol.py)."""
+    modules but the command line, and the training job (study/protocol.py, with the search
+    spaces of its ``full`` protocol, study/search.py)."""
     top = [p for p in _root().glob("*.py") if p.name not in NOT_CORE]
-    return [*(_root() / "core").glob("*.py"), *top, _root() / "study" / "protocol.py"]
+    study = _root() / "study"
+    return [*(_root() / "core").glob("*.py"), *top, study / "protocol.py", study / "search.py"]
 
 
 def data_files() -> list[Path]:

@@ -56,9 +56,12 @@ from nngrid.errors import NngridError
 
 __all__ = [
     "ARMS",
+    "PROTOCOLS",
     "lr_grid",
     "main",
     "run_cell",
+    "run_default_cell",
+    "run_search_cell",
     "extend_grid",
     "run_job",
     "select_lr",
@@ -293,6 +296,207 @@ def run_cell(
     return rows
 
 
+def _common_fields(data: Any, tuning_seeds: Sequence[int]) -> dict:
+    n_train = None
+    if isinstance(data, Mapping) and "X_train" in data:
+        n_train = int(np.shape(data["X_train"])[0])
+    return {"n_train": n_train, "tune_seeds": list(tuning_seeds)}
+
+
+def run_search_cell(
+    data: Any,
+    *,
+    activation: str,
+    optimizer: str,
+    space: Mapping[str, Any],
+    budget: int,
+    search_seed: int,
+    default_lr: float,
+    seeds: Sequence[int],
+    regularizer: str = "none",
+    reg_params: Mapping[str, Any] | None = None,
+    opt_params: Mapping[str, Any] | None = None,
+    axes: Mapping[str, Any] | None = None,
+    train: Callable[..., Any] | None = None,
+    tune_seeds: int = 3,
+    **training: Any,
+) -> list[dict]:
+    """The ``full`` protocol on one cell: quasi-random search over the search ``space``
+    (:mod:`nngrid.study.search`), then the rerun; one row per replica.
+
+    The ``budget`` trials (a seeded scrambled Sobol sequence, ``search_seed``) are trained on the
+    tuning seeds as one replica stack (``budget x tune_seeds`` replicas, every hyperparameter per
+    replica), scored on validation by :func:`select_lr` (ties keep the earlier trial), and the
+    winner is rerun over every seed (arm ``tuned``) beside the untuned default (arm ``untuned``,
+    as in :func:`run_cell`). Rows carry ``protocol: full``, ``trial`` and ``trial_params`` (tune
+    rows), ``chosen_params`` (every hyperparameter of the winner, resolved),
+    ``params_on_edge`` (the ranges whose winning value sits in the outer 1/16,
+    :func:`nngrid.study.search.on_edge`) and ``lr_on_edge`` (``lr`` among them).
+    """
+    from nngrid.core.train import TrainConfig
+    from nngrid.study import search
+
+    if train is None:
+        from nngrid.core.train import train_replicas as train
+    seeds = [int(s) for s in seeds]
+    if not seeds or int(tune_seeds) < 1:
+        raise NngridError(f"seeds must not be empty and tune_seeds >= 1, got {seeds!r}")
+    ranges, fixed = search.parse_space(optimizer, space)
+    trials = search.draw_trials(ranges, fixed, budget, search_seed)
+    tuning_seeds = seeds[: int(tune_seeds)]
+    S = len(tuning_seeds)
+    base = dict(opt_params or {})
+    common = dict(
+        activation=activation,
+        regularizer=regularizer,
+        reg_params=dict(reg_params or {}),
+        optimizer=optimizer,
+        **training,
+    )
+    stack = [t for t in trials for _ in tuning_seeds]
+    recs = train(
+        data,
+        TrainConfig(
+            opt_params=search.opt_params_of(optimizer, stack, base),
+            seeds=tuning_seeds * len(trials),
+            **common,
+        ),
+    ).records
+    groups = [recs[i * S : (i + 1) * S] for i in range(len(trials))]
+    k, all_diverged = select_lr(groups)
+    best = trials[k]
+    n = len(seeds)
+    final_params = search.opt_params_of(optimizer, [best] * n, base)
+    if "lr" in best:
+        final_params["lr"] = final_params["lr"] + [float(default_lr)] * n
+    searched = {"betas" if name in ("b1", "b2") else name for name in best} - {"lr"}
+    for name in searched:  # the untuned arm: the configured value, else the default
+        final_params[name] = final_params[name] + [_untuned(optimizer, base, name)] * n
+    if "lr" not in best:
+        final_params["lr"] = [_untuned(optimizer, base, "lr")] * n + [float(default_lr)] * n
+    final = train(data, TrainConfig(opt_params=final_params, seeds=seeds + seeds, **common)).records
+    edge = search.on_edge(ranges, best)
+    cell = {
+        "activation": activation,
+        "regularizer_kind": regularizer,
+        "reg_params": dict(reg_params or {}),
+        "optimizer": optimizer,
+        "opt_params": base,
+        **dict(axes or {}),
+        "protocol": "full",
+        "budget": int(budget),
+        "search_seed": int(search_seed),
+        "search_space": {r.name: dict(vars(r)) for r in ranges} | dict(fixed),
+        "chosen_lr": float(final[0]["lr"]),
+        "default_lr": float(default_lr),
+        "chosen_params": final[0]["config"]["opt_params"],
+        "params_on_edge": edge,
+        "lr_on_edge": "lr" in edge,
+        "lr_extended": False,
+        "all_diverged": bool(all_diverged),
+        **_common_fields(data, tuning_seeds),
+    }
+    rows = []
+    for i, group in enumerate(groups):
+        for rec in group:
+            rows.append(
+                {
+                    **rec,
+                    **cell,
+                    "arm": "tune",
+                    "trial": i,
+                    "trial_params": dict(trials[i]),
+                    "selected": i == k,
+                }
+            )
+    for i, rec in enumerate(final):
+        arm = "tuned" if i < n else "untuned"
+        rows.append({**rec, **cell, "arm": arm, "selected": False})
+    return rows
+
+
+def _untuned(optimizer: str, base: Mapping[str, Any], name: str) -> Any:
+    """The untuned arm's value of a searched hyperparameter: the configured one, else the
+    optimizer's default."""
+    from nngrid.core.optim import OPTIMIZERS
+
+    value = base.get(name, OPTIMIZERS.parameters(optimizer)[name])
+    return list(value) if isinstance(value, tuple) else value
+
+
+def run_default_cell(
+    data: Any,
+    *,
+    activation: str,
+    optimizer: str,
+    default_lr: float,
+    seeds: Sequence[int],
+    regularizer: str = "none",
+    reg_params: Mapping[str, Any] | None = None,
+    opt_params: Mapping[str, Any] | None = None,
+    axes: Mapping[str, Any] | None = None,
+    train: Callable[..., Any] | None = None,
+    **training: Any,
+) -> list[dict]:
+    """The ``default`` protocol on one cell: no tuning; the optimizer at its documented defaults
+    (the configured ``params`` and ``default_lr`` kept, as the untuned arm of :func:`run_cell`)
+    over every seed, one stack. Its rows are arm ``tuned`` (the protocol's chosen setting: the
+    defaults), ``protocol: default``."""
+    from nngrid.core.train import TrainConfig
+
+    if train is None:
+        from nngrid.core.train import train_replicas as train
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise NngridError("seeds is empty; give at least one seed")
+    params = {**dict(opt_params or {}), "lr": [float(default_lr)] * len(seeds)}
+    recs = train(
+        data,
+        TrainConfig(
+            opt_params=params,
+            seeds=seeds,
+            activation=activation,
+            regularizer=regularizer,
+            reg_params=dict(reg_params or {}),
+            optimizer=optimizer,
+            **training,
+        ),
+    ).records
+    cell = {
+        "activation": activation,
+        "regularizer_kind": regularizer,
+        "reg_params": dict(reg_params or {}),
+        "optimizer": optimizer,
+        "opt_params": dict(opt_params or {}),
+        **dict(axes or {}),
+        "protocol": "default",
+        "chosen_lr": float(default_lr),
+        "default_lr": float(default_lr),
+        "chosen_params": recs[0]["config"]["opt_params"],
+        "params_on_edge": [],
+        "lr_on_edge": False,
+        "lr_extended": False,
+        "all_diverged": all(_is_diverged(r) for r in recs),
+        **_common_fields(data, []),
+    }
+    return [{**rec, **cell, "arm": "tuned", "selected": False} for rec in recs]
+
+
+#: The tuning protocols a job spec's ``tuning.protocol`` names (``lr`` by default).
+PROTOCOLS = ("lr", "full", "default")
+
+
+def _lr_protocol_fields(rows: list[dict]) -> None:
+    """Mark the rows of one :func:`run_cell` cell as the ``lr`` protocol's: ``protocol``,
+    ``chosen_params`` (the tuned arm's resolved hyperparameters) and ``params_on_edge``."""
+    tuned = next((r for r in rows if r["arm"] == "tuned"), None)
+    chosen = tuned["config"]["opt_params"] if tuned and "config" in tuned else None
+    for row in rows:
+        row["protocol"] = "lr"
+        row["chosen_params"] = chosen
+        row["params_on_edge"] = ["lr"] if row.get("lr_on_edge") else []
+
+
 def _default_lr(optimizer: str, given: float | None) -> float:
     if given is not None:
         return float(given)
@@ -332,32 +536,59 @@ def run_job(data: Any, spec: Mapping[str, Any], progress: Callable[[str], None] 
             + ", ".join(TRAINING_KEYS)
         )
     tuning = dict(spec.get("tuning") or {})
-    unknown = sorted(set(tuning) - {"seeds", "extend"})
+    keys = ("seeds", "extend", "protocol", "budget", "search_seed")
+    unknown = sorted(set(tuning) - set(keys))
     if unknown:
         raise NngridError(
-            f"job spec tuning has unknown key {unknown[0]!r}; valid keys: seeds, extend"
+            f"job spec tuning has unknown key {unknown[0]!r}; valid keys: {', '.join(keys)}"
+        )
+    protocol = tuning.get("protocol", "lr")
+    if protocol not in PROTOCOLS:
+        raise NngridError(
+            f"job spec tuning.protocol {protocol!r} is not a protocol; valid: "
+            + ", ".join(PROTOCOLS)
         )
     rows: list[dict] = []
     start = time.perf_counter()
     cells = list(itertools.product(spec["optimizers"], spec["regularizers"], spec["activations"]))
     for i, (opt, reg, act) in enumerate(cells, start=1):
-        grid = opt["lr_grid"]
-        lrs = lr_grid(**grid) if isinstance(grid, Mapping) else list(grid)
-        cell_rows = run_cell(
-            data,
+        common = dict(
             activation=act,
             regularizer=reg.get("kind", reg["label"]),
             reg_params=reg.get("params"),
             optimizer=opt["name"],
             opt_params=opt.get("params"),
-            lrs=lrs,
             default_lr=_default_lr(opt["name"], opt.get("default_lr")),
             seeds=spec["seeds"],
             axes={**dict(spec.get("axes") or {}), "regularizer": reg["label"]},
-            tune_seeds=int(tuning.get("seeds", 3)),
-            extend=int(tuning.get("extend", 2)),
             **training,
         )
+        if protocol == "full":
+            if not opt.get("search"):
+                raise NngridError(
+                    f"optimizer {opt['name']!r} has no search space; the full protocol needs "
+                    f"optimizers.{opt['name']}.search"
+                )
+            cell_rows = run_search_cell(
+                data,
+                space=opt["search"],
+                budget=int(tuning.get("budget", 8)),
+                search_seed=int(tuning.get("search_seed", 0)),
+                tune_seeds=int(tuning.get("seeds", 3)),
+                **common,
+            )
+        elif protocol == "default":
+            cell_rows = run_default_cell(data, **common)
+        else:
+            grid = opt["lr_grid"]
+            cell_rows = run_cell(
+                data,
+                lrs=lr_grid(**grid) if isinstance(grid, Mapping) else list(grid),
+                tune_seeds=int(tuning.get("seeds", 3)),
+                extend=int(tuning.get("extend", 2)),
+                **common,
+            )
+            _lr_protocol_fields(cell_rows)
         rows += cell_rows
         if progress is not None:
             first = cell_rows[0]
@@ -365,7 +596,7 @@ def run_job(data: Any, spec: Mapping[str, Any], progress: Callable[[str], None] 
             acc = [r["test_accuracy"] for r in done if _finite(r.get("test_accuracy"))]
             progress(
                 f"cell {i}/{len(cells)} done: {act} x {reg['label']} x {opt['name']}, "
-                f"lr {first['chosen_lr']:.3g}"
+                f"{protocol} protocol, lr {first['chosen_lr']:.3g}"
                 + (" (grid edge)" if first["lr_on_edge"] else "")
                 + (f", test accuracy {np.mean(acc):.3f}" if acc else "")
                 + f", {sum(r['diverged'] for r in done)} diverged, "

@@ -366,6 +366,52 @@ CONFIG_CASES = {
         _set("experiments", {"data_size_sweep": {"lr": float("nan")}}),
         ["experiments.data_size_sweep.lr", "finite"],
     ),
+    # tuning protocols and search spaces (nngrid.study.search)
+    "unknown-protocol": (
+        _set("tuning", {"protocol": "bayes"}),
+        ["tuning.protocol", "'bayes'", "lr", "full", "default"],
+    ),
+    "study-budget-zero": (
+        _set("studies", "tiny", "tuning", {"protocol": "full", "budget": 0}),
+        ["studies.tiny.tuning.budget", "0", ">= 1"],
+    ),
+    "full-without-search-space": (
+        _set("studies", "tiny", "tuning", {"protocol": "full"}),
+        ["study 'tiny'", "full protocol", "optimizers.sgd", "no search space"],
+    ),
+    "search-unknown-hyperparameter": (
+        _set("optimizers", "adam", "search", {"momentum": {"low": 0.01, "high": 0.1}}),
+        ["optimizers.adam.search.momentum", "no searchable hyperparameter", "b1, b2"],
+    ),
+    "search-name-not-searchable-anywhere": (
+        _set("optimizers", "sgd", "search", {"dampening": 0.1}),
+        ["optimizers.sgd.search", "'dampening'", "lr, momentum"],
+    ),
+    "search-low-above-high": (
+        _set("optimizers", "sgd", "search", {"lr": {"low": 1.0, "high": 0.1}}),
+        ["optimizers.sgd.search.lr", "low < high", "low=1.0", "high=0.1"],
+    ),
+    "search-log-from-zero": (
+        _set("optimizers", "sgd", "search", {"lr": {"low": 0.0, "high": 0.1}}),
+        ["optimizers.sgd.search.lr", "low > 0", "scale: linear"],
+    ),
+    "search-scale-unknown": (
+        _set("optimizers", "sgd", "search", {"lr": {"low": 0.01, "high": 0.1, "scale": "cubic"}}),
+        ["optimizers.sgd.search.lr.scale", "'cubic'", "log", "linear"],
+    ),
+    "search-range-outside-the-declared-bounds": (
+        _set(
+            "optimizers",
+            "adam",
+            "search",
+            {"b2": {"low": 0.5, "high": 2.0, "scale": "linear", "one_minus": True}},
+        ),
+        ["optimizers.adam.search.b2", "not a valid b2", "[0, 1)"],
+    ),
+    "search-only-fixed-values": (
+        _set("optimizers", "sgd", "search", {"lr": 0.1, "momentum": 0.9}),
+        ["optimizers.sgd.search", "fixes every value", "{low, high}"],
+    ),
 }
 
 

@@ -29,6 +29,7 @@ from nngrid.errors import NngridError
 from nngrid.study.costs import job_cost, machine_memory
 from nngrid.study.integrity import MAX_JOB_MINUTES, check_dataset_finite, check_labels
 from nngrid.study.jobs import dataset_spec, job_table
+from nngrid.study.search import parse_space
 
 #: The most values (map entries and list items, YAML aliases expanded) and the deepest nesting
 #: a config may have; the default study has ~400 values and depth 6.
@@ -251,6 +252,22 @@ def _check_optimizers(cfg: dict) -> None:
             raise NngridError(
                 f"config error: optimizers.{name}.lr_grid has high = {grid['high']} <= "
                 f"low = {grid['low']}; make high larger than low"
+            )
+        if "search" in spec:
+            try:
+                parse_space(name, spec["search"])
+            except NngridError as exc:
+                raise NngridError(f"config error: {exc}") from None
+    for study, s in cfg["studies"].items():
+        tuning = {**cfg.get("tuning", {}), **s.get("tuning", {})}
+        if tuning.get("protocol") != "full" or "architectures" in s:
+            continue
+        lacking = [o for o in s["optimizers"] if "search" not in cfg["optimizers"][o]]
+        if lacking:
+            raise NngridError(
+                f"config error: study {study!r} tunes by the full protocol but "
+                f"optimizers.{lacking[0]} has no search space; give optimizers.{lacking[0]}."
+                "search (config/README.md, 'Tuning protocols') or another protocol"
             )
 
 

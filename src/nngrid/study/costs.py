@@ -82,6 +82,10 @@ def job_cost(cfg: dict, study: str, dataset: str, optimizer: str) -> tuple[int, 
     points = grid["points"] if isinstance(grid, dict) else len(grid)
     # points tried past an edge, at most on both
     extend = spec["tuning"].get("extend", 2)
+    protocol = spec["tuning"].get("protocol", "lr")
+    if protocol != "lr":  # the search's trials (one stack), or no tuning at all
+        points = spec["tuning"].get("budget", 8) if protocol == "full" else 0
+        extend = 0
     tune_seeds = min(len(spec["seeds"]), spec["tuning"].get("seeds", 3))
     stack = max(points * tune_seeds, 2 * len(spec["seeds"]))
     n_train = max(1, n * (1 - data["val_fraction"] - data["test_fraction"]))

@@ -154,6 +154,12 @@ def training_settings(cfg: dict, study: str) -> dict:
     return {**cfg["training"], **cfg["studies"][study].get("training", {})}
 
 
+def tuning_settings(cfg: dict, study: str) -> dict:
+    """The study's tuning (nngrid.study.protocol): the shared block overridden key by key by
+    the study's own (a study per tuning protocol)."""
+    return {**cfg.get("tuning", {}), **cfg["studies"][study].get("tuning", {})}
+
+
 def regularizer_specs(cfg: dict, labels: Iterable[str]) -> list[dict]:
     """Label, kind and params of each regularizer named in ``labels``."""
     regs = cfg["regularizers"]
@@ -173,6 +179,9 @@ def job_spec(cfg: dict, study: str, dataset: str, optimizer: str) -> dict:
     training = training_settings(cfg, study)
     seeds = training.pop("seeds")
     opt = cfg["optimizers"][optimizer]
+    tuning = tuning_settings(cfg, study)
+    # the search space only where the full protocol reads it (other jobs' specs stay as they were)
+    search = {"search": opt["search"]} if tuning.get("protocol") == "full" else {}
     return {
         "axes": {"study": study, "dataset": dataset},
         "activations": list(study_cfg["activations"]),
@@ -183,10 +192,11 @@ def job_spec(cfg: dict, study: str, dataset: str, optimizer: str) -> dict:
                 "lr_grid": opt["lr_grid"],
                 "default_lr": opt.get("default_lr"),
                 "params": opt.get("params", {}),
+                **search,
             }
         ],
         "seeds": seeds,
-        "tuning": dict(cfg.get("tuning", {})),
+        "tuning": tuning,
         "training": training,
         # the dataset the job must read (checked against results/data/<label>.json)
         "data": dataset_spec(cfg, dataset),

@@ -11,10 +11,16 @@ replica). Outputs, each written atomically (temporary name in the same folder, t
     ``inf`` when the target validation accuracy was never reached; ``steps_to_target`` is
     ``epochs_to_target * batches_per_epoch`` (``ceil(n_train / batch_size)``, 1 for the full
     batch), the count of optimizer steps. Diverged runs stay, flagged. ``lr_on_edge`` flags a
-    cell whose tuned rate is still on an edge of its (extended) grid. The wall-clock columns
+    cell whose tuned rate is still on an edge of its (extended) grid. ``protocol`` names the
+    tuning protocol (``lr``, ``full``, ``default``; one per study: a study tunes by one
+    protocol), ``chosen_params`` the protocol's choice of every hyperparameter (JSON),
+    ``params_on_edge`` the ranges whose winning value sits on an edge, ``trial`` and
+    ``trial_params`` a search trial's number and values (tune rows of ``full``); under
+    ``default`` the ``tuned`` arm is the defaults. The wall-clock columns
     (:data:`TIMING_COLUMNS`) are cost only: nothing ranks or decides on them.
 ``summary``
-    Per cell and arm (``tuned`` and ``untuned``; the single-seed ``tune`` rows are the
+    Per cell and arm (``tuned`` and ``untuned``, with the cell's ``protocol``,
+    ``chosen_params`` and ``params_on_edge``; the single-seed ``tune`` rows are the
     learning-rate sensitivity curve and stay in ``runs``): for each metric the mean, the sample
     standard deviation ``s`` (``ddof=1``), the count ``n`` of finite values and the 95% confidence
     interval ``mean -+ t_{0.975, n-1} * s / sqrt(n)`` (Student's t; ``NaN`` when ``n < 2``), plus
@@ -47,7 +53,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +292,7 @@ def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
         for key in AXES:
             rec[key] = row.get(key)
         rec["arm"] = row.get("arm")
+        rec["protocol"] = row.get("protocol", "lr")  # rows written before protocols: lr
         for key in _CELL_FIELDS:
             rec[key] = row.get(key)
         for key in _RECORD_FIELDS:
@@ -300,6 +307,14 @@ def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
             rec[f"reg_{name}"] = value
         rec["reg_params"] = json.dumps(row.get("reg_params") or {}, sort_keys=True)
         rec["opt_params"] = json.dumps(row.get("opt_params") or {}, sort_keys=True)
+        # what the protocol chose (every hyperparameter, resolved), which ranges' edges the
+        # winner sits on, and a search trial's own values (tune rows of the full protocol)
+        rec["chosen_params"] = json.dumps(_chosen_params(row), sort_keys=True)
+        rec["params_on_edge"] = ",".join(_params_on_edge(row))
+        rec["trial"] = row.get("trial")
+        rec["trial_params"] = (
+            json.dumps(row["trial_params"], sort_keys=True) if row.get("trial_params") else None
+        )
         for key in _CONFIG_FIELDS:
             value = config.get(key)
             rec[key] = "-".join(map(str, value)) if isinstance(value, list | tuple) else value
@@ -325,10 +340,25 @@ def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
         df[key] = [_num(v) for v in df[key]]
     df["diverged"] = df["diverged"].fillna(False).astype(bool)
     df["diverged_epoch"] = pd.array(df["diverged_epoch"], dtype="Int64")
+    df["trial"] = pd.array(df["trial"], dtype="Int64")
     for key in ("lr_on_edge", "lr_extended", "all_diverged", "selected"):
         df[key] = df[key].fillna(False).astype(bool)
     df["slurm_job_id"] = df["slurm_job_id"].astype("string")
     return _drop_accuracy(df)
+
+
+def _chosen_params(row: Mapping[str, Any]) -> dict:
+    """The protocol's chosen setting of every hyperparameter (rows written before protocols:
+    the chosen rate over the cell's params)."""
+    if row.get("chosen_params") is not None:
+        return dict(row["chosen_params"])
+    return {**dict(row.get("opt_params") or {}), "lr": row.get("chosen_lr")}
+
+
+def _params_on_edge(row: Mapping[str, Any]) -> list[str]:
+    if row.get("params_on_edge") is not None:
+        return list(row["params_on_edge"])
+    return ["lr"] if row.get("lr_on_edge") else []
 
 
 def histories_table(rows: Sequence[dict]) -> pd.DataFrame:
@@ -362,6 +392,9 @@ def summary_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     out = []
     for key, group in runs.groupby(keys, sort=False, dropna=False):
         rec = dict(zip(keys, key, strict=True))
+        rec["protocol"] = group["protocol"].iloc[0]
+        rec["chosen_params"] = group["chosen_params"].iloc[0]
+        rec["params_on_edge"] = group["params_on_edge"].iloc[0]
         rec["lr"] = float(group["lr"].iloc[0])
         rec["lr_on_edge"] = bool(group["lr_on_edge"].any())
         rec["lr_extended"] = bool(group["lr_extended"].any())

@@ -60,6 +60,17 @@ def test_replicate_yaml_redraws_every_seed_key_of_the_default_config():
     assert strip and merged["training"]["epochs"] == base["training"]["epochs"]
 
 
+def test_the_search_seed_is_a_seed_and_the_tuning_seed_count_is_not():
+    cfg = {
+        "tuning": {"seeds": 3, "search_seed": 5},
+        "studies": {"full": {"tuning": {"protocol": "full", "search_seed": 7, "seeds": 2}}},
+    }
+    assert dict(seeds.seed_values(cfg)) == {
+        "tuning.search_seed": 5,
+        "studies.full.tuning.search_seed": 7,
+    }
+
+
 def test_config_readme_lists_every_seed_key_in_one_place():
     text = (ROOT / "config" / "README.md").read_text()
     section = text.split("## Seeds", 1)[1].split("\n## ", 1)[0]

@@ -32,6 +32,7 @@ SEED_KEYS = (
     "generation_seed",
     "permutation_seed",
     "bootstrap_seed",
+    "search_seed",
 )
 
 
@@ -84,8 +85,8 @@ def seed_values(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():
             where = f"{path}.{key}" if path else str(key)
-            if path.rsplit(".", 1)[-1] == "tuning":  # tuning.seeds is a count, not a seed
-                continue
+            if path.rsplit(".", 1)[-1] == "tuning" and key != "search_seed":
+                continue  # tuning.seeds is a count, not a seed (search_seed is one)
             if key in SEED_KEYS:
                 yield where, value
             else:

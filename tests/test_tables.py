@@ -329,3 +329,17 @@ def test_bad_job_file_is_named(tmp_path, capsys):
         load_rows([other])
     with pytest.raises(NngridError, match="no training results"):
         collect([])
+
+
+def test_lr_tuning_rows_are_the_lr_protocols_tune_rows():
+    from nngrid.study.tables import lr_tuning_rows
+
+    runs = pd.DataFrame(
+        {
+            "arm": ["tune", "tune", "tuned", "tune"],
+            "protocol": ["lr", "full", "lr", None],  # None: a row from before protocols
+            "lr": [0.1, 0.2, 0.1, 0.3],
+        }
+    )
+    assert lr_tuning_rows(runs)["lr"].tolist() == [0.1, 0.3]
+    assert lr_tuning_rows(runs.drop(columns="protocol"))["lr"].tolist() == [0.1, 0.2, 0.3]

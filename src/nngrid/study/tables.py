@@ -79,6 +79,7 @@ __all__ = [
     "score",
     "summary_table",
     "t_quantile",
+    "lr_tuning_rows",
     "tasks",
     "write_tables",
 ]
@@ -359,6 +360,15 @@ def _params_on_edge(row: Mapping[str, Any]) -> list[str]:
     if row.get("params_on_edge") is not None:
         return list(row["params_on_edge"])
     return ["lr"] if row.get("lr_on_edge") else []
+
+
+def lr_tuning_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """The ``tune`` rows of the ``lr`` protocol: the learning-rate grid's runs, where only the
+    rate varies (the ``full`` protocol's trials vary other hyperparameters too)."""
+    tune = runs["arm"] == "tune"
+    if "protocol" in runs:
+        tune &= runs["protocol"].fillna("lr") == "lr"
+    return runs[tune]
 
 
 def histories_table(rows: Sequence[dict]) -> pd.DataFrame:

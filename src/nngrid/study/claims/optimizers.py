@@ -22,6 +22,7 @@ from nngrid.study.claims.core import (
     pool,
 )
 from nngrid.study.seeds import split_draw
+from nngrid.study.tables import lr_tuning_rows
 
 
 def _batches(inputs: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -155,7 +156,8 @@ def _fastest_steps(inputs: Mapping[str, Any]) -> pd.DataFrame:
         return pd.DataFrame()
     keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
     studies = set(grid_cells(inputs["grid"]["summary"]).index.get_level_values("study"))
-    tune = runs[(runs["arm"] == "tune") & runs["study"].isin(studies)]
+    tune = lr_tuning_rows(runs)
+    tune = tune[tune["study"].isin(studies)]
     per_rate = tune.groupby([*keys, "lr"])["steps_to_target"].median()
     return per_rate.groupby(level=keys).min().unstack("optimizer")
 

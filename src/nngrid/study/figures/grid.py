@@ -15,7 +15,7 @@ import pandas as pd
 import seaborn as sns
 
 from nngrid.study.figures import BAND_KWS, ordered, save, theme
-from nngrid.study.tables import score, tasks
+from nngrid.study.tables import lr_tuning_rows, score, tasks
 
 Q_HEATMAP = "Which activation x optimizer x regularizer reaches the best test accuracy?"
 Q_CURVES = "How fast does each optimizer learn (tuned rate, 95% band over seeds)?"
@@ -310,7 +310,7 @@ def lr_sensitivity(
     are more than :data:`MAX_COLOURS`. Diverged tuning runs count as accuracy 0 here (and are
     counted in the caption)."""
     theme()
-    tune = with_score(runs[runs["arm"] == "tune"], diverged_accuracy=0.0)
+    tune = with_score(lr_tuning_rows(runs), diverged_accuracy=0.0)
     regression = tune["task"] == "regression"
     tune["panel"] = panel_label(tune)
     opts = ordered(tune["optimizer"], optimizers)

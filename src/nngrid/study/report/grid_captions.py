@@ -62,9 +62,9 @@ def curves_caption(histories: pd.DataFrame, runs: pd.DataFrame) -> str:
 
 def lr_caption(runs: pd.DataFrame) -> str:
     """Per optimizer: the range of rates within 0.05 of its best validation accuracy."""
-    from nngrid.study.tables import tasks
+    from nngrid.study.tables import lr_tuning_rows, tasks
 
-    tune = runs[runs["arm"] == "tune"].copy()
+    tune = lr_tuning_rows(runs).copy()
     regression = tasks(tune) == "regression"
     skipped = ordered_unique(tune.loc[regression, "dataset"])
     tune = tune[~regression]  # regression rates: the figure's loss panels

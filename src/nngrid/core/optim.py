@@ -237,10 +237,12 @@ class Optimizer(Component):
 
 
 def _with_weight_decay(p, g, wd, out):
-    """``g + wd p`` into ``out`` (or ``g`` itself, unchanged, when wd is a scalar 0); ``wd`` is
-    in p's dtype (:meth:`Optimizer._cast`)."""
-    if not _is_array(wd) and wd == 0:
-        return g
+    """``g + wd p`` into ``out`` (or ``g`` itself, unchanged, when wd is a scalar 0); ``wd`` is a
+    Python scalar or an array already in p's dtype (:meth:`Optimizer._cast`)."""
+    if wd.__class__ is not np.ndarray:
+        if wd == 0:
+            return g
+        wd = p.dtype.type(wd)
     np.multiply(p, wd, out=out)
     out += g
     return out
@@ -248,7 +250,7 @@ def _with_weight_decay(p, g, wd, out):
 
 def _nonzero(value: Any) -> bool:
     """Whether a branch for ``value != 0`` is taken: a scalar not 0, or any array."""
-    return _is_array(value) or value != 0
+    return value.__class__ is np.ndarray or value != 0
 
 
 # --- registered optimizers ---------------------------------------------------------------
@@ -285,10 +287,13 @@ class SGD(Optimizer):
 
     def _update(self, p, g, st):
         s = st["scratch"]
-        d = _with_weight_decay(p, g, self._cast("weight_decay", self.weight_decay, p), s)
-        if _nonzero(self.momentum):
+        wd, mu = self.weight_decay, self.momentum
+        if wd.__class__ is np.ndarray:
+            wd = self._cast("weight_decay", wd, p)
+        d = _with_weight_decay(p, g, wd, s)
+        if mu.__class__ is np.ndarray or mu != 0:
             buf = st["momentum_buffer"]
-            mu = self._cast("momentum", self.momentum, p)
+            mu = self._cast("momentum", mu, p) if mu.__class__ is np.ndarray else p.dtype.type(mu)
             if self.t == 1:
                 np.copyto(buf, d)
             else:
@@ -381,10 +386,10 @@ class Adagrad(Optimizer):
 
     def _update(self, p, g, st):
         s, acc = st["scratch"], st["sum"]
-        wd = self._cast("weight_decay", self.weight_decay, p)
+        wd = self.weight_decay
         clr = self._lr_for(p) / p.dtype.type(1.0 + (self.t - 1) * self.lr_decay)
-        if _is_array(wd):
-            self._update_per_replica_decay(p, g, st, wd, clr)
+        if wd.__class__ is np.ndarray:
+            self._update_per_replica_decay(p, g, st, self._cast("weight_decay", wd, p), clr)
             return
         d = _with_weight_decay(p, g, wd, s)
         if d is s:
@@ -397,7 +402,8 @@ class Adagrad(Optimizer):
             acc += s
             num = None
         np.sqrt(acc, out=s)
-        s += self._cast("eps", self.eps, p)
+        eps = self.eps
+        s += self._cast("eps", eps, p) if eps.__class__ is np.ndarray else p.dtype.type(eps)
         if num is None:
             np.divide(d, s, out=s)
             s *= clr
@@ -466,8 +472,13 @@ class RMSprop(Optimizer):
 
     def _update(self, p, g, st):
         s, s2, v = st["scratch"], st["scratch2"], st["square_avg"]
-        one_minus_alpha = self._derived("1 - alpha", p, lambda a: 1.0 - a, self.alpha)
-        wd = self._cast("weight_decay", self.weight_decay, p)
+        alpha, wd, eps, mu = self.alpha, self.weight_decay, self.eps, self.momentum
+        if alpha.__class__ is np.ndarray:
+            one_minus_alpha = self._derived("1 - alpha", p, lambda a: 1.0 - a, alpha)
+        else:
+            one_minus_alpha = p.dtype.type(1.0 - alpha)
+        if wd.__class__ is np.ndarray:
+            wd = self._cast("weight_decay", wd, p)
         d = _with_weight_decay(p, g, wd, s2)  # d lives in s2 or is g
         # v = alpha v + (1 - alpha) d^2, as v += (1 - alpha) (d^2 - v)
         np.square(d, out=s)
@@ -484,11 +495,11 @@ class RMSprop(Optimizer):
             np.sqrt(s, out=s)
         else:
             np.sqrt(v, out=s)
-        s += self._cast("eps", self.eps, p)
+        s += self._cast("eps", eps, p) if eps.__class__ is np.ndarray else p.dtype.type(eps)
         np.divide(d, s, out=s)  # s = d / (sqrt(v~) + eps)
-        if _nonzero(self.momentum):
+        if mu.__class__ is np.ndarray or mu > 0:
             buf = st["momentum_buffer"]
-            buf *= self._cast("momentum", self.momentum, p)
+            buf *= self._cast("momentum", mu, p) if mu.__class__ is np.ndarray else p.dtype.type(mu)
             buf += s
             np.multiply(buf, self._lr_for(p), out=s)
         else:
@@ -537,19 +548,22 @@ class Adam(Optimizer):
         dt = p.dtype.type
         b1, b2 = self.betas
         lr = self._lr_for(p)
-        if _nonzero(self.weight_decay):
-            wd = self._cast("weight_decay", self.weight_decay, p)
+        wd = self.weight_decay
+        arrays = b1.__class__ is np.ndarray or b2.__class__ is np.ndarray
+        arrays = arrays or self.eps.__class__ is np.ndarray
+        if wd.__class__ is np.ndarray or wd != 0:
+            wd = self._cast("weight_decay", wd, p) if wd.__class__ is np.ndarray else dt(wd)
             if self.decoupled:  # AdamW: p *= 1 - lr wd
                 p *= dt(1.0) - lr * wd
             else:  # Adam: g + wd p, into a buffer of its own (the scratch is needed below)
                 gd = st.setdefault("grad", np.empty_like(p))
                 g = _with_weight_decay(p, g, wd, gd)
         # m = b1 m + (1 - b1) g  <=>  m' = b1 m' + g  with m = (1 - b1) m'      (2 calls)
-        m *= self._cast("b1", b1, p)
+        m *= self._cast("b1", b1, p) if arrays else dt(b1)
         m += g
         # v = b2 v + (1 - b2) g^2  <=>  v' = b2 v' + g^2  with v = (1 - b2) v'  (3 calls)
         np.multiply(g, g, out=s)
-        v *= self._cast("b2", b2, p)
+        v *= self._cast("b2", b2, p) if arrays else dt(b2)
         v += s
         if self.amsgrad:  # the max commutes with the positive scale 1 - b2
             vmax = st["max_exp_avg_sq_scaled"]
@@ -558,7 +572,7 @@ class Adam(Optimizer):
         # p -= lr/bc1 m / (sqrt(v)/sqrt(bc2) + eps); with k = sqrt(bc2 / (1 - b2)):
         #    = (lr (1 - b1) k / bc1) m' / (sqrt(v') + eps k)                    (5 calls)
         np.sqrt(v, out=s)
-        if _is_array(b1) or _is_array(b2) or _is_array(self.eps):
+        if arrays:
             eps_k, scale = self._folded(p, st)
             s += eps_k
             np.divide(m, s, out=s)
@@ -568,10 +582,11 @@ class Adam(Optimizer):
                 scale = lr * scale
             s *= scale
         else:
-            eps_k, scale = _adam_scalars(b1, b2, self.eps, self.t)
-            s += dt(eps_k)
+            bc1 = 1.0 - b1**self.t
+            k = math.sqrt((1.0 - b2**self.t) / (1.0 - b2))
+            s += dt(self.eps * k)
             np.divide(m, s, out=s)
-            s *= lr * dt(scale)
+            s *= lr * dt((1.0 - b1) * k / bc1)  # the same as _adam_scalars
         p -= s
 
     def _folded(self, p, st):

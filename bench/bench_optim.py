@@ -6,7 +6,8 @@ others) with scalar hyperparameters (the case that must not get slower when hype
 be per-replica arrays), and, on this checkout only, the same with every per-replica
 hyperparameter an array (one value per element, as the trainer gives a stack of trials). The
 earlier commit's ``src`` is taken from git (``git archive``); every round runs one worker process
-per checkout, alternating, each with its own ``src`` first on PYTHONPATH. Reported: the median
+per checkout (and one for the array case), the checkouts' order alternating between rounds,
+each with its own ``src`` first on PYTHONPATH. Reported: the median
 over rounds of the microseconds per step (best of 5 repeats of ``--steps`` steps, CPU time) and
 the ratio of the two checkouts.
 
@@ -63,8 +64,8 @@ def worker(size: int, steps: int, arrays: bool) -> dict:
 
     out = {}
     for name in NAMES:
-        out[f"{name} scalar"] = _time(make_optimizer(name, lr=1e-3), size, steps)
         if not arrays:
+            out[f"{name} scalar"] = _time(make_optimizer(name, lr=1e-3), size, steps)
             continue
         from nngrid.core.optim import OPTIMIZERS
 
@@ -106,10 +107,13 @@ def main(argv: list[str] | None = None) -> int:
             [*git, "archive", args.base, "src"], capture_output=True, check=True
         )
         subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
-        srcs = {args.base: (Path(tmp) / "src", False), head: (ROOT / "src", True)}
+        srcs = {args.base: (Path(tmp) / "src", False), head: (ROOT / "src", False)}
+        srcs["arrays"] = (ROOT / "src", True)
         runs: dict[str, list[dict]] = {k: [] for k in srcs}
         for r in range(args.rounds):
-            for label, (src, arrays) in srcs.items():
+            order = list(srcs) if r % 2 == 0 else [head, args.base, "arrays"]  # alternate
+            for label in order:
+                src, arrays = srcs[label]
                 cmd = [sys.executable, __file__, "--worker", "--size", str(args.size)]
                 cmd += ["--steps", str(args.steps)] + (["--arrays"] if arrays else [])
                 env = dict(os.environ, PYTHONPATH=str(src))
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'optimizer':10s} {args.base:>10s} {head:>10s}  ratio   arrays  (us per step, CPU)")
     for name in NAMES:
         b, n = base[f"{name} scalar"], new[f"{name} scalar"]
-        arr = new[f"{name} arrays"]
+        arr = med["arrays"][f"{name} arrays"]
         print(f"{name:10s} {1e6 * b:10.1f} {1e6 * n:10.1f}  {n / b:.3f}  {1e6 * arr:7.1f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -286,3 +286,28 @@ def test_trials_stack_in_one_training_call(moons):
         **TRAINING,
     )
     assert calls == [16, 6]  # 8 trials x 2 tuning seeds in one stack; tuned + untuned x 3 seeds
+
+
+def test_job_cost_counts_the_protocols_stacks():
+    """config/protocols.yaml: the full study's job costs more than the lr study's when its
+    budget outgrows the grid, and the default study's least."""
+    import copy
+    from pathlib import Path
+
+    import yaml
+
+    from nngrid.study.config import check_config
+    from nngrid.study.costs import job_cost
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = check_config(
+        yaml.safe_load((root / "config" / "protocols.yaml").read_text()),
+        root / "workflow" / "schemas" / "config.schema.yaml",
+    )
+    minutes = {s: job_cost(cfg, s, "moons", "adam")[1] for s in ("lr", "full", "default")}
+    assert minutes["default"] < minutes["lr"]
+    big = copy.deepcopy(cfg)
+    big["studies"]["full"]["tuning"]["budget"] = 64
+    _, more, factors = job_cost(big, "full", "moons", "adam")
+    assert more > minutes["full"] and more > minutes["lr"]
+    assert factors["tuning.budget"][0] == 64

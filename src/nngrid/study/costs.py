@@ -101,7 +101,10 @@ def job_cost(cfg: dict, study: str, dataset: str, optimizer: str) -> tuple[int, 
     minutes = 4 * seconds * SECONDS_PER_REPLICA_EPOCH_EXAMPLE / 60
     factors = {
         "training.hidden": (training["hidden"], max(training["hidden"]) / 64),
-        f"optimizers.{optimizer}.lr_grid.points": (points, points / 20),
+        ("tuning.budget" if protocol == "full" else f"optimizers.{optimizer}.lr_grid.points"): (
+            points,
+            points / 20,
+        ),
         "training.seeds": (spec["seeds"], len(spec["seeds"]) / 10),
         (  # a file's rows are its size
             f"datasets.{dataset}.path (rows)"

@@ -19,6 +19,13 @@ is only fair when each gets its own tuned learning rate, so every cell runs the 
 
 The test split is never looked at while choosing; it is only reported.
 
+That is the ``lr`` protocol, the default. A job spec's ``tuning.protocol`` may name another:
+``full`` (:func:`run_search_cell`: quasi-random search over the optimizer's ``search`` space,
+:mod:`nngrid.study.search`, the trials one replica stack scored by :func:`select_lr`, the winner
+and the default rerun as above) or ``default`` (:func:`run_default_cell`: no tuning, the
+defaults over the seeds, arm ``tuned``). Every row records its ``protocol``, ``chosen_params``
+(every hyperparameter of the chosen setting, resolved) and ``params_on_edge``.
+
 Every replica becomes one row: the core's result record (see ``docs/ARCHITECTURE.md``) plus the
 cell's axis values, the ``arm`` (``tune``, ``tuned`` or ``untuned``), the grid (extended, if it
 was), the chosen rate, the flags, ``n_train`` (training points: steps per epoch follow from it and

@@ -599,7 +599,26 @@ def test_hierarchical_interval_resamples_draws_then_cells():
     assert fhi - flo < (hi - lo) / 3
     NOTES.clear()  # too few draws, or too few cells in a draw: no interval, with the reason
     assert math.isnan(hierarchical_interval(up[:2])[1]) and "data draws" in NOTES[-1]
-    assert math.isnan(hierarchical_interval([u[:5] for u in up])[1]) and "cells" in NOTES[-1]
+    many = [rng.normal(0.5, 0.2, 5) for _ in range(12)]  # 12 draws: the two-level bootstrap
+    assert math.isnan(hierarchical_interval(many)[1]) and "cells" in NOTES[-1]
+    v, lo, hi = hierarchical_interval([rng.normal(0.5, 0.2, 30) for _ in range(12)])
+    assert lo < v < hi and decide(lo, hi, 0.0, ">") == "supported"
+
+
+def test_hierarchical_interval_over_few_draws_is_the_t_interval_of_their_means():
+    from scipy import stats
+
+    from nngrid.study.claims.core import hierarchical_interval
+
+    rng = np.random.default_rng(1)
+    draws = [rng.normal(m, 0.3, 40) for m in (0.2, 0.5, 0.35)]
+    means = np.array([d.mean() for d in draws])
+    v, lo, hi = hierarchical_interval(draws)
+    t_lo, t_hi = stats.t.interval(0.95, 2, loc=means.mean(), scale=stats.sem(means))
+    assert v == pytest.approx(means.mean()) and (lo, hi) == pytest.approx((t_lo, t_hi))
+    # the cells' own spread does not narrow it: 3 draws are 3 units, however many cells each has
+    _, blo, bhi = claims.bootstrap_interval(np.concatenate(draws), np.mean)
+    assert bhi - blo < (hi - lo) / 5
 
 
 def test_no_interval_from_too_few_units_or_zero_spread_and_evidence_says_why():

@@ -225,8 +225,10 @@ def batches(effect: float, noise: float, which: str) -> dict:
 def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> dict:
     """Summary and tuning rows of 2 datasets x 3 draws x 12 cells x 5 optimizers. ``steps``:
     at its fastest rate ``optimizer`` is faster than the others in a random share
-    ``(1 + effect) / 2`` of the cells (slower in the rest; every third cell nobody reaches the
-    target, a tie); ``well``: Adam's accuracy = the best other's + effect."""
+    ``(1 + effect) / 2`` of the cells, one cell fewer in draw 0 and one more in draw 2 (slower in
+    the rest; every third cell nobody reaches the target, a tie); ``well``: Adam's accuracy =
+    the best other's + effect, shifted by -noise / 0 / +noise in draws 0 / 1 / 2 (the draws, the
+    claims' unit, must differ for an interval over them)."""
     alt = _alternating(noise)
     rng = _rng("grid" + which + optimizer)
     rows, tune = [], []
@@ -236,8 +238,10 @@ def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> di
     share = (1 + effect) / 2
     per_draw = 12
     for i, (ds, act, reg) in enumerate(cells):
-        if i % per_draw == 0:  # exactly round(share * 12) faster cells per draw, at random places
-            chosen = set(rng.permutation(per_draw)[: round(share * per_draw)])
+        draw = int(ds.rsplit("_draw", 1)[1])
+        if i % per_draw == 0:  # round(share * 12) -1/0/+1 faster cells per draw, at random places
+            k = min(per_draw, max(0, round(share * per_draw) + draw - 1))
+            chosen = set(rng.permutation(per_draw)[:k])
         faster = i % per_draw in chosen
         for opt in ("sgd", "momentum", "adagrad", "rmsprop", "adam"):
             steps = 400.0 if i % 3 else math.inf  # every third cell: nobody reaches the target
@@ -245,7 +249,7 @@ def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> di
                 steps = 100.0 if faster else (800.0 if i % 3 else math.inf)
             acc = 0.8 + (0.01 if opt == "rmsprop" else 0.0)
             if opt == "adam" and which == "well":
-                acc = 0.81 + effect + alt()
+                acc = 0.81 + effect + alt() + (draw - 1) * noise
             key = {"study": "grid", "dataset": ds, "activation": act, "regularizer": reg,
                    "optimizer": opt}  # fmt: skip
             rows.append(
@@ -450,12 +454,13 @@ def architectures(effect: float, noise: float, which: str) -> dict:
     alt = _alternating(noise)
     records, grad_time = [], []
 
-    def rec(arch, fam, act, seed, acc, shuffled=False, steps=100.0):
+    def rec(arch, fam, act, seed, acc, shuffled=False, steps=100.0, dataset=None):
         # a little seed-to-seed spread everywhere: no paired difference has zero spread
         acc += rng.normal(0, 0.001)
         steps *= 2 ** rng.normal(0, 0.01)
         records.append(
             {
+                "dataset": dataset or ("mnist1d_shuffled" if shuffled else "mnist1d"),
                 "architecture": arch,
                 "family": fam,
                 "activation": act,
@@ -492,6 +497,10 @@ def architectures(effect: float, noise: float, which: str) -> dict:
         rec("mlp", "mlp", "tanh", seed, base - 0.01)
         rec("mlp", "mlp", "elu", seed, base - (effect + e if which == "mlp" else 0.01))
         rec("mlp", "mlp", "identity", seed, 0.3)
+        for g in (1, 2):  # the MLP on two more MNIST-1D generations (draws): its gap moves a little
+            gap = (effect + e + (g - 1.5) * noise) if which == "mlp" else 0.01
+            for act, acc in (("relu", base), ("tanh", base - 0.01), ("elu", base - gap)):
+                rec("mlp", "mlp", act, seed, acc, dataset=f"mnist1d_gens_draw{g}")
         # shuffled control: the MLP keeps its accuracy, CNN and GRU drop by the effect
         drop = effect + e if which == "shuffle" else 0.3
         rec("mlp", "mlp", "relu", seed, base, shuffled=True)
@@ -568,6 +577,31 @@ def test_architecture_claims_leave_identity_out_and_censor_never_reached_runs():
     ]
     v = _verdict("shuffle_control", inputs)
     assert v.verdict == "inconclusive" and "not trained" in v.evidence
+
+
+def test_mlp_anything_takes_the_generation_as_its_unit():
+    """Three MNIST-1D generations whose gaps differ (0.01, 0.04, 0.09): over each one's seeds the
+    gap is decisive, over the generations it is not; the other claims see no generation."""
+    inputs = architectures(0.0, 0.0, "cnn")
+    recs = [r for r in inputs["architectures"]["records"] if r["family"] != "mlp"]
+    rng = np.random.default_rng(3)
+    for ds, gap in (("mnist1d", 0.01), ("mnist1d_gens_draw1", 0.04), ("mnist1d_gens_draw2", 0.09)):
+        for seed in range(6):
+            base = 0.7 + rng.normal(0, 0.01)
+            for act, acc in (("relu", base), ("sigmoid", base - gap + rng.normal(0, 0.002))):
+                recs.append({"dataset": ds, "architecture": "mlp", "family": "mlp",
+                             "activation": act, "regularizer": "none", "optimizer": "adam",
+                             "seed": seed, "shuffled": False, "test_accuracy": acc})  # fmt: skip
+    v = _verdict("mlp_anything", {"architectures": {**inputs["architectures"], "records": recs}})
+    assert v.verdict == "inconclusive" and "3 data draws" in v.evidence
+    assert v.value == pytest.approx(0.0467, abs=0.002)
+    one = [r for r in recs if r["dataset"] in ("mnist1d", "mnist1d_shuffled")]
+    v1 = _verdict("mlp_anything", {"architectures": {**inputs["architectures"], "records": one}})
+    assert v1.verdict == "supported" and "6 seeds" in v1.evidence  # one generation: seeds
+    # cnn_relu reads the data alone: the MLP's generations change nothing there
+    a = _verdict("cnn_relu", {"architectures": {**inputs["architectures"], "records": recs}})
+    b = _verdict("cnn_relu", {"architectures": {**inputs["architectures"], "records": one}})
+    assert (a.value, a.ci_low, a.ci_high) == (b.value, b.ci_low, b.ci_high)
 
 
 def test_two_optimizers_that_never_reach_the_target_tie():

@@ -18,7 +18,15 @@ from typing import Any
 
 from nngrid.errors import NngridError
 
-__all__ = ["DRAW", "SEED_KEYS", "draw_label", "expand_draws", "seed_values", "split_draw"]
+__all__ = [
+    "DRAW",
+    "SEED_KEYS",
+    "draw_label",
+    "expand_draws",
+    "seed_values",
+    "split_draw",
+    "without_draws",
+]
 
 #: The infix of a draw's label: ``moons_draw2`` is draw (data seed) 2 of ``moons``.
 DRAW = "_draw"
@@ -29,6 +37,7 @@ SEED_KEYS = (
     "data_seeds",
     "seed",
     "seeds",
+    "shallow_seeds",
     "generation_seed",
     "permutation_seed",
     "bootstrap_seed",
@@ -44,6 +53,17 @@ def split_draw(label: str) -> tuple[str, int | None]:
     """``("moons", 2)`` for ``"moons_draw2"``; ``(label, None)`` for a label without draws."""
     m = _DRAW_RE.match(str(label))
     return (m["base"], int(m["seed"])) if m else (str(label), None)
+
+
+def without_draws(df, column: str = "dataset"):
+    """The rows of ``df`` (a DataFrame) whose ``column`` is a dataset of its own, not a draw of
+    one (``<label>_draw<seed>``): what a claim or figure that takes the seed as its unit reads
+    when a study adds draws for another claim (e.g. MNIST-1D generations for the MLP). All of
+    ``df`` when it has no such column or every row is a draw."""
+    if df.empty or column not in df:
+        return df
+    own = [split_draw(label)[1] is None for label in df[column]]
+    return df[own] if any(own) else df
 
 
 def expand_draws(cfg: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -50,7 +50,11 @@ def _interval(x: np.ndarray) -> tuple[float, float, float]:
 
 
 def _records(result: dict) -> pd.DataFrame:
-    df = pd.DataFrame(result["records"])
+    """The records on the data and its shuffled control (a dataset's extra draws, such as the
+    MLP's MNIST-1D generations, are mlp_anything's evidence, not these figures')."""
+    from nngrid.study.seeds import without_draws
+
+    df = without_draws(pd.DataFrame(result["records"]))
     df["shuffled"] = df["shuffled"].astype(bool)
     return df
 

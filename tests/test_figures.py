@@ -24,6 +24,7 @@ from nngrid.study.figures import (
     overfitting,
     paths,
     save,
+    wilson,
 )
 
 
@@ -88,6 +89,15 @@ def results():
             seeds=(0, 1),
             extend=1,
         ),  # fmt: skip
+        "wilson_separable": E.wilson_separable(
+            optimizers=("sgd", "adam"),
+            n_train=12,
+            n_val=20,
+            n_test=20,
+            steps=20,
+            lr_grid=(1e-2, 0.3),
+            data_seeds=(0, 1),
+        ),  # fmt: skip
     }
 
 
@@ -120,6 +130,7 @@ DRAW = {
     "gap": lambda r, t, p: grid.generalization_gap(t["runs"], p),
     "rankings": lambda r, t, p: grid.rankings(t["rankings"], p),
     "tuning": lambda r, t, p: grid.tuning_gain(t["summary"], p),
+    "wilson": lambda r, t, p: wilson.wilson(r["wilson_separable"], p),
 }
 
 
@@ -272,3 +283,13 @@ def test_a_single_cell_study_is_left_out_of_the_grid_figures(tables, tmp_path, m
     outputs |= {f"{k}_caption": tmp_path / f"{k}.rst" for k in keys}
     make.make("figure_grid", inputs, outputs, {})
     assert seen == [{"grid"}]
+
+
+def test_make_draws_the_wilson_figure_with_its_caption(results, tmp_path):
+    exp = tmp_path / "wilson_separable.npz"
+    E.save(exp, results["wilson_separable"])
+    outputs = {"figure": tmp_path / "fig13_wilson.png", "figure_caption": tmp_path / "c.rst"}
+    make.make("figure_wilson", {"experiment": exp}, outputs, {"optimizers": ["adam", "sgd"]})
+    assert outputs["figure"].stat().st_size > 5000
+    caption = outputs["figure_caption"].read_text()
+    assert "2 data draws of 12 training points" in caption and "sgd (SGD family)" in caption

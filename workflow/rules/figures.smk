@@ -39,6 +39,7 @@ EXPERIMENT_FIGURES = {
     "batch_size_curves": ["results/figures/fig07_batch_size.png"],
     "overfitting_cures": ["results/figures/fig11_cures.png"],
     "optimizer_paths": ["results/figures/fig08_optimizer_paths.png"],
+    "wilson_separable": ["results/figures/fig13_wilson.png"],
 }
 GRID_FIGURES = [
     f"results/figures/fig09_{name}.png"
@@ -315,6 +316,34 @@ rule figure_optimizer_paths:
         figure_caption="results/figures/fig08_optimizer_paths.rst",
     log:
         "logs/figures/fig08_optimizer_paths.log",
+    conda:
+        "../envs/nngrid.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        optimizers=ORDER["optimizers"],
+        code=FIGURE_CODE,
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_wilson:
+    input:
+        experiment="results/experiments/wilson_separable.npz",
+        claims="results/tables/claims.csv",
+        figure_description="workflow/report/fig13_wilson.rst",
+    output:
+        figure=report(
+            "results/figures/fig13_wilson.png",
+            caption="../../results/figures/fig13_wilson.rst",
+            category="3. Speeding training up",
+            labels={"figure": "13: adaptive methods on a separable problem"},
+        ),
+        figure_caption="results/figures/fig13_wilson.rst",
+    log:
+        "logs/figures/fig13_wilson.log",
     conda:
         "../envs/nngrid.yaml"
     threads: 1

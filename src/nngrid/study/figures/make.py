@@ -28,6 +28,7 @@ from nngrid.study.figures import (
     gradients,
     grid,
     overfitting,
+    wilson,
 )
 from nngrid.study.figures import paths as paths_fig
 from nngrid.study.report import experiment_captions, grid_captions
@@ -125,6 +126,13 @@ def _paths(i, o, p):
     r = _experiment(i)
     paths_fig.optimizer_paths(r["records"], o["figure"], p.get("optimizers"))
     return {"figure": experiment_captions.paths_caption(r["records"])}
+
+
+@builder("figure_wilson")
+def _wilson(i, o, p):
+    r = _experiment(i)
+    wilson.wilson(r, o["figure"], p.get("optimizers"))
+    return {"figure": wilson.wilson_caption(r)}
 
 
 def _multi_cell(df: pd.DataFrame, studies: set) -> pd.DataFrame:

@@ -215,7 +215,7 @@ def rerun(
         train(
             data,
             config(
-                opt_params=_per_replica(opt_params, [chosen] * len(fresh) + [float(default_lr)] * n),
+                opt_params=_per_replica(opt_params, [chosen] * len(fresh) + [default_lr] * n),
                 seeds=fresh + list(seeds),
                 **common,
             ),
@@ -293,7 +293,9 @@ def run_cell(
     tuned, k, on_edge, extended, all_diverged = tune(train_rates, lrs, extend)
     grid = sorted(tuned)
     chosen = grid[k]
-    final = rerun(train, data, TrainConfig, common, opt_params, seeds, chosen, default_lr, tuned)
+    final = rerun(
+        train, data, TrainConfig, common, opt_params, seeds, chosen, float(default_lr), tuned
+    )
     n_train = None
     if isinstance(data, Mapping) and "X_train" in data:
         n_train = int(np.shape(data["X_train"])[0])

@@ -1,7 +1,8 @@
 """The lesson's claims as data: the registry, the statistics and the verdicts.
 
 Each claim is one function in the module of its section of the lesson (:mod:`.activations`,
-:mod:`.overfitting`, :mod:`.optimizers`, :mod:`.architectures`), registered with
+:mod:`.overfitting`, :mod:`.optimizers`, :mod:`.architectures`; the literature's claims on a
+fair comparison of optimizers in :mod:`.fairness`), registered with
 :func:`claim`: tables and records in, a statistic with its interval out. This module holds what
 they share: the registry (:data:`CLAIMS`), the interval helpers, :func:`decide`,
 :func:`evaluate`, :func:`claims_table` and the command line.
@@ -320,7 +321,7 @@ SECTIONS = {
     OPTIMIZERS: "How do mini-batch SGD, Momentum, AdaGrad, RMSProp and Adam speed training up?",
 }
 #: The modules of the sections, imported in this order (the lesson's order of the claims).
-SECTION_MODULES = ("activations", "overfitting", "optimizers", "architectures")
+SECTION_MODULES = ("activations", "overfitting", "optimizers", "architectures", "fairness")
 #: Every claim, in the lesson's order: the order the section modules register them in.
 CLAIMS: list[Claim] = []
 

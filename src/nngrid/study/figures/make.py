@@ -28,8 +28,11 @@ from nngrid.study.figures import (
     gradients,
     grid,
     overfitting,
+    profiles,
+    wilson,
 )
 from nngrid.study.figures import paths as paths_fig
+from nngrid.study.profiles import METRIC as PROFILE_METRIC
 from nngrid.study.report import experiment_captions, grid_captions
 from nngrid.study.report.captions import verdicts_text, write_caption
 
@@ -127,6 +130,13 @@ def _paths(i, o, p):
     return {"figure": experiment_captions.paths_caption(r["records"])}
 
 
+@builder("figure_wilson")
+def _wilson(i, o, p):
+    r = _experiment(i)
+    wilson.wilson(r, o["figure"], p.get("optimizers"))
+    return {"figure": wilson.wilson_caption(r)}
+
+
 def _multi_cell(df: pd.DataFrame, studies: set) -> pd.DataFrame:
     return df[df["study"].isin(studies)] if "study" in df else df
 
@@ -141,6 +151,8 @@ def _grid(i, o, p):
     runs, summary, histories = (_multi_cell(t, multi) for t in (runs, summary, histories))
     order = p.get("order") or {}
     opts = order.get("optimizers")
+    # the performance-profile scores have their own figure (figure_profile)
+    rankings = rankings[rankings["metric"] != PROFILE_METRIC]
     grid.heatmaps(summary, o["heatmaps"], order)
     grid.learning_curves(histories, runs, o["curves"], opts)
     grid.lr_sensitivity(runs, o["lr"], opts)
@@ -162,6 +174,14 @@ def _grid(i, o, p):
         "rankings": grid_captions.rankings_caption(rankings),
         "tuning": grid_captions.tuning_caption(summary),
     }
+
+
+@builder("figure_profile")
+def _profile(i, o, p):
+    runs, summary, rankings = _table(i["runs"]), _table(i["summary"]), _table(i["rankings"])
+    opts = (p.get("order") or {}).get("optimizers")
+    profiles.performance_profile(runs, summary, rankings, o["figure"], opts)
+    return {"figure": profiles.profile_caption(runs, summary, rankings)}
 
 
 @builder("figure_architectures")

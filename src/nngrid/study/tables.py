@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from nngrid.core.train import RECORD_KEYS
-from nngrid.errors import NngridError
+from nngrid.errors import NngridError, report_error
 from nngrid.io import atomic_write, read_json, verify_sha256
 
 __all__ = [
@@ -527,8 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # each table's sha256: the claims and the figures verify the tables by it
         write_tables_stamp(written, Path(args.out_dir) / TABLES_STAMP)
     except NngridError as exc:
-        print(f"nngrid: error: {exc}", file=sys.stderr)
-        return 2
+        return report_error(exc)
     for path in written:
         print(path, file=sys.stderr)
     return 0

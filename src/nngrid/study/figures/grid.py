@@ -259,16 +259,11 @@ def learning_curves(
         var_name="measure",
     )
     long["measure"] = long["measure"].map(names)
-    palette = dict(zip(opts, sns.color_palette("colorblind", len(opts)), strict=True))
     g = sns.relplot(
         data=long,
         x="epoch",
         y="value",
-        hue="optimizer",
-        hue_order=opts,
-        style="optimizer",
-        style_order=opts,
-        palette=palette,
+        **_optimizer_lines(opts),
         col="panel",
         col_order=ordered(long["panel"]),
         row="measure",
@@ -289,6 +284,19 @@ def learning_curves(
     g.set_axis_labels("epoch", "")
     g.figure.suptitle(f"{Q_CURVES}\n(activation {act}, regularizer {reg})", y=1.06)
     return save(g.figure, path)
+
+
+def _optimizer_lines(opts: list[str]) -> dict:
+    """``relplot`` arguments for a line per optimizer in ``opts``: its own colour (colorblind
+    palette) and dash, in that order (the learning curves and the learning-rate figure)."""
+    palette = dict(zip(opts, sns.color_palette("colorblind", len(opts)), strict=True))
+    return {
+        "hue": "optimizer",
+        "hue_order": opts,
+        "style": "optimizer",
+        "style_order": opts,
+        "palette": palette,
+    }
 
 
 def _split_families(df: pd.DataFrame, opts: list[str]) -> pd.DataFrame:
@@ -319,11 +327,7 @@ def lr_sensitivity(
         data=tune,
         x="lr",
         y="score",
-        hue="optimizer",
-        hue_order=opts,
-        style="optimizer",
-        style_order=opts,
-        palette=dict(zip(opts, sns.color_palette("colorblind", len(opts)), strict=True)),
+        **_optimizer_lines(opts),
         col="panel",
         col_order=ordered(tune["panel"]),
         col_wrap=min(4, tune["panel"].nunique()),

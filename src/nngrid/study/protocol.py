@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from nngrid.errors import NngridError
+from nngrid.errors import NngridError, report_error
 
 __all__ = [
     "ARMS",
@@ -468,8 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             checksum=True,  # nngrid.study.tables refuses the file if anything in it changes later
         )
     except NngridError as exc:
-        print(f"nngrid: error: {exc}", file=sys.stderr)
-        return 2
+        return report_error(exc)
     except SystemExit as exc:
         from nngrid.study.integrity import Stopped
 

@@ -58,8 +58,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nngrid.core.train import RECORD_KEYS
-from nngrid.errors import NngridError
+from nngrid.core.train import METRIC_KEYS, RECORD_KEYS
+from nngrid.errors import NngridError, report_error
 from nngrid.io import atomic_write, read_json, verify_sha256
 
 __all__ = [
@@ -315,19 +315,7 @@ def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
     df = pd.DataFrame.from_records(records)
     if df.empty:
         return df
-    for key in (
-        "train_accuracy",
-        "val_accuracy",
-        "test_accuracy",
-        "train_loss",
-        "val_loss",
-        "test_loss",
-        "best_val_accuracy",
-        "best_val_loss",
-        "seconds",
-        "seconds_per_epoch",
-        "lr",
-    ):
+    for key in (*METRIC_KEYS, "seconds", "seconds_per_epoch", "lr"):
         df[key] = [_num(v) for v in df[key]]
     df["diverged"] = df["diverged"].fillna(False).astype(bool)
     df["diverged_epoch"] = pd.array(df["diverged_epoch"], dtype="Int64")
@@ -623,8 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # each table's sha256: the claims and the figures verify the tables by it
         write_tables_stamp(written, Path(args.out_dir) / TABLES_STAMP)
     except NngridError as exc:
-        print(f"nngrid: error: {exc}", file=sys.stderr)
-        return 2
+        return report_error(exc)
     for path in written:
         print(path, file=sys.stderr)
     return 0

@@ -107,8 +107,7 @@ def gradient_flow(
                         {
                             **key,
                             "seed": int(seed),
-                            "test_accuracy": float(run.final["test_accuracy"][r]),
-                            "train_accuracy": float(run.final["train_accuracy"][r]),
+                            **run.floats(r, "test_accuracy", "train_accuracy"),
                         }
                     )
     return {"records": records, "accuracy": accuracy}

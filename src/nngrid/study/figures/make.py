@@ -58,18 +58,29 @@ def _table(path: str) -> pd.DataFrame:
     return pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path)
 
 
-@builder("figure_activations")
-def _activations(i, o, p):
-    r = _experiment(i)
-    activations.activation_gallery(r["records"], o["figure"])
-    return {"figure": experiment_captions.activations_caption(r["records"])}
+def _experiment_figure(
+    name: str, draw: Callable[[dict, Any], Any], caption: Callable[[list], str]
+) -> None:
+    """Register the builder of rule ``name``: one ``figure``, drawn by ``draw(result, path)``
+    from the rule's experiment result and captioned by ``caption(records)``."""
+
+    @builder(name)
+    def build(i, o, p):
+        r = _experiment(i)
+        draw(r, o["figure"])
+        return {"figure": caption(r["records"])}
 
 
-@builder("figure_nonlinearity")
-def _nonlinearity(i, o, p):
-    r = _experiment(i)
-    boundaries.nonlinearity_boundaries(r, o["figure"])
-    return {"figure": experiment_captions.nonlinearity_caption(r["records"])}
+_experiment_figure(
+    "figure_activations",
+    lambda r, path: activations.activation_gallery(r["records"], path),
+    experiment_captions.activations_caption,
+)
+_experiment_figure(
+    "figure_nonlinearity",
+    boundaries.nonlinearity_boundaries,
+    experiment_captions.nonlinearity_caption,
+)
 
 
 @builder("figure_gradient_flow")
@@ -92,11 +103,11 @@ def _overfitting(i, o, p):
     return {"fits": text, "losses": text}
 
 
-@builder("figure_data_size")
-def _data_size(i, o, p):
-    r = _experiment(i)
-    overfitting.data_size(r["records"], o["figure"])
-    return {"figure": experiment_captions.data_size_caption(r["records"])}
+_experiment_figure(
+    "figure_data_size",
+    lambda r, path: overfitting.data_size(r["records"], path),
+    experiment_captions.data_size_caption,
+)
 
 
 @builder("figure_regularizers")
@@ -116,11 +127,7 @@ def _batch_size(i, o, p):
     return {"figure": experiment_captions.batches_caption(r["records"], r.get("final"))}
 
 
-@builder("figure_cures")
-def _cures(i, o, p):
-    r = _experiment(i)
-    cures.cures(r, o["figure"])
-    return {"figure": experiment_captions.cures_caption(r["records"])}
+_experiment_figure("figure_cures", cures.cures, experiment_captions.cures_caption)
 
 
 @builder("figure_optimizer_paths")

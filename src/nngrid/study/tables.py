@@ -454,8 +454,8 @@ def fastest_steps(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     activation, regularizer) and optimizer (columns): of every rate its tuning tried (arm
     ``tune``), the smallest median over the tuning seeds; ``inf`` = no rate got there. The
     cells are those the grid's claims take (studies with more than one tuned classification
-    cell): the same table as ``nngrid.study.claims.optimizers._fastest_steps`` (a test checks
-    it), computed here because the claims import this module."""
+    cell); the speed claims (``nngrid.study.claims.optimizers``) and the performance profiles
+    both read it."""
     if runs is None or "arm" not in runs or not (runs["arm"] == "tune").any():
         return pd.DataFrame()
     tuned = summary[summary["arm"] == "tuned"]

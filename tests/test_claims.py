@@ -225,8 +225,10 @@ def batches(effect: float, noise: float, which: str) -> dict:
 def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> dict:
     """Summary and tuning rows of 2 datasets x 3 draws x 12 cells x 5 optimizers. ``steps``:
     at its fastest rate ``optimizer`` is faster than the others in a random share
-    ``(1 + effect) / 2`` of the cells (slower in the rest; every third cell nobody reaches the
-    target, a tie); ``well``: Adam's accuracy = the best other's + effect."""
+    ``(1 + effect) / 2`` of the cells, one cell fewer in draw 0 and one more in draw 2 (slower in
+    the rest; every third cell nobody reaches the target, a tie); ``well``: Adam's accuracy =
+    the best other's + effect, shifted by -noise / 0 / +noise in draws 0 / 1 / 2 (the draws, the
+    claims' unit, must differ for an interval over them)."""
     alt = _alternating(noise)
     rng = _rng("grid" + which + optimizer)
     rows, tune = [], []
@@ -236,8 +238,10 @@ def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> di
     share = (1 + effect) / 2
     per_draw = 12
     for i, (ds, act, reg) in enumerate(cells):
-        if i % per_draw == 0:  # exactly round(share * 12) faster cells per draw, at random places
-            chosen = set(rng.permutation(per_draw)[: round(share * per_draw)])
+        draw = int(ds.rsplit("_draw", 1)[1])
+        if i % per_draw == 0:  # round(share * 12) -1/0/+1 faster cells per draw, at random places
+            k = min(per_draw, max(0, round(share * per_draw) + draw - 1))
+            chosen = set(rng.permutation(per_draw)[:k])
         faster = i % per_draw in chosen
         for opt in ("sgd", "momentum", "adagrad", "rmsprop", "adam"):
             steps = 400.0 if i % 3 else math.inf  # every third cell: nobody reaches the target
@@ -245,7 +249,7 @@ def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> di
                 steps = 100.0 if faster else (800.0 if i % 3 else math.inf)
             acc = 0.8 + (0.01 if opt == "rmsprop" else 0.0)
             if opt == "adam" and which == "well":
-                acc = 0.81 + effect + alt()
+                acc = 0.81 + effect + alt() + (draw - 1) * noise
             key = {"study": "grid", "dataset": ds, "activation": act, "regularizer": reg,
                    "optimizer": opt}  # fmt: skip
             rows.append(
@@ -261,6 +265,26 @@ def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> di
     rows.append({**one, "arm": "tuned", "steps_to_target_median": 1.0, "test_accuracy_mean": 1.0})
     tune.append({**one, "arm": "tune", "lr": 0.1, "seed": 0, "steps_to_target": 1.0})
     return {"grid": {"summary": pd.DataFrame(rows), "runs": pd.DataFrame(tune)}}
+
+
+def wilson(effect: float, noise: float) -> dict:
+    """Wilson et al.'s problem: sgd at 0.02 test error, momentum at 0.01 (a plain rival that
+    must not count), the best adaptive method ``effect`` (+- noise) above sgd, another above it."""
+    alt = _alternating(noise)
+    records = []
+    for seed in SEEDS:
+        gap = effect + alt()
+        for opt, adaptive, error in (
+            ("sgd", False, 0.02),
+            ("momentum", False, 0.01),
+            ("adagrad", True, 0.02 + gap + 0.05),
+            ("adam", True, 0.02 + gap),
+        ):
+            records.append(
+                {"data_seed": seed, "optimizer": opt, "adaptive": adaptive, "test_error": error,
+                 "n_train": 60, "features": 303, "p": 0.55, "test_negative_share": 0.45}
+            )  # fmt: skip
+    return {"wilson_separable": {"records": records}}
 
 
 # --------------------------------------------------------------------------- settings
@@ -316,6 +340,7 @@ BUILDERS = {
     },
     "adam_fast": (lambda e, n: grid(e, n, "steps", "adam"), [(0.8, 0), (-0.8, 0), (0.0, 0)]),
     "adam_well": (lambda e, n: grid(e, n, "well"), [(0.02, 0.002), (-0.1, 0.002), (-0.02, 0.05)]),
+    "adaptive_generalise_worse": (wilson, [(0.4, 0.01), (0.0, 0.01), (0.1, 0.2)]),
 }
 
 
@@ -405,7 +430,7 @@ def test_a_claim_is_one_decorated_function_in_its_section():
 
     for c in CLAIMS:
         module = c.function.__module__.rsplit(".", 1)[-1]
-        assert module in ("activations", "overfitting", "optimizers", "architectures"), c
+        assert module in claims.SECTION_MODULES, c
         assert c.section in claims.SECTIONS, c
     assert len({c.claim_id for c in CLAIMS}) == len(CLAIMS)
     with pytest.raises(claims.NngridError, match="registered twice"):
@@ -450,12 +475,13 @@ def architectures(effect: float, noise: float, which: str) -> dict:
     alt = _alternating(noise)
     records, grad_time = [], []
 
-    def rec(arch, fam, act, seed, acc, shuffled=False, steps=100.0):
+    def rec(arch, fam, act, seed, acc, shuffled=False, steps=100.0, dataset=None):
         # a little seed-to-seed spread everywhere: no paired difference has zero spread
         acc += rng.normal(0, 0.001)
         steps *= 2 ** rng.normal(0, 0.01)
         records.append(
             {
+                "dataset": dataset or ("mnist1d_shuffled" if shuffled else "mnist1d"),
                 "architecture": arch,
                 "family": fam,
                 "activation": act,
@@ -492,6 +518,10 @@ def architectures(effect: float, noise: float, which: str) -> dict:
         rec("mlp", "mlp", "tanh", seed, base - 0.01)
         rec("mlp", "mlp", "elu", seed, base - (effect + e if which == "mlp" else 0.01))
         rec("mlp", "mlp", "identity", seed, 0.3)
+        for g in (1, 2):  # the MLP on two more MNIST-1D generations (draws): its gap moves a little
+            gap = (effect + e + (g - 1.5) * noise) if which == "mlp" else 0.01
+            for act, acc in (("relu", base), ("tanh", base - 0.01), ("elu", base - gap)):
+                rec("mlp", "mlp", act, seed, acc, dataset=f"mnist1d_gens_draw{g}")
         # shuffled control: the MLP keeps its accuracy, CNN and GRU drop by the effect
         drop = effect + e if which == "shuffle" else 0.3
         rec("mlp", "mlp", "relu", seed, base, shuffled=True)
@@ -570,6 +600,31 @@ def test_architecture_claims_leave_identity_out_and_censor_never_reached_runs():
     assert v.verdict == "inconclusive" and "not trained" in v.evidence
 
 
+def test_mlp_anything_takes_the_generation_as_its_unit():
+    """Three MNIST-1D generations whose gaps differ (0.01, 0.04, 0.09): over each one's seeds the
+    gap is decisive, over the generations it is not; the other claims see no generation."""
+    inputs = architectures(0.0, 0.0, "cnn")
+    recs = [r for r in inputs["architectures"]["records"] if r["family"] != "mlp"]
+    rng = np.random.default_rng(3)
+    for ds, gap in (("mnist1d", 0.01), ("mnist1d_gens_draw1", 0.04), ("mnist1d_gens_draw2", 0.09)):
+        for seed in range(6):
+            base = 0.7 + rng.normal(0, 0.01)
+            for act, acc in (("relu", base), ("sigmoid", base - gap + rng.normal(0, 0.002))):
+                recs.append({"dataset": ds, "architecture": "mlp", "family": "mlp",
+                             "activation": act, "regularizer": "none", "optimizer": "adam",
+                             "seed": seed, "shuffled": False, "test_accuracy": acc})  # fmt: skip
+    v = _verdict("mlp_anything", {"architectures": {**inputs["architectures"], "records": recs}})
+    assert v.verdict == "inconclusive" and "3 data draws" in v.evidence
+    assert v.value == pytest.approx(0.0467, abs=0.002)
+    one = [r for r in recs if r["dataset"] in ("mnist1d", "mnist1d_shuffled")]
+    v1 = _verdict("mlp_anything", {"architectures": {**inputs["architectures"], "records": one}})
+    assert v1.verdict == "supported" and "6 seeds" in v1.evidence  # one generation: seeds
+    # cnn_relu reads the data alone: the MLP's generations change nothing there
+    a = _verdict("cnn_relu", {"architectures": {**inputs["architectures"], "records": recs}})
+    b = _verdict("cnn_relu", {"architectures": {**inputs["architectures"], "records": one}})
+    assert (a.value, a.ci_low, a.ci_high) == (b.value, b.ci_low, b.ci_high)
+
+
 def test_two_optimizers_that_never_reach_the_target_tie():
     never = pd.Series([math.inf, math.inf, 5.0])
     other = pd.Series([math.inf, 3.0, math.inf])
@@ -599,7 +654,26 @@ def test_hierarchical_interval_resamples_draws_then_cells():
     assert fhi - flo < (hi - lo) / 3
     NOTES.clear()  # too few draws, or too few cells in a draw: no interval, with the reason
     assert math.isnan(hierarchical_interval(up[:2])[1]) and "data draws" in NOTES[-1]
-    assert math.isnan(hierarchical_interval([u[:5] for u in up])[1]) and "cells" in NOTES[-1]
+    many = [rng.normal(0.5, 0.2, 5) for _ in range(12)]  # 12 draws: the two-level bootstrap
+    assert math.isnan(hierarchical_interval(many)[1]) and "cells" in NOTES[-1]
+    v, lo, hi = hierarchical_interval([rng.normal(0.5, 0.2, 30) for _ in range(12)])
+    assert lo < v < hi and decide(lo, hi, 0.0, ">") == "supported"
+
+
+def test_hierarchical_interval_over_few_draws_is_the_t_interval_of_their_means():
+    from scipy import stats
+
+    from nngrid.study.claims.core import hierarchical_interval
+
+    rng = np.random.default_rng(1)
+    draws = [rng.normal(m, 0.3, 40) for m in (0.2, 0.5, 0.35)]
+    means = np.array([d.mean() for d in draws])
+    v, lo, hi = hierarchical_interval(draws)
+    t_lo, t_hi = stats.t.interval(0.95, 2, loc=means.mean(), scale=stats.sem(means))
+    assert v == pytest.approx(means.mean()) and (lo, hi) == pytest.approx((t_lo, t_hi))
+    # the cells' own spread does not narrow it: 3 draws are 3 units, however many cells each has
+    _, blo, bhi = claims.bootstrap_interval(np.concatenate(draws), np.mean)
+    assert bhi - blo < (hi - lo) / 5
 
 
 def test_no_interval_from_too_few_units_or_zero_spread_and_evidence_says_why():
@@ -643,6 +717,21 @@ def test_cures_take_the_data_draw_as_the_unit():
         r["test_accuracy"] += rng.normal(0, 0.002) if r["regularizer"] == "l2" else 0.0
     v = _verdict("cure_l2", inputs)
     assert "over 3 data draws" in v.evidence and v.verdict == "supported"
+
+
+def test_adaptive_generalise_worse_takes_the_best_adaptive_method_against_sgd():
+    inputs = wilson(0.3, 0.0)
+    records = inputs["wilson_separable"]["records"]
+    for r in records:  # the draws differ, so the interval has a width
+        if r["optimizer"] == "adam":
+            r["test_error"] += 0.01 * r["data_seed"]
+    v = _verdict("adaptive_generalise_worse", inputs)
+    # adam (the best adaptive) minus sgd, per draw: 0.3 + 0.01 seed; momentum's 0.01 not used
+    assert v.value == pytest.approx(0.3 + 0.01 * np.mean(list(SEEDS)))
+    assert v.verdict == "supported" and "sgd" in v.evidence
+    no_sgd = {"wilson_separable": {"records": [r for r in records if r["optimizer"] != "sgd"]}}
+    v = _verdict("adaptive_generalise_worse", no_sgd)
+    assert v.verdict == "inconclusive" and "needs sgd and at least one adaptive" in v.evidence
 
 
 def test_speed_claims_count_steps_at_each_optimizers_fastest_rate():

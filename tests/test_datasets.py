@@ -41,6 +41,8 @@ def small(name: str, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def test_registry_lists_the_study_datasets():
+    import nngrid.data_files  # noqa: F401  (registers the `file` kind, as the CLI and rules do)
+
     expected = {"moons", "circles", "spirals", "xor", "gaussian", "regression1d", "digits"}
     tables = {"iris", "wine", "breast_cancer", "diabetes", "file"}
     assert expected | tables | {"mnist1d"} == set(DATASETS.names())

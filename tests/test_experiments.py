@@ -41,6 +41,58 @@ def test_test_function_gradients_match_finite_differences(name):
         assert fn.grad(*fn.minimum) == pytest.approx((0.0, 0.0), abs=1e-12)
 
 
+def _heavy_ball(lam: float, x0: float, lr: float, beta: float, steps: int) -> np.ndarray:
+    """The closed form of sgd with momentum (PyTorch's convention, dampening 0, buffer
+    ``b_1 = g_1``) on ``f = lam x^2 / 2``: with ``b_0 = 0`` every step is
+    ``b_t = beta b_{t-1} + lam x_{t-1}``, ``x_t = x_{t-1} - lr b_t``, i.e.
+    ``(b_t, x_t) = R (b_{t-1}, x_{t-1})`` with ``R = [[beta, lam], [-lr beta, 1 - lr lam]]``;
+    ``beta = 0`` is gradient descent, ``x_t = (1 - lr lam)^t x_0``. Returns x_0 .. x_steps."""
+    R = np.array([[beta, lam], [-lr * beta, 1.0 - lr * lam]])
+    return np.array([(np.linalg.matrix_power(R, t) @ [0.0, x0])[1] for t in range(steps + 1)])
+
+
+def test_d2l_momentum_bowl_iterates_match_the_closed_form():
+    """Dive into Deep Learning's momentum section: f = 0.1 x1^2 + 2 x2^2 from (-5, -2), the
+    project's own optimizers in float64, 20 steps, against the closed form to 1e-12."""
+    from nngrid.study.experiments.paths import _descend
+
+    fn = E.TEST_FUNCTIONS["momentum_bowl"]
+    assert fn.start == (-5.0, -2.0)
+    lam = (0.2, 4.0)  # the curvatures: f = lam_1 x1^2 / 2 + lam_2 x2^2 / 2
+    steps = 20
+    t = np.arange(steps + 1)
+
+    def check(path, lr, beta):
+        for axis in (0, 1):
+            expect = _heavy_ball(lam[axis], fn.start[axis], lr, beta, steps)
+            np.testing.assert_allclose(path[:, axis], expect, rtol=1e-12, atol=1e-12)
+
+    # gradient descent, lr 0.4: x1 shrinks by 1 - 0.4 * 0.2 = 0.92 a step (slow), x2 by
+    # 1 - 0.4 * 4 = -0.6 (fast, alternating sign)
+    slow = _descend(fn, "sgd", 0.4, steps, {})
+    check(slow, 0.4, 0.0)
+    np.testing.assert_allclose(slow[:, 0], -5.0 * 0.92**t, rtol=1e-12)
+    np.testing.assert_allclose(slow[:, 1], -2.0 * (-0.6) ** t, rtol=1e-12, atol=1e-300)
+    assert abs(slow[-1, 0]) > 0.9 and abs(slow[-1, 1]) < 1e-4  # x1 still far, x2 home
+
+    # lr 0.6: x2's factor is 1 - 0.6 * 4 = -1.4, |.| > 1: it diverges, alternating in sign
+    wild = _descend(fn, "sgd", 0.6, steps, {})
+    check(wild, 0.6, 0.0)
+    np.testing.assert_allclose(wild[:, 1], -2.0 * (-1.4) ** t, rtol=1e-12)
+    assert np.all(np.abs(np.diff(wild[:, 1] ** 2)) > 0) and abs(wild[-1, 1]) > 2.0 * 1.4**19
+
+    # momentum 0.5 at lr 0.6 (torch.optim.SGD(momentum=0.5)): both axes contract, since every
+    # eigenvalue of R lies inside the unit circle (|z| = sqrt(det R) = sqrt(beta) here)
+    heavy = _descend(fn, "momentum", 0.6, steps, {"momentum": 0.5})
+    check(heavy, 0.6, 0.5)
+    for axis in (0, 1):
+        R = np.array([[0.5, lam[axis]], [-0.6 * 0.5, 1.0 - 0.6 * lam[axis]]])
+        assert np.abs(np.linalg.eigvals(R)).max() < 1.0
+    assert np.hypot(*heavy[-1]) < 0.01 * np.hypot(*heavy[0])
+    # and the same rate with momentum=0 is exactly the divergent path (buffer = gradient)
+    np.testing.assert_array_equal(_descend(fn, "sgd", 0.6, steps, {"momentum": 0.0}), wild)
+
+
 def test_optimizer_paths_are_tuned_and_complete():
     grid = [1e-3, 1e-2, 1e-1]
     result = E.optimizer_paths(functions=("bowl", "saddle"), lr_grid=grid, steps=30)

@@ -23,7 +23,9 @@ from nngrid.study.figures import (
     make,
     overfitting,
     paths,
+    profiles,
     save,
+    wilson,
 )
 
 
@@ -88,6 +90,15 @@ def results():
             seeds=(0, 1),
             extend=1,
         ),  # fmt: skip
+        "wilson_separable": E.wilson_separable(
+            optimizers=("sgd", "adam"),
+            n_train=12,
+            n_val=20,
+            n_test=20,
+            steps=20,
+            lr_grid=(1e-2, 0.3),
+            data_seeds=(0, 1),
+        ),  # fmt: skip
     }
 
 
@@ -120,7 +131,18 @@ DRAW = {
     "gap": lambda r, t, p: grid.generalization_gap(t["runs"], p),
     "rankings": lambda r, t, p: grid.rankings(t["rankings"], p),
     "tuning": lambda r, t, p: grid.tuning_gain(t["summary"], p),
+    "wilson": lambda r, t, p: wilson.wilson(r["wilson_separable"], p),
+    "profile": lambda r, t, p: profiles.performance_profile(
+        t["runs"], t["summary"], _with_profile(t), p
+    ),
 }
+
+
+def _with_profile(t) -> pd.DataFrame:
+    """rankings.csv as the tables rule writes it: the profile scores' rows included."""
+    from nngrid.study.tables import profile_rankings
+
+    return pd.concat([t["rankings"], profile_rankings(t["runs"], t["summary"])])
 
 
 def _digest(path) -> str:
@@ -272,3 +294,40 @@ def test_a_single_cell_study_is_left_out_of_the_grid_figures(tables, tmp_path, m
     outputs |= {f"{k}_caption": tmp_path / f"{k}.rst" for k in keys}
     make.make("figure_grid", inputs, outputs, {})
     assert seen == [{"grid"}]
+
+
+def test_make_draws_the_wilson_figure_with_its_caption(results, tmp_path):
+    exp = tmp_path / "wilson_separable.npz"
+    E.save(exp, results["wilson_separable"])
+    outputs = {"figure": tmp_path / "fig13_wilson.png", "figure_caption": tmp_path / "c.rst"}
+    make.make("figure_wilson", {"experiment": exp}, outputs, {"optimizers": ["adam", "sgd"]})
+    assert outputs["figure"].stat().st_size > 5000
+    caption = outputs["figure_caption"].read_text()
+    assert "2 data draws of 12 training points" in caption and "sgd (SGD family)" in caption
+
+
+def test_make_draws_the_profile_and_leaves_its_rows_out_of_the_rankings_figure(tables, tmp_path):
+    inputs = {}
+    for name in ("runs", "summary"):
+        inputs[name] = tmp_path / f"{name}.parquet"
+        tables[name].to_parquet(inputs[name])
+    inputs["rankings"] = tmp_path / "rankings.csv"
+    _with_profile(tables).to_csv(inputs["rankings"], index=False)
+    outputs = {"figure": tmp_path / "profile.png", "figure_caption": tmp_path / "profile.rst"}
+    make.make("figure_profile", inputs, outputs, {"order": {"optimizers": ["adam", "sgd"]}})
+    assert outputs["figure"].stat().st_size > 5000
+    caption = outputs["figure_caption"].read_text()
+    assert "grid: 8 cells" in caption and "adam fastest in" in caption
+    # the grid's rankings figure and caption are those of the accuracy rows alone
+    inputs["histories"] = tmp_path / "histories.parquet"
+    tables["histories"].to_parquet(inputs["histories"])
+    keys = ["heatmaps", "curves", "lr", "target", "gap", "rankings", "tuning"]
+    outputs = {k: tmp_path / "g" / f"{k}.png" for k in keys}
+    outputs |= {f"{k}_caption": tmp_path / "g" / f"{k}.rst" for k in keys}
+    make.make("figure_grid", inputs, outputs, {})
+    plain = tmp_path / "plain.csv"
+    tables["rankings"].to_csv(plain, index=False)
+    again = {k: tmp_path / "h" / v.name for k, v in outputs.items()}
+    make.make("figure_grid", {**inputs, "rankings": plain}, again, {})
+    assert _digest(outputs["rankings"]) == _digest(again["rankings"])
+    assert outputs["rankings_caption"].read_text() == again["rankings_caption"].read_text()

@@ -155,10 +155,13 @@ def test_run_cell_tunes_on_three_seeds_and_reruns_the_winner_and_the_default():
     assert stub.calls[0]["opt_params"]["lr"] == [lr for lr in lrs for _ in range(3)]
     assert stub.calls[0]["seeds"] == [7, 8, 9] * 3
     assert len(stub.calls) == 2  # an inner winner: no extension
-    # rerun stack: chosen rate over the seeds, then the default rate over the same seeds
-    assert stub.calls[1]["opt_params"]["lr"] == [0.01] * 4 + [0.003] * 4
-    assert stub.calls[1]["seeds"] == [7, 8, 9, 10] * 2
+    # rerun stack: the chosen rate on the seed the tuning did not train (7, 8 and 9 tuned it
+    # already), then the default rate over every seed
+    assert stub.calls[1]["opt_params"]["lr"] == [0.01] + [0.003] * 4
+    assert stub.calls[1]["seeds"] == [10, 7, 8, 9, 10]
     assert stub.calls[1]["epochs"] == 3
+    assert [r["seed"] for r in rows[9:]] == [7, 8, 9, 10] * 2
+    assert [r["replica"] for r in rows[9:]] == list(range(8))
     arms = [r["arm"] for r in rows]
     assert arms == ["tune"] * 9 + ["tuned"] * 4 + ["untuned"] * 4
     assert set(arms) == set(ARMS)
@@ -168,6 +171,33 @@ def test_run_cell_tunes_on_three_seeds_and_reruns_the_winner_and_the_default():
     assert [r["lr"] for r in rows[9:]] == [0.01] * 4 + [0.003] * 4
     assert all(r["lr_seen"] == r["lr"] for r in rows)
     assert rows[0]["tune_seeds"] == [7, 8, 9]
+
+
+def test_run_cell_reuses_the_tuning_runs_of_the_chosen_rate_bit_for_bit():
+    """The tuned arm's seeds that also tuned the chosen rate are not trained again: their
+    records equal those of a rerun in a stack of their own, bit for bit, timing aside."""
+    from nngrid.core.train import TrainConfig, train_replicas
+    from nngrid.datasets import build
+
+    data = build("moons", 3, n_samples=120, noise=0.2)
+    kw = dict(activation="tanh", optimizer="adam", hidden=[8], epochs=4, batch_size=16)
+    rows = run_cell(data, lrs=[1e-3, 1e-2, 1e-1], default_lr=1e-3, seeds=[5, 6, 7],
+                    tune_seeds=2, **kw)  # fmt: skip
+    tuned = [r for r in rows if r["arm"] == "tuned"]
+    chosen = tuned[0]["chosen_lr"]
+    alone = train_replicas(
+        data,
+        TrainConfig(opt_params={"lr": chosen}, seeds=[5, 6, 7], **kw),
+    ).records
+    timing = {"seconds", "seconds_per_epoch", "seconds_to_target", "history", "replica"}
+    for got, want in zip(tuned, alone, strict=True):
+        assert {k: got[k] for k in want if k not in timing} == {
+            k: v for k, v in want.items() if k not in timing
+        }
+        drop = {"seconds"}
+        assert [{k: v for k, v in h.items() if k not in drop} for h in got["history"]] == [
+            {k: v for k, v in h.items() if k not in drop} for h in want["history"]
+        ]
 
 
 def test_run_cell_extends_the_grid_past_an_edge_until_the_winner_is_inside():

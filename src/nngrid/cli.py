@@ -325,6 +325,19 @@ def load_plugins(argv: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------- the parser
 
 
+def _add_choice(parser, flag: str, registry, default, help: str, names: str | None = None) -> None:
+    """Add ``flag`` to ``parser``: one of ``registry``'s names (metavar ``NAME``), ``default``
+    unless given, its help ``help`` followed by the names (or by ``names``, a fuller listing)."""
+    choices = registry.names()
+    parser.add_argument(
+        flag,
+        choices=choices,
+        default=default,
+        metavar="NAME",
+        help=f"{help}: {names or ', '.join(choices)}",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; choices come from the registries as they are now."""
     from nngrid import data_files  # noqa: F401 (registers the `file` dataset kind)
@@ -364,12 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="see nngrid -h")
     src = t.add_mutually_exclusive_group(required=True)
-    src.add_argument(
-        "--dataset",
-        choices=DATASETS.names(),
-        metavar="NAME",
-        help=f"generate a registered dataset: {', '.join(DATASETS.names())}",
-    )
+    _add_choice(src, "--dataset", DATASETS, None, "generate a registered dataset")
     src.add_argument(
         "--data",
         metavar="FILE.npz",
@@ -393,49 +401,38 @@ def build_parser() -> argparse.ArgumentParser:
         default=[32, 32],
         help="hidden layer widths, e.g. 128,128; 'none' for no hidden layer",
     )
-    t.add_argument(
-        "--activation",
-        choices=ACTIVATIONS.names(),
-        default="relu",
-        metavar="NAME",
-        help=f"hidden-layer activation: {', '.join(ACTIVATIONS.names())}",
-    )
-    t.add_argument(
+    _add_choice(t, "--activation", ACTIVATIONS, "relu", "hidden-layer activation")
+    _add_choice(
+        t,
         "--init",
-        choices=INITIALIZERS.names(),
-        default=None,
-        metavar="NAME",
-        help="weight initializer (default: the activation's own, He for relu-like, Glorot "
-        f"otherwise): {', '.join(INITIALIZERS.names())}",
+        INITIALIZERS,
+        None,
+        "weight initializer (default: the activation's own, He for relu-like, Glorot otherwise)",
     )
-    t.add_argument(
+    _add_choice(
+        t,
         "--loss",
-        choices=LOSSES.names(),
-        default=None,
-        metavar="NAME",
-        help="data loss (default: softmax_cross_entropy for labels, mse for float targets): "
-        f"{', '.join(LOSSES.names())}",
+        LOSSES,
+        None,
+        "data loss (default: softmax_cross_entropy for labels, mse for float targets)",
     )
     reg_help = "; ".join(
         f"{n}({', '.join(REGULARIZERS.parameters(n)) or '-'})" for n in REGULARIZERS.names()
     )
-    t.add_argument(
-        "--regularizer",
-        choices=REGULARIZERS.names(),
-        default="none",
-        metavar="NAME",
-        help=f"regularizer and the flags it takes: {reg_help}",
+    _add_choice(
+        t, "--regularizer", REGULARIZERS, "none", "regularizer and the flags it takes", reg_help
     )
     opt_help = "; ".join(
         f"{n}({', '.join(f'{k}={v}' for k, v in OPTIMIZERS.parameters(n).items())})"
         for n in OPTIMIZERS.names()
     )
-    t.add_argument(
+    _add_choice(
+        t,
         "--optimizer",
-        choices=OPTIMIZERS.names(),
-        default="adam",
-        metavar="NAME",
-        help=f"optimizer and its hyperparameters with defaults: {opt_help}",
+        OPTIMIZERS,
+        "adam",
+        "optimizer and its hyperparameters with defaults",
+        opt_help,
     )
     t.add_argument(
         "--lr",
@@ -444,13 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="learning rate(s), comma-separated (default: the optimizer's); each is a replica",
     )
-    t.add_argument(
-        "--schedule",
-        choices=SCHEDULES.names(),
-        default="constant",
-        metavar="NAME",
-        help=f"learning-rate schedule: {', '.join(SCHEDULES.names())}",
-    )
+    _add_choice(t, "--schedule", SCHEDULES, "constant", "learning-rate schedule")
     t.add_argument(
         "--schedule-params",
         type=_key_values,

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from nngrid.datasets import DATASETS, Dataset
-from nngrid.errors import NngridError
+from nngrid.errors import NngridError, report_error
 
 __all__ = [
     "FILE_KEYS",
@@ -831,8 +831,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = head + yaml.safe_dump(study_config(label, entry), sort_keys=False)
         io.write_text(args.output, text)
     except NngridError as exc:
-        print(f"nngrid: error: {exc}", file=sys.stderr)
-        return 2
+        return report_error(exc)
     print(f"{args.output}: dataset {label!r} ({args.path}) in study 'mine'", file=sys.stderr)
     return 0
 

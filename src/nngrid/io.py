@@ -31,7 +31,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import numpy as np
 
@@ -65,6 +65,14 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
+
+
+def _cannot_read(path: str | os.PathLike[str], exc: Exception, fix: str = "") -> NoReturn:
+    """Raise the error of an input that could not be opened or read: a missing one names the
+    rule to run; any other gives the reason (then ``fix``), chained to ``exc``."""
+    if isinstance(exc, FileNotFoundError):
+        raise NngridError(f"{path} does not exist; run the rule that makes it") from None
+    raise NngridError(f"cannot read {path}: {_reason(exc)}{fix}") from exc
 
 
 def _read_umask() -> int:
@@ -122,10 +130,8 @@ def check_input_file(path: str | os.PathLike[str], what: str = "input") -> os.st
     so a FIFO is refused instead of blocking the reader forever)."""
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        raise NngridError(f"{path} does not exist; run the rule that makes it") from None
     except OSError as exc:
-        raise NngridError(f"cannot read {path}: {_reason(exc)}") from None
+        _cannot_read(path, exc)
     if not stat.S_ISREG(st.st_mode):
         raise NngridError(
             f"cannot read {path}: it is {_kind(st.st_mode)}, not a regular file; "
@@ -276,12 +282,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-    except FileNotFoundError:
-        raise NngridError(f"{path} does not exist; run the rule that makes it") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise NngridError(
-            f"cannot read {path}: {_reason(exc)}; delete it and rerun its rule"
-        ) from exc
+        _cannot_read(path, exc, "; delete it and rerun its rule")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -358,10 +360,8 @@ def npz_headers(path: str | os.PathLike[str]) -> dict[str, tuple[tuple[int, ...]
     out: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
     try:
         archive = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise NngridError(f"{path} does not exist; run the rule that makes it") from None
     except OSError as exc:
-        raise NngridError(f"cannot read {path}: {_reason(exc)}") from exc
+        _cannot_read(path, exc)
     except Exception as exc:  # not a zip at all, or a zip whose directory is cut off
         try:
             with open(path, "rb") as f:
@@ -449,10 +449,8 @@ def load_npz(
     check_load_size(path, {k: v for k, v in headers.items() if k in wanted_names})
     try:
         loaded = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise NngridError(f"{path} does not exist; run the rule that makes it") from None
     except OSError as exc:
-        raise NngridError(f"cannot read {path}: {_reason(exc)}") from exc
+        _cannot_read(path, exc)
     except Exception as exc:  # not a zip, pickled data, truncated header ...
         raise NngridError(
             f"{path} is not a valid .npz archive (truncated, corrupted or pickled?): {exc}; "

@@ -42,10 +42,12 @@ rule tables:
     params:
         # each result must carry its job's spec digest (no copy, no orphan, no other config's)
         expected=[spec_sha256_of(t) for t in SPECS.values()],
+        # the performance-profile scores' bootstrap in rankings.csv (nngrid.study.profiles)
+        bootstrap_seed=config.get("claims", {}).get("bootstrap_seed", 0),
         code=source_hash(source_closure("nngrid.study.tables")),
     shell:
         "python -m nngrid.study.tables --runs {input} --expect-specs {params.expected} "
-        "--out-dir results/tables 2> {log}"
+        "--bootstrap-seed {params.bootstrap_seed} --out-dir results/tables 2> {log}"
 
 
 # The lesson's claims (nngrid.study.claims): each decided once, from the tables and the experiment

@@ -39,10 +39,11 @@ EXPERIMENT_FIGURES = {
     "batch_size_curves": ["results/figures/fig07_batch_size.png"],
     "overfitting_cures": ["results/figures/fig11_cures.png"],
     "optimizer_paths": ["results/figures/fig08_optimizer_paths.png"],
+    "wilson_separable": ["results/figures/fig13_wilson.png"],
 }
 GRID_FIGURES = [
     f"results/figures/fig09_{name}.png"
-    for name in ("heatmaps", "curves", "lr", "target", "gap", "rankings", "tuning")
+    for name in ("heatmaps", "curves", "lr", "target", "gap", "rankings", "tuning", "profile")
 ]
 FIGURES = [f for e in EXPERIMENTS for f in EXPERIMENT_FIGURES.get(e, [])]
 FIGURES += GRID_FIGURES + ["results/figures/fig10_cost.png"]
@@ -328,6 +329,34 @@ rule figure_optimizer_paths:
         "../scripts/figure.py"
 
 
+rule figure_wilson:
+    input:
+        experiment="results/experiments/wilson_separable.npz",
+        claims="results/tables/claims.csv",
+        figure_description="workflow/report/fig13_wilson.rst",
+    output:
+        figure=report(
+            "results/figures/fig13_wilson.png",
+            caption="../../results/figures/fig13_wilson.rst",
+            category="3. Speeding training up",
+            labels={"figure": "13: adaptive methods on a separable problem"},
+        ),
+        figure_caption="results/figures/fig13_wilson.rst",
+    log:
+        "logs/figures/fig13_wilson.log",
+    conda:
+        "../envs/nngrid.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        optimizers=ORDER["optimizers"],
+        code=FIGURE_CODE,
+    script:
+        "../scripts/figure.py"
+
+
 rule figure_grid:
     input:
         claims="results/tables/claims.csv",
@@ -397,6 +426,36 @@ rule figure_grid:
         tuning_caption="results/figures/fig09_tuning.rst",
     log:
         "logs/figures/fig09_grid.log",
+    conda:
+        "../envs/nngrid.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        order=ORDER,
+        code=FIGURE_CODE,
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_profile:
+    input:
+        runs="results/tables/runs.parquet",
+        summary="results/tables/summary.parquet",
+        rankings="results/tables/rankings.csv",
+        tables_stamp="results/tables/tables.stamp.json",
+        figure_description="workflow/report/fig09_profile.rst",
+    output:
+        figure=report(
+            "results/figures/fig09_profile.png",
+            caption="../../results/figures/fig09_profile.rst",
+            category="4. The grid",
+            labels={"figure": "9h: performance profiles of steps to target"},
+        ),
+        figure_caption="results/figures/fig09_profile.rst",
+    log:
+        "logs/figures/fig09_profile.log",
     conda:
         "../envs/nngrid.yaml"
     threads: 1

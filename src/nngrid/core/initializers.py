@@ -89,36 +89,39 @@ class _Normal(Initializer):
         return w
 
 
-@INITIALIZERS.register("glorot_uniform")
-class GlorotUniform(_Uniform):
-    """Glorot & Bengio (2010): U(-a, a) with a = sqrt(6 / (fan_in + fan_out))."""
+class _Glorot(Initializer):
+    """Glorot & Bengio (2010)'s variance, 2 / (fan_in + fan_out), for its uniform and normal
+    forms."""
 
     def variance(self, fan_in, fan_out):
         return 2.0 / (fan_in + fan_out)
+
+
+class _He(Initializer):
+    """He et al. (2015)'s variance, 2 / fan_in, for its uniform and normal forms."""
+
+    def variance(self, fan_in, fan_out):
+        return 2.0 / fan_in
+
+
+@INITIALIZERS.register("glorot_uniform")
+class GlorotUniform(_Glorot, _Uniform):
+    """Glorot & Bengio (2010): U(-a, a) with a = sqrt(6 / (fan_in + fan_out))."""
 
 
 @INITIALIZERS.register("glorot_normal")
-class GlorotNormal(_Normal):
+class GlorotNormal(_Glorot, _Normal):
     """Glorot & Bengio (2010): N(0, 2 / (fan_in + fan_out))."""
-
-    def variance(self, fan_in, fan_out):
-        return 2.0 / (fan_in + fan_out)
 
 
 @INITIALIZERS.register("he_uniform")
-class HeUniform(_Uniform):
+class HeUniform(_He, _Uniform):
     """He et al. (2015): U(-a, a) with a = sqrt(6 / fan_in)."""
-
-    def variance(self, fan_in, fan_out):
-        return 2.0 / fan_in
 
 
 @INITIALIZERS.register("he_normal")
-class HeNormal(_Normal):
+class HeNormal(_He, _Normal):
     """He et al. (2015): N(0, 2 / fan_in)."""
-
-    def variance(self, fan_in, fan_out):
-        return 2.0 / fan_in
 
 
 @INITIALIZERS.register("lecun")

@@ -446,6 +446,14 @@ class Conv1d(_WeightBias):
 # --------------------------------------------------------------------------------- pools
 
 
+def _mean_into(X: np.ndarray, n: int, out: np.ndarray) -> np.ndarray:
+    """The mean of ``X`` over its next-to-last axis (``n`` entries) into ``out``: the sum, then
+    times ``1 / n`` in ``out``'s dtype (the average pools)."""
+    np.sum(X, axis=-2, out=out)
+    out *= out.dtype.type(1.0 / n)
+    return out
+
+
 class _Pool(Layer):
     _keys = ("kernel", "stride")
     hypers = (
@@ -517,10 +525,7 @@ class AvgPool1d(_Pool):
 
     def forward(self, X, buf, keep, train=False):
         win = _windows(np.ascontiguousarray(X), self.L_out, self.kernel, self.stride, 1)
-        Y = buf["Y"]
-        np.sum(win, axis=-2, out=Y)
-        Y *= Y.dtype.type(1.0 / self.kernel)
-        return Y
+        return _mean_into(win, self.kernel, buf["Y"])
 
     def backward(self, dY, buf, need_dx):
         if not need_dx:
@@ -552,10 +557,7 @@ class GlobalAvgPool1d(Layer):
         buf["dX"] = np.empty((*lead, B, self.L, self.C), dtype)
 
     def forward(self, X, buf, keep, train=False):
-        Y = buf["Y"]
-        np.sum(X, axis=-2, out=Y)
-        Y *= Y.dtype.type(1.0 / self.L)
-        return Y
+        return _mean_into(X, self.L, buf["Y"])
 
     def backward(self, dY, buf, need_dx):
         if not need_dx:
@@ -1086,7 +1088,7 @@ class LSTM(_Recurrent):
 class _Norm(Layer):
     """Shared parts of layer_norm and batch_norm: a gain ``weight`` (starts at 1) and a
     ``bias`` (starts at 0) per feature or channel, neither penalised; ``Y = xhat * weight +
-    bias`` with ``xhat`` the input normalised over :meth:`axes`."""
+    bias`` with ``xhat`` the input normalised over :meth:`_stat_axes`."""
 
     _keys = ("eps",)
     hypers = (Hyper("eps", float, 1e-5, low=0.0, low_open=True, help="added to the variance"),)
@@ -1132,6 +1134,27 @@ class _Norm(Layer):
         self.g[0][...] = self._reduce(dY * xhat)
         self.g[1][...] = self._reduce(dY)
 
+    def _stat_axes(self, ndim: int, buf: dict) -> int | tuple[int, ...] | None:
+        """The axes the forward pass took the statistics over (of an ``ndim``-dimensional
+        gradient), or None when it normalised by fixed (running) statistics."""
+        raise NotImplementedError
+
+    def backward(self, dY, buf, need_dx):
+        """The parameters' gradients, then the input's: with ``d = dY * weight``, ``dX = rstd (d
+        - mean(d) - xhat mean(d xhat))``, the means over :meth:`_stat_axes`; ``rstd d`` when
+        the statistics were fixed."""
+        xhat, rstd = buf["xhat"], buf["rstd"]
+        self._param_grads(dY, xhat)
+        if not need_dx:
+            return None
+        d = dY * self.Wb
+        axes = self._stat_axes(d.ndim, buf)
+        if axes is not None:
+            d -= d.mean(axis=axes, keepdims=True)
+            d -= xhat * np.mean(dY * self.Wb * xhat, axis=axes, keepdims=True)
+        d *= rstd
+        return d
+
 
 @LAYERS.register("layer_norm")
 class LayerNorm(_Norm):
@@ -1152,16 +1175,8 @@ class LayerNorm(_Norm):
             buf["xhat"], buf["rstd"] = xhat, rstd
         return self._affine(xhat)
 
-    def backward(self, dY, buf, need_dx):
-        xhat, rstd = buf["xhat"], buf["rstd"]
-        self._param_grads(dY, xhat)
-        if not need_dx:
-            return None
-        d = dY * self.Wb
-        d -= d.mean(axis=-1, keepdims=True)
-        d -= xhat * np.mean(dY * self.Wb * xhat, axis=-1, keepdims=True)
-        d *= rstd
-        return d
+    def _stat_axes(self, ndim, buf):
+        return -1
 
 
 @LAYERS.register("batch_norm")
@@ -1232,18 +1247,8 @@ class BatchNorm(_Norm):
             buf["xhat"], buf["rstd"], buf["train"] = xhat, rstd, train
         return self._affine(xhat)
 
-    def backward(self, dY, buf, need_dx):
-        xhat, rstd = buf["xhat"], buf["rstd"]
-        self._param_grads(dY, xhat)
-        if not need_dx:
-            return None
-        d = dY * self.Wb
-        if buf["train"]:
-            axes = tuple(range(1, d.ndim - 1))
-            d -= d.mean(axis=axes, keepdims=True)
-            d -= xhat * np.mean(dY * self.Wb * xhat, axis=axes, keepdims=True)
-        d *= rstd
-        return d
+    def _stat_axes(self, ndim, buf):
+        return tuple(range(1, ndim - 1)) if buf["train"] else None
 
 
 # --------------------------------------------------------------------------------- specs

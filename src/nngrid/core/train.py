@@ -93,8 +93,9 @@ from nngrid.core.regularizers import REGULARIZERS
 from nngrid.core.schedules import SCHEDULES
 from nngrid.errors import NngridError
 
-#: The keys every record has (the contract in docs/ARCHITECTURE.md).
-RECORD_KEYS = (
+#: The record's metrics: the final weights' accuracy and loss on each split, then the best
+#: validation accuracy and loss; a float, or None where not finite (accuracies: for regression).
+METRIC_KEYS = (
     "train_accuracy",
     "val_accuracy",
     "test_accuracy",
@@ -103,6 +104,11 @@ RECORD_KEYS = (
     "test_loss",
     "best_val_accuracy",
     "best_val_loss",
+)
+
+#: The keys every record has (the contract in docs/ARCHITECTURE.md).
+RECORD_KEYS = (
+    *METRIC_KEYS,
     "best_epoch",
     "epochs",
     "diverged",

@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from nngrid.errors import NngridError
+from nngrid.errors import NngridError, report_error
 
 __all__ = [
     "ARMS",
@@ -198,6 +198,45 @@ def _per_replica(params: Mapping[str, Any] | None, lrs: Sequence[float]) -> dict
     return out
 
 
+def rerun(
+    train: Callable[..., Any],
+    data: Any,
+    config: Callable[..., Any],
+    common: Mapping[str, Any],
+    opt_params: Mapping[str, Any] | None,
+    seeds: Sequence[int],
+    chosen: float,
+    default_lr: float,
+    tuned: Mapping[float, Sequence[dict]],
+) -> list[dict]:
+    """The ``tuned`` then the ``untuned`` arm's records over ``seeds`` (``2 * len(seeds)``).
+
+    A seed that also tuned the chosen rate is not trained again: a replica gives bitwise the
+    same numbers whatever stack it is trained in, so its tuning record *is* its tuned run (only
+    ``replica``, its index in the stack, and the timing fields, which are cost only, would
+    differ). The other seeds of the tuned arm and every seed of the untuned arm train in one
+    stack. Each record's ``replica`` is its index in ``tuned + untuned`` order, as if both
+    arms had trained in one stack of ``2 * len(seeds)``.
+    """
+    n = len(seeds)
+    done = {int(r["seed"]): r for r in tuned[chosen]}
+    fresh = [s for s in seeds if s not in done]
+    recs = iter(
+        train(
+            data,
+            config(
+                opt_params=_per_replica(opt_params, [chosen] * len(fresh) + [default_lr] * n),
+                seeds=fresh + list(seeds),
+                **common,
+            ),
+        ).records
+    )
+    out = [dict(done[s]) if s in done else next(recs) for s in seeds] + list(recs)
+    for i, rec in enumerate(out):
+        rec["replica"] = i
+    return out
+
+
 def run_cell(
     data: Any,
     *,
@@ -264,15 +303,9 @@ def run_cell(
     tuned, k, on_edge, extended, all_diverged = tune(train_rates, lrs, extend)
     grid = sorted(tuned)
     chosen = grid[k]
-    n = len(seeds)
-    final = train(
-        data,
-        TrainConfig(
-            opt_params=_per_replica(opt_params, [chosen] * n + [float(default_lr)] * n),
-            seeds=seeds + seeds,
-            **common,
-        ),
-    ).records
+    final = rerun(
+        train, data, TrainConfig, common, opt_params, seeds, chosen, float(default_lr), tuned
+    )
     n_train = None
     if isinstance(data, Mapping) and "X_train" in data:
         n_train = int(np.shape(data["X_train"])[0])
@@ -296,6 +329,7 @@ def run_cell(
     for lr in grid:
         for rec in tuned[lr]:
             rows.append({**rec, **cell, "arm": "tune", "lr": lr, "selected": lr == chosen})
+    n = len(seeds)
     for i, rec in enumerate(final):
         arm = "tuned" if i < n else "untuned"
         lr = chosen if i < n else float(default_lr)
@@ -672,8 +706,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             checksum=True,  # nngrid.study.tables refuses the file if anything in it changes later
         )
     except NngridError as exc:
-        print(f"nngrid: error: {exc}", file=sys.stderr)
-        return 2
+        return report_error(exc)
     except SystemExit as exc:
         from nngrid.study.integrity import Stopped
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nngrid.errors import NngridError
+from nngrid.errors import NngridError, report_error
 
 __all__ = ["COLUMNS", "compare", "main", "summary"]
 
@@ -103,8 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
         print(summary(table), file=sys.stderr)
     except NngridError as exc:
-        print(f"nngrid: error: {exc}", file=sys.stderr)
-        return 2
+        return report_error(exc)
     return 0
 
 

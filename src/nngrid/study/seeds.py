@@ -18,7 +18,15 @@ from typing import Any
 
 from nngrid.errors import NngridError
 
-__all__ = ["DRAW", "SEED_KEYS", "draw_label", "expand_draws", "seed_values", "split_draw"]
+__all__ = [
+    "DRAW",
+    "SEED_KEYS",
+    "draw_label",
+    "expand_draws",
+    "seed_values",
+    "split_draw",
+    "without_draws",
+]
 
 #: The infix of a draw's label: ``moons_draw2`` is draw (data seed) 2 of ``moons``.
 DRAW = "_draw"
@@ -29,6 +37,7 @@ SEED_KEYS = (
     "data_seeds",
     "seed",
     "seeds",
+    "shallow_seeds",
     "generation_seed",
     "permutation_seed",
     "bootstrap_seed",
@@ -45,6 +54,17 @@ def split_draw(label: str) -> tuple[str, int | None]:
     """``("moons", 2)`` for ``"moons_draw2"``; ``(label, None)`` for a label without draws."""
     m = _DRAW_RE.match(str(label))
     return (m["base"], int(m["seed"])) if m else (str(label), None)
+
+
+def without_draws(df, column: str = "dataset"):
+    """The rows of ``df`` (a DataFrame) whose ``column`` is a dataset of its own, not a draw of
+    one (``<label>_draw<seed>``): what a claim or figure that takes the seed as its unit reads
+    when a study adds draws for another claim (e.g. MNIST-1D generations for the MLP). All of
+    ``df`` when it has no such column or every row is a draw."""
+    if df.empty or column not in df:
+        return df
+    own = [split_draw(label)[1] is None for label in df[column]]
+    return df[own] if any(own) else df
 
 
 def expand_draws(cfg: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -81,14 +101,16 @@ def expand_draws(cfg: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
 
 def seed_values(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     """``(dotted path, value)`` of every seed key (:data:`SEED_KEYS`) anywhere in ``node``
-    (``tuning.seeds``, a count of seeds, is none)."""
+    (``tuning.seeds``, a count of seeds, is none; nor is a seed left null, which another key
+    draws, as MNIST-1D's ``generation_seed: null`` takes the data seed's)."""
     if isinstance(node, dict):
         for key, value in node.items():
             where = f"{path}.{key}" if path else str(key)
             if path.rsplit(".", 1)[-1] == "tuning" and key != "search_seed":
                 continue  # tuning.seeds is a count, not a seed (search_seed is one)
             if key in SEED_KEYS:
-                yield where, value
+                if value is not None:  # null: drawn from another key (generation_seed)
+                    yield where, value
             else:
                 yield from seed_values(value, where)
     elif isinstance(node, list):

@@ -31,7 +31,11 @@ replica). Outputs, each written atomically (temporary name in the same folder, t
     Per study and dataset, the levels of each factor (optimizer, activation, regularizer) ranked
     by the mean test accuracy of their tuned cells (each cell averaged over its seeds first, the
     interval a t interval over cells; test loss, smallest first, for regression). Studies of a
-    single cell are left out.
+    single cell are left out. Beside them, metric ``profile_area``: each optimizer's
+    performance-profile score (:mod:`nngrid.study.profiles`: the normalised area of the share
+    of cells in which its steps to target are within a factor tau of the fastest optimizer's,
+    tau from 1 to 4) per study and dataset and over all of a study's datasets (``dataset``
+    ``all``), with a bootstrap interval over cells (``--bootstrap-seed``).
 ``histories``
     One row per replica per epoch (``run_id`` joins it to ``runs``).
 
@@ -60,8 +64,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nngrid.core.train import RECORD_KEYS
-from nngrid.errors import NngridError
+from nngrid.core.train import METRIC_KEYS, RECORD_KEYS
+from nngrid.errors import NngridError, report_error
 from nngrid.io import atomic_write, read_json, verify_sha256
 
 __all__ = [
@@ -72,8 +76,10 @@ __all__ = [
     "collect",
     "confidence_interval",
     "histories_table",
+    "fastest_steps",
     "load_rows",
     "main",
+    "profile_rankings",
     "rankings_table",
     "runs_table",
     "score",
@@ -325,19 +331,7 @@ def runs_table(rows: Sequence[dict]) -> pd.DataFrame:
     df = pd.DataFrame.from_records(records)
     if df.empty:
         return df
-    for key in (
-        "train_accuracy",
-        "val_accuracy",
-        "test_accuracy",
-        "train_loss",
-        "val_loss",
-        "test_loss",
-        "best_val_accuracy",
-        "best_val_loss",
-        "seconds",
-        "seconds_per_epoch",
-        "lr",
-    ):
+    for key in (*METRIC_KEYS, "seconds", "seconds_per_epoch", "lr"):
         df[key] = [_num(v) for v in df[key]]
     df["diverged"] = df["diverged"].fillna(False).astype(bool)
     df["diverged_epoch"] = pd.array(df["diverged_epoch"], dtype="Int64")
@@ -479,21 +473,96 @@ def rankings_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
             for rank, rec in enumerate(recs, start=1):
                 rec["rank"] = rank
             out += recs
-    columns = [
-        "study",
-        "dataset",
-        "factor",
-        "level",
-        "rank",
-        "metric",
-        "mean",
-        "std",
-        "n",
-        "ci_low",
-        "ci_high",
-        "diverged",
-    ]
-    return pd.DataFrame(out, columns=columns)
+    return pd.DataFrame(out, columns=RANKING_COLUMNS)
+
+
+RANKING_COLUMNS = [
+    "study",
+    "dataset",
+    "factor",
+    "level",
+    "rank",
+    "metric",
+    "mean",
+    "std",
+    "n",
+    "ci_low",
+    "ci_high",
+    "diverged",
+]
+
+
+def fastest_steps(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Steps to target at each optimizer's fastest rate, per cell (rows: study, dataset,
+    activation, regularizer) and optimizer (columns): of every rate its tuning tried (arm
+    ``tune``; under the full protocol every trial), the smallest median over the tuning
+    seeds; ``inf`` = no rate got there. The cells are those the grid's claims take (studies
+    with more than one tuned classification cell); the speed claims
+    (``nngrid.study.claims.optimizers``) and the performance profiles both read it."""
+    if runs is None or "arm" not in runs or not (runs["arm"] == "tune").any():
+        return pd.DataFrame()
+    tuned = summary[summary["arm"] == "tuned"]
+    tuned = tuned[(tasks(tuned) == "classification").to_numpy()]
+    sizes = tuned.groupby("study")["optimizer"].transform("size")
+    studies = set(tuned.loc[sizes > 1, "study"])
+    keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
+    tune = runs[(runs["arm"] == "tune") & runs["study"].isin(studies)]
+    # a candidate: a rate of the lr protocol's grid, or a trial of the full protocol's search
+    candidate = ["lr", "trial"] if "trial" in tune else ["lr"]
+    per_rate = tune.groupby([*keys, *candidate], dropna=False)["steps_to_target"].median()
+    return per_rate.groupby(level=keys).min().unstack("optimizer")
+
+
+def profile_rankings(
+    runs: pd.DataFrame, summary: pd.DataFrame, seed: int = 0, tau_max: float | None = None
+) -> pd.DataFrame:
+    """The performance-profile rows of rankings.csv (:data:`RANKING_COLUMNS`, metric
+    :data:`nngrid.study.profiles.METRIC`): per study, for each dataset and for all of them
+    (``dataset`` ``all``), each optimizer's profile area (``mean``; ``std`` and ``n`` over its
+    cells) with the bootstrap interval of :func:`nngrid.study.profiles.bootstrap_area` seeded
+    by ``seed``, ranked largest first; ``diverged`` counts its diverged tuning runs there."""
+    from nngrid.study import profiles
+
+    tau_max = profiles.TAU_MAX if tau_max is None else tau_max
+    steps = fastest_steps(runs, summary)
+    out: list[dict] = []
+    if steps.empty:
+        return pd.DataFrame(out, columns=RANKING_COLUMNS)
+    tune = runs[runs["arm"] == "tune"]
+    diverged = tune.groupby(["study", "dataset", "optimizer"])["diverged"].sum()
+    for study, sub in steps.groupby(level="study", sort=False):
+        r, _ = profiles.ratios(sub)
+        if r.empty or r.shape[1] < 2:
+            continue
+        scores = profiles.area_scores(r, tau_max)
+        datasets = list(dict.fromkeys(scores.index.get_level_values("dataset")))
+        for dataset in [*datasets, "all"]:
+            names = datasets if dataset == "all" else [dataset]
+            recs = []
+            for opt in scores.columns:
+                groups = [scores.xs(d, level="dataset")[opt].to_numpy() for d in names]
+                value, lo, hi, _ = profiles.bootstrap_area(groups, seed)
+                cells = np.concatenate(groups)
+                recs.append(
+                    {
+                        "study": study,
+                        "dataset": dataset,
+                        "factor": "optimizer",
+                        "level": opt,
+                        "metric": profiles.METRIC,
+                        "mean": value,
+                        "std": float(cells.std(ddof=1)) if cells.size > 1 else math.nan,
+                        "n": int(cells.size),
+                        "ci_low": lo,
+                        "ci_high": hi,
+                        "diverged": int(sum(diverged.get((study, d, opt), 0) for d in names)),
+                    }
+                )
+            recs.sort(key=lambda rec: -rec["mean"])
+            for rank, rec in enumerate(recs, start=1):
+                rec["rank"] = rank
+            out += recs
+    return pd.DataFrame(out, columns=RANKING_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -502,18 +571,26 @@ def rankings_table(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
 
 def collect(
-    paths: Iterable[str | os.PathLike[str]], expected: Sequence[str] | None = None
+    paths: Iterable[str | os.PathLike[str]],
+    expected: Sequence[str] | None = None,
+    bootstrap_seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """All four tables from job files: ``{"runs", "summary", "rankings", "histories"}``
-    (``expected``: the spec digest of each file's job, see :func:`load_rows`)."""
+    (``expected``: the spec digest of each file's job, see :func:`load_rows`;
+    ``bootstrap_seed``: the performance-profile scores' bootstrap)."""
     rows = load_rows(paths, expected)
     if not rows:
         raise NngridError("no training results to collect; give at least one job JSON file")
     runs = runs_table(rows)
+    summary = summary_table(runs)
+    rankings = rankings_table(runs)
+    profile = profile_rankings(runs, summary, bootstrap_seed) if not summary.empty else None
+    if profile is not None and len(profile):
+        rankings = pd.concat([rankings, profile], ignore_index=True)
     return {
         "runs": runs,
-        "summary": summary_table(runs),
-        "rankings": rankings_table(runs),
+        "summary": summary,
+        "rankings": rankings,
         "histories": histories_table(rows),
     }
 
@@ -556,22 +633,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="SHA256",
         help="the spec digest each result of --runs must carry, in order (the workflow's)",
     )
+    parser.add_argument(
+        "--bootstrap-seed",
+        type=int,
+        default=0,
+        help="seed of the performance-profile scores' bootstrap (config claims.bootstrap_seed)",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.bootstrap_seed < 0:
+            raise NngridError(f"--bootstrap-seed must be >= 0, got {args.bootstrap_seed}")
         paths: list[str] = []
         for pattern in args.runs:
             matches = sorted(glob.glob(pattern, recursive=True))
             paths += matches if matches else [pattern]
         if args.expect_specs is not None and len(paths) != len(args.runs):
             raise NngridError("--expect-specs needs --runs as file names, not patterns")
-        written = write_tables(collect(paths, args.expect_specs), args.out_dir)
+        tables = collect(paths, args.expect_specs, args.bootstrap_seed)
+        written = write_tables(tables, args.out_dir)
         from nngrid.study.integrity import TABLES_STAMP, write_tables_stamp
 
         # each table's sha256: the claims and the figures verify the tables by it
         write_tables_stamp(written, Path(args.out_dir) / TABLES_STAMP)
     except NngridError as exc:
-        print(f"nngrid: error: {exc}", file=sys.stderr)
-        return 2
+        return report_error(exc)
     for path in written:
         print(path, file=sys.stderr)
     return 0

@@ -1,7 +1,8 @@
 """The lesson's claims as data: the registry, the statistics and the verdicts.
 
 Each claim is one function in the module of its section of the lesson (:mod:`.activations`,
-:mod:`.overfitting`, :mod:`.optimizers`, :mod:`.architectures`), registered with
+:mod:`.overfitting`, :mod:`.optimizers`, :mod:`.architectures`; the literature's claims on a
+fair comparison of optimizers in :mod:`.fairness`), registered with
 :func:`claim`: tables and records in, a statistic with its interval out. This module holds what
 they share: the registry (:data:`CLAIMS`), the interval helpers, :func:`decide`,
 :func:`evaluate`, :func:`claims_table` and the command line.
@@ -253,26 +254,35 @@ def bootstrap_interval(
 def hierarchical_interval(
     groups: Sequence[Sequence[float]], level: float = LEVEL
 ) -> tuple[float, float, float]:
-    """Mean over the top-level units (data draws) of the mean over each one's cells, with a
-    two-level percentile bootstrap: resample the draws, then the cells within each drawn draw
-    (the claims' bootstrap seed, :data:`N_RESAMPLES` resamples). Needs :data:`MIN_DRAWS` draws
-    and :data:`MIN_BOOTSTRAP_UNITS` cells in each, else ``NaN`` bounds and a note; a degenerate
-    interval is refused the same way."""
+    """Mean over the top-level units (data draws) of the mean over each one's cells, with an
+    interval whose unit is the draw.
+
+    With fewer than :data:`MIN_BOOTSTRAP_UNITS` draws (the usual 3 to 5) it is the Student t
+    interval of the draws' means (``k - 1`` degrees of freedom): a bootstrap that resamples 3
+    draws has only 10 distinct resamples and a spread (k - 1)/k of the draws', so its interval
+    is too narrow and a verdict decided on it does not replicate with other draws. With more
+    draws it is a two-level percentile bootstrap: resample the draws, then the cells within each
+    drawn draw (the claims' bootstrap seed, :data:`N_RESAMPLES` resamples), which then needs
+    :data:`MIN_BOOTSTRAP_UNITS` cells in each. Fewer than :data:`MIN_DRAWS` draws, or a
+    degenerate interval: ``NaN`` bounds and a note."""
     arrays = [np.asarray(g, dtype=float) for g in groups]
     arrays = [a[np.isfinite(a)] for a in arrays]
     arrays = [a for a in arrays if a.size]
     if not arrays:
         return math.nan, math.nan, math.nan
     value = float(np.mean([a.mean() for a in arrays]))
-    if len(arrays) < MIN_DRAWS:
-        _note(f"no interval: {len(arrays)} data draws, the draw-level bootstrap needs {MIN_DRAWS}")
+    k = len(arrays)
+    if k < MIN_DRAWS:
+        _note(f"no interval: {k} data draws, an interval over draws needs {MIN_DRAWS}")
         return value, math.nan, math.nan
+    if k < MIN_BOOTSTRAP_UNITS:
+        _, lo, hi = mean_interval([a.mean() for a in arrays], level)
+        return value, lo, hi
     fewest = min(a.size for a in arrays)
     if fewest < MIN_BOOTSTRAP_UNITS:
         _note(f"no interval: a draw has {fewest} cells, the bootstrap needs {MIN_BOOTSTRAP_UNITS}")
         return value, math.nan, math.nan
     rng = np.random.default_rng(_SEED["bootstrap"])
-    k = len(arrays)
     picks = rng.integers(0, k, size=(N_RESAMPLES, k))
     stats = np.empty(N_RESAMPLES)
     for r in range(N_RESAMPLES):  # each pick of a draw resamples that draw's cells anew
@@ -311,7 +321,7 @@ SECTIONS = {
     OPTIMIZERS: "How do mini-batch SGD, Momentum, AdaGrad, RMSProp and Adam speed training up?",
 }
 #: The modules of the sections, imported in this order (the lesson's order of the claims).
-SECTION_MODULES = ("activations", "overfitting", "optimizers", "architectures")
+SECTION_MODULES = ("activations", "overfitting", "optimizers", "architectures", "fairness")
 #: Every claim, in the lesson's order: the order the section modules register them in.
 CLAIMS: list[Claim] = []
 

@@ -22,7 +22,6 @@ from nngrid.study.claims.core import (
     pool,
 )
 from nngrid.study.seeds import split_draw
-from nngrid.study.tables import lr_tuning_rows
 
 
 def _batches(inputs: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -149,17 +148,10 @@ def _not_applicable(inputs: Mapping[str, Any]) -> tuple | None:
 
 def _fastest_steps(inputs: Mapping[str, Any]) -> pd.DataFrame:
     """Steps to target at each optimizer's fastest rate, per cell (rows) and optimizer
-    (columns): of every rate its tuning tried (the grid and its extensions, arm ``tune`` of
-    runs.parquet), the smallest median over the tuning seeds; inf = no rate got there."""
-    runs = inputs["grid"].get("runs")
-    if runs is None or "arm" not in runs or not (runs["arm"] == "tune").any():
-        return pd.DataFrame()
-    keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
-    studies = set(grid_cells(inputs["grid"]["summary"]).index.get_level_values("study"))
-    tune = lr_tuning_rows(runs)
-    tune = tune[tune["study"].isin(studies)]
-    per_rate = tune.groupby([*keys, "lr"])["steps_to_target"].median()
-    return per_rate.groupby(level=keys).min().unstack("optimizer")
+    (columns): :func:`nngrid.study.tables.fastest_steps` (the performance profiles' table)."""
+    from nngrid.study.tables import fastest_steps
+
+    return fastest_steps(inputs["grid"].get("runs"), inputs["grid"]["summary"])
 
 
 def _by_dataset(scores: pd.Series) -> dict[str, list[np.ndarray]]:

@@ -20,6 +20,7 @@ cures          :func:`overfitting_cures`        unregularised_overfits, cure_*
 boundaries     :func:`regularizer_boundaries`   l1_sparse, l2_small
 batches        :func:`batch_size_curves`        minibatch_cheaper, minibatch_little_loss
 paths          :func:`optimizer_paths`          - (figure 8: paths on 2-D functions)
+wilson         :func:`wilson_separable`         adaptive_generalise_worse (figure 13)
 architectures  ``run_architecture`` (one job    cnn_relu, cnn_relu_fast, rnn_relu_or_tanh,
                per architecture of a study;     rnn_gradient_vanishes, mlp_anything,
                not an ``experiments:`` key)     shuffle_control (figure 12)
@@ -45,6 +46,7 @@ from nngrid.study.experiments.cures import overfitting_cures
 from nngrid.study.experiments.gradients import gradient_flow
 from nngrid.study.experiments.overfitting import data_size_sweep, regression_overfitting
 from nngrid.study.experiments.paths import TEST_FUNCTIONS, TestFunction, optimizer_paths
+from nngrid.study.experiments.wilson import wilson_separable
 
 __all__ = [
     "EXPERIMENTS",
@@ -67,6 +69,7 @@ __all__ = [
     "run",
     "save",
     "settings",
+    "wilson_separable",
 ]
 
 _long = _long  # re-exported for the tests
@@ -110,6 +113,7 @@ EXPERIMENTS = {
     "overfitting_cures": overfitting_cures,
     "regularizer_boundaries": regularizer_boundaries,
     "batch_size_curves": batch_size_curves,
+    "wilson_separable": wilson_separable,
 }
 
 

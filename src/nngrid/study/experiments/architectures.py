@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from nngrid.errors import NngridError
+from nngrid.errors import NngridError, report_error
 from nngrid.study.experiments.common import Result
 
 __all__ = [
@@ -452,8 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run_job(load_job_data(args.data, spec), spec, progress)
         save(args.output, integrity.stamp_architecture_result(result, spec, data_sha256))
     except NngridError as exc:
-        print(f"nngrid: error: {exc}", file=sys.stderr)
-        return 2
+        return report_error(exc)
     return 0
 
 

@@ -27,9 +27,11 @@ def batch_size_curves(
 
     One epoch is one pass over the ``n`` training points: with batch size ``B`` that is
     ``ceil(n/B)`` steps of ``B`` examples each; the full batch (``None``) is one step of ``n``.
-    Every batch size trains ``ceil(steps / steps_per_epoch)`` epochs (so about ``steps`` steps;
-    the records give the exact count). Tuning: every rate of ``lr_grid`` runs on every seed in
-    one stack and the rate with the best mean *validation* result over the seeds wins
+    Each seed is its own draw of the data (``build(dataset, seed)``: its own split) and its
+    own initial weights. Every batch size trains ``ceil(steps / steps_per_epoch)`` epochs (so
+    about ``steps`` steps; the records give the exact count). Tuning: every rate of ``lr_grid``
+    runs on each draw (one stack of the rates per draw) and the rate with the best mean
+    *validation* result over the draws wins
     (:func:`nngrid.study.protocol.select_lr`); a winner on an edge extends the grid past it by up to
     ``extend`` log-steps (:func:`nngrid.study.protocol.tune`, as the grid's cells do), and
     ``lr_on_edge`` flags a winner still on the edge.
@@ -42,10 +44,11 @@ def batch_size_curves(
     from nngrid.datasets import build
     from nngrid.study.protocol import tune
 
-    data = build(dataset, int(seeds[0]), **(dataset_params or {}))
-    n = int(data["X_train"].shape[0])
     seeds = [int(s) for s in seeds]
-    S = len(seeds)
+    # each seed is its own draw: its own split (for generated data, its own points) and its own
+    # initial weights, so the seed is the unit of the claims' intervals with nothing shared
+    data = {s: build(dataset, s, **(dataset_params or {})) for s in seeds}
+    n = int(data[seeds[0]]["X_train"].shape[0])
     records: list[dict] = []
     final: list[dict] = []
     tuning: list[dict] = []
@@ -53,61 +56,60 @@ def batch_size_curves(
         full = not bs or int(bs) >= n
         per_epoch = 1 if full else math.ceil(n / int(bs))
         epochs = max(1, math.ceil(int(steps) / per_epoch))
-        runs: dict[float, tuple] = {}
+        runs: dict[float, list] = {}
 
         def rates(values, full=full, epochs=epochs, bs=bs, runs=runs):
-            run = fit(
-                data,
-                hidden=hidden,
-                activation=activation,
-                optimizer=optimizer,
-                lr=[lr for lr in values for _ in seeds],
-                batch_size=None if full else int(bs),
-                epochs=epochs,
-                seeds=seeds * len(values),
-            )
-            out = {}
-            for k, lr in enumerate(values):
-                runs[lr] = (run, k)
-                out[lr] = [
-                    {
-                        "val_accuracy": run.final["val_accuracy"][k * S + i],
-                        "val_loss": run.final["val_loss"][k * S + i],
-                        "diverged": not math.isfinite(run.final["val_loss"][k * S + i]),
-                    }
-                    for i in range(S)
-                ]
+            out: dict[float, list] = {lr: [] for lr in values}
+            for s in seeds:  # one stack of every rate per draw
+                run = fit(
+                    data[s],
+                    hidden=hidden,
+                    activation=activation,
+                    optimizer=optimizer,
+                    lr=list(values),
+                    batch_size=None if full else int(bs),
+                    epochs=epochs,
+                    seeds=[s] * len(values),
+                )
+                for k, lr in enumerate(values):
+                    runs.setdefault(lr, []).append((run, k))
+                    loss = run.final["val_loss"][k]
+                    out[lr].append(
+                        {
+                            "val_accuracy": run.final["val_accuracy"][k],
+                            "val_loss": loss,
+                            "diverged": not math.isfinite(loss),
+                        }
+                    )
             return out
 
         results, best_k, on_edge, _, _ = tune(rates, lr_grid, extend)
         lrs = sorted(results)
-        run, best = runs[lrs[best_k]]
+        chosen = lrs[best_k]
         size = n if full else int(bs)
         label = f"full ({n})" if full else str(bs)
         for lr in lrs:
             acc = [r["val_accuracy"] for r in results[lr]]
             tuning.append({"batch_size": size, "lr": lr, "val_accuracy": float(np.nanmean(acc))})
-        for rec in _long(run.history, batch_size=size, batch=label, full_batch=full):
-            k, i = divmod(rec.pop("replica"), S)
-            if k != best:
-                continue
-            rec |= {"seed": seeds[i], "lr": lrs[best_k], "lr_on_edge": on_edge}
-            rec |= {"steps": rec["epoch"] * per_epoch, "examples": rec["epoch"] * n}
-            records.append(rec)
-        for i, seed in enumerate(seeds):
-            r = best * S + i
+        for seed, (run, k) in zip(seeds, runs[chosen], strict=True):
+            for rec in _long(run.history, batch_size=size, batch=label, full_batch=full):
+                if rec.pop("replica") != k:
+                    continue
+                rec |= {"seed": seed, "lr": chosen, "lr_on_edge": on_edge}
+                rec |= {"steps": rec["epoch"] * per_epoch, "examples": rec["epoch"] * n}
+                records.append(rec)
             final.append(
                 {
                     "batch_size": size,
                     "batch": label,
                     "full_batch": full,
                     "seed": seed,
-                    "lr": lrs[best_k],
+                    "lr": chosen,
                     "lr_on_edge": on_edge,
                     "steps": epochs * per_epoch,
                     "epochs": epochs,
                     **{
-                        f"{split}_accuracy": float(run.final[f"{split}_accuracy"][r])
+                        f"{split}_accuracy": float(run.final[f"{split}_accuracy"][k])
                         for split in ("train", "val", "test")
                     },
                 }

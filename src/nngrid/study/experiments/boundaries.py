@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nngrid.study.experiments.common import Result, _mesh, _proba, fit
+from nngrid.study.experiments.common import Result, _mesh, _proba, fit, regularizer_args
 
 
 def _mean_over_seeds(records: list[dict], keys: list[str]) -> list[dict]:
@@ -77,8 +77,7 @@ def nonlinearity_boundaries(
                         "dataset": ds,
                         "activation": act,
                         "seed": int(s),
-                        "train_accuracy": float(run.final["train_accuracy"][r]),
-                        "test_accuracy": float(run.final["test_accuracy"][r]),
+                        **run.floats(r, "train_accuracy", "test_accuracy"),
                     }
                 )
             arrays[f"proba__{ds}__{act}"] = _proba(run.model, gx, gy)
@@ -136,8 +135,7 @@ def regularizer_boundaries(
             activation=activation,
             optimizer=optimizer,
             lr=lr,
-            regularizer=spec.get("regularizer", "none"),
-            reg_params=spec.get("reg_params"),
+            **regularizer_args(spec),
             batch_size=batch_size,
             epochs=epochs,
             seeds=replicas,
@@ -149,8 +147,7 @@ def regularizer_boundaries(
                     "label": label,
                     "regularizer": spec.get("regularizer", "none"),
                     "seed": s,
-                    "train_accuracy": float(run.final["train_accuracy"][r]),
-                    "test_accuracy": float(run.final["test_accuracy"][r]),
+                    **run.floats(r, "train_accuracy", "test_accuracy"),
                     "near_zero": float(np.mean(np.abs(w) < near_zero)),
                     "near_zero_threshold": float(near_zero),
                     "mean_abs_weight": float(np.abs(w).mean()),

@@ -26,6 +26,16 @@ class Fit:
         self.history = history
         self.final = final
 
+    def floats(self, r: int, *keys: str) -> dict[str, float]:
+        """Replica ``r``'s final ``keys`` (``train_accuracy``, ``test_loss``, ...) as floats."""
+        return {k: float(self.final[k][r]) for k in keys}
+
+
+def regularizer_args(spec: dict) -> dict[str, Any]:
+    """The :func:`fit` arguments of a regularizer spec ``{"regularizer": name, "reg_params":
+    {...}}`` (the experiments' cures and regularizers; ``{}`` is none)."""
+    return {"regularizer": spec.get("regularizer", "none"), "reg_params": spec.get("reg_params")}
+
 
 _METRICS = tuple(f"{s}_{m}" for m in ("loss", "accuracy") for s in ("train", "val", "test"))
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nngrid.study.experiments.common import Result, _long, fit
+from nngrid.study.experiments.common import Result, _long, fit, regularizer_args
 
 
 def regression_overfitting(
@@ -53,8 +53,7 @@ def regression_overfitting(
             activation=activation,
             optimizer=optimizer,
             lr=lr,
-            regularizer=spec.get("regularizer", "none"),
-            reg_params=spec.get("reg_params"),
+            **regularizer_args(spec),
             batch_size=None,
             epochs=epochs,
             seeds=(seed,),

@@ -98,8 +98,28 @@ class Saddle(TestFunction):
         return 2.0 * x, y**3 - y
 
 
+class MomentumBowl(TestFunction):
+    """Dive into Deep Learning's ill-conditioned bowl (chapter "Optimization Algorithms",
+    section "Momentum"): ``f = 0.1 x^2 + 2 y^2``, gradient ``(0.2 x, 4 y)``, minimum at 0, from
+    d2l's start ``(-5, -2)``. Gradient descent at rate 0.4 crawls along x (factor 0.92 per step)
+    and at 0.6 diverges along y (factor -1.4); momentum 0.5 at rate 0.6 converges. Not in the
+    default figure (a second bowl beside ``bowl``); ``tests/test_experiments.py`` checks the
+    optimizers' iterates on it against the closed form."""
+
+    name = "momentum_bowl"
+    start = (-5.0, -2.0)
+    minimum = (0.0, 0.0)
+    box = ((-6.0, 6.0), (-3.0, 3.0))
+
+    def value(self, x, y):
+        return 0.1 * x**2 + 2.0 * y**2
+
+    def grad(self, x, y):
+        return 0.2 * x, 4.0 * y
+
+
 TEST_FUNCTIONS: dict[str, TestFunction] = {
-    f.name: f for f in (Bowl(), Rosenbrock(), Beale(), Saddle())
+    f.name: f for f in (Bowl(), Rosenbrock(), Beale(), Saddle(), MomentumBowl())
 }
 
 

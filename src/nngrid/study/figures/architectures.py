@@ -50,7 +50,11 @@ def _interval(x: np.ndarray) -> tuple[float, float, float]:
 
 
 def _records(result: dict) -> pd.DataFrame:
-    df = pd.DataFrame(result["records"])
+    """The records on the data and its shuffled control (a dataset's extra draws, such as the
+    MLP's MNIST-1D generations, are mlp_anything's evidence, not these figures')."""
+    from nngrid.study.seeds import without_draws
+
+    df = without_draws(pd.DataFrame(result["records"]))
     df["shuffled"] = df["shuffled"].astype(bool)
     return df
 
@@ -129,6 +133,20 @@ def _mark(v: float) -> str:
     return "vanishing" if v < -DECADES else "exploding" if v > DECADES else "flows"
 
 
+def _panels(n: int, legend_width: float, height: float):
+    """A figure of ``n`` panels (one per architecture), up to three a row, sharing the y axis:
+    each panel 3.6 inches wide and ``height`` high, plus ``legend_width`` inches for the legend
+    on the right; the spare panels of the last row are switched off. Returns (figure, axes)."""
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.6 * cols + legend_width, height * rows), squeeze=False, sharey=True
+    )
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
 def gradient_time(result: dict, path: str | Path, activations=None) -> Path:
     """One panel per recurrent architecture: geometric mean over seeds of ‖dL/dh_t‖ against t
     (log axis, floored at :data:`FLOOR`), solid after training, dashed at initialisation; each
@@ -142,13 +160,7 @@ def gradient_time(result: dict, path: str | Path, activations=None) -> Path:
     dec = _decades(g)
     acts = ordered(g["activation"], activations)
     color = {a: f"C{k % 10}" for k, a in enumerate(acts)}
-    cols = min(3, len(archs))
-    rows = -(-len(archs) // cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(3.6 * cols + 1.4, 2.8 * rows), squeeze=False, sharey=True
-    )
-    for ax in axes.flat[len(archs) :]:
-        ax.axis("off")
+    fig, axes = _panels(len(archs), 1.4, 2.8)
     for ax, arch in zip(axes.flat, archs, strict=False):
         sub = g[g["architecture"] == arch]
         marks = []
@@ -187,13 +199,7 @@ def curves(result: dict, path: str | Path, activations=None) -> Path:
     c = c[~c["shuffled"]]
     target = float(pd.DataFrame(result["records"])["target"].iloc[0])
     archs = ordered(c["architecture"])
-    cols = min(3, len(archs))
-    rows = -(-len(archs) // cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(3.6 * cols + 1.2, 2.7 * rows), squeeze=False, sharey=True
-    )
-    for ax in axes.flat[len(archs) :]:
-        ax.axis("off")
+    fig, axes = _panels(len(archs), 1.2, 2.7)
     acts = ordered(c["activation"], activations)
     color = {a: f"C{k % 10}" for k, a in enumerate(acts)}
     for ax, arch in zip(axes.flat, archs, strict=False):

@@ -259,18 +259,10 @@ def learning_curves(
         var_name="measure",
     )
     long["measure"] = long["measure"].map(names)
-    palette = dict(zip(opts, sns.color_palette("colorblind", len(opts)), strict=True))
     g = sns.relplot(
-        data=long,
+        **_optimizer_panels(long, opts),
         x="epoch",
         y="value",
-        hue="optimizer",
-        hue_order=opts,
-        style="optimizer",
-        style_order=opts,
-        palette=palette,
-        col="panel",
-        col_order=ordered(long["panel"]),
         row="measure",
         row_order=list(names.values()),
         kind="line",
@@ -289,6 +281,23 @@ def learning_curves(
     g.set_axis_labels("epoch", "")
     g.figure.suptitle(f"{Q_CURVES}\n(activation {act}, regularizer {reg})", y=1.06)
     return save(g.figure, path)
+
+
+def _optimizer_panels(df: pd.DataFrame, opts: list[str]) -> dict:
+    """``relplot`` arguments for ``df`` drawn as a column per ``panel`` (in the panels' order)
+    and a line per optimizer in ``opts``: its own colour (colorblind palette) and dash, in that
+    order (the learning curves and the learning-rate figure)."""
+    palette = dict(zip(opts, sns.color_palette("colorblind", len(opts)), strict=True))
+    return {
+        "data": df,
+        "col": "panel",
+        "col_order": ordered(df["panel"]),
+        "hue": "optimizer",
+        "hue_order": opts,
+        "style": "optimizer",
+        "style_order": opts,
+        "palette": palette,
+    }
 
 
 def _split_families(df: pd.DataFrame, opts: list[str]) -> pd.DataFrame:
@@ -316,16 +325,9 @@ def lr_sensitivity(
     opts = ordered(tune["optimizer"], optimizers)
     tune = _split_families(tune, opts)
     g = sns.relplot(
-        data=tune,
+        **_optimizer_panels(tune, opts),
         x="lr",
         y="score",
-        hue="optimizer",
-        hue_order=opts,
-        style="optimizer",
-        style_order=opts,
-        palette=dict(zip(opts, sns.color_palette("colorblind", len(opts)), strict=True)),
-        col="panel",
-        col_order=ordered(tune["panel"]),
         col_wrap=min(4, tune["panel"].nunique()),
         kind="line",
         marker="o",
@@ -390,22 +392,11 @@ def time_to_target(
         log = lo > 0 and hi / lo > 10
         never = hi * (1.6 if log else 1.15) if hi > 0 else 1.0
         sub["x"] = finite.fillna(never)
-        sns.boxplot(
-            data=sub,
-            x="x",
-            y="optimizer",
-            order=opts,
-            ax=ax,
-            color="0.88",
-            fliersize=0,
-            log_scale=log,
-        )
+        # the boxes and the points over them: the same data, axes and optimizer order
+        both = {"data": sub, "x": "x", "y": "optimizer", "order": opts, "ax": ax}
+        sns.boxplot(**both, color="0.88", fliersize=0, log_scale=log)
         sns.stripplot(
-            data=sub,
-            x="x",
-            y="optimizer",
-            order=opts,
-            ax=ax,
+            **both,
             size=3,
             alpha=0.6,
             jitter=False,

@@ -28,8 +28,11 @@ from nngrid.study.figures import (
     gradients,
     grid,
     overfitting,
+    profiles,
+    wilson,
 )
 from nngrid.study.figures import paths as paths_fig
+from nngrid.study.profiles import METRIC as PROFILE_METRIC
 from nngrid.study.report import experiment_captions, grid_captions
 from nngrid.study.report.captions import verdicts_text, write_caption
 
@@ -55,18 +58,29 @@ def _table(path: str) -> pd.DataFrame:
     return pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path)
 
 
-@builder("figure_activations")
-def _activations(i, o, p):
-    r = _experiment(i)
-    activations.activation_gallery(r["records"], o["figure"])
-    return {"figure": experiment_captions.activations_caption(r["records"])}
+def _experiment_figure(
+    name: str, draw: Callable[[dict, Any], Any], caption: Callable[[list], str]
+) -> None:
+    """Register the builder of rule ``name``: one ``figure``, drawn by ``draw(result, path)``
+    from the rule's experiment result and captioned by ``caption(records)``."""
+
+    @builder(name)
+    def build(i, o, p):
+        r = _experiment(i)
+        draw(r, o["figure"])
+        return {"figure": caption(r["records"])}
 
 
-@builder("figure_nonlinearity")
-def _nonlinearity(i, o, p):
-    r = _experiment(i)
-    boundaries.nonlinearity_boundaries(r, o["figure"])
-    return {"figure": experiment_captions.nonlinearity_caption(r["records"])}
+_experiment_figure(
+    "figure_activations",
+    lambda r, path: activations.activation_gallery(r["records"], path),
+    experiment_captions.activations_caption,
+)
+_experiment_figure(
+    "figure_nonlinearity",
+    boundaries.nonlinearity_boundaries,
+    experiment_captions.nonlinearity_caption,
+)
 
 
 @builder("figure_gradient_flow")
@@ -89,11 +103,11 @@ def _overfitting(i, o, p):
     return {"fits": text, "losses": text}
 
 
-@builder("figure_data_size")
-def _data_size(i, o, p):
-    r = _experiment(i)
-    overfitting.data_size(r["records"], o["figure"])
-    return {"figure": experiment_captions.data_size_caption(r["records"])}
+_experiment_figure(
+    "figure_data_size",
+    lambda r, path: overfitting.data_size(r["records"], path),
+    experiment_captions.data_size_caption,
+)
 
 
 @builder("figure_regularizers")
@@ -113,11 +127,7 @@ def _batch_size(i, o, p):
     return {"figure": experiment_captions.batches_caption(r["records"], r.get("final"))}
 
 
-@builder("figure_cures")
-def _cures(i, o, p):
-    r = _experiment(i)
-    cures.cures(r, o["figure"])
-    return {"figure": experiment_captions.cures_caption(r["records"])}
+_experiment_figure("figure_cures", cures.cures, experiment_captions.cures_caption)
 
 
 @builder("figure_optimizer_paths")
@@ -125,6 +135,13 @@ def _paths(i, o, p):
     r = _experiment(i)
     paths_fig.optimizer_paths(r["records"], o["figure"], p.get("optimizers"))
     return {"figure": experiment_captions.paths_caption(r["records"])}
+
+
+@builder("figure_wilson")
+def _wilson(i, o, p):
+    r = _experiment(i)
+    wilson.wilson(r, o["figure"], p.get("optimizers"))
+    return {"figure": wilson.wilson_caption(r)}
 
 
 def _multi_cell(df: pd.DataFrame, studies: set) -> pd.DataFrame:
@@ -141,6 +158,8 @@ def _grid(i, o, p):
     runs, summary, histories = (_multi_cell(t, multi) for t in (runs, summary, histories))
     order = p.get("order") or {}
     opts = order.get("optimizers")
+    # the performance-profile scores have their own figure (figure_profile)
+    rankings = rankings[rankings["metric"] != PROFILE_METRIC]
     grid.heatmaps(summary, o["heatmaps"], order)
     grid.learning_curves(histories, runs, o["curves"], opts)
     grid.lr_sensitivity(runs, o["lr"], opts)
@@ -162,6 +181,14 @@ def _grid(i, o, p):
         "rankings": grid_captions.rankings_caption(rankings),
         "tuning": grid_captions.tuning_caption(summary),
     }
+
+
+@builder("figure_profile")
+def _profile(i, o, p):
+    runs, summary, rankings = _table(i["runs"]), _table(i["summary"]), _table(i["rankings"])
+    opts = (p.get("order") or {}).get("optimizers")
+    profiles.performance_profile(runs, summary, rankings, o["figure"], opts)
+    return {"figure": profiles.profile_caption(runs, summary, rankings)}
 
 
 @builder("figure_architectures")

@@ -2,8 +2,9 @@
 
 A caption states what the figure shows, then what *this* run's data says, with the numbers
 computed from the experiment records or the pipeline's tables (:mod:`experiment_captions`:
-figures 1-8 and 11; :mod:`grid_captions`: figures 9 and 10; figure 12's are in
-:mod:`nngrid.study.figures.architectures`); no conclusion is written in advance. Verdicts on the
+figures 1-8 and 11; :mod:`grid_captions`: figures 9 and 10; figures 9h, 12 and 13 have theirs
+in :mod:`nngrid.study.figures.profiles`, :mod:`~nngrid.study.figures.architectures` and
+:mod:`~nngrid.study.figures.wilson`); no conclusion is written in advance. Verdicts on the
 lesson's claims are never decided here: :mod:`nngrid.study.claims` decides each once, into
 ``claims.csv``, and :func:`verdicts_text` renders the rows of a figure's claims (verdict,
 statistic, interval, threshold, evidence) under its caption. :func:`write_caption` joins a static

@@ -421,9 +421,9 @@ class Mnist1D(Dataset):
     Made procedurally by ``mnist1d.data.make_dataset(get_dataset_args())`` with the package's
     default arguments (5000 samples, its own 4000/1000 train/test split) and its generation seed
     ``generation_seed`` (the package's 42 by default: the published benchmark's data; another
-    value is an independent draw of the same distribution; ``None`` draws it from the dataset's
-    data seed, so that each of a dataset's ``data_seeds`` is its own generation); ``get_dataset``,
-    which downloads, is
+    value is an independent draw of the same distribution); ``generation_per_draw=True`` draws
+    the generation seed from the dataset's data seed instead, so that each of a dataset's
+    ``data_seeds`` is its own generation; ``get_dataset``, which downloads, is
     never called. Its test split is kept as the test set and the validation split is carved out of
     its training split. ``make_dataset`` seeds NumPy's and Python's global generators; their states
     are saved and restored around the call so nothing else is affected.
@@ -441,21 +441,25 @@ class Mnist1D(Dataset):
         self,
         shuffle_positions: bool = False,
         permutation_seed: int = 0,
-        generation_seed: int | None = 42,
+        generation_seed: int = 42,
+        generation_per_draw: bool = False,
     ):
-        if not isinstance(shuffle_positions, bool):
-            raise NngridError(f"shuffle_positions must be true or false, got {shuffle_positions!r}")
+        for name, flag in (
+            ("shuffle_positions", shuffle_positions),
+            ("generation_per_draw", generation_per_draw),
+        ):
+            if not isinstance(flag, bool):
+                raise NngridError(f"{name} must be true or false, got {flag!r}")
         self.shuffle_positions = shuffle_positions
+        self.generation_per_draw = generation_per_draw
         self.permutation_seed = _check_int("permutation_seed", permutation_seed, 0)
-        self.generation_seed = (
-            None if generation_seed is None else _check_int("generation_seed", generation_seed, 0)
-        )
+        self.generation_seed = _check_int("generation_seed", generation_seed, 0)
 
     def _make(self, rng: np.random.Generator) -> dict[str, Any]:
         from mnist1d.data import get_dataset_args, make_dataset
 
         seed = self.generation_seed
-        if seed is None:  # a generation of its own for each data seed
+        if self.generation_per_draw:  # a generation of its own for each data seed
             seed = int(rng.integers(0, 2**31 - 1))
         np_state = np.random.get_state()  # noqa: NPY002 (mnist1d seeds the global RNG)
         py_state = random.getstate()

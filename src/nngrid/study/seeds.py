@@ -101,16 +101,14 @@ def expand_draws(cfg: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
 
 def seed_values(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     """``(dotted path, value)`` of every seed key (:data:`SEED_KEYS`) anywhere in ``node``
-    (``tuning.seeds``, a count of seeds, is none; nor is a seed left null, which another key
-    draws, as MNIST-1D's ``generation_seed: null`` takes the data seed's)."""
+    (``tuning.seeds``, a count of seeds, is none)."""
     if isinstance(node, dict):
         for key, value in node.items():
             where = f"{path}.{key}" if path else str(key)
             if path.rsplit(".", 1)[-1] == "tuning" and key != "search_seed":
                 continue  # tuning.seeds is a count, not a seed (search_seed is one)
             if key in SEED_KEYS:
-                if value is not None:  # null: drawn from another key (generation_seed)
-                    yield where, value
+                yield where, value
             else:
                 yield from seed_values(value, where)
     elif isinstance(node, list):

@@ -160,6 +160,43 @@ def test_full_protocol_stacks_the_trials_and_reruns_the_winner(moons):
     )
 
 
+def test_the_rerun_reuses_the_winners_tuning_replicas_and_trains_the_other_seeds(moons):
+    from nngrid.core.train import TrainConfig, train_replicas
+
+    rows = run_search_cell(
+        moons,
+        activation="relu",
+        optimizer="adam",
+        space=ADAM_SPACE,
+        budget=4,
+        search_seed=2,
+        default_lr=1e-3,
+        seeds=[0, 1, 2],
+        tune_seeds=2,
+        **TRAINING,
+    )
+    tuned = [r for r in rows if r["arm"] == "tuned"]
+    untuned = [r for r in rows if r["arm"] == "untuned"]
+    assert [r["seed"] for r in tuned] == [0, 1, 2] and [r["seed"] for r in untuned] == [0, 1, 2]
+    assert [r["replica"] for r in tuned + untuned] == list(range(6))
+    best = next(r for r in rows if r["selected"])["trial_params"]
+    # seed 2 trained in a stack with the untuned arm (every hyperparameter per replica) equals
+    # the winner trained alone with its scalars
+    params = {"lr": best["lr"], "betas": [best["b1"], best["b2"]], "eps": best["eps"]}
+    alone = train_replicas(
+        moons,
+        TrainConfig(activation="relu", optimizer="adam", opt_params=params, seeds=[2], **TRAINING),
+    ).records[0]
+    assert trained(tuned[2]) == trained({**alone, "replica": 2})
+    default = train_replicas(
+        moons,
+        TrainConfig(
+            activation="relu", optimizer="adam", opt_params={"lr": 1e-3}, seeds=[1], **TRAINING
+        ),
+    ).records[0]
+    assert trained(untuned[1]) == trained({**default, "replica": 4})
+
+
 def test_full_protocol_is_reproducible(moons):
     kw = dict(
         activation="tanh",
@@ -285,7 +322,9 @@ def test_trials_stack_in_one_training_call(moons):
         train=train,
         **TRAINING,
     )
-    assert calls == [16, 6]  # 8 trials x 2 tuning seeds in one stack; tuned + untuned x 3 seeds
+    # 8 trials x 2 tuning seeds in one stack; then the tuned arm's third seed (the first two
+    # are the winner's tuning replicas) and the untuned arm's 3 seeds
+    assert calls == [16, 4]
 
 
 def test_job_cost_counts_the_protocols_stacks():

@@ -368,8 +368,9 @@ def run_search_cell(
     The ``budget`` trials (a seeded scrambled Sobol sequence, ``search_seed``) are trained on the
     tuning seeds as one replica stack (``budget x tune_seeds`` replicas, every hyperparameter per
     replica), scored on validation by :func:`select_lr` (ties keep the earlier trial), and the
-    winner is rerun over every seed (arm ``tuned``) beside the untuned default (arm ``untuned``,
-    as in :func:`run_cell`). Rows carry ``protocol: full``, ``trial`` and ``trial_params`` (tune
+    winner is rerun over every seed (arm ``tuned``; a tuning seed's record of the winner is its
+    tuned run, as in :func:`rerun`) beside the untuned default (arm ``untuned``, as in
+    :func:`run_cell`). Rows carry ``protocol: full``, ``trial`` and ``trial_params`` (tune
     rows), ``chosen_params`` (every hyperparameter of the winner, resolved),
     ``params_on_edge`` (the ranges whose winning value sits in the outer 1/16,
     :func:`nngrid.study.search.on_edge`) and ``lr_on_edge`` (``lr`` among them).
@@ -407,15 +408,28 @@ def run_search_cell(
     k, all_diverged = select_lr(groups)
     best = trials[k]
     n = len(seeds)
-    final_params = search.opt_params_of(optimizer, [best] * n, base)
-    if "lr" in best:
-        final_params["lr"] = final_params["lr"] + [float(default_lr)] * n
-    searched = {"betas" if name in ("b1", "b2") else name for name in best} - {"lr"}
-    for name in searched:  # the untuned arm: the configured value, else the default
-        final_params[name] = final_params[name] + [_untuned(optimizer, base, name)] * n
-    if "lr" not in best:
-        final_params["lr"] = [_untuned(optimizer, base, "lr")] * n + [float(default_lr)] * n
-    final = train(data, TrainConfig(opt_params=final_params, seeds=seeds + seeds, **common)).records
+    # the rerun: a tuning seed's record of the winner is its tuned run (a replica is the same
+    # in any stack, as in rerun()); the other seeds of the tuned arm and the untuned arm (the
+    # configured values, else the defaults, and default_lr) train in one stack
+    done = {int(r["seed"]): r for r in groups[k]}
+    fresh = [s for s in seeds if s not in done]
+    untuned = {**{name: _untuned(optimizer, base, name) for name in best}, "lr": default_lr}
+    # the tuned arm's rate, when the space leaves it out: the configured one, else the default
+    chosen = best if "lr" in best else {**best, "lr": _untuned(optimizer, base, "lr")}
+    stack = [chosen] * len(fresh) + [untuned] * n
+    recs = iter(
+        train(
+            data,
+            TrainConfig(
+                opt_params=search.opt_params_of(optimizer, stack, base),
+                seeds=fresh + seeds,
+                **common,
+            ),
+        ).records
+    )
+    final = [dict(done[s]) if s in done else next(recs) for s in seeds] + list(recs)
+    for i, rec in enumerate(final):
+        rec["replica"] = i
     edge = search.on_edge(ranges, best)
     cell = {
         "activation": activation,
@@ -457,11 +471,14 @@ def run_search_cell(
 
 
 def _untuned(optimizer: str, base: Mapping[str, Any], name: str) -> Any:
-    """The untuned arm's value of a searched hyperparameter: the configured one, else the
-    optimizer's default."""
+    """The untuned arm's value of a hyperparameter (``b1``/``b2`` read from ``betas``): the
+    configured one, else the optimizer's default."""
     from nngrid.core.optim import OPTIMIZERS
 
-    value = base.get(name, OPTIMIZERS.parameters(optimizer)[name])
+    key = "betas" if name in ("b1", "b2") else name
+    value = base.get(key, OPTIMIZERS.parameters(optimizer)[key])
+    if name in ("b1", "b2"):
+        return float(value[0 if name == "b1" else 1])
     return list(value) if isinstance(value, tuple) else value
 
 

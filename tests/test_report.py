@@ -112,7 +112,7 @@ def test_captions_state_the_verdicts_of_claims_csv_and_never_decide_them():
     ]  # fmt: skip
     text = captions.verdicts_text(claims, "fig05_data_size")
     assert "Verdict: **contradicted**" in text and "95% CI 0.2 to 0.6" in text
-    assert "the lesson predicts < 0" in text
+    assert "the claim predicts < 0" in text
     assert captions.verdicts_text(claims, "fig08_optimizer_paths") == ""
     for module in Path(captions.__file__).parent.glob("*.py"):  # no verdict written in advance
         assert "Contrary to the lesson" not in module.read_text(), module

@@ -38,7 +38,7 @@ def verdicts_text(claims: pd.DataFrame, figure: str) -> str:
             f"**Claim: {rst(r.claim)}** Verdict: "
             f"**{VERDICT_WORDS.get(r.verdict, r.verdict)}**. "
             f"Statistic: {rst(r.statistic)}; measured {fmt(float(r.value))} (95% CI "
-            f"{fmt(float(r.ci_low))} to {fmt(float(r.ci_high))}), the lesson predicts "
+            f"{fmt(float(r.ci_low))} to {fmt(float(r.ci_high))}), the claim predicts "
             f"{r.direction} {fmt(float(r.threshold))}. {rst(r.evidence)}"
         )
     return "\n\n".join(out)

@@ -167,7 +167,8 @@ def _by_dataset(scores: pd.Series) -> dict[str, list[np.ndarray]]:
 def _per_dataset(
     scores: pd.Series, describe: Callable[[str, list[np.ndarray], float, float, float], str]
 ) -> dict[str, tuple]:
-    """The hierarchical interval (draws, then cells) of the mean cell score on each dataset."""
+    """The mean cell score on each dataset with its interval over the draws
+    (:func:`~nngrid.study.claims.core.hierarchical_interval`)."""
     per = {}
     for ds, draws in _by_dataset(scores).items():
         value, lo, hi = hierarchical_interval(draws)
@@ -214,7 +215,7 @@ def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
                 f"at each optimizer's fastest rate, {optimizer} reached the target in fewer "
                 f"optimizer steps than sgd in {int((score > 0).sum())} of {len(score)} cells, in "
                 f"more in {int((score < 0).sum())} (median steps {_f(both[optimizer].median())} "
-                f"vs {_f(both['sgd'].median())}; draws, then cells resampled)"
+                f"vs {_f(both['sgd'].median())}; the data draw is the unit)"
             ),
             per,
         )
@@ -262,7 +263,7 @@ for _opt, _name in (
 )
 def adam_fast(inputs: Mapping[str, Any]):
     """Per cell: the share of other optimizers Adam beats in steps to target (each at its
-    fastest rate) minus the share that beat it; per dataset, draws then cells resampled."""
+    fastest rate) minus the share that beat it; per dataset, the draw as the unit."""
     if (na := _not_applicable(inputs)) is not None:
         return na
     if _target_not_measured(inputs):
@@ -306,7 +307,7 @@ def adam_fast(inputs: Mapping[str, Any]):
 )
 def adam_well(inputs: Mapping[str, Any]):
     """Per cell: Adam's tuned mean test accuracy minus the best other optimizer's; per dataset,
-    draws then cells resampled."""
+    the draw as the unit."""
     if (na := _not_applicable(inputs)) is not None:
         return na
     cells = grid_cells(inputs["grid"]["summary"])

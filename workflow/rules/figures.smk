@@ -43,7 +43,16 @@ EXPERIMENT_FIGURES = {
 }
 GRID_FIGURES = [
     f"results/figures/fig09_{name}.png"
-    for name in ("heatmaps", "curves", "lr", "target", "gap", "rankings", "tuning", "profile")
+    for name in (
+        "heatmaps",
+        "curves",
+        "lr",
+        "target",
+        "gap",
+        "rankings",
+        "tuning",
+        "profile",
+    )
 ]
 FIGURES = [f for e in EXPERIMENTS for f in EXPERIMENT_FIGURES.get(e, [])]
 FIGURES += GRID_FIGURES + ["results/figures/fig10_cost.png"]

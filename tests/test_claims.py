@@ -19,6 +19,7 @@ from nngrid.study import claims
 from nngrid.study.claims import CLAIMS, COLUMNS, claims_table, decide, evaluate
 from nngrid.study.claims.optimizers import _win_score, grid_cells
 from nngrid.study.claims.overfitting import _CURES
+from nngrid.study.tables import EARLY_LOSS_COLUMNS
 
 SEEDS = range(6)
 
@@ -231,7 +232,7 @@ def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> di
     claims' unit, must differ for an interval over them)."""
     alt = _alternating(noise)
     rng = _rng("grid" + which + optimizer)
-    rows, tune = [], []
+    rows, tune, hist = [], [], []
     acts, regs = ("relu", "tanh", "sigmoid"), ("none", "l1", "l2", "dropout")
     cells = [(f"{ds}_draw{d}", a, r) for ds in ("moons", "spirals") for d in range(3)
              for a in acts for r in regs]  # fmt: skip
@@ -259,12 +260,24 @@ def grid(effect: float, noise: float, which: str, optimizer: str = "adam") -> di
                 for seed in (0, 1):
                     tune.append({**key, "arm": "tune", "lr": lr, "seed": seed,
                                  "steps_to_target": steps * factor})  # fmt: skip
+                    # its learning curve: the early loss follows the steps (a never: 5)
+                    early = min(steps * factor / 1000, 5.0)
+                    for epoch in (1, 2, 3):
+                        hist.append({**key, "arm": "tune", "lr": lr, "seed": seed,
+                                     "diverged": False, "epoch": epoch,
+                                     "val_loss": early * (1 + 1 / epoch)})  # fmt: skip
     # a one-cell study with a free first place for sgd, which must never be pooled in
     one = {"study": "mnist1d", "dataset": "mnist1d", "activation": "relu", "regularizer": "none",
            "optimizer": "sgd"}  # fmt: skip
     rows.append({**one, "arm": "tuned", "steps_to_target_median": 1.0, "test_accuracy_mean": 1.0})
     tune.append({**one, "arm": "tune", "lr": 0.1, "seed": 0, "steps_to_target": 1.0})
-    return {"grid": {"summary": pd.DataFrame(rows), "runs": pd.DataFrame(tune)}}
+    return {
+        "grid": {
+            "summary": pd.DataFrame(rows),
+            "runs": pd.DataFrame(tune),
+            "histories": pd.DataFrame(hist, columns=EARLY_LOSS_COLUMNS),
+        }
+    }
 
 
 def wilson(effect: float, noise: float) -> dict:
@@ -452,6 +465,9 @@ def test_no_grid_verdict_moves_with_wall_clock_seconds():
                     seconds_mean=order(rng.uniform(0, 100, len(summary))),
                 ),
                 "runs": runs.assign(seconds_to_target=order(rng.uniform(0, 100, len(runs)))),
+                "histories": inputs["grid"]["histories"].assign(
+                    seconds=order(rng.uniform(0, 100, len(inputs["grid"]["histories"])))
+                ),
             }
         }
 
@@ -734,21 +750,42 @@ def test_adaptive_generalise_worse_takes_the_best_adaptive_method_against_sgd():
     assert v.verdict == "inconclusive" and "needs sgd and at least one adaptive" in v.evidence
 
 
-def test_speed_claims_count_steps_at_each_optimizers_fastest_rate():
+def test_speed_claims_read_the_early_loss_at_each_optimizers_best_rate():
     inputs = grid(0.8, 0.0, "steps", "momentum")
-    runs = inputs["grid"]["runs"]
-    # slow every rate but the fastest of momentum down: the verdict does not move, because the
-    # statistic reads only the fastest rate
-    slowed = runs.assign(steps_to_target=np.where(
-        (runs["optimizer"] == "momentum") & (runs["lr"] == 0.1), 10 * runs["steps_to_target"],
-        runs["steps_to_target"],
+    hist = inputs["grid"]["histories"]
+    # raise the loss of every rate but momentum's best: the verdict does not move, because the
+    # statistic reads only each optimizer's best rate
+    slowed = hist.assign(val_loss=np.where(
+        (hist["optimizer"] == "momentum") & (hist["lr"] == 0.1), 10 * hist["val_loss"],
+        hist["val_loss"],
     ))  # fmt: skip
     a = _verdict("momentum_faster", inputs)
-    b = _verdict("momentum_faster", {"grid": {**inputs["grid"], "runs": slowed}})
-    assert a == b and a.verdict == "supported" and "fastest rate" in a.evidence
-    assert _verdict("momentum_faster", {"grid": {**inputs["grid"], "runs": None}}).verdict == (
-        "inconclusive"
+    b = _verdict("momentum_faster", {"grid": {**inputs["grid"], "histories": slowed}})
+    assert a == b and a.verdict == "supported" and "best rate" in a.evidence
+    # its best rate diverging on one seed in the first epochs: that rate counts as never
+    broken = hist.assign(val_loss=np.where(
+        (hist["optimizer"] == "momentum") & (hist["lr"] == 0.01) & (hist["epoch"] == 2),
+        np.nan, hist["val_loss"],
+    ))  # fmt: skip
+    c = _verdict("momentum_faster", {"grid": {**inputs["grid"], "histories": broken}})
+    assert c.value < a.value
+    none = _verdict("momentum_faster", {"grid": {**inputs["grid"], "histories": None}})
+    assert none.verdict == "inconclusive" and "histories" in none.evidence
+
+
+def test_speed_claims_take_the_exact_sign_interval_when_every_draw_agrees():
+    """Momentum faster in every cell of every draw: the draws' scores have no spread, so there
+    is no t interval; the exact sign interval over the cells decides (and says so)."""
+    inputs = grid(1.0, 0.0, "steps", "momentum")
+    inputs["grid"]["histories"] = inputs["grid"]["histories"].assign(
+        val_loss=lambda h: np.where(h["optimizer"] == "momentum", 0.01, h["val_loss"])
     )
+    v = _verdict("momentum_faster", inputs)
+    assert v.verdict == "supported" and v.value == 1.0 and "exact sign interval" in v.evidence
+    assert 0.8 < v.ci_low < 1.0
+    lo_hi = claims.sign_interval([1.0] * 10 + [-1.0] * 10)  # a coin: straddles 0
+    assert lo_hi[1] < 0 < lo_hi[2]
+    assert math.isnan(claims.sign_interval([0.0] * 5)[1])  # all ties: no interval
 
 
 def test_few_layers_anything_picks_best_and_worst_on_other_seeds_than_it_measures():

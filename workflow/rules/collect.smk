@@ -62,6 +62,7 @@ rule claims:
     input:
         runs="results/tables/runs.parquet",
         summary="results/tables/summary.parquet",
+        histories="results/tables/histories.parquet",
         tables_stamp="results/tables/tables.stamp.json",
         experiments=CLAIM_EXPERIMENTS,
     output:
@@ -75,13 +76,14 @@ rule claims:
         "../envs/nngrid.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=5,
     params:
         code=source_hash(source_closure("nngrid.study.claims")),
         bootstrap_seed=config.get("claims", {}).get("bootstrap_seed", 0),
     shell:
         "python -m nngrid.study.claims --runs {input.runs} --summary {input.summary} "
+        "--histories {input.histories} "
         "--tables-stamp {input.tables_stamp} --experiments {input.experiments} "
         "--out {output.claims} "
         "--by-dataset {output.by_dataset} --bootstrap-seed {params.bootstrap_seed} 2> {log}"

@@ -492,6 +492,50 @@ RANKING_COLUMNS = [
 ]
 
 
+#: The first epochs whose mean validation loss (the area under the early learning curve) the
+#: speed claims compare (:func:`early_loss`).
+SPEED_EPOCHS = 10
+#: The columns of histories.parquet that :func:`early_loss` reads (and the claims load).
+EARLY_LOSS_COLUMNS = ["study", "dataset", "activation", "regularizer", "optimizer", "arm", "lr",
+                      "seed", "diverged", "epoch", "val_loss"]  # fmt: skip
+
+
+def _grid_studies(summary: pd.DataFrame) -> set:
+    """The studies the grid's claims take: more than one tuned classification cell."""
+    tuned = summary[summary["arm"] == "tuned"]
+    tuned = tuned[(tasks(tuned) == "classification").to_numpy()]
+    sizes = tuned.groupby("study")["optimizer"].transform("size")
+    return set(tuned.loc[sizes > 1, "study"])
+
+
+def early_loss(
+    histories: pd.DataFrame | None, summary: pd.DataFrame, epochs: int = SPEED_EPOCHS
+) -> pd.DataFrame:
+    """How fast each optimizer brings the loss down, per cell (rows: study, dataset, activation,
+    regularizer) and optimizer (columns): a tuning run's mean validation loss over its first
+    ``epochs`` epochs (the area under its early learning curve; the same optimizer steps for
+    every optimizer of a cell), the median over the tuning seeds, and of every rate the tuning
+    tried (arm ``tune``) the smallest: each optimizer at its own best rate for speed. A run
+    with a non-finite loss in those epochs, or that diverged before their end, counts ``inf``.
+    Unlike steps to a target accuracy it has no floor: where every optimizer reaches the target
+    in the first epoch, the loss still says which got further."""
+    if histories is None or histories.empty or "arm" not in histories:
+        return pd.DataFrame()
+    h = histories[(histories["arm"] == "tune") & histories["study"].isin(_grid_studies(summary))]
+    if h.empty:
+        return pd.DataFrame()
+    e = min(int(epochs), int(h["epoch"].max()))
+    h = h[h["epoch"] <= e]
+    keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
+    loss = h["val_loss"].astype(float)
+    g = h.assign(val_loss=loss, finite=np.isfinite(loss)).groupby([*keys, "lr", "seed"])
+    area = g["val_loss"].mean()
+    broken = ~g["finite"].all() | (g["diverged"].max().astype(bool) & (g["epoch"].max() < e))
+    area[broken.to_numpy()] = np.inf
+    per_rate = area.groupby(level=[*keys, "lr"]).median()
+    return per_rate.groupby(level=keys).min().unstack("optimizer")
+
+
 def fastest_steps(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """Steps to target at each optimizer's fastest rate, per cell (rows: study, dataset,
     activation, regularizer) and optimizer (columns): of every rate its tuning tried (arm
@@ -501,10 +545,7 @@ def fastest_steps(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     (``nngrid.study.claims.optimizers``) and the performance profiles both read it."""
     if runs is None or "arm" not in runs or not (runs["arm"] == "tune").any():
         return pd.DataFrame()
-    tuned = summary[summary["arm"] == "tuned"]
-    tuned = tuned[(tasks(tuned) == "classification").to_numpy()]
-    sizes = tuned.groupby("study")["optimizer"].transform("size")
-    studies = set(tuned.loc[sizes > 1, "study"])
+    studies = _grid_studies(summary)
     keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
     tune = runs[(runs["arm"] == "tune") & runs["study"].isin(studies)]
     # a candidate: a rate of the lr protocol's grid, or a trial of the full protocol's search

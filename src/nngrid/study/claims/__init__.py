@@ -33,6 +33,7 @@ from nngrid.study.claims.core import (
     main,
     mean_interval,
     readme_table,
+    sign_interval,
 )
 
 for _name in SECTION_MODULES:  # the order of the lesson is the order of registration
@@ -63,4 +64,5 @@ __all__ = [
     "main",
     "mean_interval",
     "readme_table",
+    "sign_interval",
 ]

@@ -32,7 +32,8 @@ config comes out ``inconclusive`` with evidence saying what was not run.
 Command line::
 
     python -m nngrid.study.claims --runs results/tables/runs.parquet \\
-        --summary results/tables/summary.parquet --experiments results/experiments/*.npz \\
+        --summary results/tables/summary.parquet --histories results/tables/histories.parquet \\
+        --experiments results/experiments/*.npz \\
         --out results/tables/claims.csv
 """
 
@@ -64,6 +65,7 @@ __all__ = [
     "claims_tables",
     "evaluate_all",
     "hierarchical_interval",
+    "sign_interval",
     "nested_interval",
     "pool",
     "decide",
@@ -249,6 +251,27 @@ def bootstrap_interval(
         )
         return value, math.nan, math.nan
     return value, lo, hi
+
+
+def sign_interval(scores: Sequence[float], level: float = LEVEL) -> tuple[float, float, float]:
+    """The mean of per-cell scores in {-1, 0, +1} (wins minus losses over cells) with an exact
+    interval: the Clopper-Pearson interval of the share of wins among the cells that did not
+    tie (a sign test over the cells), scaled by the share of cells that did not tie. ``NaN``
+    bounds when every cell tied."""
+    from scipy import stats
+
+    x = np.asarray(scores, dtype=float)
+    x = x[np.isfinite(x)]
+    wins, losses = int((x > 0).sum()), int((x < 0).sum())
+    if x.size == 0 or not np.isin(x, (-1.0, 0.0, 1.0)).all():
+        return math.nan, math.nan, math.nan
+    value = float(x.mean())
+    if wins + losses == 0:
+        _note(f"no interval: all {x.size} cells tie")
+        return value, math.nan, math.nan
+    ci = stats.binomtest(wins, wins + losses).proportion_ci(level, method="exact")
+    share = (wins + losses) / x.size
+    return value, share * (2 * ci.low - 1), share * (2 * ci.high - 1)
 
 
 def hierarchical_interval(
@@ -555,16 +578,28 @@ def claims_tables(
 
 
 def load_inputs(
-    runs: str | Path | None, summary: str | Path | None, experiments: Sequence[str | Path]
+    runs: str | Path | None,
+    summary: str | Path | None,
+    experiments: Sequence[str | Path],
+    histories: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Read the tables and the experiment results named by their file stems."""
+    """Read the tables and the experiment results named by their file stems; of the learning
+    curves (``histories``), the tuning runs' first epochs that the speed claims read."""
     from nngrid.study.experiments import load
+    from nngrid.study.tables import EARLY_LOSS_COLUMNS, SPEED_EPOCHS
 
     inputs: dict[str, Any] = {Path(p).stem: load(p) for p in experiments}
     if summary is not None:
         inputs["grid"] = {
             "runs": pd.read_parquet(runs) if runs is not None else None,
             "summary": pd.read_parquet(summary),
+            "histories": None
+            if histories is None
+            else pd.read_parquet(
+                histories,
+                columns=EARLY_LOSS_COLUMNS,
+                filters=[("arm", "==", "tune"), ("epoch", "<=", SPEED_EPOCHS)],
+            ),
         }
     return inputs
 
@@ -576,6 +611,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--runs", help="runs.parquet (the collected tables)")
     parser.add_argument("--summary", help="summary.parquet (the collected tables)")
+    parser.add_argument(
+        "--histories", help="histories.parquet (the learning curves: the speed claims)"
+    )
     parser.add_argument("--experiments", nargs="*", default=[], help="experiment .npz files")
     parser.add_argument("--out", required=True, help="claims.csv to write (atomically)")
     parser.add_argument(
@@ -591,16 +629,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from nngrid.study.integrity import verify_tables, write_claims_stamp
 
         if args.tables_stamp:
-            verify_tables(args.tables_stamp, [p for p in (args.runs, args.summary) if p])
+            verify_tables(
+                args.tables_stamp, [p for p in (args.runs, args.summary, args.histories) if p]
+            )
         if args.bootstrap_seed < 0:
             raise NngridError(f"--bootstrap-seed must be >= 0, got {args.bootstrap_seed}")
-        inputs = load_inputs(args.runs, args.summary, args.experiments)
+        inputs = load_inputs(args.runs, args.summary, args.experiments, args.histories)
         table, by_dataset = claims_tables(inputs, args.bootstrap_seed)
         write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
         if args.by_dataset:
             write_text(args.by_dataset, by_dataset.to_csv(index=False, float_format="%.6g"))
         # the stamp the report and figures verify it by (derived, never edited)
-        stamped = [p for p in (args.runs, args.summary, *args.experiments) if p is not None]
+        stamped = [
+            p for p in (args.runs, args.summary, args.histories, *args.experiments) if p is not None
+        ]
         write_claims_stamp(args.out, stamped)
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)

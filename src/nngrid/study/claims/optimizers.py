@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from nngrid.study.claims.core import (
+    MIN_DRAWS,
     NOT_APPLICABLE,
     OPTIMIZERS,
     _ci,
@@ -20,8 +21,10 @@ from nngrid.study.claims.core import (
     hierarchical_interval,
     mean_interval,
     pool,
+    sign_interval,
 )
 from nngrid.study.seeds import split_draw
+from nngrid.study.tables import SPEED_EPOCHS
 
 
 def _batches(inputs: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -118,21 +121,6 @@ def grid_cells(summary: pd.DataFrame) -> pd.DataFrame:
     return df[sizes > 1].set_index([*keys, "optimizer"])
 
 
-def _target_not_measured(inputs: Mapping[str, Any]) -> bool:
-    """True when the grid ran without a target accuracy (``training.target_accuracy: null``):
-    every run "never" reached a target nobody set, which measures nothing."""
-    runs = inputs["grid"].get("runs")
-    return (
-        runs is not None
-        and "target_accuracy" in runs
-        and bool(runs["target_accuracy"].isna().all())
-        and not np.isfinite(runs["epochs_to_target"].astype(float)).any()
-    )
-
-
-NOT_MEASURED = "time to target not measured (training.target_accuracy is null)"
-
-
 def _not_applicable(inputs: Mapping[str, Any]) -> tuple | None:
     """The result of a grid claim on a grid without a classification dataset, else None."""
     if len(grid_cells(inputs["grid"]["summary"])):
@@ -146,12 +134,15 @@ def _not_applicable(inputs: Mapping[str, Any]) -> tuple | None:
     )
 
 
-def _fastest_steps(inputs: Mapping[str, Any]) -> pd.DataFrame:
-    """Steps to target at each optimizer's fastest rate, per cell (rows) and optimizer
-    (columns): :func:`nngrid.study.tables.fastest_steps` (the performance profiles' table)."""
-    from nngrid.study.tables import fastest_steps
+def _early_loss(inputs: Mapping[str, Any]) -> pd.DataFrame:
+    """Each optimizer's early validation loss at its own best rate for it, per cell (rows) and
+    optimizer (columns): :func:`nngrid.study.tables.early_loss`."""
+    from nngrid.study.tables import early_loss
 
-    return fastest_steps(inputs["grid"].get("runs"), inputs["grid"]["summary"])
+    return early_loss(inputs["grid"].get("histories"), inputs["grid"]["summary"])
+
+
+NO_HISTORIES = "the grid's learning curves (histories.parquet) were not given to the claims"
 
 
 def _by_dataset(scores: pd.Series) -> dict[str, list[np.ndarray]]:
@@ -168,11 +159,25 @@ def _per_dataset(
     scores: pd.Series, describe: Callable[[str, list[np.ndarray], float, float, float], str]
 ) -> dict[str, tuple]:
     """The mean cell score on each dataset with its interval over the draws
-    (:func:`~nngrid.study.claims.core.hierarchical_interval`)."""
+    (:func:`~nngrid.study.claims.core.hierarchical_interval`). When the draws agree exactly
+    (zero spread: every cell of every draw won, say) and the cell scores are wins, ties and
+    losses, the interval is the exact sign interval over the cells
+    (:func:`~nngrid.study.claims.core.sign_interval`), and the evidence says so."""
     per = {}
     for ds, draws in _by_dataset(scores).items():
         value, lo, hi = hierarchical_interval(draws)
-        per[ds] = (value, lo, hi, describe(ds, draws, value, lo, hi))
+        note = ""
+        means = [float(np.mean(d)) for d in draws if len(d)]
+        if math.isnan(lo) and len(means) >= MIN_DRAWS and max(means) == min(means):
+            cells = np.concatenate(draws)
+            _, slo, shi = sign_interval(cells)
+            if not math.isnan(slo):
+                lo, hi = slo, shi
+                note = (
+                    f"; the {len(draws)} draws agree exactly, so the interval is the exact sign "
+                    f"interval over their {cells.size} cells"
+                )
+        per[ds] = (value, lo, hi, describe(ds, draws, value, lo, hi) + note)
     return per
 
 
@@ -190,12 +195,12 @@ def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
     def faster(inputs: Mapping[str, Any]):
         if (na := _not_applicable(inputs)) is not None:
             return na
-        if _target_not_measured(inputs):
-            return math.nan, math.nan, math.nan, NOT_MEASURED
-        steps = _fastest_steps(inputs)
-        if optimizer not in steps or "sgd" not in steps:
+        early = _early_loss(inputs)
+        if early.empty:
+            return math.nan, math.nan, math.nan, NO_HISTORIES
+        if optimizer not in early or "sgd" not in early:
             return math.nan, math.nan, math.nan, f"{optimizer} or sgd is not in the grid's tuning"
-        both = steps[[optimizer, "sgd"]].dropna()
+        both = early[[optimizer, "sgd"]].dropna()
         score = pd.Series(_win_score(both[optimizer], both["sgd"]), index=both.index)
 
         def describe(ds, draws, value, lo, hi):
@@ -212,21 +217,29 @@ def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
             lo,
             hi,
             (
-                f"at each optimizer's fastest rate, {optimizer} reached the target in fewer "
-                f"optimizer steps than sgd in {int((score > 0).sum())} of {len(score)} cells, in "
-                f"more in {int((score < 0).sum())} (median steps {_f(both[optimizer].median())} "
-                f"vs {_f(both['sgd'].median())}; the data draw is the unit)"
+                f"each at its own best rate, {optimizer} brought the validation loss down faster "
+                f"than sgd (a lower mean over the first {SPEED_EPOCHS} epochs) in "
+                f"{int((score > 0).sum())} of {len(score)} cells, slower in "
+                f"{int((score < 0).sum())} (median {_f(both[optimizer].median())} vs "
+                f"{_f(both['sgd'].median())}; the data draw is the unit)"
             ),
             per,
         )
 
     faster.__name__ = f"{optimizer}_faster"
     faster.__doc__ = (
-        f"Per dataset, the mean over draws and cells of +1 (fewer steps to target than sgd at "
-        f"each one's fastest rate), 0 (tie), -1 ({optimizer})."
+        f"Per dataset, the mean over draws and cells of +1 (a lower mean validation loss over the "
+        f"first epochs than sgd, each at its own best rate for it), 0 (tie), -1 ({optimizer})."
     )
     return faster
 
+
+#: How the speed claims measure speed (their statistic's text).
+SPEED = (
+    f"mean validation loss over the first {SPEED_EPOCHS} epochs (the area under the early "
+    "learning curve; the same optimizer steps for all), each optimizer at its own best rate for "
+    "it (median over tuning seeds)"
+)
 
 for _opt, _name in (
     ("momentum", "Momentum"),
@@ -237,13 +250,11 @@ for _opt, _name in (
     claim(
         f"{_opt}_faster",
         OPTIMIZERS,
-        "fig09_target",
+        "fig09_curves",
         0.0,
         ">",
-        f"mean over data draws and grid cells of +1 / 0 / -1 as {_opt} needs fewer / as many / "
-        "more optimizer steps than sgd to reach the target validation accuracy, each at its "
-        "fastest rate on its tuned grid (median over tuning seeds; never = infinitely many); "
-        "decided per dataset, pooled by the hull of their intervals",
+        f"mean over data draws and grid cells of +1 / 0 / -1 as {_opt}'s {SPEED} is lower than / "
+        "equal to / higher than sgd's; decided per dataset, pooled by the hull of their intervals",
         f"{_name} speeds training up over plain SGD.",
         needs=("grid",),
     )(_faster_than_sgd(_opt))
@@ -252,28 +263,27 @@ for _opt, _name in (
 @claim(
     "adam_fast",
     OPTIMIZERS,
-    "fig09_target",
+    "fig09_curves",
     0.0,
     ">",
-    "mean over data draws and grid cells of the share of other optimizers Adam beats in steps "
-    "to target minus the share that beat it, each at its fastest rate; decided per dataset, "
-    "pooled by the hull of their intervals",
+    "mean over data draws and grid cells of the share of other optimizers Adam beats minus the "
+    f"share that beat it, in {SPEED}; decided per dataset, pooled by the hull of their intervals",
     "Most of the time Adam gets there fast.",
     needs=("grid",),
 )
 def adam_fast(inputs: Mapping[str, Any]):
-    """Per cell: the share of other optimizers Adam beats in steps to target (each at its
-    fastest rate) minus the share that beat it; per dataset, the draw as the unit."""
+    """Per cell: the share of other optimizers Adam beats in early validation loss (each at its
+    own best rate) minus the share that beat it; per dataset, the draw as the unit."""
     if (na := _not_applicable(inputs)) is not None:
         return na
-    if _target_not_measured(inputs):
-        return math.nan, math.nan, math.nan, NOT_MEASURED
-    steps = _fastest_steps(inputs)
-    if "adam" not in steps or steps.shape[1] < 2:
+    early = _early_loss(inputs)
+    if early.empty:
+        return math.nan, math.nan, math.nan, NO_HISTORIES
+    if "adam" not in early or early.shape[1] < 2:
         return math.nan, math.nan, math.nan, "adam and at least one other optimizer are needed"
-    others = [c for c in steps.columns if c != "adam"]
+    others = [c for c in early.columns if c != "adam"]
     score = pd.Series(
-        np.mean([_win_score(steps["adam"], steps[o]) for o in others], axis=0), index=steps.index
+        np.mean([_win_score(early["adam"], early[o]) for o in others], axis=0), index=early.index
     ).dropna()
 
     def describe(ds, draws, value, lo, hi):
@@ -286,9 +296,9 @@ def adam_fast(inputs: Mapping[str, Any]):
         lo,
         hi,
         (
-            f"over {len(score)} cells Adam's steps-to-target score at each optimizer's fastest "
-            f"rate against {len(others)} other optimizers is {_f(value)} (+1 = fastest "
-            "everywhere)"
+            f"over {len(score)} cells Adam's score in early validation loss (the first "
+            f"{SPEED_EPOCHS} epochs), each optimizer at its own best rate, against "
+            f"{len(others)} other optimizers is {_f(value)} (+1 = fastest everywhere)"
         ),
         per,
     )

@@ -65,14 +65,23 @@ def reference_cell(runs: pd.DataFrame, activation: str = "relu", regularizer: st
 
 def reference_histories(histories: pd.DataFrame, runs: pd.DataFrame):
     """The tuned arm's histories in the reference cell (a copy), and that cell's
-    ``(activation, regularizer)``: what the learning curves and their caption show."""
+    ``(activation, regularizer)``: what the learning curves and their caption show. Of a
+    dataset's data draws only the first (smallest data seed) is shown: one panel per dataset,
+    not per draw, so the figure stays readable."""
+    from nngrid.study.seeds import split_draw
+
     act, reg = reference_cell(runs)
     h = histories[
         (histories["arm"] == "tuned")
         & (histories["activation"] == act)
         & (histories["regularizer"] == reg)
     ].copy()
-    return h, act, reg
+    first: dict[str, tuple[int, str]] = {}
+    for label in h["dataset"].unique():
+        base, seed = split_draw(label)
+        key = (-1 if seed is None else seed, label)
+        first[base] = min(first.get(base, key), key)
+    return h[h["dataset"].isin({label for _, label in first.values()})], act, reg
 
 
 #: Heatmap panels per row of the figure (regularizers wrap onto further rows).

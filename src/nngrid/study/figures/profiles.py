@@ -33,6 +33,27 @@ def _profiles(runs: pd.DataFrame, summary: pd.DataFrame) -> dict[str, tuple[pd.D
     return out
 
 
+def _datasets_text(summary: pd.DataFrame, studies: set) -> str:
+    """Which datasets of the multi-cell ``studies`` the profiles cover (classification: a
+    target accuracy to reach) and which they leave out (regression), by their base labels
+    (draws folded)."""
+    from nngrid.study.seeds import split_draw
+    from nngrid.study.tables import tasks
+
+    tuned = summary[summary["arm"] == "tuned"]
+    cells = tuned.groupby("study")["optimizer"].transform("size")
+    tuned = tuned[tuned["study"].isin(studies) & (cells > 1)]
+    kinds: dict[str, str] = {}
+    for label, task in zip(tuned["dataset"], tasks(tuned), strict=True):
+        kinds.setdefault(split_draw(label)[0], task)
+    used = [d for d, t in kinds.items() if t == "classification"]
+    text = "Datasets: " + ", ".join(used) + "."
+    left = [d for d, t in kinds.items() if t != "classification"]
+    if left:
+        text += f" Left out: {', '.join(left)} (regression: no target accuracy to reach)."
+    return text
+
+
 def _scores(rankings: pd.DataFrame, study: str) -> pd.DataFrame:
     rows = rankings[
         (rankings["metric"] == profiles.METRIC)
@@ -132,7 +153,7 @@ def profile_caption(runs: pd.DataFrame, summary: pd.DataFrame, rankings: pd.Data
     found = _profiles(runs, summary)
     if not found:
         return "No cell of a study with several cells reached the target: nothing to profile."
-    lines = []
+    lines = [_datasets_text(summary, set(found))]
     for study, (r, dropped) in found.items():
         scores = _scores(rankings, study).sort_values("rank")
         first = (r <= 1.0).mean()

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from nngrid.study.claims.core import (
+    EACH_PROTOCOL,
     NOT_APPLICABLE,
     OPTIMIZERS,
     _ci,
@@ -151,7 +152,27 @@ def _fastest_steps(inputs: Mapping[str, Any]) -> pd.DataFrame:
     (columns): :func:`nngrid.study.tables.fastest_steps` (the performance profiles' table)."""
     from nngrid.study.tables import fastest_steps
 
-    return fastest_steps(inputs["grid"].get("runs"), inputs["grid"]["summary"])
+    runs, summary = inputs["grid"].get("runs"), inputs["grid"]["summary"]
+    steps = fastest_steps(runs, summary)
+    if steps.empty and _untuned_protocol(summary):
+        # the default protocol tunes nothing: each optimizer's one rate is its default
+        cells = grid_cells(summary)
+        if len(cells) and "steps_to_target_median" in cells:
+            steps = cells["steps_to_target_median"].unstack("optimizer")
+    return steps
+
+
+def _rate_note(inputs: Mapping[str, Any]) -> str:
+    if not _untuned_protocol(inputs["grid"]["summary"]):
+        return ""
+    return "; the default protocol tunes nothing: each optimizer's one rate is its default"
+
+
+def _untuned_protocol(summary: pd.DataFrame) -> bool:
+    """Whether every row of ``summary`` is of the ``default`` protocol (no tuning)."""
+    return (
+        "protocol" in summary and len(summary) > 0 and bool((summary["protocol"] == "default").all())
+    )
 
 
 def _by_dataset(scores: pd.Series) -> dict[str, list[np.ndarray]]:
@@ -215,6 +236,7 @@ def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
                 f"optimizer steps than sgd in {int((score > 0).sum())} of {len(score)} cells, in "
                 f"more in {int((score < 0).sum())} (median steps {_f(both[optimizer].median())} "
                 f"vs {_f(both['sgd'].median())}; draws, then cells resampled)"
+                + _rate_note(inputs)
             ),
             per,
         )
@@ -245,6 +267,7 @@ for _opt, _name in (
         "decided per dataset, pooled by the hull of their intervals",
         f"{_name} speeds training up over plain SGD.",
         needs=("grid",),
+        protocol=EACH_PROTOCOL,
     )(_faster_than_sgd(_opt))
 
 
@@ -259,6 +282,7 @@ for _opt, _name in (
     "pooled by the hull of their intervals",
     "Most of the time Adam gets there fast.",
     needs=("grid",),
+    protocol=EACH_PROTOCOL,
 )
 def adam_fast(inputs: Mapping[str, Any]):
     """Per cell: the share of other optimizers Adam beats in steps to target (each at its
@@ -287,7 +311,7 @@ def adam_fast(inputs: Mapping[str, Any]):
         (
             f"over {len(score)} cells Adam's steps-to-target score at each optimizer's fastest "
             f"rate against {len(others)} other optimizers is {_f(value)} (+1 = fastest "
-            "everywhere)"
+            "everywhere)" + _rate_note(inputs)
         ),
         per,
     )
@@ -303,6 +327,7 @@ def adam_fast(inputs: Mapping[str, Any]):
     "optimizer's; decided per dataset, pooled by the hull of their intervals",
     "Most of the time Adam gets there well.",
     needs=("grid",),
+    protocol=EACH_PROTOCOL,
 )
 def adam_well(inputs: Mapping[str, Any]):
     """Per cell: Adam's tuned mean test accuracy minus the best other optimizer's; per dataset,

@@ -778,9 +778,9 @@ def protocols(effect: float, noise: float, which: str, runs: tuple = ("lr", "ful
     """The grid under several tuning protocols: 2 datasets x 3 draws x 4 cells, optimizers sgd,
     momentum and adam, one study per protocol in ``runs``. ``choi``: under ``full`` Adam's tuned
     accuracy is Momentum's + effect, shifted by -noise / 0 / +noise in draws 0 / 1 / 2 (under
-    ``lr`` Adam trails by 0.05, at the defaults by 0.01, with the same spread); ``valley``: at the defaults momentum is best (0.82, the others
-    0.80 and 0.81) and Adam tuned by ``full`` (3 trials: as many as optimizers) is 0.82 - effect
-    with the same shifts."""
+    ``lr`` Adam trails by 0.05, at the defaults by 0.01, with the same spread); ``valley``: at
+    the defaults momentum is best (0.82, the others 0.80 and 0.81) and Adam tuned by ``full``
+    (3 trials: as many as optimizers) is 0.82 - effect with the same shifts."""
     alt = _alternating(noise)
     rows, tune = [], []
     cells = [(f"{ds}_draw{d}", a, r) for ds in ("moons", "spirals") for d in range(3)
@@ -808,7 +808,7 @@ def protocols(effect: float, noise: float, which: str, runs: tuple = ("lr", "ful
                                  "steps_to_target_median": 200.0})  # fmt: skip
                 trials = range(3) if protocol == "full" else [None]
                 for trial in trials:
-                    params = {"lr": 0.01, "eps": 10.0 ** (3 * trial - 6)} if trial is not None else {}
+                    params = {} if trial is None else {"lr": 0.01, "eps": 10.0 ** (3 * trial - 6)}
                     tune.append({**key, "arm": "tune", "lr": 0.01, "seed": 0, "trial": trial,
                                  "trial_params": json.dumps(params) if params else None,
                                  "steps_to_target": 100.0})  # fmt: skip

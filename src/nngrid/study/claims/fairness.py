@@ -22,8 +22,8 @@ intervals. A claim whose protocol did not run comes out inconclusive, its eviden
 
 from __future__ import annotations
 
-import math
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -152,9 +152,7 @@ def _searched(runs: pd.DataFrame | None, optimizer: str, name: str) -> tuple[flo
     if runs is None or "trial_params" not in runs:
         return None
     rows = runs[(runs["arm"] == "tune") & (runs["optimizer"] == optimizer)]
-    values = [
-        json.loads(t).get(name) for t in rows["trial_params"].dropna() if isinstance(t, str)
-    ]
+    values = [json.loads(t).get(name) for t in rows["trial_params"].dropna() if isinstance(t, str)]
     values = [float(v) for v in values if v is not None]
     return (min(values), max(values)) if values else None
 

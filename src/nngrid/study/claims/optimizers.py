@@ -170,9 +170,9 @@ def _rate_note(inputs: Mapping[str, Any]) -> str:
 
 def _untuned_protocol(summary: pd.DataFrame) -> bool:
     """Whether every row of ``summary`` is of the ``default`` protocol (no tuning)."""
-    return (
-        "protocol" in summary and len(summary) > 0 and bool((summary["protocol"] == "default").all())
-    )
+    if "protocol" not in summary or summary.empty:
+        return False
+    return bool((summary["protocol"] == "default").all())
 
 
 def _by_dataset(scores: pd.Series) -> dict[str, list[np.ndarray]]:
@@ -235,8 +235,7 @@ def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
                 f"at each optimizer's fastest rate, {optimizer} reached the target in fewer "
                 f"optimizer steps than sgd in {int((score > 0).sum())} of {len(score)} cells, in "
                 f"more in {int((score < 0).sum())} (median steps {_f(both[optimizer].median())} "
-                f"vs {_f(both['sgd'].median())}; draws, then cells resampled)"
-                + _rate_note(inputs)
+                f"vs {_f(both['sgd'].median())}; draws, then cells resampled)" + _rate_note(inputs)
             ),
             per,
         )

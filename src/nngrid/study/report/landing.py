@@ -103,8 +103,9 @@ def landing_page(
     replication: pd.DataFrame | None = None,
 ) -> str:
     """The report's first page (rst): the static ``description`` (the lesson's three questions),
-    the claims table inline with links to the figures, the per-dataset verdicts and the
-    replication status when given, and the protocol as run.
+    the claims table inline with links to the figures, the optimizer verdicts side by side per
+    tuning protocol when the grid ran several, the per-dataset verdicts and the replication
+    status when given, and the protocol as run.
 
     Snakemake renders this text through Jinja2 before docutils, so the generated part is wrapped
     in ``{% raw %}``: no text from the tables can be read as a template.
@@ -118,7 +119,7 @@ def landing_page(
         f"{len(claims)} claims of the lesson, checked against this run's data: {tally}. "
         "Each link opens the figure with its caption.",
         ".. raw:: html\n\n" + _indent(_REPORT_STYLE + TABLE_STYLE + "\n" + table),
-        *_replication_sections(by_dataset, replication),
+        *_replication_sections(by_dataset, replication, claims),
         "The protocol\n------------\n\n" + protocol_summary(config),
     ]
     from nngrid.study.integrity import inert_template
@@ -126,11 +127,21 @@ def landing_page(
     return inert_template("\n\n".join(parts) + "\n")
 
 
-def _replication_sections(by_dataset, replication) -> list[str]:
-    """Per-dataset verdicts and replication status (nngrid.study.verdict_pages), when present."""
-    from nngrid.study.verdict_pages import by_dataset_section, replication_section
+def _replication_sections(by_dataset, replication, claims=None) -> list[str]:
+    """The optimizer verdicts side by side per tuning protocol (when the grid ran several),
+    per-dataset verdicts and replication status (nngrid.study.verdict_pages), when present."""
+    from nngrid.study.verdict_pages import (
+        by_dataset_section,
+        protocols_section,
+        replication_section,
+    )
 
-    return [s for s in (by_dataset_section(by_dataset), replication_section(replication)) if s]
+    sections = (
+        protocols_section(claims),
+        by_dataset_section(by_dataset),
+        replication_section(replication),
+    )
+    return [s for s in sections if s]
 
 
 def _read_optional(path) -> pd.DataFrame | None:

@@ -251,7 +251,7 @@ def hyperparameter_caption(runs: pd.DataFrame, summary: pd.DataFrame | None = No
                 edge = f"; the winner sits on an edge in {n_on} cells ({', '.join(names)})"
         lines.append(
             f"{opt}: {sub['trial'].nunique()} trials in {cells} cells, "
-            f"{int(sub['diverged'].sum())} trial-cells diverged; chosen "
+            f"{int(sub['diverged'].sum())} of the {len(sub)} (trial, cell) pairs diverged; chosen "
             + (", ".join(parts) if parts else "values")
             + edge
         )

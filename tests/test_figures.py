@@ -400,7 +400,7 @@ def test_hyperparameter_axes_draw_every_searched_hyperparameter_and_mark_the_cho
     eps = drawn[3]
     assert eps.get_xlim()[0] < 1e-10 and eps.get_xlim()[1] > 1e3  # the searched range
     stars = [c for c in eps.collections if c.get_label() == "the trial a cell chose"]
-    assert stars[0].get_offsets()[:, 0] == pytest.approx([1e-2] * 4)  # trial 2's eps, 4 cells
+    assert list(stars[0].get_offsets().data[:, 0]) == pytest.approx([1e-2] * 4)  # trial 2, 4 cells
     crosses = [c for c in drawn[0].collections if c.get_label() == "diverged"]
     assert len(crosses[0].get_offsets()) == 4  # sgd's diverged trial, in each cell
     assert not blank_panels(fig)

@@ -678,3 +678,17 @@ def test_landing_page_sets_the_verdicts_of_each_protocol_side_by_side():
     # one protocol: no side-by-side section, no labels
     html = _render_like_snakemake(landing.landing_page(claims.iloc[:3], "Intro", {}, {}))
     assert "Under each tuning protocol" not in html and "(tuning protocol" not in html
+
+
+def test_the_protocol_paragraph_names_each_studys_tuning_protocol():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config" / "protocols.yaml").read_text())
+    text = landing.protocol_summary(config)
+    assert "**Protocols.** study ``lr`` tunes the learning rate alone" in text
+    assert "study ``full`` runs the full protocol: 7 trials" in text
+    assert "study ``default`` runs the default protocol" in text
+    quick = yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+    assert landing.protocols_text(quick) == "" and "**Protocols.**" not in (
+        landing.protocol_summary(quick)
+    )

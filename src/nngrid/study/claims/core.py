@@ -29,8 +29,9 @@ The table :func:`claims_table` writes, ``results/tables/claims.csv``, has the co
 report read verdicts from it, never the other way round. The optimizer claims of the grid are
 decided once per tuning protocol the grid ran (``lr``, ``full``, ``default``; issue 21), one row
 each: a row's ``protocol`` names the protocol whose tables decided it (``lr`` alone in a study
-that tunes only the learning rate), and is empty for a claim no tuning protocol decides (the
-side experiments). ``(claim_id, protocol)`` is a row's key. A claim whose experiment is not in the
+that tunes only the learning rate), and is empty for a claim no single tuning protocol decides
+(the side experiments; the Crowded Valley claim, which sets two against each other).
+``(claim_id, protocol)`` is a row's key. A claim whose experiment is not in the
 config comes out ``inconclusive`` with evidence saying what was not run.
 
 Command line::

@@ -30,6 +30,48 @@ def _grid_text(grid: dict) -> str:
     return f"{grid['points']} rates from {fmt(grid['low'])} to {fmt(grid['high'])}"
 
 
+def _names(studies: list[str], verb: str) -> str:
+    """``study ``a`` runs`` / ``studies ``a``, ``b`` run``."""
+    one = len(studies) == 1
+    names = ", ".join(f"``{s}``" for s in studies)
+    return f"study {names} {verb}s" if one else f"studies {names} {verb}"
+
+
+def protocols_text(config: dict) -> str:
+    """The tuning protocols the config's studies run, in rst ("" when every study tunes the
+    learning rate alone, the lesson's protocol the paragraph above describes)."""
+    studies = config.get("studies") or {}
+    by: dict[str, list[str]] = {}
+    for name, spec in studies.items():
+        tuning = {**config.get("tuning", {}), **((spec or {}).get("tuning") or {})}
+        by.setdefault(tuning.get("protocol", "lr"), []).append(name)
+    if set(by) <= {"lr"}:
+        return ""
+    parts = []
+    if "lr" in by:
+        parts.append(f"{_names(by['lr'], 'tune')} the learning rate alone (above)")
+    if "full" in by:
+        first = studies[by["full"][0]] or {}
+        tuning = {**config.get("tuning", {}), **(first.get("tuning") or {})}
+        parts.append(
+            f"{_names(by['full'], 'run')} the full protocol: {tuning.get('budget', 8)} trials of a "
+            f"scrambled Sobol sequence (search seed {tuning.get('search_seed', 0)}) over each "
+            "optimizer's search space (the learning rate with momentum, betas, alpha, eps or "
+            "weight decay), scored on validation like the rates, the winner and the untuned "
+            "default rerun over the seeds"
+        )
+    if "default" in by:
+        parts.append(
+            f"{_names(by['default'], 'run')} the default protocol: every optimizer at its "
+            "documented defaults, untuned"
+        )
+    return (
+        "**Protocols.** "
+        + "; ".join(parts)
+        + ". The optimizer claims are decided under each protocol, side by side above."
+    )
+
+
 def protocol_summary(config: dict) -> str:
     """The fair-comparison protocol as run, in rst, with the numbers of ``config``."""
     splits = config.get("splits", {})
@@ -69,6 +111,7 @@ def protocol_summary(config: dict) -> str:
         "points and is tuned again; a winner still on the edge is flagged in the tables and "
         "figures. The overfitting cures tune each regularizer's strength on validation the "
         "same way.",
+        *([protocols_text(config)] if protocols_text(config) else []),
         f"**Seeds.** The chosen rate is rerun with {len(seeds)} seeds "
         f"({', '.join(map(str, seeds))}), and beside it the optimizer's documented default rate "
         "with the same seeds (the untuned arm). Every per-seed row is kept in "

@@ -179,9 +179,7 @@ def adam_includes_momentum(inputs: Mapping[str, Any]):
     evidence gives the lr protocol's value of the same difference and the eps range searched."""
     grid = inputs["grid"]
     protocols = grid_protocols(grid)
-    lr = (
-        _adam_minus_momentum(grid_of(grid, "lr")) if "lr" in protocols else pd.Series(dtype=float)
-    )
+    lr = _adam_minus_momentum(grid_of(grid, "lr")) if "lr" in protocols else pd.Series(dtype=float)
     lr_text = (
         f"; under the lr protocol (learning rate alone) the same difference is {_f(lr.mean())} "
         f"over {len(lr)} cells (Adam ahead or level in {int((lr >= 0).sum())})"

@@ -9,6 +9,7 @@ threshold with noise (the interval straddles it).
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -806,3 +807,106 @@ def test_few_layers_anything_picks_best_and_worst_on_other_seeds_than_it_measure
     assert "picked on seeds [0, 1, 2, 3, 4, 5, 6, 7]" in v.evidence and "cross-fitted" in v.evidence
     assert v.value < in_sample  # the selection's luck is not all measured
     assert v.ci_low < 0 < v.ci_high  # no gap: the interval covers 0
+
+
+# --------------------------------------------------------------------------- tuning protocols
+
+
+def protocols(effect: float, noise: float, which: str, runs: tuple = ("lr", "full")) -> dict:
+    """The grid under several tuning protocols: 2 datasets x 3 draws x 4 cells, optimizers sgd,
+    momentum and adam, one study per protocol in ``runs``. ``choi``: under ``full`` Adam's tuned
+    accuracy is Momentum's + effect, shifted by -noise / 0 / +noise in draws 0 / 1 / 2 (under
+    ``lr`` Adam trails by 0.05, at the defaults by 0.01, with the same spread); ``valley``: at
+    the defaults momentum is best (0.82, the others 0.80 and 0.81) and Adam tuned by ``full``
+    (3 trials: as many as optimizers) is 0.82 - effect with the same shifts."""
+    alt = _alternating(noise)
+    rows, tune = [], []
+    cells = [(f"{ds}_draw{d}", a, r) for ds in ("moons", "spirals") for d in range(3)
+             for a in ("relu", "tanh") for r in ("none", "l2")]  # fmt: skip
+    opts = ("sgd", "momentum", "adam")
+    for ds, act, reg in cells:
+        draw = int(ds.rsplit("_draw", 1)[1])
+        shift = effect + alt() + (draw - 1) * noise
+        for protocol in runs:
+            for opt in opts:
+                key = {"study": protocol, "protocol": protocol, "dataset": ds, "activation": act,
+                       "regularizer": reg, "optimizer": opt}  # fmt: skip
+                default = {"sgd": 0.80, "momentum": 0.82, "adam": 0.81}[opt]
+                tuned = {"sgd": 0.84, "momentum": 0.85, "adam": 0.85}[opt]
+                if which == "choi" and opt == "adam":  # lr: trails by 0.05, with the spread
+                    tuned = 0.85 + (shift if protocol == "full" else shift - effect - 0.05)
+                if which == "valley" and opt == "adam" and protocol == "full":
+                    tuned = 0.82 - shift
+                if protocol == "default":
+                    tuned = default + (shift - effect if which == "choi" and opt == "adam" else 0)
+                rows.append({**key, "arm": "tuned", "test_accuracy_mean": tuned,
+                             "steps_to_target_median": 100.0})  # fmt: skip
+                if protocol != "default":
+                    rows.append({**key, "arm": "untuned", "test_accuracy_mean": default,
+                                 "steps_to_target_median": 200.0})  # fmt: skip
+                trials = range(3) if protocol == "full" else [None]
+                for trial in trials:
+                    params = {} if trial is None else {"lr": 0.01, "eps": 10.0 ** (3 * trial - 6)}
+                    tune.append({**key, "arm": "tune", "lr": 0.01, "seed": 0, "trial": trial,
+                                 "trial_params": json.dumps(params) if params else None,
+                                 "steps_to_target": 100.0})  # fmt: skip
+    return {"grid": {"summary": pd.DataFrame(rows), "runs": pd.DataFrame(tune)}}
+
+
+BUILDERS.update(
+    {
+        "adam_includes_momentum": (
+            lambda e, n: protocols(e, n, "choi"),
+            [(0.02, 0.002), (-0.1, 0.002), (-0.01, 0.05)],
+        ),
+        "defaults_rival_tuning": (
+            lambda e, n: protocols(e, n, "valley", ("default", "full")),
+            [(0.0, 0.002), (-0.1, 0.002), (-0.02, 0.05)],
+        ),
+    }
+)
+
+
+def test_optimizer_claims_are_decided_once_per_protocol_and_lr_alone_is_unchanged():
+    both = claims_table(protocols(0.02, 0.002, "choi", ("lr", "full", "default")))
+    well = both[both["claim_id"] == "adam_well"]
+    assert list(well["protocol"]) == ["lr", "full", "default"]
+    # lr: adam trails momentum by 0.05; full: adam ahead; default: adam 0.01 behind momentum
+    assert list(well["verdict"]) == ["contradicted", "supported", "supported"]
+    speed = both[both["claim_id"] == "adam_fast"]  # default: the default rates' steps, all tied
+    assert "each optimizer's one rate is its default" in speed["evidence"].iloc[2]
+    assert set(both.loc[both["claim_id"] == "cure_l1", "protocol"].fillna("")) == {""}
+    assert both.loc[both["claim_id"] == "adam_includes_momentum", "protocol"].item() == "full"
+    # the lr rows of a grid that ran lr alone are those of a table without a protocol column
+    lr = protocols(0.02, 0.002, "choi", ("lr",))
+    bare = {"grid": {k: v.drop(columns="protocol") for k, v in lr["grid"].items()}}
+    a, b = claims_table(lr), claims_table(bare)
+    each = {c.claim_id for c in CLAIMS if c.protocol == claims.core.EACH_PROTOCOL}
+    assert set(a.loc[a["claim_id"].isin(each), "protocol"]) == {"lr"} and len(a) == len(CLAIMS)
+    pd.testing.assert_frame_equal(a.drop(columns="protocol"), b.drop(columns="protocol"))
+
+
+def test_a_protocol_that_did_not_run_leaves_its_claims_inconclusive_and_says_so():
+    lr_only = protocols(0.02, 0.002, "choi", ("lr",))
+    choi = _verdict("adam_includes_momentum", lr_only)
+    assert choi.verdict == "inconclusive" and "full protocol" in choi.evidence
+    assert "under the lr protocol" in choi.evidence and choi.protocol == "full"
+    valley = _verdict("defaults_rival_tuning", lr_only)
+    assert valley.verdict == "inconclusive" and valley.evidence.startswith("Not measured")
+
+
+def test_choi_states_the_eps_searched_and_the_lr_protocols_difference():
+    v = _verdict("adam_includes_momentum", protocols(0.02, 0.002, "choi"))
+    assert v.verdict == "supported"
+    assert "searched eps from 1e-06 to 1;" in v.evidence
+    assert "under the lr protocol (learning rate alone) the same difference is -0.05" in v.evidence
+
+
+def test_crowded_valley_needs_equal_budgets_and_falls_back_to_an_untuned_arm():
+    inputs = protocols(0.0, 0.002, "valley", ("lr", "full"))  # defaults: the lr untuned arm
+    v = _verdict("defaults_rival_tuning", inputs)
+    assert v.verdict == "supported" and "the lr protocol's untuned arm" in v.evidence
+    runs = inputs["grid"]["runs"]
+    inputs["grid"]["runs"] = runs[runs["trial"].isna() | (runs["trial"] < 2)]  # 2 trials, 3 opts
+    v = _verdict("defaults_rival_tuning", inputs)
+    assert v.verdict == "inconclusive" and "set tuning.budget to 3" in v.evidence

@@ -20,6 +20,7 @@ from nngrid.study.figures import (
     cures,
     gradients,
     grid,
+    hyperparameters,
     make,
     overfitting,
     paths,
@@ -135,7 +136,50 @@ DRAW = {
     "profile": lambda r, t, p: profiles.performance_profile(
         t["runs"], t["summary"], _with_profile(t), p
     ),
+    "hyperparameters": lambda r, t, p: hyperparameters.hyperparameter_axes(
+        _full_trials(), p, SPACES, ["sgd", "adam"]
+    ),
 }
+
+#: The search spaces of :func:`_full_trials` (as config/protocols.yaml writes them).
+SPACES = {
+    "sgd": {"lr": {"low": 1e-2, "high": 10.0, "scale": "log"}},
+    "adam": {
+        "lr": {"low": 1e-4, "high": 10.0},
+        "b1": {"low": 1e-2, "high": 0.5, "scale": "log", "one_minus": True},
+        "eps": {"low": 1e-10, "high": 1e3, "scale": "log"},
+        "weight_decay": 0.0,  # fixed: not an axis
+    },
+}
+
+
+def _full_trials() -> pd.DataFrame:
+    """Tune rows of the full protocol as runs.parquet holds them: 2 draws x 2 activations,
+    sgd (lr) and adam (lr, b1, eps), 4 trials x 2 seeds; trial 1 of sgd diverges, the cell
+    chooses trial 2 (adam) / 0 (sgd); a row of the lr protocol that must not be drawn."""
+    rows = []
+    for draw in (0, 1):
+        for act in ("relu", "tanh"):
+            for opt in ("sgd", "adam"):
+                for trial in range(4):
+                    params = {"lr": 10.0 ** (trial - 3)}
+                    if opt == "adam":
+                        params |= {
+                            "b1": 1 - 10.0 ** (-trial / 2 - 0.5),
+                            "eps": 10.0 ** (3 * trial - 8),
+                        }
+                    for seed in (0, 1):
+                        rows.append(
+                            {"study": "full", "protocol": "full", "arm": "tune",
+                             "dataset": f"moons_draw{draw}", "activation": act,
+                             "regularizer": "none", "optimizer": opt, "trial": trial,
+                             "seed": seed, "trial_params": json.dumps(params),
+                             "val_accuracy": 0.7 + 0.05 * trial + 0.01 * seed + 0.02 * draw,
+                             "diverged": opt == "sgd" and trial == 1,
+                             "selected": trial == (2 if opt == "adam" else 0)}
+                        )  # fmt: skip
+    lr_row = {**rows[0], "protocol": "lr", "study": "lr", "trial": None, "trial_params": None}
+    return pd.DataFrame([*rows, lr_row])
 
 
 def _with_profile(t) -> pd.DataFrame:
@@ -331,3 +375,60 @@ def test_make_draws_the_profile_and_leaves_its_rows_out_of_the_rankings_figure(t
     make.make("figure_grid", {**inputs, "rankings": plain}, again, {})
     assert _digest(outputs["rankings"]) == _digest(again["rankings"])
     assert outputs["rankings_caption"].read_text() == again["rankings_caption"].read_text()
+
+
+def test_hyperparameter_axes_draw_every_searched_hyperparameter_and_mark_the_choice(tmp_path):
+    import matplotlib.pyplot as plt
+
+    runs = _full_trials()
+    df = hyperparameters.trials(runs)
+    assert set(df["study"]) == {"full"}  # the lr protocol's rows are not trials
+    assert len(df) == 2 * 2 * 2 * 4 and df["val"].iloc[0] == pytest.approx(0.705)
+    captured = {}
+    real_save = hyperparameters.save
+    hyperparameters.save = lambda fig, path: captured.setdefault("fig", fig) and path
+    try:
+        hyperparameters.hyperparameter_axes(runs, tmp_path / "h.png", SPACES, ["sgd", "adam"])
+    finally:
+        hyperparameters.save = real_save
+    fig = captured["fig"]
+    drawn = [ax for ax in fig.axes if ax.axison]
+    labels = [(ax.get_title(loc="left"), ax.get_xlabel()) for ax in drawn]
+    assert labels == [("sgd", "learning rate"), ("adam", "learning rate"),
+                      ("adam", "1 − b1"), ("adam", "eps")]  # fmt: skip
+    assert all(ax.get_xscale() == "log" for ax in drawn)
+    eps = drawn[3]
+    assert eps.get_xlim()[0] < 1e-10 and eps.get_xlim()[1] > 1e3  # the searched range
+    stars = [c for c in eps.collections if c.get_label() == "the trial a cell chose"]
+    assert list(stars[0].get_offsets().data[:, 0]) == pytest.approx([1e-2] * 4)  # trial 2, 4 cells
+    crosses = [c for c in drawn[0].collections if c.get_label() == "diverged"]
+    assert len(crosses[0].get_offsets()) == 4  # sgd's diverged trial, in each cell
+    assert not blank_panels(fig)
+    plt.close(fig)
+
+
+def test_make_draws_the_hyperparameter_figure_with_its_caption(tmp_path):
+    runs = _full_trials()
+    summary = pd.DataFrame(
+        [{"study": "full", "protocol": "full", "arm": "tuned", "optimizer": "adam",
+          "params_on_edge": "eps"},
+         {"study": "full", "protocol": "full", "arm": "tuned", "optimizer": "sgd",
+          "params_on_edge": ""}]
+    )  # fmt: skip
+    inputs = {"runs": tmp_path / "runs.parquet", "summary": tmp_path / "summary.parquet"}
+    runs.to_parquet(inputs["runs"])
+    summary.to_parquet(inputs["summary"])
+    outputs = {"figure": tmp_path / "fig14.png", "figure_caption": tmp_path / "fig14.rst"}
+    params = {"order": {"optimizers": ["sgd", "adam"]}, "search": SPACES}
+    make.make("figure_hyperparameters", inputs, outputs, params)
+    assert outputs["figure"].stat().st_size > 5000
+    caption = outputs["figure_caption"].read_text()
+    assert "sgd: 4 trials in 4 cells, 4 of the 16 (trial, cell) pairs diverged" in caption
+    assert "chosen lr 0.001 to 0.001" in caption
+    assert "adam: 4 trials in 4 cells" in caption and "on an edge in 1 cells (eps)" in caption
+
+
+def test_the_hyperparameter_figure_says_when_no_study_ran_the_full_protocol(tmp_path):
+    out = hyperparameters.hyperparameter_axes(pd.DataFrame(), tmp_path / "none.png")
+    assert out.stat().st_size > 1000
+    assert "No study ran the full protocol" in hyperparameters.hyperparameter_caption(None)

@@ -98,3 +98,14 @@ def test_runtimes_are_at_least_ten_minutes_and_grow_with_the_work(quick):
     cfg["datasets"]["moons"]["params"]["n_samples"] *= 10
     assert costs.job_cost(cfg, *job)[0] > memory
     assert set(factors) >= {"training.hidden", "training.epochs", "training.seeds"}
+
+
+def test_search_spaces_are_those_of_the_optimizers_a_full_study_tunes():
+    cfg = yaml.safe_load((ROOT / "config" / "protocols.yaml").read_text())
+    spaces = jobs.search_spaces(cfg)
+    assert list(spaces) == list(cfg["optimizers"])  # the full study tunes all seven
+    assert spaces["adam"]["eps"] == {"low": 1e-10, "high": 1e3, "scale": "log"}
+    cfg["studies"]["full"]["optimizers"] = ["adam"]
+    assert list(jobs.search_spaces(cfg)) == ["adam"]
+    del cfg["studies"]["full"]  # no full study: no figure 14
+    assert jobs.search_spaces(cfg) == {}

@@ -124,3 +124,49 @@ def test_landing_sections_show_per_dataset_verdicts_and_replication_escaped():
     section = verdict_pages.replication_section(rep)
     assert "0 of 1 verdicts agree, 1 flip" in section and "flip" in section
     assert verdict_pages.by_dataset_section(None) == verdict_pages.replication_section(None) == ""
+
+
+def test_compare_keys_rows_by_claim_and_protocol_and_reads_tables_without_the_column():
+    a = pd.DataFrame(
+        {
+            "claim_id": ["adam_well", "adam_well", "cure_l2"],
+            "protocol": ["lr", "full", float("nan")],  # "" reads back as NaN
+            "verdict": ["supported", "contradicted", "supported"],
+            "value": 0.1,
+            "ci_low": 0.0,
+            "ci_high": 0.2,
+        }
+    )
+    b = a.assign(verdict=["supported", "supported", "supported"])
+    table = replication.compare(a, b)
+    assert table["agreement"].tolist() == ["agree", "flip", "agree"]
+    assert table["protocol"].tolist() == ["lr", "full", ""]
+    # a claims.csv written before protocols: the grid's claims are lr's, the rest have none
+    old = a.iloc[[0, 2]].drop(columns="protocol").assign(claim_id=["adam_well", "cure_l2"])
+    table = replication.compare(old, a)
+    assert table["agreement"].tolist() == ["agree", "agree", "missing"]
+    assert table["protocol"].tolist() == ["lr", "", "full"]
+
+
+def test_landing_shows_the_optimizer_verdicts_side_by_side_per_protocol():
+    claims = pd.DataFrame(
+        {
+            "claim_id": ["adam_well", "adam_well", "adam_includes_momentum", "cure_l2"],
+            "protocol": ["lr", "full", "full", float("nan")],
+            "verdict": ["supported", "inconclusive", "supported", "contradicted"],
+            "value": [0.01, -0.01, 0.02, -0.1],
+            "ci_low": [0.005, -0.03, 0.01, -0.2],
+            "ci_high": [0.02, 0.01, 0.03, -0.05],
+        }
+    )
+    text = verdict_pages.protocols_section(claims)
+    assert text.startswith("Under each tuning protocol")
+    assert (
+        "lr (the lesson&#x27;s: the rate alone)" in text and "full (every hyperparameter)" in text
+    )
+    body = text.split("<tbody>")[1]
+    assert body.count("<tr>") == 1 and "adam_well" in body  # claims decided once stay out
+    assert "0.01 [0.005, 0.02]" in body and "-0.01 [-0.03, 0.01]" in body
+    # one protocol (the default study): no section
+    assert verdict_pages.protocols_section(claims.iloc[[0, 2, 3]]) == ""
+    assert verdict_pages.protocols_section(None) == ""

@@ -661,3 +661,34 @@ def test_caption_verdicts_escape_rst_markup_from_the_tables():
 
     html = publish_parts(text, writer="html", settings_overrides={"report_level": 2})["html_body"]
     assert "share of |w| &lt; 1e-3 *per seed*" in html and "system-message" not in html
+
+
+def test_landing_page_sets_the_verdicts_of_each_protocol_side_by_side():
+    claims = _contract_claims()
+    second = claims.iloc[[2]].assign(protocol="full", verdict="inconclusive", ci_low=1.0)
+    claims = pd.concat([claims.assign(protocol=["", "", "lr"]), second], ignore_index=True)
+    html = _render_like_snakemake(landing.landing_page(claims, "Intro", {}, {}))
+    assert "Under each tuning protocol" in html and "full (every hyperparameter)" in html
+    rows = re.findall(r'<tr class="nngrid-claim" data-verdict="(\w+)">(.*?)</tr>', html, re.S)
+    assert "Adam gets there fast (tuning protocol: lr)" in rows[2][1]
+    assert "Adam gets there fast (tuning protocol: full)" in rows[3][1]
+    assert "(tuning protocol" not in rows[0][1]  # a claim decided once is not labelled
+    text = captions.verdicts_text(claims, "fig09_target")
+    assert "(tuning protocol: lr)" in text and "(tuning protocol: full)" in text
+    # one protocol: no side-by-side section, no labels
+    html = _render_like_snakemake(landing.landing_page(claims.iloc[:3], "Intro", {}, {}))
+    assert "Under each tuning protocol" not in html and "(tuning protocol" not in html
+
+
+def test_the_protocol_paragraph_names_each_studys_tuning_protocol():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config" / "protocols.yaml").read_text())
+    text = landing.protocol_summary(config)
+    assert "**Protocols.** study ``lr`` tunes the learning rate alone" in text
+    assert "study ``full`` runs the full protocol: 7 trials" in text
+    assert "study ``default`` runs the default protocol" in text
+    quick = yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+    assert landing.protocols_text(quick) == "" and "**Protocols.**" not in (
+        landing.protocol_summary(quick)
+    )

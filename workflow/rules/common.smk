@@ -35,6 +35,7 @@ from nngrid.study.jobs import (
     job_spec,
     job_table,
     run_targets,
+    search_spaces,
     source_hash,
     spec_sha256_of,
     warn_missing_results,

@@ -56,6 +56,11 @@ GRID_FIGURES = [
 ]
 FIGURES = [f for e in EXPERIMENTS for f in EXPERIMENT_FIGURES.get(e, [])]
 FIGURES += GRID_FIGURES + ["results/figures/fig10_cost.png"]
+# The search spaces of the optimizers a `full`-protocol study tunes (empty without one): figure
+# 14 draws the trials against them.
+SEARCH_SPACES = search_spaces(config)
+if SEARCH_SPACES:
+    FIGURES.append("results/figures/fig14_hyperparameters.png")
 FINAL_TARGETS += FIGURES
 
 
@@ -473,6 +478,39 @@ rule figure_profile:
         runtime=10,
     params:
         order=ORDER,
+        code=FIGURE_CODE,
+    script:
+        "../scripts/figure.py"
+
+
+# Figure 14 (the tuning playbook's hyperparameter-axis plots): the full protocol's trials,
+# validation result against each searched hyperparameter; only when a study runs that protocol.
+rule figure_hyperparameters:
+    input:
+        runs="results/tables/runs.parquet",
+        summary="results/tables/summary.parquet",
+        tables_stamp="results/tables/tables.stamp.json",
+        claims="results/tables/claims.csv",
+        figure_description="workflow/report/fig14_hyperparameters.rst",
+    output:
+        figure=report(
+            "results/figures/fig14_hyperparameters.png",
+            caption="../../results/figures/fig14_hyperparameters.rst",
+            category="4. The grid",
+            labels={"figure": "14: hyperparameter axes of the full protocol's search"},
+        ),
+        figure_caption="results/figures/fig14_hyperparameters.rst",
+    log:
+        "logs/figures/fig14_hyperparameters.log",
+    conda:
+        "../envs/nngrid.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        order=ORDER,
+        search=SEARCH_SPACES,
         code=FIGURE_CODE,
     script:
         "../scripts/figure.py"

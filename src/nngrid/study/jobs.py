@@ -160,6 +160,17 @@ def tuning_settings(cfg: dict, study: str) -> dict:
     return {**cfg.get("tuning", {}), **cfg["studies"][study].get("tuning", {})}
 
 
+def search_spaces(cfg: dict) -> dict[str, dict]:
+    """The ``search`` space of every optimizer a ``full``-protocol study tunes, in config order
+    (empty without such a study): what the hyperparameter-axis figure draws its axes from."""
+    used: set[str] = set()
+    for study, spec in cfg["studies"].items():
+        if tuning_settings(cfg, study).get("protocol") == "full":
+            used.update(spec.get("optimizers", []))
+    opts = cfg.get("optimizers", {})
+    return {o: dict(s["search"]) for o, s in opts.items() if o in used and (s or {}).get("search")}
+
+
 def regularizer_specs(cfg: dict, labels: Iterable[str]) -> list[dict]:
     """Label, kind and params of each regularizer named in ``labels``."""
     regs = cfg["regularizers"]

@@ -37,8 +37,26 @@ COLUMNS = [
     "ci_low_b",
     "ci_high_b",
     "agreement",
+    "protocol",
 ]
 _NEEDED = ("claim_id", "verdict", "value", "ci_low", "ci_high")
+#: A row's key: the claim and the tuning protocol it was decided under (claims.csv's
+#: ``protocol``; a table written before protocols has the registry's, ``lr`` for the grid's).
+KEY = ["claim_id", "protocol"]
+
+
+def _with_protocol(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its ``protocol`` column as text ("" for none); a table without the column
+    gets each claim's protocol from the registry (``lr`` for a claim decided per protocol)."""
+    from nngrid.study.claims import CLAIMS
+    from nngrid.study.claims.core import EACH_PROTOCOL
+
+    df = df.copy()
+    if "protocol" not in df:
+        own = {c.claim_id: "lr" if c.protocol == EACH_PROTOCOL else c.protocol for c in CLAIMS}
+        df["protocol"] = df["claim_id"].map(own)
+    df["protocol"] = df["protocol"].fillna("").astype(str)
+    return df
 
 
 def _read(path: str | Path) -> pd.DataFrame:
@@ -49,21 +67,25 @@ def _read(path: str | Path) -> pd.DataFrame:
     missing = [c for c in _NEEDED if c not in df]
     if missing:
         raise NngridError(f"{path} is not a claims table (no column {missing[0]!r})")
-    if df["claim_id"].duplicated().any():
+    df = _with_protocol(df)
+    if df.duplicated(KEY).any():
         raise NngridError(f"{path} lists a claim twice; give one run's claims.csv")
     return df
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim of either table (:data:`COLUMNS`); ``agreement`` is ``agree``,
-    ``flip`` (supported in one run, contradicted in the other), ``differ`` (one of them
-    inconclusive) or ``missing`` (the claim is in one table only)."""
-    keep = list(_NEEDED)
-    m = a[keep].merge(b[keep], on="claim_id", how="outer", suffixes=("_a", "_b"), sort=False)
-    order: dict[str, int] = {}
-    for c in [*a["claim_id"], *b["claim_id"]]:  # the first table's order, then the second's
-        order.setdefault(c, len(order))
-    m = m.sort_values("claim_id", key=lambda s: s.map(order), kind="stable")
+    """One row per claim (and tuning protocol) of either table (:data:`COLUMNS`);
+    ``agreement`` is ``agree``, ``flip`` (supported in one run, contradicted in the other),
+    ``differ`` (one of them inconclusive) or ``missing`` (the claim is in one table only)."""
+    a, b = _with_protocol(a), _with_protocol(b)
+    keep = [*_NEEDED, "protocol"]
+    m = a[keep].merge(b[keep], on=KEY, how="outer", suffixes=("_a", "_b"), sort=False)
+    order: dict[tuple, int] = {}
+    keys = [*a[KEY].itertuples(index=False), *b[KEY].itertuples(index=False)]
+    for k in keys:  # the first table's order, then the second's
+        order.setdefault(tuple(k), len(order))
+    m["_order"] = [order[tuple(k)] for k in m[KEY].itertuples(index=False)]
+    m = m.sort_values("_order", kind="stable")
 
     def agreement(row) -> str:
         va, vb = row["verdict_a"], row["verdict_b"]

@@ -509,19 +509,23 @@ def _grid_studies(summary: pd.DataFrame) -> set:
 
 
 def early_loss(
-    histories: pd.DataFrame | None, summary: pd.DataFrame, epochs: int = SPEED_EPOCHS
+    histories: pd.DataFrame | None,
+    summary: pd.DataFrame,
+    epochs: int = SPEED_EPOCHS,
+    arm: str = "tune",
 ) -> pd.DataFrame:
     """How fast each optimizer brings the loss down, per cell (rows: study, dataset, activation,
     regularizer) and optimizer (columns): a tuning run's mean validation loss over its first
     ``epochs`` epochs (the area under its early learning curve; the same optimizer steps for
     every optimizer of a cell), the median over the tuning seeds, and of every rate the tuning
-    tried (arm ``tune``) the smallest: each optimizer at its own best rate for speed. A run
+    tried (arm ``tune``; ``arm="tuned"`` for the default protocol, which tries one rate) the
+    smallest: each optimizer at its own best rate for speed. A run
     with a non-finite loss in those epochs, or that diverged before their end, counts ``inf``.
     Unlike steps to a target accuracy it has no floor: where every optimizer reaches the target
     in the first epoch, the loss still says which got further."""
     if histories is None or histories.empty or "arm" not in histories:
         return pd.DataFrame()
-    h = histories[(histories["arm"] == "tune") & histories["study"].isin(_grid_studies(summary))]
+    h = histories[(histories["arm"] == arm) & histories["study"].isin(_grid_studies(summary))]
     if h.empty:
         return pd.DataFrame()
     e = min(int(epochs), int(h["epoch"].max()))

@@ -26,7 +26,12 @@ is counted in optimizer steps (``steps_to_target``).
 
 The table :func:`claims_table` writes, ``results/tables/claims.csv``, has the columns
 :data:`COLUMNS`, one row per claim in the lesson's order (:data:`CLAIMS`); captions and the
-report read verdicts from it, never the other way round. A claim whose experiment is not in the
+report read verdicts from it, never the other way round. The optimizer claims of the grid are
+decided once per tuning protocol the grid ran (``lr``, ``full``, ``default``; issue 21), one row
+each: a row's ``protocol`` names the protocol whose tables decided it (``lr`` alone in a study
+that tunes only the learning rate), and is empty for a claim no single tuning protocol decides
+(the side experiments; the Crowded Valley claim, which sets two against each other).
+``(claim_id, protocol)`` is a row's key. A claim whose experiment is not in the
 config comes out ``inconclusive`` with evidence saying what was not run.
 
 Command line::
@@ -88,6 +93,7 @@ COLUMNS = [
     "direction",
     "evidence",
     "figure",
+    "protocol",
 ]
 VERDICTS = ("supported", "contradicted", "inconclusive", "not applicable")
 #: Evidence of a claim that does not apply to the data (e.g. an accuracy claim on regression
@@ -138,6 +144,7 @@ class Verdict:
     direction: str
     evidence: str
     figure: str
+    protocol: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,10 @@ class Claim:
 
     ``needs`` lists the inputs the function reads: experiment names or ``"grid"`` (the
     runs and summary tables). ``function(inputs)`` returns ``(value, ci_low, ci_high,
-    evidence)``; threshold and direction are fixed here, so no data can move them."""
+    evidence)``; threshold and direction are fixed here, so no data can move them.
+    ``protocol`` is :data:`EACH_PROTOCOL` for a claim decided once per tuning protocol of the
+    grid (the function sees the grid's tables of one protocol at a time), the name of the one
+    protocol whose tables decide it, or "" for a claim no tuning protocol decides."""
 
     claim_id: str
     section: str
@@ -157,6 +167,7 @@ class Claim:
     statistic: str
     needs: tuple[str, ...]
     function: Callable[[Mapping[str, Any]], tuple[float, float, float, str]]
+    protocol: str = ""
 
 
 # --------------------------------------------------------------------------- statistics
@@ -359,6 +370,7 @@ def claim(
     text: str,
     *,
     needs: tuple[str, ...],
+    protocol: str = "",
 ) -> Callable[[Callable], Callable]:
     """Register the decorated function as the claim ``claim_id`` (see :class:`Claim`); the
     function is returned unchanged. A second claim with the same id is an error."""
@@ -383,6 +395,7 @@ def claim(
                 statistic,
                 tuple(needs),
                 function,
+                protocol,
             )
         )
         return function
@@ -401,7 +414,48 @@ DATASET_COLUMNS = [
     "threshold",
     "direction",
     "evidence",
+    "protocol",
 ]
+
+#: :class:`Claim` ``protocol`` of a claim decided once per tuning protocol of the grid.
+EACH_PROTOCOL = "each"
+#: The tuning protocols (``nngrid.study.protocol.PROTOCOLS``) in the order claims.csv lists them;
+#: tables written before protocols existed hold ``lr`` rows only.
+PROTOCOL_ORDER = ("lr", "full", "default")
+
+
+def _protocol_column(df: pd.DataFrame) -> pd.Series:
+    if "protocol" not in df:
+        return pd.Series("lr", index=df.index)
+    return df["protocol"].fillna("lr").astype(str)
+
+
+def grid_protocols(grid: Mapping[str, Any]) -> list[str]:
+    """The tuning protocols of the grid's studies with more than one cell (the studies the grid's
+    claims read), in :data:`PROTOCOL_ORDER`; those of every study when none has several cells,
+    ``["lr"]`` for an empty table or one without a ``protocol`` column."""
+    summary = grid["summary"]
+    if summary is None or summary.empty or "protocol" not in summary:
+        return ["lr"]
+    tuned = summary[summary["arm"] == "tuned"] if "arm" in summary else summary
+    protocols = _protocol_column(tuned)
+    if "study" in tuned and len(tuned):
+        multi = tuned.groupby("study")["study"].transform("size") > 1
+        if multi.any():
+            protocols = protocols[multi]
+    found = set(protocols) or {"lr"}
+    return [p for p in PROTOCOL_ORDER if p in found] + sorted(found - set(PROTOCOL_ORDER))
+
+
+def grid_of(grid: Mapping[str, Any], protocol: str) -> dict[str, Any]:
+    """The grid's tables (``runs``, ``summary``) restricted to the rows of one tuning protocol
+    (rows without a protocol are ``lr``'s)."""
+    out = dict(grid)
+    for key in ("runs", "summary"):
+        df = grid.get(key)
+        if df is not None and "protocol" in df:
+            out[key] = df[_protocol_column(df) == protocol]
+    return out
 
 
 def pool(per_dataset: Mapping[str, tuple]) -> tuple[float, float, float]:
@@ -438,7 +492,9 @@ def _sentence(evidence: str) -> str:
     return evidence[0].upper() + evidence[1:].rstrip(".") + "." if evidence else ""
 
 
-def _decide_one(c: Claim, inputs: Mapping[str, Any]) -> tuple[Verdict, list[dict]]:
+def _decide_one(
+    c: Claim, inputs: Mapping[str, Any], protocol: str = ""
+) -> tuple[Verdict, list[dict]]:
     NOTES.clear()
     per: dict[str, tuple] = {}
     missing = [n for n in c.needs if n not in inputs]
@@ -463,6 +519,7 @@ def _decide_one(c: Claim, inputs: Mapping[str, Any]) -> tuple[Verdict, list[dict
                 "threshold": float(c.threshold),
                 "direction": c.direction,
                 "evidence": ev.rstrip(".") + "." if ev else "",
+                "protocol": protocol,
             }
         )
     if rows:
@@ -494,8 +551,22 @@ def _decide_one(c: Claim, inputs: Mapping[str, Any]) -> tuple[Verdict, list[dict
         direction=c.direction,
         evidence=_sentence(evidence),
         figure=c.figure,
+        protocol=protocol,
     )
     return verdict, rows
+
+
+def _decide(c: Claim, inputs: Mapping[str, Any]) -> list[tuple[Verdict, list[dict]]]:
+    """The claim's verdicts: one per tuning protocol of the grid for a claim decided under each
+    (:data:`EACH_PROTOCOL`; ``lr`` alone when the grid did not run), else one."""
+    if c.protocol != EACH_PROTOCOL:
+        return [_decide_one(c, inputs, c.protocol)]
+    if "grid" not in inputs:
+        return [_decide_one(c, inputs, "lr")]
+    return [
+        _decide_one(c, {**inputs, "grid": grid_of(inputs["grid"], p)}, p)
+        for p in grid_protocols(inputs["grid"])
+    ]
 
 
 def _register_sections() -> None:
@@ -513,7 +584,9 @@ def evaluate_all(
     bootstrap_seed: int = BOOTSTRAP_SEED,
 ) -> tuple[list[Verdict], list[dict]]:
     """Every claim's verdict (or those in ``only``), in :data:`CLAIMS` order, and the
-    per-dataset rows (:data:`DATASET_COLUMNS`) of the claims decided per dataset.
+    per-dataset rows (:data:`DATASET_COLUMNS`) of the claims decided per dataset. A claim decided
+    under each tuning protocol (:data:`EACH_PROTOCOL`) gives one verdict per protocol of the grid
+    (:func:`grid_protocols`), in :data:`PROTOCOL_ORDER`, each with its ``protocol``.
 
     ``inputs`` maps experiment names to their results (``nngrid.study.experiments.load``) and
     ``"grid"`` to ``{"runs": DataFrame, "summary": DataFrame}``. A claim whose inputs are
@@ -529,9 +602,9 @@ def evaluate_all(
         for c in CLAIMS:
             if only is not None and c.claim_id not in only:
                 continue
-            v, r = _decide_one(c, inputs)
-            verdicts.append(v)
-            rows += r
+            for v, r in _decide(c, inputs):
+                verdicts.append(v)
+                rows += r
     finally:
         _SEED["bootstrap"] = BOOTSTRAP_SEED
     return verdicts, rows
@@ -554,8 +627,15 @@ def readme_table() -> str:
 
     rows = ["| claim | statistic (95% interval) | supported when | figure |", "|---|---|---|---|"]
     for c in CLAIMS:
+        under = (
+            "; decided under each tuning protocol"
+            if c.protocol == EACH_PROTOCOL
+            else f"; the `{c.protocol}` protocol's tables"
+            if c.protocol
+            else ""
+        )
         rows.append(
-            f"| `{c.claim_id}`: {c.claim} | {c.statistic} | interval {c.direction} "
+            f"| `{c.claim_id}`: {c.claim} | {c.statistic}{under} | interval {c.direction} "
             f"{c.threshold:g} | {c.figure} |"
         )
     return "\n".join(rows) + "\n"
@@ -598,7 +678,7 @@ def load_inputs(
             else pd.read_parquet(
                 histories,
                 columns=EARLY_LOSS_COLUMNS,
-                filters=[("arm", "==", "tune"), ("epoch", "<=", SPEED_EPOCHS)],
+                filters=[("arm", "in", ["tune", "tuned"]), ("epoch", "<=", SPEED_EPOCHS)],
             ),
         }
     return inputs

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from nngrid.study.claims.core import (
+    EACH_PROTOCOL,
     MIN_DRAWS,
     NOT_APPLICABLE,
     OPTIMIZERS,
@@ -139,10 +140,26 @@ def _early_loss(inputs: Mapping[str, Any]) -> pd.DataFrame:
     optimizer (columns): :func:`nngrid.study.tables.early_loss`."""
     from nngrid.study.tables import early_loss
 
-    return early_loss(inputs["grid"].get("histories"), inputs["grid"]["summary"])
+    summary = inputs["grid"]["summary"]
+    # the default protocol tunes nothing: each optimizer's one rate (its default) is its best
+    arm = "tuned" if _untuned_protocol(summary) else "tune"
+    return early_loss(inputs["grid"].get("histories"), summary, arm=arm)
 
 
 NO_HISTORIES = "the grid's learning curves (histories.parquet) were not given to the claims"
+
+
+def _rate_note(inputs: Mapping[str, Any]) -> str:
+    if not _untuned_protocol(inputs["grid"]["summary"]):
+        return ""
+    return "; the default protocol tunes nothing: each optimizer's one rate is its default"
+
+
+def _untuned_protocol(summary: pd.DataFrame) -> bool:
+    """Whether every row of ``summary`` is of the ``default`` protocol (no tuning)."""
+    if "protocol" not in summary or summary.empty:
+        return False
+    return bool((summary["protocol"] == "default").all())
 
 
 def _by_dataset(scores: pd.Series) -> dict[str, list[np.ndarray]]:
@@ -221,7 +238,7 @@ def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
                 f"than sgd (a lower mean over the first {SPEED_EPOCHS} epochs) in "
                 f"{int((score > 0).sum())} of {len(score)} cells, slower in "
                 f"{int((score < 0).sum())} (median {_f(both[optimizer].median())} vs "
-                f"{_f(both['sgd'].median())}; the data draw is the unit)"
+                f"{_f(both['sgd'].median())}; the data draw is the unit)" + _rate_note(inputs)
             ),
             per,
         )
@@ -257,6 +274,7 @@ for _opt, _name in (
         "equal to / higher than sgd's; decided per dataset, pooled by the hull of their intervals",
         f"{_name} speeds training up over plain SGD.",
         needs=("grid",),
+        protocol=EACH_PROTOCOL,
     )(_faster_than_sgd(_opt))
 
 
@@ -270,6 +288,7 @@ for _opt, _name in (
     f"share that beat it, in {SPEED}; decided per dataset, pooled by the hull of their intervals",
     "Most of the time Adam gets there fast.",
     needs=("grid",),
+    protocol=EACH_PROTOCOL,
 )
 def adam_fast(inputs: Mapping[str, Any]):
     """Per cell: the share of other optimizers Adam beats in early validation loss (each at its
@@ -299,6 +318,7 @@ def adam_fast(inputs: Mapping[str, Any]):
             f"over {len(score)} cells Adam's score in early validation loss (the first "
             f"{SPEED_EPOCHS} epochs), each optimizer at its own best rate, against "
             f"{len(others)} other optimizers is {_f(value)} (+1 = fastest everywhere)"
+            + _rate_note(inputs)
         ),
         per,
     )
@@ -314,6 +334,7 @@ def adam_fast(inputs: Mapping[str, Any]):
     "optimizer's; decided per dataset, pooled by the hull of their intervals",
     "Most of the time Adam gets there well.",
     needs=("grid",),
+    protocol=EACH_PROTOCOL,
 )
 def adam_well(inputs: Mapping[str, Any]):
     """Per cell: Adam's tuned mean test accuracy minus the best other optimizer's; per dataset,

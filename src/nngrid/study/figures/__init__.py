@@ -10,8 +10,9 @@ Modules: :mod:`~nngrid.study.figures.activations` (figure 1),
 :mod:`~nngrid.study.figures.overfitting`
 (4 and 5), :mod:`~nngrid.study.figures.batches` (7), :mod:`~nngrid.study.figures.paths` (8),
 :mod:`~nngrid.study.figures.grid` (9), :mod:`~nngrid.study.figures.profiles` (9h),
-:mod:`~nngrid.study.figures.cost` (10), :mod:`~nngrid.study.figures.cures` (11) and
-:mod:`~nngrid.study.figures.wilson` (13). :func:`blank_panels` finds panels that draw no data;
+:mod:`~nngrid.study.figures.cost` (10), :mod:`~nngrid.study.figures.cures` (11),
+:mod:`~nngrid.study.figures.wilson` (13) and :mod:`~nngrid.study.figures.hyperparameters` (14).
+:func:`blank_panels` finds panels that draw no data;
 :func:`save` warns about them and the figure tests fail on them.
 """
 

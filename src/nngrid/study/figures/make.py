@@ -27,6 +27,7 @@ from nngrid.study.figures import (
     cures,
     gradients,
     grid,
+    hyperparameters,
     overfitting,
     profiles,
     wilson,
@@ -189,6 +190,16 @@ def _profile(i, o, p):
     opts = (p.get("order") or {}).get("optimizers")
     profiles.performance_profile(runs, summary, rankings, o["figure"], opts)
     return {"figure": profiles.profile_caption(runs, summary, rankings)}
+
+
+@builder("figure_hyperparameters")
+def _hyperparameters(i, o, p):
+    runs, summary = _table(i["runs"]), _table(i["summary"])
+    order = p.get("order") or {}
+    hyperparameters.hyperparameter_axes(
+        runs, o["figure"], p.get("search"), order.get("optimizers"), order.get("activations")
+    )
+    return {"figure": hyperparameters.hyperparameter_caption(runs, summary)}
 
 
 @builder("figure_architectures")

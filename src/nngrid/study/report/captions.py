@@ -31,11 +31,18 @@ def verdicts_text(claims: pd.DataFrame, figure: str) -> str:
     """The claims ``claims.csv`` ties to ``figure`` (a figure stem), one paragraph each:
     the claim, its verdict, the statistic with its value, 95% interval and threshold, and the
     evidence sentence. Empty when the figure shows no claim."""
-    rows = claims[claims["figure"] == figure]
+    several = claims["claim_id"].duplicated(keep=False) if "claim_id" in claims else False
+    rows = claims.assign(several_protocols=several)[claims["figure"] == figure]
     out = []
     for r in rows.itertuples():
+        protocol = str(getattr(r, "protocol", "") or "")
+        under = (
+            f" (tuning protocol: {protocol})"
+            if r.several_protocols and protocol and protocol != "nan"
+            else ""
+        )
         out.append(
-            f"**Claim: {rst(r.claim)}** Verdict: "
+            f"**Claim: {rst(r.claim + under)}** Verdict: "
             f"**{VERDICT_WORDS.get(r.verdict, r.verdict)}**. "
             f"Statistic: {rst(r.statistic)}; measured {fmt(float(r.value))} (95% CI "
             f"{fmt(float(r.ci_low))} to {fmt(float(r.ci_high))}), the claim predicts "

@@ -30,6 +30,48 @@ def _grid_text(grid: dict) -> str:
     return f"{grid['points']} rates from {fmt(grid['low'])} to {fmt(grid['high'])}"
 
 
+def _names(studies: list[str], verb: str) -> str:
+    """``study ``a`` runs`` / ``studies ``a``, ``b`` run``."""
+    one = len(studies) == 1
+    names = ", ".join(f"``{s}``" for s in studies)
+    return f"study {names} {verb}s" if one else f"studies {names} {verb}"
+
+
+def protocols_text(config: dict) -> str:
+    """The tuning protocols the config's studies run, in rst ("" when every study tunes the
+    learning rate alone, the lesson's protocol the paragraph above describes)."""
+    studies = config.get("studies") or {}
+    by: dict[str, list[str]] = {}
+    for name, spec in studies.items():
+        tuning = {**config.get("tuning", {}), **((spec or {}).get("tuning") or {})}
+        by.setdefault(tuning.get("protocol", "lr"), []).append(name)
+    if set(by) <= {"lr"}:
+        return ""
+    parts = []
+    if "lr" in by:
+        parts.append(f"{_names(by['lr'], 'tune')} the learning rate alone (above)")
+    if "full" in by:
+        first = studies[by["full"][0]] or {}
+        tuning = {**config.get("tuning", {}), **(first.get("tuning") or {})}
+        parts.append(
+            f"{_names(by['full'], 'run')} the full protocol: {tuning.get('budget', 8)} trials of a "
+            f"scrambled Sobol sequence (search seed {tuning.get('search_seed', 0)}) over each "
+            "optimizer's search space (the learning rate with momentum, betas, alpha, eps or "
+            "weight decay), scored on validation like the rates, the winner and the untuned "
+            "default rerun over the seeds"
+        )
+    if "default" in by:
+        parts.append(
+            f"{_names(by['default'], 'run')} the default protocol: every optimizer at its "
+            "documented defaults, untuned"
+        )
+    return (
+        "**Protocols.** "
+        + "; ".join(parts)
+        + ". The optimizer claims are decided under each protocol, side by side above."
+    )
+
+
 def protocol_summary(config: dict) -> str:
     """The fair-comparison protocol as run, in rst, with the numbers of ``config``."""
     splits = config.get("splits", {})
@@ -69,6 +111,7 @@ def protocol_summary(config: dict) -> str:
         "points and is tuned again; a winner still on the edge is flagged in the tables and "
         "figures. The overfitting cures tune each regularizer's strength on validation the "
         "same way.",
+        *([protocols_text(config)] if protocols_text(config) else []),
         f"**Seeds.** The chosen rate is rerun with {len(seeds)} seeds "
         f"({', '.join(map(str, seeds))}), and beside it the optimizer's documented default rate "
         "with the same seeds (the untuned arm). Every per-seed row is kept in "
@@ -103,8 +146,9 @@ def landing_page(
     replication: pd.DataFrame | None = None,
 ) -> str:
     """The report's first page (rst): the static ``description`` (the lesson's three questions),
-    the claims table inline with links to the figures, the per-dataset verdicts and the
-    replication status when given, and the protocol as run.
+    the claims table inline with links to the figures, the optimizer verdicts side by side per
+    tuning protocol when the grid ran several, the per-dataset verdicts and the replication
+    status when given, and the protocol as run.
 
     Snakemake renders this text through Jinja2 before docutils, so the generated part is wrapped
     in ``{% raw %}``: no text from the tables can be read as a template.
@@ -118,7 +162,7 @@ def landing_page(
         f"{len(claims)} claims of the lesson, checked against this run's data: {tally}. "
         "Each link opens the figure with its caption.",
         ".. raw:: html\n\n" + _indent(_REPORT_STYLE + TABLE_STYLE + "\n" + table),
-        *_replication_sections(by_dataset, replication),
+        *_replication_sections(by_dataset, replication, claims),
         "The protocol\n------------\n\n" + protocol_summary(config),
     ]
     from nngrid.study.integrity import inert_template
@@ -126,11 +170,21 @@ def landing_page(
     return inert_template("\n\n".join(parts) + "\n")
 
 
-def _replication_sections(by_dataset, replication) -> list[str]:
-    """Per-dataset verdicts and replication status (nngrid.study.verdict_pages), when present."""
-    from nngrid.study.verdict_pages import by_dataset_section, replication_section
+def _replication_sections(by_dataset, replication, claims=None) -> list[str]:
+    """The optimizer verdicts side by side per tuning protocol (when the grid ran several),
+    per-dataset verdicts and replication status (nngrid.study.verdict_pages), when present."""
+    from nngrid.study.verdict_pages import (
+        by_dataset_section,
+        protocols_section,
+        replication_section,
+    )
 
-    return [s for s in (by_dataset_section(by_dataset), replication_section(replication)) if s]
+    sections = (
+        protocols_section(claims),
+        by_dataset_section(by_dataset),
+        replication_section(replication),
+    )
+    return [s for s in sections if s]
 
 
 def _read_optional(path) -> pd.DataFrame | None:

@@ -73,7 +73,17 @@ def check_claims(claims: pd.DataFrame) -> pd.DataFrame:
         if column not in out:
             out[column] = math.nan if column in ("value", "ci_low", "ci_high", "threshold") else ""
     out["section"] = out["section"].where(out["section"].astype(str).isin(SECTIONS), "other")
+    out["protocol"] = out["protocol"].fillna("").astype(str)
     return out
+
+
+def claim_text(row: dict, several: bool) -> str:
+    """The claim's sentence, followed by ``(tuning protocol: full)`` when ``several``: the claim
+    is decided under more than one tuning protocol and this row is one of them."""
+    protocol = str(row.get("protocol") or "")
+    if several and protocol and protocol != "nan":
+        return f"{row['claim']} (tuning protocol: {protocol})"
+    return str(row["claim"])
 
 
 def figure_link(figure: str, figures: dict[str, str] | None) -> str:
@@ -93,6 +103,9 @@ def claims_html(claims: pd.DataFrame, figures: dict[str, str] | None = None) -> 
     """The claims as an HTML table, grouped by the lesson's three questions: each claim with its
     evidence, its verdict with the statistic and interval, and a link to its figure."""
     claims = check_claims(claims)
+    claims["_several"] = (
+        claims["claim_id"].duplicated(keep=False) if "claim_id" in claims else False
+    )
     head = "<tr><th>claim</th><th>verdict</th><th>figure</th></tr>"
     body = []
     for section in [*SECTIONS, "other"]:
@@ -107,7 +120,7 @@ def claims_html(claims: pd.DataFrame, figures: dict[str, str] | None = None) -> 
             evidence = _esc(row.get("evidence"))
             body.append(
                 f'<tr class="nngrid-claim" data-verdict="{_esc(row["verdict"])}">'
-                f"<td><b>{_esc(row['claim'])}</b>"
+                f"<td><b>{_esc(claim_text(row, bool(row['_several'])))}</b>"
                 + (f'<br><span class="nngrid-evidence">{evidence}</span>' if evidence else "")
                 + "</td>"
                 f'<td><span class="nngrid-verdict" style="color:{colour};font-weight:bold">'

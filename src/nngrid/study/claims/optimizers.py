@@ -214,7 +214,7 @@ def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
             return na
         early = _early_loss(inputs)
         if early.empty:
-            return math.nan, math.nan, math.nan, NO_HISTORIES
+            return math.nan, math.nan, math.nan, NO_HISTORIES + _rate_note(inputs)
         if optimizer not in early or "sgd" not in early:
             return math.nan, math.nan, math.nan, f"{optimizer} or sgd is not in the grid's tuning"
         both = early[[optimizer, "sgd"]].dropna()
@@ -297,7 +297,7 @@ def adam_fast(inputs: Mapping[str, Any]):
         return na
     early = _early_loss(inputs)
     if early.empty:
-        return math.nan, math.nan, math.nan, NO_HISTORIES
+        return math.nan, math.nan, math.nan, NO_HISTORIES + _rate_note(inputs)
     if "adam" not in early or early.shape[1] < 2:
         return math.nan, math.nan, math.nan, "adam and at least one other optimizer are needed"
     others = [c for c in early.columns if c != "adam"]

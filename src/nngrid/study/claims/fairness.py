@@ -42,6 +42,7 @@ from nngrid.study.claims.core import (
     mean_interval,
     pool,
 )
+from nngrid.study.claims.optimizers import _not_applicable
 
 #: The non-adaptive reference of :func:`adaptive_generalise_worse` (the paper's GD / SGD).
 REFERENCE = "sgd"
@@ -177,6 +178,8 @@ def adam_includes_momentum(inputs: Mapping[str, Any]):
     """Per cell of the full protocol: Adam's tuned mean test accuracy minus Momentum's; per
     dataset the mean over draws of the draws' mean over cells, a t interval over the draws. The
     evidence gives the lr protocol's value of the same difference and the eps range searched."""
+    if (na := _not_applicable(inputs)) is not None:
+        return na
     grid = inputs["grid"]
     protocols = grid_protocols(grid)
     lr = _adam_minus_momentum(grid_of(grid, "lr")) if "lr" in protocols else pd.Series(dtype=float)
@@ -269,6 +272,8 @@ def _trials(runs: pd.DataFrame | None, optimizer: str) -> int | None:
 def defaults_rival_tuning(inputs: Mapping[str, Any]):
     """Per cell: the best of every optimizer at its defaults minus Adam tuned by the full
     protocol; inconclusive unless the search gave Adam as many trials as there are optimizers."""
+    if (na := _not_applicable(inputs)) is not None:
+        return na
     grid = inputs["grid"]
     protocols = grid_protocols(grid)
     if "full" not in protocols:

@@ -42,7 +42,7 @@ from nngrid.study.claims.core import (
     mean_interval,
     pool,
 )
-from nngrid.study.claims.optimizers import _not_applicable
+from nngrid.study.claims.optimizers import _draws, _not_applicable, _per_dataset
 
 #: The non-adaptive reference of :func:`adaptive_generalise_worse` (the paper's GD / SGD).
 REFERENCE = "sgd"
@@ -116,18 +116,6 @@ def _cells(summary: pd.DataFrame | None, arm: str = "tuned") -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame()
     return df.groupby([*CELL, "optimizer"], sort=False)["test_accuracy_mean"].mean().unstack()
-
-
-def _per_dataset(scores: pd.Series, describe) -> dict[str, tuple]:
-    from nngrid.study.claims.optimizers import _per_dataset as per_dataset
-
-    return per_dataset(scores, describe)
-
-
-def _draws_text(draws: list[np.ndarray]) -> str:
-    from nngrid.study.claims.optimizers import _draws
-
-    return _draws(draws)
 
 
 def _not_run(protocol: str, why: str = "") -> tuple[float, float, float, str]:
@@ -205,7 +193,7 @@ def adam_includes_momentum(inputs: Mapping[str, Any]):
     def describe(ds, draws, value, lo, hi):
         flat = np.concatenate(draws)
         return (
-            f"{ds} ({_draws_text(draws)}): Adam minus Momentum {_f(value)} ({_ci(lo, hi)}; "
+            f"{ds} ({_draws(draws)}): Adam minus Momentum {_f(value)} ({_ci(lo, hi)}; "
             f"Adam ahead or level in {int((flat >= 0).sum())} cells)"
         )
 
@@ -311,7 +299,7 @@ def defaults_rival_tuning(inputs: Mapping[str, Any]):
     def describe(ds, draws, value, lo, hi):
         flat = np.concatenate(draws)
         return (
-            f"{ds} ({_draws_text(draws)}): best default minus tuned {TUNED} {_f(value)} "
+            f"{ds} ({_draws(draws)}): best default minus tuned {TUNED} {_f(value)} "
             f"({_ci(lo, hi)}; the defaults ahead or level in {int((flat >= 0).sum())} cells)"
         )
 

@@ -66,6 +66,56 @@ def test_trials_lie_in_their_ranges_and_cover_them_evenly():
         assert [math.floor(x * 16 + 1e-6) for x in u] == list(range(16)), r.name
 
 
+def test_each_cell_draws_its_own_trials_reproducibly():
+    """The trials' seed is the study's search seed and the cell's names: the same cell gets the
+    same trials bit for bit, another cell (or another search seed) other trials, so a small
+    budget's luck does not repeat across cells and data draws."""
+    ranges, fixed = search.parse_space("adam", ADAM_SPACE)
+    cell = ("moons_draw0", "none", "relu", "adam")
+    seed = search.cell_seed(0, cell)
+    assert seed == search.cell_seed(0, list(cell))
+    assert search.draw_trials(ranges, fixed, 7, seed) == search.draw_trials(ranges, fixed, 7, seed)
+    others = [
+        search.cell_seed(1, cell),
+        search.cell_seed(0, ("moons_draw1", "none", "relu", "adam")),
+        search.cell_seed(0, ("moons_draw0", "l2", "relu", "adam")),
+        search.cell_seed(0, ("moons_draw0", "none", "tanh", "adam")),
+    ]
+    trials = search.draw_trials(ranges, fixed, 7, seed)
+    for other in others:
+        assert other != seed
+        assert search.draw_trials(ranges, fixed, 7, other) != trials
+
+
+def test_the_search_cell_seeds_its_trials_by_the_cell(moons):
+    def trials_of(axes, activation="relu"):
+        rows = run_search_cell(
+            moons,
+            activation=activation,
+            optimizer="adam",
+            space=ADAM_SPACE,
+            budget=2,
+            search_seed=0,
+            default_lr=1e-3,
+            seeds=[0],
+            tune_seeds=1,
+            axes=axes,
+            hidden=[4],
+            epochs=1,
+            batch_size=64,
+        )
+        return [r["trial_params"] for r in rows if r["arm"] == "tune"]
+
+    ranges, fixed = search.parse_space("adam", ADAM_SPACE)
+    axes = {"dataset": "moons_draw0", "regularizer": "none"}
+    expected = search.draw_trials(
+        ranges, fixed, 2, search.cell_seed(0, ("moons_draw0", "none", "relu", "adam"))
+    )
+    assert trials_of(axes) == expected
+    assert trials_of({**axes, "dataset": "moons_draw1"}) != expected
+    assert trials_of(axes, activation="tanh") != expected
+
+
 def test_range_values_and_positions():
     r = search.Range("momentum", 1e-3, 0.1, "log", one_minus=True)
     assert r.value(0.0) == 0.999 and r.value(1.0) == 0.9

@@ -365,14 +365,15 @@ def run_search_cell(
     """The ``full`` protocol on one cell: quasi-random search over the search ``space``
     (:mod:`nngrid.study.search`), then the rerun; one row per replica.
 
-    The ``budget`` trials (a seeded scrambled Sobol sequence, ``search_seed``) are trained on the
-    tuning seeds as one replica stack (``budget x tune_seeds`` replicas, every hyperparameter per
-    replica), scored on validation by :func:`select_lr` (ties keep the earlier trial), and the
-    winner is rerun over every seed (arm ``tuned``; a tuning seed's record of the winner is its
-    tuned run, as in :func:`rerun`) beside the untuned default (arm ``untuned``, as in
-    :func:`run_cell`). Rows carry ``protocol: full``, ``trial`` and ``trial_params`` (tune
-    rows), ``chosen_params`` (every hyperparameter of the winner, resolved),
-    ``params_on_edge`` (the ranges whose winning value sits in the outer 1/16,
+    The ``budget`` trials (a scrambled Sobol sequence seeded by ``search_seed`` and the cell:
+    dataset and regularizer of ``axes``, activation, optimizer; :func:`search.cell_seed`) are
+    trained on the tuning seeds as one replica stack (``budget x tune_seeds`` replicas, every
+    hyperparameter per replica), scored on validation by :func:`select_lr` (ties keep the
+    earlier trial), and the winner is rerun over every seed (arm ``tuned``; a tuning seed's
+    record of the winner is its tuned run, as in :func:`rerun`) beside the untuned default (arm
+    ``untuned``, as in :func:`run_cell`). Rows carry ``protocol: full``, ``trial`` and
+    ``trial_params`` (tune rows), ``chosen_params`` (every hyperparameter of the winner,
+    resolved), ``params_on_edge`` (the ranges whose winning value sits in the outer 1/16,
     :func:`nngrid.study.search.on_edge`) and ``lr_on_edge`` (``lr`` among them).
     """
     from nngrid.core.train import TrainConfig
@@ -384,7 +385,14 @@ def run_search_cell(
     if not seeds or int(tune_seeds) < 1:
         raise NngridError(f"seeds must not be empty and tune_seeds >= 1, got {seeds!r}")
     ranges, fixed = search.parse_space(optimizer, space)
-    trials = search.draw_trials(ranges, fixed, budget, search_seed)
+    axes = dict(axes or {})
+    cell_key = (
+        axes.get("dataset", ""),
+        axes.get("regularizer", regularizer),
+        activation,
+        optimizer,
+    )
+    trials = search.draw_trials(ranges, fixed, budget, search.cell_seed(search_seed, cell_key))
     tuning_seeds = seeds[: int(tune_seeds)]
     S = len(tuning_seeds)
     base = dict(opt_params or {})
@@ -437,7 +445,7 @@ def run_search_cell(
         "reg_params": dict(reg_params or {}),
         "optimizer": optimizer,
         "opt_params": base,
-        **dict(axes or {}),
+        **axes,
         "protocol": "full",
         "budget": int(budget),
         "search_seed": int(search_seed),

@@ -22,6 +22,12 @@ the first ``budget`` points are used), each coordinate ``u`` mapped to its range
 rounded to 6 significant digits (like the lr grid). The same seed gives the same trials, bit for
 bit, on every machine: the scrambling draws from ``numpy.random.default_rng(seed)``.
 
+Each cell draws its own trials (:func:`cell_seed`: the study's ``search_seed`` and a digest of
+the cell's dataset, regularizer, activation and optimizer). With one sequence for every cell, a
+small budget's luck (Adam's 7 trials missing the good corner, say) would repeat in every cell
+and data draw, out of reach of any interval over them, and a redrawn ``search_seed`` could turn
+a verdict; drawn per cell, that luck is one more source of variation the draws' interval sees.
+
 The edge rule: a winner whose coordinate ``u`` of a range lies in its outer sixteenth (``u <
 1/16`` or ``u > 15/16``, measured on the range's own scale: log or linear, of ``1 - x`` when
 ``one_minus``) is flagged ``on_edge`` for that hyperparameter: the best value may lie outside.
@@ -32,6 +38,7 @@ SciPy is imported here only (the core stays NumPy-only; a job imports this modul
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -168,7 +175,14 @@ def _valid(where: str, name: str, hyper: Any, value: float) -> float:
     return value
 
 
-def _sobol(d: int, n: int, seed: int) -> np.ndarray:
+def cell_seed(search_seed: int, cell: Sequence[str]) -> list[int]:
+    """The seed of one cell's trials: ``search_seed`` and the first 8 bytes of the SHA-256 of the
+    cell's names (joined by a unit separator), as one ``default_rng`` entropy list."""
+    digest = hashlib.sha256("\x1f".join(str(c) for c in cell).encode()).digest()
+    return [int(search_seed), int.from_bytes(digest[:8], "little")]
+
+
+def _sobol(d: int, n: int, seed: int | Sequence[int]) -> np.ndarray:
     from scipy.stats import qmc
 
     try:
@@ -179,13 +193,18 @@ def _sobol(d: int, n: int, seed: int) -> np.ndarray:
 
 
 def draw_trials(
-    ranges: Sequence[Range], fixed: Mapping[str, float], budget: int, seed: int
+    ranges: Sequence[Range],
+    fixed: Mapping[str, float],
+    budget: int,
+    seed: int | Sequence[int],
 ) -> list[dict[str, float]]:
     """``budget`` trials ``{name: value}`` (every range and fixed value, :data:`ORDER`'s names),
-    from the seeded scrambled Sobol sequence (see the module docstring)."""
+    from the seeded scrambled Sobol sequence (see the module docstring); ``seed`` an integer or
+    an entropy list (:func:`cell_seed`)."""
     if int(budget) != budget or budget < 1:
         raise NngridError(f"the search budget must be a positive integer, got {budget!r}")
-    points = _sobol(len(ranges), int(budget), int(seed))
+    seed = int(seed) if np.ndim(seed) == 0 else [int(x) for x in seed]
+    points = _sobol(len(ranges), int(budget), seed)
     trials = []
     for u in points:
         trial = {r.name: r.value(float(x)) for r, x in zip(ranges, u, strict=True)}

@@ -82,6 +82,22 @@ def test_shipped_configs_are_valid_and_cover_their_promise(name):
         # 2 datasets of 3 independent draws each, 2 seeds per cell and draw (the draw is the unit)
         assert len(grid["datasets"]) >= 2 and len(cfg["training"]["seeds"]) == 2
         assert all(len(cfg["datasets"][d]["data_seeds"]) >= 3 for d in grid["datasets"])
+    if name in ("config.yaml", "full.yaml"):
+        # issue 21: the optimizer claims decided under two protocols or more, the full protocol on
+        # the lr grid's datasets and optimizers with as many trials as there are optimizers (the
+        # Crowded Valley claim's equal budget), every optimizer with a search space
+        grids = {k: s for k, s in cfg["studies"].items() if "architectures" not in s}
+        protocols = {k: (s.get("tuning") or {}).get("protocol", "lr") for k, s in grids.items()}
+        lr = next(s for k, s in grids.items() if protocols[k] == "lr" and len(s["activations"]) > 1)
+        full = [s for k, s in grids.items() if protocols[k] == "full"]
+        assert full and {"lr", "full"} <= set(protocols.values())
+        for s in full:
+            assert s["datasets"] == lr["datasets"] and s["optimizers"] == lr["optimizers"]
+            assert {**cfg["tuning"], **s["tuning"]}["budget"] == len(lr["optimizers"])
+            assert all(cfg["optimizers"][o].get("search") for o in s["optimizers"])
+            assert cfg["optimizers"]["adam"]["search"]["eps"]["high"] >= 1e3  # Choi et al.
+    if name == "full.yaml":
+        assert set(protocols.values()) == {"lr", "full", "default"}
     if name == "quick.yaml":
         study = cfg["studies"]["quick"]  # the grid study (the others form the architectures arm)
         assert all("architectures" in s for k, s in cfg["studies"].items() if k != "quick")

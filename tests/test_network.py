@@ -250,6 +250,39 @@ def test_bad_shapes_and_sizes_are_user_errors():
         MLP([3, 2], "relu", None, [])
 
 
+def test_state_arrays_are_the_layers_declared_non_parameter_state():
+    """A batch norm's running statistics, the live (R, F) arrays under torch's names; none for
+    a network without such layers; declared state without the replica axis is refused."""
+    from nngrid.core.layers import Layer
+    from nngrid.core.network import Network
+
+    rngs = [np.random.default_rng(s) for s in range(3)]
+    net = Network([{"dense": {"units": 4}}, "batch_norm", "layer_norm"], (5,), 2, "relu", rngs=rngs)
+    state = net.state_arrays()
+    assert list(state) == ["layers.1.running_mean", "layers.1.running_var"]
+    assert state["layers.1.running_mean"] is net.layers[1].running_mean
+    assert state["layers.1.running_var"] is net.layers[1].running_var
+    assert all(a.shape == (3, 4) for a in state.values())
+    assert not any(np.shares_memory(a, net.flat) for a in state.values())
+    assert make_net([3, 4, 2]).state_arrays() == {}
+
+    class Counter(Layer):
+        name = "counter"
+
+        def build(self, shape, net):
+            self.count = np.zeros(4)  # one array for the stack: not per replica
+            return shape
+
+        def state(self):
+            return {"count": self.count}
+
+        def forward(self, X, buf, keep):
+            return X
+
+    with pytest.raises(NngridError, match=r"^layer 0 \(counter\): state 'count' .*\(3, \.\.\.\)"):
+        Network([Counter()], (5,), 2, "relu", rngs=rngs)
+
+
 # ---------------------------------------------------------------- the MLP before layers existed
 #: The last commit whose network.py was the hand-written MLP (before the layer list).
 PRE_LAYERS = "7f6b113"

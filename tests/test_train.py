@@ -1,5 +1,6 @@
 """train_replicas: records, replica independence, determinism, divergence, early stopping."""
 
+import dataclasses
 import json
 import math
 
@@ -486,6 +487,108 @@ def test_layer_and_architecture_arguments_are_user_errors(sequences, moons):
                 epochs=1,
             ),
         )
+
+
+# ------------------------------------------------------------------------- batch norm's statistics
+
+# two batch norms; at Adam's lr 0.1 the validation loss turns up within a few epochs
+BN_KW = dict(
+    layers=[{"dense": {"units": 16}}, "batch_norm", {"dense": {"units": 16}}, "batch_norm"],
+    activation="relu", batch_size=16, optimizer="adam",
+)  # fmt: skip
+FINAL_KEYS = (
+    "train_accuracy",
+    "val_accuracy",
+    "test_accuracy",
+    "train_loss",
+    "val_loss",
+    "test_loss",
+)
+
+
+def replica_state(result, r):
+    """Replica ``r``'s parameters and batch norm running statistics in a result's model."""
+    model = result.model
+    return [p[r] for p in model.params] + [a[r] for a in model.state_arrays().values()]
+
+
+def assert_same_replica(a, ra, b, rb):
+    for x, y in zip(replica_state(a, ra), replica_state(b, rb), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_early_stopping_restores_the_best_epochs_batch_norm_statistics_too(moons, dtype):
+    """The final metrics after early stopping are those of the best epoch's weights with the
+    best epoch's running statistics: bitwise a run that ends at the best epoch."""
+    config = TrainConfig(
+        seeds=[0], epochs=40, regularizer="early_stopping", opt_params={"lr": 0.1},
+        reg_params={"patience": 3, "monitor": "loss"}, dtype=dtype, **BN_KW,
+    )  # fmt: skip
+    stopped = train_replicas(moons, config)
+    (rec,) = stopped.records
+    best = rec["best_epoch"]
+    # not vacuous: it trained 3 epochs past its best one, and they moved the statistics
+    assert rec["config"]["stopped_epoch"] == rec["epochs"] == best + 3
+    to_best = dataclasses.replace(config, epochs=best, regularizer="none", reg_params=None)
+    short = train_replicas(moons, to_best)
+    assert {k: rec[k] for k in FINAL_KEYS} == {k: short.records[0][k] for k in FINAL_KEYS}
+    assert rec["val_loss"] == rec["best_val_loss"]
+    assert_same_replica(stopped, 0, short, 0)
+    last = train_replicas(moons, dataclasses.replace(to_best, epochs=rec["epochs"]))
+    assert not np.array_equal(
+        last.model.layers[1].running_mean, stopped.model.layers[1].running_mean
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_early_stopping_with_batch_norm_replica_in_a_stack_equals_replica_alone(moons, dtype):
+    """Bitwise: replicas that stop at different epochs (the stopped ones' statistics go on
+    moving while the others train) end as each alone, records and model."""
+    lrs, patience, seeds = [0.1, 0.1, 0.05], [3, 3, 100], [0, 1, 2]
+    kw = dict(BN_KW, epochs=15, regularizer="early_stopping", dtype=dtype)
+    stack = train_replicas(
+        moons,
+        TrainConfig(seeds=seeds, opt_params={"lr": lrs}, reg_params={"patience": patience}, **kw),
+    )
+    epochs = [rec["epochs"] for rec in stack.records]
+    assert min(epochs) < max(epochs) == 15  # some stopped while another went on
+    for r in range(3):
+        alone = train_replicas(
+            moons,
+            TrainConfig(
+                seeds=[seeds[r]], opt_params={"lr": lrs[r]},
+                reg_params={"patience": patience[r]}, **kw,
+            ),
+        )  # fmt: skip
+        assert untimed(stack.records[r]) == untimed(alone.records[0])
+        assert_same_replica(stack, r, alone, 0)
+
+
+def test_divergence_with_batch_norm_restores_the_last_finite_epochs_statistics(regression):
+    """A diverged replica gets back the previous epoch's running statistics with its weights:
+    finite final metrics, bitwise those of a run that ends there; in a stack as alone."""
+    lrs, seeds = [0.6, 0.05, 0.6], [0, 1, 2]
+    kw = dict(BN_KW, batch_size=8, epochs=8, optimizer="sgd")
+    stack = train_replicas(regression, TrainConfig(seeds=seeds, opt_params={"lr": lrs}, **kw))
+    for r in range(3):
+        rec = stack.records[r]
+        alone = train_replicas(
+            regression, TrainConfig(seeds=[seeds[r]], opt_params={"lr": lrs[r]}, **kw)
+        )
+        assert untimed(rec) == untimed(alone.records[0])
+        assert_same_replica(stack, r, alone, 0)
+        if r == 1:
+            assert not rec["diverged"]
+            continue
+        assert rec["diverged"] and rec["diverged_epoch"] >= 2  # a finite epoch to go back to
+        ended = dict(kw, epochs=rec["diverged_epoch"] - 1)
+        last_good = train_replicas(
+            regression, TrainConfig(seeds=[seeds[r]], opt_params={"lr": lrs[r]}, **ended)
+        )
+        assert {k: rec[k] for k in FINAL_KEYS} == {k: last_good.records[0][k] for k in FINAL_KEYS}
+        assert rec["train_loss"] is not None and math.isfinite(rec["test_loss"])
+        assert_same_replica(stack, r, last_good, 0)
 
 
 # ------------------------------------------------------------------------- the pre-layers loop

@@ -48,7 +48,8 @@ direction's last state (torch's ``h_n``: the forward one at ``t = L - 1``, the r
 layer_norm is ``torch.nn.LayerNorm`` over the last axis; batch_norm is ``torch.nn.BatchNorm1d``
 (batch statistics while training, per-replica running statistics in evaluation). Every layer
 declares its parameters' roles (:class:`Param`: ``penalised`` for the regularizers, ``init``) and
-receives ``train`` in ``forward``.
+receives ``train`` in ``forward``; a layer with state that is not a parameter (batch_norm's running
+statistics) declares it in :meth:`Layer.state`.
 
 The network's activation follows every dense and conv1d layer except the output layer (dense,
 appended by the network), and is the rnn's ``f``. Initial weights (biases start at 0): dense and
@@ -181,6 +182,19 @@ class Layer:
 
     def bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         self.p, self.g = params, grads
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The layer's non-parameter state: arrays that are not in the flat buffer (the
+        optimizer never sees them) but that its outputs depend on, such as a batch norm's
+        running statistics. Each is ``(R, ...)``, replica first (the network checks), made in
+        :meth:`build` or :meth:`bind` and only ever changed in place, under its torch
+        ``state_dict`` name.
+
+        Declared so that the trainer can snapshot and restore them with the weights (early
+        stopping's best epoch, a diverged replica's last finite epoch) without knowing the
+        layer: weights put back with another epoch's statistics would be evaluated with
+        statistics they were never trained with. None by default."""
+        return {}
 
     def buffers(self, lead: tuple, B: int, dtype: np.dtype) -> dict[str, Any]:
         """Work arrays of one batch size; ``lead`` is ``(R,)`` or ``()`` for shared inputs."""
@@ -1187,7 +1201,8 @@ class BatchNorm(_Norm):
     ``running = (1 - momentum) running + momentum batch`` (the running variance from the
     unbiased batch variance; they start at 0 and 1); evaluation normalises by the running
     statistics. ``running_mean`` and ``running_var`` are ``(R, F)`` arrays of the layer, not
-    parameters: the optimizer never sees them."""
+    parameters: the optimizer never sees them; :meth:`state` declares them, so that they are
+    saved and restored with the weights."""
 
     _keys = ("momentum", "eps")
     torch = ("BatchNorm1d", ("eps", "momentum"), "channel")
@@ -1214,6 +1229,9 @@ class BatchNorm(_Norm):
         R, F = params[0].shape[0], params[0].shape[-1]
         self.running_mean = np.zeros((R, F), self.dtype)
         self.running_var = np.ones((R, F), self.dtype)
+
+    def state(self):
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
 
     def _running(self, X: np.ndarray, stat: np.ndarray) -> np.ndarray:
         return stat.reshape(stat.shape[0], *(1,) * (X.ndim - 2), stat.shape[1])

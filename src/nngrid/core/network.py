@@ -32,6 +32,11 @@ it is ``W_1, b_1, W_2, b_2, ...``. Initial weights are drawn replica by replica,
 layers in order from its own Generator.
 
 Dropout (inverted, per-replica rates) acts on the outputs of the hidden dense layers.
+
+A layer's state that is not a parameter (a batch norm's running statistics) stays outside the flat
+buffer, where no optimizer step can touch it; :meth:`Network.state_arrays` gathers what the
+layers declare (:meth:`~nngrid.core.layers.Layer.state`), so that whoever saves or restores a
+replica's weights saves or restores that state with them.
 """
 
 from __future__ import annotations
@@ -143,6 +148,7 @@ class Network:
         self._owned = owned
         for layer, idx in zip(self.layers, owned, strict=True):
             layer.bind([self.params[j] for j in idx], [self.grads[j] for j in idx])
+        self._check_state()
         for r, rng in enumerate(rngs):
             for layer, idx in zip(self.layers, owned, strict=True):
                 layer.init_replica(rng, [self.params[j][r] for j in idx], self)
@@ -223,6 +229,33 @@ class Network:
         """Overwrite replica ``r``'s parameters with ``values`` (as from :meth:`get_replica`)."""
         for p, v in zip(self.params, values, strict=True):
             p[r] = v
+
+    # ----------------------------------------------------------------- non-parameter state
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Every layer's declared non-parameter state (:meth:`~nngrid.core.layers.Layer.state`:
+        a batch norm's ``running_mean`` and ``running_var``) as ``{"layers.<i>.<name>": array}``,
+        layer by layer: the live ``(R, ...)`` arrays, not copies.
+
+        The outputs depend on them but the flat buffer does not hold them, so saving or
+        restoring replica ``r``'s parameters alone would pair its weights with another moment's
+        state; the trainer copies ``array[r]`` of each with the parameters. Empty for a network
+        without such layers (the MLP), so those copies cost nothing there."""
+        out = {}
+        for i, layer in enumerate(self.layers):
+            for name, array in layer.state().items():
+                out[f"layers.{i}.{name}"] = array
+        return out
+
+    def _check_state(self) -> None:
+        """Refuse declared state that is not one array per replica (replica axis first)."""
+        for layer in self.layers:
+            for name, array in layer.state().items():
+                if not isinstance(array, np.ndarray) or array.ndim < 1 or len(array) != self.R:
+                    got = getattr(array, "shape", type(array).__name__)
+                    raise layer.where(
+                        f"state {name!r} must be an array with the replica axis first, "
+                        f"({self.R}, ...), got {got}"
+                    )
 
     # ----------------------------------------------------------------- torch state_dict
     def state_dict(self, r: int = 0) -> dict[str, np.ndarray]:

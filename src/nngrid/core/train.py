@@ -35,14 +35,19 @@ parameter, is NaN or infinite is *frozen*: it is flagged ``diverged`` with that 
 (``diverged_epoch``, counting from 1), its parameters are restored to the values they had at the
 end of the previous epoch (the last finite ones; the initial weights if it diverged in epoch 1),
 and from then on they are held fixed (re-copied after every optimizer step), so its final metrics
-are those of the last finite weights. Its history stops with the diverging epoch (whose non-finite
-losses are recorded as ``None``). The other replicas go on: nothing mixes replicas.
+are those of the last finite weights. The layers' state that is not a parameter (a batch norm's
+running statistics, :meth:`~nngrid.core.network.Network.state_arrays`) goes back to the same
+epoch's with them; the training passes of a stack still move a frozen replica's state, unseen
+(no record reads it), so it is put back once more at the end. Its history stops with the
+diverging epoch (whose non-finite losses are recorded as ``None``). The other replicas go on:
+nothing mixes replicas.
 
 Early stopping (regularizer ``early_stopping``, per-replica ``patience``, ``monitor`` accuracy
 (classification's default) or loss). Each replica tracks its best monitored validation result
 (highest accuracy, or lowest loss); when it has not improved for ``patience`` epochs (a tie is
 no improvement) the replica is frozen (not flagged diverged). At the end, every early-stopping
-replica gets its best-validation weights back before the final metrics are computed.
+replica gets its best-validation weights back, with its layers' state of that epoch (a batch
+norm's running statistics), before the final metrics are computed.
 
 Training stops before ``epochs`` only when every replica is frozen.
 
@@ -67,8 +72,8 @@ none touches the per-batch loop:
   record's ``epochs`` does not count it.
 
 The result's ``model`` is the trained :class:`~nngrid.core.network.Network` stack with the final
-weights (early stopping's best weights restored, frozen replicas at their held values), the
-weights the records' final metrics were computed with.
+weights (early stopping's best weights restored, frozen replicas at their held values, each with
+its layer state of the same epoch), the weights the records' final metrics were computed with.
 """
 
 from __future__ import annotations
@@ -606,6 +611,16 @@ class _Trainer:
         self.frozen_mask = np.zeros(net.flat.shape, bool)
         self.frozen_views = net.views(self.frozen_mask)
         self.best_flat = net.flat.copy() if self.patience is not None else None
+        # the layers' non-parameter state (batch norm's running statistics), outside the flat
+        # buffer: each snapshot of the parameters above has its twin here, taken and restored
+        # at the same moments, replica by replica. Most networks have none: the lists are empty
+        # and every copy below is a loop over nothing.
+        self.layer_state = list(net.state_arrays().values())
+        self.last_good_state = [a.copy() for a in self.layer_state]
+        self.frozen_state = [a.copy() for a in self.layer_state]
+        self.best_state = (
+            [a.copy() for a in self.layer_state] if self.patience is not None else None
+        )
         self.any_frozen = False
         # the loss without per-batch target checks (the data were checked once, above)
         self.value_and_grad = getattr(loss_fn, "_fast_value_and_grad", loss_fn.value_and_grad)
@@ -688,6 +703,8 @@ class _Trainer:
             metrics = (train_loss[r], val_loss[r], train_acc, val_acc, params_finite[r])
             self.bookkeep(r, epoch + 1, now, metrics, test)
         np.copyto(self.last_good, net.flat)
+        for a, s in zip(self.layer_state, self.last_good_state, strict=True):
+            np.copyto(s, a)
         self.val = (val_loss, val_acc)
         return now
 
@@ -713,7 +730,7 @@ class _Trainer:
             if test is not None:
                 entry["test_accuracy"] = None
             state.diverged_epoch[r] = epoch
-            self.freeze(r, self.last_good)
+            self.freeze(r, (self.last_good, self.last_good_state))
             return
         if vl < state.best_loss[r]:
             state.best_loss[r], state.best_epoch[r] = vl, epoch
@@ -723,6 +740,7 @@ class _Trainer:
             if self.best_flat is not None:
                 for p, b in zip(self.net.params, self.net.views(self.best_flat), strict=True):
                     b[r] = p[r]
+                _copy_replica(self.layer_state, self.best_state, r)
         else:
             state.wait[r] += 1
         if val_acc is not None:
@@ -734,16 +752,23 @@ class _Trainer:
             state.stopped_epoch[r] = epoch
             self.freeze(r, None)
 
-    def freeze(self, r: int, restore_from: np.ndarray | None) -> None:
-        """Hold replica ``r`` fixed from now on (first restoring it from ``restore_from``)."""
+    def freeze(self, r: int, restore_from: tuple[np.ndarray, list[np.ndarray]] | None) -> None:
+        """Hold replica ``r`` fixed from now on, first restoring it from ``restore_from``: a
+        snapshot ``(flat, layer state)`` of parameters and layer state taken at one moment.
+
+        Its parameters are re-copied after every optimizer step; its layer state, which the
+        stack's training passes go on updating, is put back in :meth:`finish`."""
         net = self.net
         if restore_from is not None:
-            for p, s in zip(net.params, net.views(restore_from), strict=True):
+            flat, layer_state = restore_from
+            for p, s in zip(net.params, net.views(flat), strict=True):
                 p[r] = s[r]
+            _copy_replica(layer_state, self.layer_state, r)
         dst = net.views(self.frozen_flat)
         for p, d, m in zip(net.params, dst, self.frozen_views, strict=True):
             d[r] = p[r]
             m[r] = True
+        _copy_replica(self.layer_state, self.frozen_state, r)
         self.state.active[r] = False
         self.any_frozen = True
 
@@ -773,16 +798,20 @@ class _Trainer:
             self.state.history[r].append(entry)
 
     def finish(self) -> dict[str, tuple]:
-        """Final weights (early stopping's best restored, frozen replicas at their held values)
-        and the final metrics of every split with them."""
+        """Final weights (early stopping's best restored, frozen replicas at their held values),
+        each replica's layer state from the same epoch as its weights, and the final metrics of
+        every split with them."""
         net, state = self.net, self.state
         if self.any_frozen:
             np.copyto(net.flat, self.frozen_flat, where=self.frozen_mask)
+            for r in np.flatnonzero(~state.active):
+                _copy_replica(self.frozen_state, self.layer_state, int(r))
         if self.best_flat is not None:
             for r in range(self.R):
                 if state.diverged_epoch[r] is None and state.best_epoch[r] is not None:
                     for p, b in zip(net.params, net.views(self.best_flat), strict=True):
                         p[r] = b[r]
+                    _copy_replica(self.best_state, self.layer_state, r)
         final = {}
         for part in ("train", "val", "test"):
             if part == "val" and not self.any_frozen and self.best_flat is None:
@@ -791,6 +820,13 @@ class _Trainer:
                 continue
             final[part] = self.split_metrics(part)
         return final
+
+
+def _copy_replica(src: Sequence[np.ndarray], dst: Sequence[np.ndarray], r: int) -> None:
+    """``dst[k][r] = src[k][r]`` for each array: replica ``r``'s layer state alone (the other
+    replicas' are left as they are)."""
+    for s, d in zip(src, dst, strict=True):
+        d[r] = s[r]
 
 
 def _add_test(entry: dict[str, Any], test: tuple, r: int) -> None:

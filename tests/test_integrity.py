@@ -308,6 +308,94 @@ def test_a_verdict_inconsistent_with_its_own_numbers_is_refused(tmp_path):
         I.verify_claims(outside, path)
 
 
+def _by_dataset(tmp_path: Path, claims: Path, source: Path, **changes) -> Path:
+    """claims_by_dataset.csv stamped with ``claims`` as nngrid.study.claims writes them (one
+    claim on two datasets), ``changes`` made to its second row before the stamp."""
+    from nngrid.study.claims.core import DATASET_COLUMNS
+
+    row = {"claim_id": "cure_l2", "verdict": "supported", "value": 0.05, "ci_low": 0.01,
+           "ci_high": 0.09, "threshold": 0.0, "direction": ">", "evidence": "3 seeds.",
+           "protocol": ""}  # fmt: skip
+    second = {**row, "dataset": "moons", "verdict": "contradicted", "value": -0.05,
+              "ci_low": -0.09, "ci_high": -0.01, **changes}  # fmt: skip
+    path = tmp_path / "claims_by_dataset.csv"
+    pd.DataFrame([{**row, "dataset": "mnist1d"}, second], columns=DATASET_COLUMNS).to_csv(
+        path, index=False
+    )
+    I.write_claims_stamp(claims, [source], path)
+    return path
+
+
+def _landing(tmp_path: Path, claims: Path, by_dataset=None, replication=None) -> str:
+    """The landing page write_landing makes of these tables (refusals raise)."""
+    from nngrid.study.report.landing import write_landing
+
+    desc, page = tmp_path / "workflow.rst", tmp_path / "landing.rst"
+    desc.write_text("x\n")
+    page.unlink(missing_ok=True)
+    write_landing(claims, desc, {}, page, tmp_path / "claims.html", [], by_dataset, replication)
+    return page.read_text()
+
+
+def test_the_claims_step_stamps_its_per_dataset_table_and_an_edited_one_is_refused(tmp_path):
+    from nngrid.study.claims import main as claims_main
+
+    claims, by = tmp_path / "claims.csv", tmp_path / "claims_by_dataset.csv"
+    assert claims_main(["--out", str(claims), "--by-dataset", str(by)]) == 0
+    stamp = json.loads(I.claims_stamp_path(claims).read_text())
+    assert stamp["by_dataset_sha256"] == I.file_sha256(by)  # written with claims.csv
+    I.read_claims_by_dataset(by, claims)
+    # the page shows an untouched one, and refuses it edited by hand
+    claims, source = _claims(tmp_path)
+    by = _by_dataset(tmp_path, claims, source)
+    page = _landing(tmp_path, claims, by)
+    assert "Per dataset" in page and "moons" in page
+    by.write_text(by.read_text().replace("moons", "circles"))
+    with pytest.raises(NngridError) as exc:
+        _landing(tmp_path, claims, by)
+    message = str(exc.value)
+    assert "claims_by_dataset.csv differs from what nngrid.study.claims wrote" in message
+    assert "snakemake --forcerun claims" in message and "\n" not in message
+    assert not (tmp_path / "landing.rst").exists()
+
+
+def test_a_per_dataset_verdict_its_own_interval_does_not_give_is_refused(tmp_path):
+    claims, source = _claims(tmp_path)
+    # a forger who rewrites the stamp too: the interval [-0.09, -0.01] against > 0 contradicts
+    by = _by_dataset(tmp_path, claims, source, verdict="supported")
+    with pytest.raises(NngridError, match="claim cure_l2 on dataset moons says 'supported' but"):
+        _landing(tmp_path, claims, by)
+    by = _by_dataset(tmp_path, claims, source, value=0.5)
+    with pytest.raises(NngridError, match="on dataset moons has value 0.5 outside its interval"):
+        _landing(tmp_path, claims, by)
+    by = _by_dataset(tmp_path, claims, source)
+    I.verify_claims(pd.read_csv(by).drop(columns="dataset"))  # the same rule as claims.csv's
+    with pytest.raises(NngridError, match="lacks the column 'direction'"):
+        I.verify_claims(pd.read_csv(by).drop(columns="direction"), by)
+
+
+def test_a_per_dataset_table_without_its_stamp_entry_is_refused(tmp_path):
+    claims, source = _claims(tmp_path)
+    by = _by_dataset(tmp_path, claims, source)
+    stamp = json.loads(I.claims_stamp_path(claims).read_text())
+    older = {k: v for k, v in stamp.items() if k not in ("by_dataset_sha256", "sha256")}
+    write_json(I.claims_stamp_path(claims), older, checksum=True)  # as an older nngrid wrote it
+    with pytest.raises(NngridError, match="names no per-dataset table .written by an older"):
+        _landing(tmp_path, claims, by)
+    I.write_claims_stamp(claims, [source])  # claims.csv written without one
+    with pytest.raises(NngridError, match="was not written with .*forcerun claims"):
+        _landing(tmp_path, claims, by)
+    # another run's per-dataset table beside this claims.csv
+    other = tmp_path / "other"
+    other.mkdir()
+    other_claims, other_source = _claims(other)
+    _by_dataset(other, other_claims, other_source, value=-0.06)
+    by = _by_dataset(tmp_path, claims, source)  # this run's, stamped with its claims.csv
+    shutil.copy(other / "claims_by_dataset.csv", by)
+    with pytest.raises(NngridError, match="differs from what nngrid.study.claims wrote with"):
+        _landing(tmp_path, claims, by)
+
+
 def test_an_edited_table_is_refused_by_the_claims_and_the_figures(tmp_path):
     from test_tables import ACTS, REGS, SEEDS, _job
 

@@ -106,6 +106,82 @@ def test_compare_counts_agreements_flips_and_differences(tmp_path):
     assert replication.main([str(pa), str(tmp_path / "bad.csv"), "--out", str(out)]) == 2
 
 
+def _run(folder: Path, flip: str | None = None) -> Path:
+    """A run's claims.csv with its stamp, as nngrid.study.claims writes them; ``flip``: that
+    claim supported instead of inconclusive (an interval that clears its threshold)."""
+    from nngrid.study.claims import claims_table
+    from nngrid.study.integrity import write_claims_stamp
+
+    folder.mkdir(parents=True, exist_ok=True)
+    table = claims_table({})
+    if flip is not None:
+        at = table.index[table["claim_id"] == flip][0]
+        thr, direction = table.loc[at, "threshold"], table.loc[at, "direction"]
+        step = 1.0 if direction == ">" else -1.0
+        table.loc[at, ["verdict", "value", "ci_low", "ci_high"]] = [
+            "supported", thr + 2 * step, thr + min(step, 3 * step), thr + max(step, 3 * step)
+        ]  # fmt: skip
+    path = folder / "claims.csv"
+    table.to_csv(path, index=False, float_format="%.6g")
+    write_claims_stamp(path, [])
+    return path
+
+
+def _landing(tmp_path: Path, claims: Path, rep: Path) -> str:
+    from nngrid.study.report.landing import write_landing
+
+    desc, page = tmp_path / "workflow.rst", tmp_path / "landing.rst"
+    desc.write_text("x\n")
+    page.unlink(missing_ok=True)
+    write_landing(claims, desc, {}, page, tmp_path / "claims.html", [], None, rep)
+    return page.read_text()
+
+
+def test_replication_is_stamped_and_the_landing_page_refuses_an_edited_or_foreign_one(tmp_path):
+    import json
+
+    from nngrid.study import integrity
+
+    first, ours = _run(tmp_path / "first", flip="cure_l2"), _run(tmp_path / "run")
+    rep = tmp_path / "run" / "replication.csv"
+    assert replication.main([str(first), str(ours), "--out", str(rep)]) == 0
+    stamp = json.loads((tmp_path / "run" / "replication.stamp.json").read_text())
+    assert stamp["replication_sha256"] == integrity.file_sha256(rep)
+    assert stamp["second"]["sha256"] == integrity.file_sha256(ours)
+    assert stamp["first"]["sha256"] == integrity.file_sha256(first)
+    n = len(pd.read_csv(ours))
+    assert f"{n - 1} of {n} verdicts agree, 0 flips" in _landing(tmp_path, ours, rep)
+    # edited by hand
+    untouched = rep.read_text()
+    rep.write_text(untouched.replace(",differ,", ",agree,", 1))
+    with pytest.raises(NngridError) as exc:
+        _landing(tmp_path, ours, rep)
+    message = str(exc.value)
+    assert "replication.csv differs from what nngrid.study.replication wrote" in message
+    assert "snakemake --forcerun replication" in message and "\n" not in message
+    assert not (tmp_path / "landing.rst").exists()
+    # another run's comparison (its own stamp intact) beside this run's claims.csv
+    other = _run(tmp_path / "other", flip="cure_dropout")
+    assert replication.main([str(first), str(other), "--out", str(rep)]) == 0
+    with pytest.raises(NngridError, match="compared another claims table .*other/claims.csv"):
+        _landing(tmp_path, ours, rep)
+    # a forger who rewrites the stamp too: the rows must still be what the verdicts give
+    rep.write_text(untouched.replace(",differ,", ",agree,", 1))
+    integrity.write_replication_stamp(rep, first, ours)
+    with pytest.raises(NngridError, match="says 'agree' but its verdicts 'supported' and"):
+        _landing(tmp_path, ours, rep)
+    forged = replication.compare(pd.read_csv(first), pd.read_csv(other))
+    forged.to_csv(rep, index=False)  # the other run's verdicts under this run's name
+    integrity.write_replication_stamp(rep, first, ours)
+    with pytest.raises(NngridError, match="in the claims table shown"):
+        _landing(tmp_path, ours, rep)
+    # written without a stamp (an older nngrid)
+    rep.write_text(untouched)
+    (tmp_path / "run" / "replication.stamp.json").unlink()
+    with pytest.raises(NngridError, match="has no stamp .*forcerun replication"):
+        _landing(tmp_path, ours, rep)
+
+
 def test_landing_sections_show_per_dataset_verdicts_and_replication_escaped():
     by = pd.DataFrame(
         {

@@ -615,28 +615,33 @@ def test_write_landing_writes_the_page_and_a_standalone_table(tmp_path):
 def test_write_landing_adds_per_dataset_verdicts_and_replication_when_they_exist(tmp_path):
     import pandas as pd
 
-    from nngrid.study.integrity import write_claims_stamp
+    from nngrid.study.integrity import write_claims_stamp, write_replication_stamp
 
     csv = tmp_path / "claims.csv"
     claims = _contract_claims()
     claims.to_csv(csv, index=False)
-    write_claims_stamp(csv, [])  # as nngrid.study.claims writes it: the report verifies the stamp
     by = tmp_path / "claims_by_dataset.csv"
-    row = {"verdict": "supported", "value": 0.1, "ci_low": 0.05, "ci_high": 0.2}
+    row = {"verdict": "supported", "value": 0.1, "ci_low": 0.05, "ci_high": 0.2,
+           "threshold": 0.0, "direction": ">"}  # fmt: skip
     rows = [{**row, "claim_id": c, "dataset": f"set{i}"} for c in claims["claim_id"]
             for i in range(200)]  # fmt: skip
+    rows[0]["dataset"] = "<b>set0</b>"  # a name from the data: shown as text
     pd.DataFrame(rows).to_csv(by, index=False)
+    # as nngrid.study.claims writes them: the report verifies both tables by the stamp
+    write_claims_stamp(csv, [], by)
     desc = tmp_path / "workflow.rst"
     desc.write_text("Three questions\n===============\n")
     page, table = tmp_path / "landing.rst", tmp_path / "claims.html"
     landing.write_landing(csv, desc, {}, page, table, [], by, tmp_path / "no_replication.csv")
     text = page.read_text()
     assert "Per dataset\n-----------" in text and "Replication" not in text
+    assert "&lt;b&gt;set0&lt;/b&gt;" in text and "<b>set0" not in text
     assert max(len(line) for line in text.splitlines()) < 10_000  # docutils' line limit
     from nngrid.study.replication import compare
 
     rep = tmp_path / "replication.csv"
     compare(claims, claims).to_csv(rep, index=False)
+    write_replication_stamp(rep, csv, csv)  # as nngrid.study.replication writes it
     landing.write_landing(csv, desc, {}, page, table, [], by, rep)
     assert f"{len(claims)} of {len(claims)} verdicts agree, 0 flips" in page.read_text()
 

@@ -67,7 +67,8 @@ rule claims:
         experiments=CLAIM_EXPERIMENTS,
     output:
         claims="results/tables/claims.csv",
-        # its sha256 and its inputs': the report and the figures verify claims.csv by it
+        # the sha256 of claims.csv, of claims_by_dataset.csv and of every input: the report and
+        # the figures verify both tables by it
         stamp="results/tables/claims.stamp.json",
         by_dataset="results/tables/claims_by_dataset.csv",
     log:
@@ -91,7 +92,8 @@ rule claims:
 
 # Replication mode (config/replicate.yaml): with `replicate_of` naming another run's claims.csv,
 # rule `replication` compares it with this run's verdict by verdict (nngrid.study.replication)
-# into results/tables/replication.csv; the landing page shows it.
+# into results/tables/replication.csv, with its stamp (its sha256 and the two claims tables'); the
+# landing page shows it once verified against the stamp and this run's claims.csv.
 REPLICATE_OF = config.get("replicate_of")
 if REPLICATE_OF:
     FINAL_TARGETS.append("results/tables/replication.csv")
@@ -102,7 +104,9 @@ rule replication:
         ours="results/tables/claims.csv",
         theirs=REPLICATE_OF or "results/tables/claims.csv",
     output:
-        "results/tables/replication.csv",
+        table="results/tables/replication.csv",
+        # its sha256 and the compared claims tables': the landing page verifies it by it
+        stamp="results/tables/replication.stamp.json",
     log:
         "logs/report/replication.log",
     conda:
@@ -111,5 +115,8 @@ rule replication:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        code=source_hash(source_closure("nngrid.study.replication")),
     shell:
-        "python -m nngrid.study.replication {input.theirs} {input.ours} --out {output} 2> {log}"
+        "python -m nngrid.study.replication {input.theirs} {input.ours} --out {output.table} "
+        "2> {log}"

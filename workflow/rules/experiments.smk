@@ -25,7 +25,11 @@ remove_stale_results(
         )
         for e in EXPERIMENTS
     },
-    ["results/tables/claims.csv", "results/tables/claims.stamp.json"],
+    [
+        "results/tables/claims.csv",
+        "results/tables/claims.stamp.json",
+        "results/tables/claims_by_dataset.csv",
+    ],
 )
 FINAL_TARGETS += [f"results/experiments/{e}.npz" for e in EXPERIMENTS]
 

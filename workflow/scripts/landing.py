@@ -30,6 +30,6 @@ try:
         _one("by_dataset"),
         _one("replication"),
     )
-except NngridError as exc:  # a refused claims.csv: one line
+except NngridError as exc:  # a refused claims, per-dataset or replication table: one line
     print(f"nngrid: error: {exc}", file=sys.stderr)
     sys.exit(2)

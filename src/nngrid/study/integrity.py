@@ -19,10 +19,17 @@ naming the file and the fix:
   run renamed over a newer result, a copy, a symbolic link, a truncated file); the collection
   refuses the same (:func:`check_results`, :func:`check_architecture_results`,
   :func:`check_experiment_result`).
-* **claims.csv.** Written with a stamp (:func:`write_claims_stamp`: the file's sha256 and the
-  sha256 of every input it was derived from); :func:`read_claims` refuses a claims table that
-  differs from its stamp, whose inputs changed since, or one of whose verdicts contradicts its
-  own interval, threshold and direction.
+* **claims.csv and claims_by_dataset.csv.** Written with a stamp (:func:`write_claims_stamp`:
+  the sha256 of both files and of every input they were derived from); :func:`read_claims`
+  refuses a claims table that differs from its stamp, whose inputs changed since, or one of
+  whose verdicts contradicts its own interval, threshold and direction;
+  :func:`read_claims_by_dataset` refuses the same of the per-dataset verdicts (and a stamp that
+  names none: an older nngrid's). One row check serves both (:func:`verify_claims`).
+* **replication.csv.** Written with a stamp (:func:`write_replication_stamp`: its sha256 and the
+  two claims tables' it compared); :func:`verify_replication_stamp` refuses one that differs from
+  its stamp or that compared another claims.csv than the one shown beside it (another run's, or
+  stale); nngrid.study.replication's ``read_replication`` then refuses rows that their own
+  verdicts and that claims.csv do not give.
 * **Code.** :func:`source_closure` lists the nngrid modules a rule runs (its imports,
   transitively): every computing rule's code hash covers them.
 * **Labels and captions.** :func:`check_labels` keeps every name of the experiments section to
@@ -50,6 +57,7 @@ from nngrid.io import payload_sha256, read_json, write_json
 
 __all__ = [
     "MAX_JOB_MINUTES",
+    "REPLICATION_FIX",
     "SECONDS_PER_REPLICA_EPOCH_EXAMPLE",
     "check_finite_arrays",
     "training_minutes",
@@ -57,6 +65,7 @@ __all__ = [
     "write_tables_stamp",
     "STAMP_KEYS",
     "TABLES_STAMP",
+    "VERDICT_COLUMNS",
     "Stopped",
     "check_architecture_results",
     "check_experiment_result",
@@ -71,6 +80,7 @@ __all__ = [
     "inert_template",
     "job_stamp",
     "read_claims",
+    "read_claims_by_dataset",
     "read_job_spec",
     "remove_stale_results",
     "remove_stale_specs",
@@ -79,10 +89,13 @@ __all__ = [
     "spec_digest",
     "stamp_architecture_result",
     "stamp_experiment_result",
+    "stamp_path",
     "stop_on_signals",
     "stop_run_on_signals",
     "verify_claims",
+    "verify_replication_stamp",
     "write_claims_stamp",
+    "write_replication_stamp",
 ]
 
 #: The keys a job's result carries beside its rows (see :func:`job_stamp`).
@@ -622,68 +635,121 @@ def verify_tables(stamp: str | os.PathLike[str], paths: Iterable[str | os.PathLi
 # --------------------------------------------------------------------------- claims
 
 
-def claims_stamp_path(claims: str | os.PathLike[str]) -> Path:
-    """``claims.csv`` -> ``claims.stamp.json`` beside it."""
-    p = Path(claims)
+def stamp_path(table: str | os.PathLike[str]) -> Path:
+    """``x.csv`` -> ``x.stamp.json`` beside it: where a derived table's stamp lies."""
+    p = Path(table)
     return p.with_name(p.stem + ".stamp.json")
 
 
-def write_claims_stamp(claims: str | os.PathLike[str], inputs: Iterable[str | os.PathLike]) -> Path:
-    """Write the stamp of ``claims`` (a claims.csv just written): its sha256 and every input's."""
+def claims_stamp_path(claims: str | os.PathLike[str]) -> Path:
+    """``claims.csv`` -> ``claims.stamp.json`` beside it."""
+    return stamp_path(claims)
+
+
+_CLAIMS_FIX = "remake it with: snakemake --forcerun claims"
+
+
+def write_claims_stamp(
+    claims: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike],
+    by_dataset: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write the stamp of ``claims`` (a claims.csv just written) and of ``by_dataset`` (the
+    claims_by_dataset.csv written with it; ``None``: none was): their sha256 and every input's."""
     return write_json(
         claims_stamp_path(claims),
         {
             "claims_sha256": file_sha256(claims),
+            "by_dataset_sha256": None if by_dataset is None else file_sha256(by_dataset),
             "inputs": {str(p): file_sha256(p) for p in inputs},
         },
         checksum=True,
     )
 
 
-def verify_claims(claims: Any, source: str | os.PathLike[str] = "claims.csv") -> Any:
-    """Refuse a claims table one of whose verdicts is not what its own interval, threshold and
-    direction give (the rule of nngrid.study.claims.decide), or whose value lies outside its
-    interval; return the table."""
-    fix = "remake it with: snakemake --forcerun claims"
-    for i, row in enumerate(claims.to_dict("records")):
-        verdict = str(row.get("verdict"))
-        direction = str(row.get("direction") or "")
-        try:
-            lo, hi, thr, value = (
-                float(row.get(k)) for k in ("ci_low", "ci_high", "threshold", "value")
-            )
-        except (TypeError, ValueError):
-            raise NngridError(
-                f"{source}: row {i + 1} holds a number that is not one; {fix}"
-            ) from None
-        if direction not in (">", "<"):
-            raise NngridError(
-                f"{source}: row {i + 1} ({row.get('claim_id')}) has direction {direction!r}, "
-                f"not '>' or '<'; {fix}"
-            )
-        from nngrid.study.verdict import decide
+#: The columns each verdict is checked by, in claims.csv and claims_by_dataset.csv alike.
+VERDICT_COLUMNS = ("claim_id", "verdict", "value", "ci_low", "ci_high", "threshold", "direction")
 
-        want = decide(lo, hi, thr, direction)
-        if (
-            verdict == "not applicable"
-            and want == "inconclusive"
-            and not (math.isfinite(lo) or math.isfinite(hi))
-            and str(row.get("evidence") or "").lower().startswith("not applicable")
-        ):
-            want = verdict  # a claim the data cannot measure: no interval, and its evidence says so
-        if verdict != want:
+
+def _check_verdict(row: Mapping[str, Any], i: int, source: Any, fix: str) -> None:
+    """Refuse one row of verdicts (claims.csv's, or claims_by_dataset.csv's: a claim on one
+    dataset) whose verdict is not what its own interval, threshold and direction give, or whose
+    value lies outside its interval."""
+    from nngrid.study.verdict import decide
+
+    name = f"claim {row.get('claim_id')}"
+    if "dataset" in row:
+        name += f" on dataset {row.get('dataset')}"
+    verdict = str(row.get("verdict"))
+    direction = str(row.get("direction") or "")
+    try:
+        lo, hi, thr, value = (
+            float(row.get(k)) for k in ("ci_low", "ci_high", "threshold", "value")
+        )
+    except (TypeError, ValueError):
+        raise NngridError(f"{source}: row {i + 1} holds a number that is not one; {fix}") from None
+    if direction not in (">", "<"):
+        raise NngridError(
+            f"{source}: row {i + 1} ({row.get('claim_id')}) has direction {direction!r}, "
+            f"not '>' or '<'; {fix}"
+        )
+    want = decide(lo, hi, thr, direction)
+    if (
+        verdict == "not applicable"
+        and want == "inconclusive"
+        and not (math.isfinite(lo) or math.isfinite(hi))
+        and str(row.get("evidence") or "").lower().startswith("not applicable")
+    ):
+        want = verdict  # a claim the data cannot measure: no interval, and its evidence says so
+    if verdict != want:
+        raise NngridError(
+            f"{source}: {name} says {verdict!r} but its interval [{lo:g}, {hi:g}] against "
+            f"{direction} {thr:g} gives {want!r}; {fix}"
+        )
+    if math.isfinite(value) and math.isfinite(lo) and math.isfinite(hi):
+        slack = 1e-5 * max(1.0, abs(lo), abs(hi))  # the csv keeps 6 significant digits
+        if not lo - slack <= value <= hi + slack:
             raise NngridError(
-                f"{source}: claim {row.get('claim_id')} says {verdict!r} but its interval "
-                f"[{lo:g}, {hi:g}] against {direction} {thr:g} gives {want!r}; {fix}"
+                f"{source}: {name} has value {value:g} outside its interval [{lo:g}, {hi:g}]; {fix}"
             )
-        if math.isfinite(value) and math.isfinite(lo) and math.isfinite(hi):
-            slack = 1e-5 * max(1.0, abs(lo), abs(hi))  # the csv keeps 6 significant digits
-            if not lo - slack <= value <= hi + slack:
-                raise NngridError(
-                    f"{source}: claim {row.get('claim_id')} has value {value:g} outside its "
-                    f"interval [{lo:g}, {hi:g}]; {fix}"
-                )
+
+
+def verify_claims(claims: Any, source: str | os.PathLike[str] = "claims.csv") -> Any:
+    """Refuse a table of verdicts (claims.csv, or claims_by_dataset.csv: the same columns per
+    claim and dataset) one of whose verdicts is not what its own interval, threshold and
+    direction give (the rule of nngrid.study.verdict.decide), or whose value lies outside its
+    interval; return the table."""
+    missing = [c for c in VERDICT_COLUMNS if c not in claims]
+    if missing:
+        raise NngridError(f"{source} lacks the column {missing[0]!r}; {_CLAIMS_FIX}")
+    for i, row in enumerate(claims.to_dict("records")):
+        _check_verdict(row, i, source, _CLAIMS_FIX)
     return claims
+
+
+def _claims_stamp(path: str | os.PathLike[str], check_inputs: bool = True) -> dict:
+    """The stamp of claims.csv ``path``, verified: its checksum, the file unchanged since
+    nngrid.study.claims wrote it, and (``check_inputs``) every input unchanged since."""
+    from nngrid.io import verify_sha256
+
+    stamp_file = claims_stamp_path(path)
+    if not stamp_file.exists():
+        raise NngridError(
+            f"{path} has no stamp {stamp_file} (not written by nngrid.study.claims); {_CLAIMS_FIX}"
+        )
+    stamp = verify_sha256(stamp_file, read_json(stamp_file), _CLAIMS_FIX)
+    if file_sha256(path) != stamp.get("claims_sha256"):
+        raise NngridError(
+            f"{path} differs from what nngrid.study.claims wrote (edited by hand?); it is derived, "
+            f"never edited: {_CLAIMS_FIX}"
+        )
+    for src, digest in (stamp.get("inputs") or {}).items() if check_inputs else ():
+        if not Path(src).exists() or file_sha256(src) != digest:
+            raise NngridError(
+                f"{path} was derived from another {src} than the one there now (stale); "
+                f"{_CLAIMS_FIX}"
+            )
+    return stamp
 
 
 def read_claims(path: str | os.PathLike[str]) -> Any:
@@ -691,26 +757,94 @@ def read_claims(path: str | os.PathLike[str]) -> Any:
     it, every input unchanged since), then each verdict against its own numbers."""
     import pandas as pd
 
+    _claims_stamp(path)
+    return verify_claims(pd.read_csv(path), path)
+
+
+def read_claims_by_dataset(
+    path: str | os.PathLike[str], claims: str | os.PathLike[str], check_inputs: bool = True
+) -> Any:
+    """claims_by_dataset.csv, verified: the table nngrid.study.claims wrote together with
+    ``claims`` (claims.csv: its stamp names both files' sha256), then each per-dataset verdict
+    against its own numbers. ``check_inputs=False`` skips hashing the stamp's inputs again, for
+    a caller that has just read ``claims`` with :func:`read_claims`."""
+    import pandas as pd
+
+    stamp = _claims_stamp(claims, check_inputs)
+    stamp_file = claims_stamp_path(claims)
+    if "by_dataset_sha256" not in stamp:
+        raise NngridError(
+            f"{path} cannot be verified: {stamp_file} names no per-dataset table (written by an "
+            f"older nngrid); {_CLAIMS_FIX}"
+        )
+    if stamp["by_dataset_sha256"] is None:
+        raise NngridError(
+            f"{path} was not written with {claims} ({stamp_file} names no per-dataset table); "
+            f"{_CLAIMS_FIX}"
+        )
+    if file_sha256(path) != stamp["by_dataset_sha256"]:
+        raise NngridError(
+            f"{path} differs from what nngrid.study.claims wrote with {claims} (edited by hand, "
+            f"or another run's?); it is derived, never edited: {_CLAIMS_FIX}"
+        )
+    return verify_claims(pd.read_csv(path), path)
+
+
+# --------------------------------------------------------------------------- replication
+
+#: How to remake replication.csv (and its stamp).
+REPLICATION_FIX = "remake it with: snakemake --forcerun replication"
+
+
+def write_replication_stamp(
+    table: str | os.PathLike[str],
+    first: str | os.PathLike[str],
+    second: str | os.PathLike[str],
+) -> Path:
+    """Write the stamp of ``table`` (a replication.csv just written by nngrid.study.replication):
+    its sha256 and the path and sha256 of the two claims tables it compared (``first``: the first
+    run's, ``second``: this run's)."""
+    return write_json(
+        stamp_path(table),
+        {
+            "replication_sha256": file_sha256(table),
+            "first": {"path": str(first), "sha256": file_sha256(first)},
+            "second": {"path": str(second), "sha256": file_sha256(second)},
+        },
+        checksum=True,
+    )
+
+
+def verify_replication_stamp(
+    path: str | os.PathLike[str], claims_csv: str | os.PathLike[str]
+) -> dict:
+    """Refuse replication.csv ``path`` unless its stamp says it is unchanged since
+    nngrid.study.replication wrote it and that the claims table it compared as this run's was
+    ``claims_csv`` (the claims.csv shown beside it, by sha256: a replication of another run, or a
+    stale one, is refused); return the stamp. The first run's claims table is named in the stamp,
+    not checked here (it lies outside this run). Its rows: nngrid.study.replication's
+    ``read_replication``, which calls this first."""
     from nngrid.io import verify_sha256
 
-    fix = "remake it with: snakemake --forcerun claims"
-    stamp_path = claims_stamp_path(path)
-    if not stamp_path.exists():
+    stamp_file = stamp_path(path)
+    if not stamp_file.exists():
         raise NngridError(
-            f"{path} has no stamp {stamp_path} (not written by nngrid.study.claims); {fix}"
+            f"{path} has no stamp {stamp_file} (not written by nngrid.study.replication, or by an "
+            f"older nngrid); {REPLICATION_FIX}"
         )
-    stamp = verify_sha256(stamp_path, read_json(stamp_path), fix)
-    if file_sha256(path) != stamp.get("claims_sha256"):
+    stamp = verify_sha256(stamp_file, read_json(stamp_file), REPLICATION_FIX)
+    if file_sha256(path) != stamp.get("replication_sha256"):
         raise NngridError(
-            f"{path} differs from what nngrid.study.claims wrote (edited by hand?); it is derived, "
-            f"never edited: {fix}"
+            f"{path} differs from what nngrid.study.replication wrote (edited by hand?); it is "
+            f"derived, never edited: {REPLICATION_FIX}"
         )
-    for src, digest in (stamp.get("inputs") or {}).items():
-        if not Path(src).exists() or file_sha256(src) != digest:
-            raise NngridError(
-                f"{path} was derived from another {src} than the one there now (stale); {fix}"
-            )
-    return verify_claims(pd.read_csv(path), path)
+    second = stamp.get("second") if isinstance(stamp.get("second"), dict) else {}
+    if second.get("sha256") != file_sha256(claims_csv):
+        raise NngridError(
+            f"{path} compared another claims table ({second.get('path')}) than {claims_csv}, the "
+            f"one shown beside it (another run's replication, or stale); {REPLICATION_FIX}"
+        )
+    return stamp
 
 
 # --------------------------------------------------------------------------- labels

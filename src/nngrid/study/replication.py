@@ -5,7 +5,10 @@ claim, whether the verdicts agree, and whether they *flip* (one run supported, t
 contradicted: the failure a replication must never show). :func:`summary` counts them. The
 workflow's rule ``replication`` (config/replicate.yaml: every seed key redrawn, and
 ``claims.replicate_of`` naming the first run's claims.csv) writes the comparison to
-``results/tables/replication.csv``; the report's landing page shows it.
+``results/tables/replication.csv`` with its stamp ``replication.stamp.json`` beside it
+(nngrid.study.integrity's :func:`~nngrid.study.integrity.write_replication_stamp`: its sha256 and
+the two claims tables'); the report's landing page shows it only as :func:`read_replication`
+returns it: verified against its stamp and this run's claims.csv.
 
 Command line::
 
@@ -23,7 +26,7 @@ import pandas as pd
 
 from nngrid.errors import NngridError, report_error
 
-__all__ = ["COLUMNS", "compare", "main", "summary"]
+__all__ = ["COLUMNS", "agreement", "compare", "main", "read_replication", "summary", "verify"]
 
 #: The columns of replication.csv.
 COLUMNS = [
@@ -86,19 +89,56 @@ def compare(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         order.setdefault(tuple(k), len(order))
     m["_order"] = [order[tuple(k)] for k in m[KEY].itertuples(index=False)]
     m = m.sort_values("_order", kind="stable")
-
-    def agreement(row) -> str:
-        va, vb = row["verdict_a"], row["verdict_b"]
-        if pd.isna(va) or pd.isna(vb):
-            return "missing"
-        if va == vb:
-            return "agree"
-        if {va, vb} == {"supported", "contradicted"}:
-            return "flip"
-        return "differ"
-
-    m["agreement"] = m.apply(agreement, axis=1) if len(m) else []
+    m["agreement"] = [agreement(a, b) for a, b in zip(m["verdict_a"], m["verdict_b"], strict=True)]
     return m[COLUMNS].reset_index(drop=True)
+
+
+def agreement(first, second) -> str:
+    """``missing`` (a verdict absent: NaN or None), ``agree``, ``flip`` (supported and
+    contradicted) or ``differ``: what two runs' verdicts of one claim say together."""
+    if pd.isna(first) or pd.isna(second):
+        return "missing"
+    if first == second:
+        return "agree"
+    if {first, second} == {"supported", "contradicted"}:
+        return "flip"
+    return "differ"
+
+
+def verify(table: pd.DataFrame, ours: pd.DataFrame, source: str | Path = "replication.csv"):
+    """Refuse a replication table (:data:`COLUMNS`) that its own verdicts and ``ours`` (the
+    claims table of this run, the one it says it compared as its second) do not give: a row
+    whose ``agreement`` is not what its two verdicts give, whose ``verdict_b`` is not ``ours``'s
+    verdict of that claim and protocol, or a claim of ``ours`` it lacks. Return the table."""
+    from nngrid.study.integrity import REPLICATION_FIX as fix
+
+    missing = [c for c in COLUMNS if c not in table]
+    if missing:
+        raise NngridError(f"{source} lacks the column {missing[0]!r}; {fix}")
+    mine = {
+        (str(c), p): v
+        for c, p, v in _with_protocol(ours)[[*KEY, "verdict"]].itertuples(index=False)
+    }
+    seen = set()
+    for i, row in enumerate(_with_protocol(table).to_dict("records")):
+        key = (str(row["claim_id"]), row["protocol"])
+        va, vb = (None if pd.isna(v) else str(v) for v in (row["verdict_a"], row["verdict_b"]))
+        want = agreement(va, vb)
+        if row["agreement"] != want:
+            raise NngridError(
+                f"{source}: row {i + 1} ({key[0]}) says {row['agreement']!r} but its verdicts "
+                f"{va!r} and {vb!r} give {want!r}; {fix}"
+            )
+        if mine.get(key) != vb:
+            raise NngridError(
+                f"{source}: claim {key[0]} is {vb!r} in this run's column but "
+                f"{mine.get(key)!r} in the claims table shown (another run's comparison?); {fix}"
+            )
+        seen.add(key)
+    if set(mine) - seen:
+        first = sorted(set(mine) - seen)[0][0]
+        raise NngridError(f"{source} lacks claim {first} of the claims table shown; {fix}")
+    return table
 
 
 def summary(table: pd.DataFrame) -> str:
@@ -109,6 +149,21 @@ def summary(table: pd.DataFrame) -> str:
     return f"{agree} of {n} verdicts agree, {flips} flip{'s' if flips != 1 else ''}"
 
 
+def read_replication(
+    path: str | Path, claims_csv: str | Path, claims: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """replication.csv, verified: against its stamp (unchanged since :func:`main` wrote it, and
+    compared from ``claims_csv``, the claims.csv shown beside it:
+    nngrid.study.integrity's ``verify_replication_stamp``), then each row against its own
+    verdicts and ``claims`` (that claims table as read; read here when ``None``) by
+    :func:`verify`."""
+    from nngrid.study.integrity import verify_replication_stamp
+
+    verify_replication_stamp(path, claims_csv)
+    ours = pd.read_csv(claims_csv) if claims is None else claims
+    return verify(pd.read_csv(path), ours, path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m nngrid.study.replication A.csv B.csv --out replication.csv``."""
     parser = argparse.ArgumentParser(
@@ -116,13 +171,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("first", help="claims.csv of the first run")
     parser.add_argument("second", help="claims.csv of the replication")
-    parser.add_argument("--out", required=True, help="replication.csv to write (atomically)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="replication.csv to write (atomically), its stamp (.stamp.json) beside it",
+    )
     args = parser.parse_args(argv)
     try:
         from nngrid.io import write_text
+        from nngrid.study.integrity import write_replication_stamp
 
         table = compare(_read(args.first), _read(args.second))
         write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
+        # the stamp the landing page verifies it by (derived, never edited)
+        write_replication_stamp(args.out, args.first, args.second)
         print(summary(table), file=sys.stderr)
     except NngridError as exc:
         return report_error(exc)

@@ -32,7 +32,10 @@ each: a row's ``protocol`` names the protocol whose tables decided it (``lr`` al
 that tunes only the learning rate), and is empty for a claim no single tuning protocol decides
 (the side experiments; the Crowded Valley claim, which sets two against each other).
 ``(claim_id, protocol)`` is a row's key. A claim whose experiment is not in the
-config comes out ``inconclusive`` with evidence saying what was not run.
+config comes out ``inconclusive`` with evidence saying what was not run. Beside it the command
+line writes ``claims_by_dataset.csv`` (``--by-dataset``: each pooled claim on each dataset alone)
+and ``claims.stamp.json``, the sha256 of both tables and of every input
+(nngrid.study.integrity's ``write_claims_stamp``): the report and the figures verify them by it.
 
 Command line::
 
@@ -719,11 +722,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
         if args.by_dataset:
             write_text(args.by_dataset, by_dataset.to_csv(index=False, float_format="%.6g"))
-        # the stamp the report and figures verify it by (derived, never edited)
+        # the stamp the report and figures verify both tables by (derived, never edited)
         stamped = [
             p for p in (args.runs, args.summary, args.histories, *args.experiments) if p is not None
         ]
-        write_claims_stamp(args.out, stamped)
+        write_claims_stamp(args.out, stamped, args.by_dataset)
     except NngridError as exc:
         print(f"nngrid: error: {exc}", file=sys.stderr)
         return 2

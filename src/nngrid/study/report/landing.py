@@ -187,8 +187,8 @@ def _replication_sections(by_dataset, replication, claims=None) -> list[str]:
     return [s for s in sections if s]
 
 
-def _read_optional(path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path and Path(path).exists() else None
+def _given(path) -> bool:
+    return bool(path) and Path(path).exists()
 
 
 def _indent(text: str) -> str:
@@ -206,13 +206,25 @@ def write_landing(
     replication_csv: str | Path | None = None,
 ) -> None:
     """Write the landing page (rst) and the stand-alone claims table (HTML); the per-dataset
-    verdicts and the replication status join the page when their tables are given."""
+    verdicts and the replication status join the page when their tables are given (and exist).
+    Every table is derived, never trusted: each is verified against its stamp and its own
+    numbers first (nngrid.study.integrity), and a refused one stops the page (NngridError)."""
     from nngrid.io import write_text
-    from nngrid.study.integrity import read_claims
+    from nngrid.study.integrity import read_claims, read_claims_by_dataset
+    from nngrid.study.replication import read_replication
 
-    claims = read_claims(claims_csv)  # derived, never trusted: verified against its stamp
+    claims = read_claims(claims_csv)
     links = {Path(f).stem: str(f) for f in figures}
-    extra = _read_optional(by_dataset_csv), _read_optional(replication_csv)
-    text = landing_page(claims, Path(description).read_text(), config, links, *extra)
+    by_dataset = (  # its sha256 is in claims.csv's stamp, whose inputs read_claims just checked
+        read_claims_by_dataset(by_dataset_csv, claims_csv, check_inputs=False)
+        if _given(by_dataset_csv)
+        else None
+    )
+    replication = (  # compared from this claims.csv, by its stamp
+        read_replication(replication_csv, claims_csv, claims) if _given(replication_csv) else None
+    )
+    text = landing_page(
+        claims, Path(description).read_text(), config, links, by_dataset, replication
+    )
     write_text(page, text)
     write_text(table, claims_document(claims))

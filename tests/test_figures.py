@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from synthetic_tables import synthetic_tables, write_benchmarks
@@ -432,3 +433,57 @@ def test_the_hyperparameter_figure_says_when_no_study_ran_the_full_protocol(tmp_
     out = hyperparameters.hyperparameter_axes(pd.DataFrame(), tmp_path / "none.png")
     assert out.stat().st_size > 1000
     assert "No study ran the full protocol" in hyperparameters.hyperparameter_caption(None)
+
+
+def test_one_protocol_keeps_the_lr_studies_rows_and_says_so():
+    from nngrid.study.figures.grid import one_protocol
+    from nngrid.study.report.grid_captions import protocol_note
+
+    summary = pd.DataFrame(
+        {
+            "study": ["grid", "grid", "grid_full", "grid_default"],
+            "protocol": ["lr", "lr", "full", "default"],
+            "x": [1, 2, 3, 4],
+        }
+    )
+    runs = summary.assign(y=0)
+    protocol, r, s = one_protocol(runs, summary)
+    assert protocol == "lr" and list(s["x"]) == [1, 2] and list(r["x"]) == [1, 2]
+    assert "lr protocol" in protocol_note(protocol)
+    # without lr, the full protocol's; a single protocol: unchanged and no note
+    protocol, s = one_protocol(summary[summary["study"] != "grid"])[:2]
+    assert protocol == "full" and list(s["x"]) == [3]
+    protocol, s = one_protocol(summary[summary["protocol"] == "lr"])[:2]
+    assert protocol == "" and len(s) == 2 and protocol_note(protocol) == ""
+
+
+def test_heatmap_panel_colours_annotates_and_leaves_nan_blank():
+    import matplotlib.pyplot as plt
+
+    from nngrid.study.figures.grid import heatmap_panel
+
+    table = pd.DataFrame(
+        [[0.5, np.nan], [0.9, 0.1]], index=["relu", "tanh"], columns=["sgd", "adam"]
+    )
+    fig, ax = plt.subplots()
+    heatmap_panel(
+        ax,
+        table,
+        norm=plt.Normalize(0, 1),
+        cmap="viridis",
+        fmt=".2f",
+        annotate=True,
+        fontsize=6,
+    )
+    texts = {t.get_text(): t for t in ax.texts}
+    assert set(texts) == {"0.50", "0.90", "0.10"}  # NaN: no annotation
+    # each value at its cell's centre, rows top to bottom
+    assert texts["0.10"].get_position() == (1.5, 1.5)
+    assert ax.get_ylim() == (2, 0)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["sgd", "adam"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["relu", "tanh"]
+    # dark ink on viridis's bright end (0.9), white on its dark end (0.1)
+    assert texts["0.90"].get_color() == ".15" and texts["0.10"].get_color() == "white"
+    mesh = ax.collections[0]
+    assert np.ma.is_masked(mesh.get_array()) and mesh.get_array().mask.sum() == 1
+    plt.close(fig)

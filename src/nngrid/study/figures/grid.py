@@ -53,6 +53,26 @@ def panel_label(df: pd.DataFrame) -> pd.Series:
     return df["dataset"].astype(str)
 
 
+def one_protocol(*tables: pd.DataFrame) -> tuple:
+    """``(protocol, *tables)``: each table's rows of the studies of one tuning protocol, the
+    first of ``lr``, ``full``, ``default`` that ran (claims' order), and that protocol's name;
+    ``""`` and the tables unchanged when they hold a single protocol (or none). The grid's
+    figures show one protocol's studies, never two protocols' cells averaged together: the
+    protocols meet in the claims, side by side, and in figure 14."""
+    from nngrid.study.claims.core import PROTOCOL_ORDER
+
+    summary = tables[1] if len(tables) > 1 else tables[0]
+    if "protocol" not in summary or "study" not in summary:
+        return ("", *tables)
+    by_study = summary.groupby("study")["protocol"].first().fillna("lr")
+    ran = set(by_study)
+    if len(ran) < 2:
+        return ("", *tables)
+    protocol = next((p for p in PROTOCOL_ORDER if p in ran), sorted(ran)[0])
+    studies = set(by_study.index[by_study == protocol])
+    return (protocol, *(t[t["study"].isin(studies)] if "study" in t else t for t in tables))
+
+
 def reference_cell(runs: pd.DataFrame, activation: str = "relu", regularizer: str = "none"):
     """The (activation, regularizer) the learning-curve panels show: the requested one when
     present in every dataset, else the most common pair."""
@@ -82,6 +102,57 @@ def reference_histories(histories: pd.DataFrame, runs: pd.DataFrame):
         key = (-1 if seed is None else seed, label)
         first[base] = min(first.get(base, key), key)
     return h[h["dataset"].isin({label for _, label in first.values()})], act, reg
+
+
+def _ink(rgba) -> str:
+    """Dark or white text for a cell of colour ``rgba``: by its relative luminance (WCAG's sRGB
+    formula), dark on a light cell, white on a dark one."""
+    c = np.asarray(rgba[:3], dtype=float)
+    lin = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return ".15" if float(lin @ [0.2126, 0.7152, 0.0722]) > 0.408 else "white"
+
+
+def heatmap_panel(
+    ax, table: pd.DataFrame, norm, cmap: str, fmt: str, annotate: bool, fontsize: float
+) -> None:
+    """One heatmap panel: ``table``'s values as coloured cells (rows top to bottom, a white
+    grid between cells, NaN left blank), each annotated with its value when ``annotate``, the
+    row and column names as tick labels at the cells' centres.
+
+    Drawn with matplotlib directly: seaborn's heatmap draws the whole figure once per panel
+    (to see whether its tick labels overlap), which made a figure of n panels cost n full
+    renders, minutes for the default study's hundred panels."""
+    values = table.to_numpy(dtype=float)
+    n_rows, n_cols = values.shape
+    mesh = ax.pcolormesh(
+        np.ma.masked_invalid(values),
+        cmap=cmap,
+        norm=norm,
+        edgecolors="white",
+        linewidth=0.5,
+    )
+    ax.set_xlim(0, n_cols)
+    ax.set_ylim(n_rows, 0)
+    ax.set_xticks(np.arange(n_cols) + 0.5, [str(c) for c in table.columns])
+    ax.set_yticks(np.arange(n_rows) + 0.5, [str(i) for i in table.index])
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if not annotate:
+        return
+    colours = mesh.to_rgba(values.ravel()).reshape(n_rows, n_cols, 4)
+    for i in range(n_rows):
+        for j in range(n_cols):
+            if np.isfinite(values[i, j]):
+                ax.text(
+                    j + 0.5,
+                    i + 0.5,
+                    format(values[i, j], fmt),
+                    ha="center",
+                    va="center",
+                    color=_ink(colours[i, j]),
+                    fontsize=fontsize,
+                )
 
 
 #: Heatmap panels per row of the figure (regularizers wrap onto further rows).
@@ -154,17 +225,14 @@ def heatmaps(summary: pd.DataFrame, path: str | Path, axes_order: dict | None = 
                 .pivot_table(index="activation", columns="optimizer", values="edge", aggfunc="max")
                 .reindex(index=acts, columns=opts)
             )
-            sns.heatmap(
+            heatmap_panel(
+                ax,
                 acc,
-                ax=ax,
                 norm=norm,
                 cmap=cmap,
-                cbar=False,
-                linewidths=0.5,
-                linecolor="white",
-                annot=annotate,
                 fmt=".2f" if larger else ".3g",
-                annot_kws={"fontsize": 6.5},
+                annotate=annotate,
+                fontsize=6.5,
             )
             ax.set_facecolor("white")
             for (a, o), n in div.stack().items():

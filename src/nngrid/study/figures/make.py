@@ -157,6 +157,10 @@ def _grid(i, o, p):
     cells = summary.groupby("study")[["dataset", "activation", "regularizer", "optimizer"]]
     multi = {s for s, n in cells.apply(lambda g: len(g.drop_duplicates())).items() if n > 1}
     runs, summary, histories = (_multi_cell(t, multi) for t in (runs, summary, histories))
+    # one tuning protocol's studies (lr's when it ran): the others' are in the claims, figure 14
+    protocol, runs, summary, histories, rankings = grid.one_protocol(
+        runs, summary, histories, rankings
+    )
     order = p.get("order") or {}
     opts = order.get("optimizers")
     # the performance-profile scores have their own figure (figure_profile)
@@ -172,7 +176,7 @@ def _grid(i, o, p):
     datasets = grid_captions.datasets_caption(
         {k: v for k, v in infos.items() if k in set(runs["dataset"])}
     )
-    return {
+    captions = {
         "heatmaps": grid_captions.heatmap_caption(summary)
         + ("\n\n" + datasets if datasets else ""),
         "curves": grid_captions.curves_caption(histories, runs),
@@ -182,14 +186,18 @@ def _grid(i, o, p):
         "rankings": grid_captions.rankings_caption(rankings),
         "tuning": grid_captions.tuning_caption(summary),
     }
+    shown = grid_captions.protocol_note(protocol)
+    return {key: text + shown for key, text in captions.items()}
 
 
 @builder("figure_profile")
 def _profile(i, o, p):
     runs, summary, rankings = _table(i["runs"]), _table(i["summary"]), _table(i["rankings"])
+    protocol, runs, summary, rankings = grid.one_protocol(runs, summary, rankings)
     opts = (p.get("order") or {}).get("optimizers")
     profiles.performance_profile(runs, summary, rankings, o["figure"], opts)
-    return {"figure": profiles.profile_caption(runs, summary, rankings)}
+    caption = profiles.profile_caption(runs, summary, rankings)
+    return {"figure": caption + grid_captions.protocol_note(protocol)}
 
 
 @builder("figure_hyperparameters")

@@ -16,6 +16,19 @@ from nngrid.study.report.prose import bullets, fmt, pct
 # --------------------------------------------------------------------------- figure 9
 
 
+def protocol_note(protocol: str) -> str:
+    """The sentence a grid figure's caption ends with when the config ran several tuning
+    protocols and the figure shows one (:func:`nngrid.study.figures.grid.one_protocol`); "" when
+    it ran one."""
+    if not protocol:
+        return ""
+    return (
+        f"\n\nThis figure shows the studies tuned by the {protocol} protocol. The config ran "
+        "other tuning protocols too; their verdicts stand beside these in the claims table, "
+        "and figure 14 shows the full protocol's trials."
+    )
+
+
 def heatmap_caption(summary: pd.DataFrame) -> str:
     """Best cell per dataset, and how many cells had a diverged seed."""
     from nngrid.study.tables import score, tasks

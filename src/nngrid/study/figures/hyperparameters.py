@@ -188,8 +188,8 @@ def hyperparameter_axes(
                        color="0.35", linewidths=1.0, label="diverged")  # fmt: skip
         chosen = sub["selected"].to_numpy(bool)
         ax.scatter(x[chosen], np.where(np.isfinite(y[chosen]), y[chosen], floor), marker="*",
-                   s=170, color="gold", edgecolor="black", linewidths=0.8, zorder=5,
-                   label="the trial a cell chose")  # fmt: skip
+                   s=_star_size(int(chosen.sum())), color="gold", edgecolor="black",
+                   linewidths=0.6, zorder=5, label="the trial a cell chose")  # fmt: skip
         if log:
             ax.set_xscale("log")
         if limits:
@@ -214,12 +214,19 @@ def hyperparameter_axes(
                 labels.append(lab)
     fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False,
                bbox_to_anchor=(0.5, 1.0 - 0.35 / fig.get_figheight()), fontsize=9,
-               title="a point: one trial in one cell (activation x data draw), mean over the "
-                     "tuning seeds; shaded: the outer sixteenths of the searched range (its edge)",
+               title="a point: one trial in one cell (activation x regularizer x data draw), mean "
+                     "over the tuning seeds; shaded: the outer sixteenths of the searched range "
+                     "(its edge)",
                title_fontsize=9)  # fmt: skip
     fig.suptitle(QUESTION, fontsize=12, y=1.0)
     fig.tight_layout(rect=(0, 0, 1, 1.0 - 0.75 / fig.get_figheight()))
     return save(fig, path)
+
+
+def _star_size(n: int) -> float:
+    """The chosen trials' star area: large for a dozen cells, shrinking with the square root of
+    their number beyond, so seventy stars do not hide the trials under them."""
+    return float(np.clip(170.0 * math.sqrt(12.0 / max(n, 1)), 50.0, 170.0))
 
 
 def hyperparameter_caption(runs: pd.DataFrame, summary: pd.DataFrame | None = None) -> str:

@@ -99,8 +99,11 @@ def test_shipped_configs_are_valid_and_cover_their_promise(name):
     if name == "full.yaml":
         assert set(protocols.values()) == {"lr", "full", "default"}
     if name == "quick.yaml":
-        study = cfg["studies"]["quick"]  # the grid study (the others form the architectures arm)
-        assert all("architectures" in s for k, s in cfg["studies"].items() if k != "quick")
+        study = cfg["studies"]["quick"]  # the lr grid (quick_full: the full protocol beside it)
+        grids = {k for k, s in cfg["studies"].items() if "architectures" not in s}
+        assert grids == {"quick", "quick_full"}
+        assert cfg["studies"]["quick_full"]["tuning"]["protocol"] == "full"
+        assert cfg["tuning"]["budget"] == len(study["optimizers"])  # the Crowded Valley budget
         sizes = [len(study[k]) for k in ("datasets", "activations", "regularizers", "optimizers")]
         assert sizes == [2, 2, 2, 5] and len(cfg["training"]["seeds"]) == 2
         # every claim function has its input: every experiment it reads, and the grid
@@ -147,6 +150,33 @@ def test_job_spec_carries_every_hyperparameter():
     assert spec["seeds"] == [0, 1] and spec["training"]["epochs"] == 15
     assert spec["tuning"] == {"seeds": 2, "extend": 1}
     json.dumps(spec)  # serialisable: it is passed to the job as JSON
+
+
+def test_a_job_spec_holds_what_its_protocol_reads_and_nothing_else():
+    """A changed lr grid reruns no full-protocol job, a changed search seed no lr job."""
+    cfg = check_config(load("quick.yaml"), SCHEMA)
+    lr = jobs.job_spec(cfg, "quick", "moons", "adam")
+    full = jobs.job_spec(cfg, "quick_full", "moons", "adam")
+    assert lr["tuning"] == {"seeds": 2, "extend": 1}
+    assert "search" not in lr["optimizers"][0]
+    assert full["tuning"] == {"protocol": "full", "seeds": 2, "budget": 5, "search_seed": 0}
+    assert "lr_grid" not in full["optimizers"][0]
+    assert full["optimizers"][0]["search"] == cfg["optimizers"]["adam"]["search"]
+    cfg["studies"]["quick_full"]["tuning"] = {"protocol": "default"}
+    default = jobs.job_spec(cfg, "quick_full", "moons", "adam")
+    assert default["tuning"] == {"protocol": "default"}
+    assert not {"lr_grid", "search"} & set(default["optimizers"][0])
+    changed = copy.deepcopy(cfg)
+    changed["optimizers"]["adam"]["lr_grid"]["high"] = 0.3
+    changed["tuning"]["search_seed"] = 9
+    assert jobs.job_spec(changed, "quick", "moons", "adam") != lr
+    assert jobs.job_spec(changed, "quick_full", "moons", "adam") == default
+    changed["studies"]["quick_full"]["tuning"] = {"protocol": "full"}
+    assert jobs.job_spec(changed, "quick_full", "moons", "adam")["tuning"]["search_seed"] == 9
+    cfg["studies"]["quick_full"]["tuning"] = {"protocol": "full"}
+    assert jobs.job_spec(changed, "quick", "moons", "sgd") == jobs.job_spec(
+        cfg, "quick", "moons", "sgd"
+    )
 
 
 def test_source_hash_follows_file_contents(tmp_path, monkeypatch):

@@ -78,12 +78,12 @@ def job_cost(cfg: dict, study: str, dataset: str, optimizer: str) -> tuple[int, 
     itemsize = 8 if training.get("dtype") == "float64" else 4
     widths = [int(d), *training["hidden"], int(c)]
     n_params = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
-    grid = spec["optimizers"][0]["lr_grid"]
-    points = grid["points"] if isinstance(grid, dict) else len(grid)
-    # points tried past an edge, at most on both
-    extend = spec["tuning"].get("extend", 2)
     protocol = spec["tuning"].get("protocol", "lr")
-    if protocol != "lr":  # the search's trials (one stack), or no tuning at all
+    if protocol == "lr":
+        grid = spec["optimizers"][0]["lr_grid"]
+        points = grid["points"] if isinstance(grid, dict) else len(grid)
+        extend = spec["tuning"].get("extend", 2)  # points tried past an edge, at most on both
+    else:  # the search's trials (one stack), or no tuning at all
         points = spec["tuning"].get("budget", 8) if protocol == "full" else 0
         extend = 0
     tune_seeds = min(len(spec["seeds"]), spec["tuning"].get("seeds", 3))

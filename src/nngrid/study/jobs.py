@@ -184,15 +184,29 @@ def regularizer_specs(cfg: dict, labels: Iterable[str]) -> list[dict]:
     ]
 
 
+#: The ``tuning`` keys each protocol's jobs read (nngrid.study.protocol.run_job).
+TUNING_READS = {
+    "lr": ("protocol", "seeds", "extend"),
+    "full": ("protocol", "seeds", "budget", "search_seed"),
+    "default": ("protocol",),
+}
+
+
 def job_spec(cfg: dict, study: str, dataset: str, optimizer: str) -> dict:
     """The spec ``python -m nngrid.study.protocol`` runs: every hyperparameter of one job."""
     study_cfg = cfg["studies"][study]
     training = training_settings(cfg, study)
     seeds = training.pop("seeds")
     opt = cfg["optimizers"][optimizer]
+    # what the job's protocol reads, and only that (a changed lr grid or search seed reruns no
+    # job that does not read it): its tuning keys, the lr grid for the lr protocol, the search
+    # space for the full protocol
     tuning = tuning_settings(cfg, study)
-    # the search space only where the full protocol reads it (other jobs' specs stay as they were)
-    search = {"search": opt["search"]} if tuning.get("protocol") == "full" else {}
+    protocol = tuning.get("protocol", "lr")
+    tuning = {k: v for k, v in tuning.items() if k in TUNING_READS[protocol]}
+    reads = {"lr_grid": opt["lr_grid"]} if protocol == "lr" else {}
+    if protocol == "full":
+        reads["search"] = opt["search"]
     return {
         "axes": {"study": study, "dataset": dataset},
         "activations": list(study_cfg["activations"]),
@@ -200,10 +214,10 @@ def job_spec(cfg: dict, study: str, dataset: str, optimizer: str) -> dict:
         "optimizers": [
             {
                 "name": optimizer,
-                "lr_grid": opt["lr_grid"],
+                **({"lr_grid": reads.pop("lr_grid")} if "lr_grid" in reads else {}),
                 "default_lr": opt.get("default_lr"),
                 "params": opt.get("params", {}),
-                **search,
+                **reads,
             }
         ],
         "seeds": seeds,

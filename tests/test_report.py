@@ -693,7 +693,10 @@ def test_the_protocol_paragraph_names_each_studys_tuning_protocol():
     assert "**Protocols.** study ``lr`` tunes the learning rate alone" in text
     assert "study ``full`` runs the full protocol: 7 trials" in text
     assert "study ``default`` runs the default protocol" in text
+    assert "per cell (seeded by search seed 0 and the cell's names)" in text
     quick = yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+    assert "study ``quick_full`` runs the full protocol: 5 trials" in landing.protocols_text(quick)
+    del quick["studies"]["quick_full"]  # the learning rate alone: nothing to say
     assert landing.protocols_text(quick) == "" and "**Protocols.**" not in (
         landing.protocol_summary(quick)
     )

@@ -55,8 +55,9 @@ def protocols_text(config: dict) -> str:
         tuning = {**config.get("tuning", {}), **(first.get("tuning") or {})}
         parts.append(
             f"{_names(by['full'], 'run')} the full protocol: {tuning.get('budget', 8)} trials of a "
-            f"scrambled Sobol sequence (search seed {tuning.get('search_seed', 0)}) over each "
-            "optimizer's search space (the learning rate with momentum, betas, alpha, eps or "
+            f"scrambled Sobol sequence per cell (seeded by search seed "
+            f"{tuning.get('search_seed', 0)} and the cell's names) over each optimizer's search "
+            "space (the learning rate with momentum, betas, alpha, eps or "
             "weight decay), scored on validation like the rates, the winner and the untuned "
             "default rerun over the seeds"
         )

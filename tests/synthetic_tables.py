@@ -132,3 +132,28 @@ def write_benchmarks(runs, folder) -> tuple[list[str], list[dict]]:
         paths.append(str(path))
         jobs.append({k: row[k] for k in ("study", "dataset", "optimizer", "regularizer")})
     return paths, jobs
+
+
+def landing_text(tmp_path, claims, by_dataset=None, replication=None) -> str:
+    """The landing page write_landing makes of these tables in ``tmp_path`` (refusals raise)."""
+    from nngrid.study.report.landing import write_landing
+
+    desc, page = tmp_path / "workflow.rst", tmp_path / "landing.rst"
+    desc.write_text("x\n")
+    page.unlink(missing_ok=True)
+    write_landing(claims, desc, {}, page, tmp_path / "claims.html", [], by_dataset, replication)
+    return page.read_text()
+
+
+def landing_refused(tmp_path, claims, by_dataset=None, replication=None) -> str:
+    """The one-line message with which write_landing refuses these tables; asserts the page was
+    not written."""
+    import pytest
+
+    from nngrid.errors import NngridError
+
+    with pytest.raises(NngridError) as exc:
+        landing_text(tmp_path, claims, by_dataset, replication)
+    message = str(exc.value)
+    assert "\n" not in message and not (tmp_path / "landing.rst").exists()
+    return message

@@ -11,7 +11,7 @@ from nngrid import datasets
 from nngrid.core.optim import OPTIMIZERS
 from nngrid.core.regularizers import REGULARIZERS
 from nngrid.core.schedules import SCHEDULES
-from nngrid.core.train import RECORD_KEYS, TIMING_KEYS, TrainConfig, train_replicas
+from nngrid.core.train import METRIC_KEYS, RECORD_KEYS, TIMING_KEYS, TrainConfig, train_replicas
 from nngrid.errors import NngridError
 
 CONTRACT_KEYS = {
@@ -496,14 +496,7 @@ BN_KW = dict(
     layers=[{"dense": {"units": 16}}, "batch_norm", {"dense": {"units": 16}}, "batch_norm"],
     activation="relu", batch_size=16, optimizer="adam",
 )  # fmt: skip
-FINAL_KEYS = (
-    "train_accuracy",
-    "val_accuracy",
-    "test_accuracy",
-    "train_loss",
-    "val_loss",
-    "test_loss",
-)
+FINAL_KEYS = METRIC_KEYS[:6]  # the final weights' accuracy and loss on each split
 
 
 def replica_state(result, r):

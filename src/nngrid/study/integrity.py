@@ -727,22 +727,31 @@ def verify_claims(claims: Any, source: str | os.PathLike[str] = "claims.csv") ->
     return claims
 
 
+def _own_stamp(
+    path: str | os.PathLike[str], stamp_file: Path, writer: str, older: str, fix: str
+) -> dict:
+    """The stamp ``stamp_file`` of the table ``path`` that nngrid.study.<writer> wrote, verified:
+    present (``older``: what else its absence may mean), its own checksum, and the table's
+    ``<writer>_sha256`` the table's sha256 (unchanged since written)."""
+    from nngrid.io import verify_sha256
+
+    if not stamp_file.exists():
+        raise NngridError(
+            f"{path} has no stamp {stamp_file} (not written by nngrid.study.{writer}{older}); {fix}"
+        )
+    stamp = verify_sha256(stamp_file, read_json(stamp_file), fix)
+    if file_sha256(path) != stamp.get(f"{writer}_sha256"):
+        raise NngridError(
+            f"{path} differs from what nngrid.study.{writer} wrote (edited by hand?); it is "
+            f"derived, never edited: {fix}"
+        )
+    return stamp
+
+
 def _claims_stamp(path: str | os.PathLike[str], check_inputs: bool = True) -> dict:
     """The stamp of claims.csv ``path``, verified: its checksum, the file unchanged since
     nngrid.study.claims wrote it, and (``check_inputs``) every input unchanged since."""
-    from nngrid.io import verify_sha256
-
-    stamp_file = claims_stamp_path(path)
-    if not stamp_file.exists():
-        raise NngridError(
-            f"{path} has no stamp {stamp_file} (not written by nngrid.study.claims); {_CLAIMS_FIX}"
-        )
-    stamp = verify_sha256(stamp_file, read_json(stamp_file), _CLAIMS_FIX)
-    if file_sha256(path) != stamp.get("claims_sha256"):
-        raise NngridError(
-            f"{path} differs from what nngrid.study.claims wrote (edited by hand?); it is derived, "
-            f"never edited: {_CLAIMS_FIX}"
-        )
+    stamp = _own_stamp(path, claims_stamp_path(path), "claims", "", _CLAIMS_FIX)
     for src, digest in (stamp.get("inputs") or {}).items() if check_inputs else ():
         if not Path(src).exists() or file_sha256(src) != digest:
             raise NngridError(
@@ -824,20 +833,9 @@ def verify_replication_stamp(
     stale one, is refused); return the stamp. The first run's claims table is named in the stamp,
     not checked here (it lies outside this run). Its rows: nngrid.study.replication's
     ``read_replication``, which calls this first."""
-    from nngrid.io import verify_sha256
-
-    stamp_file = stamp_path(path)
-    if not stamp_file.exists():
-        raise NngridError(
-            f"{path} has no stamp {stamp_file} (not written by nngrid.study.replication, or by an "
-            f"older nngrid); {REPLICATION_FIX}"
-        )
-    stamp = verify_sha256(stamp_file, read_json(stamp_file), REPLICATION_FIX)
-    if file_sha256(path) != stamp.get("replication_sha256"):
-        raise NngridError(
-            f"{path} differs from what nngrid.study.replication wrote (edited by hand?); it is "
-            f"derived, never edited: {REPLICATION_FIX}"
-        )
+    stamp = _own_stamp(
+        path, stamp_path(path), "replication", ", or by an older nngrid", REPLICATION_FIX
+    )
     second = stamp.get("second") if isinstance(stamp.get("second"), dict) else {}
     if second.get("sha256") != file_sha256(claims_csv):
         raise NngridError(

@@ -401,9 +401,11 @@ def test_hyperparameter_axes_draw_every_searched_hyperparameter_and_mark_the_cho
     eps = drawn[3]
     assert eps.get_xlim()[0] < 1e-10 and eps.get_xlim()[1] > 1e3  # the searched range
     stars = [c for c in eps.collections if c.get_label() == "the trial a cell chose"]
-    assert list(stars[0].get_offsets().data[:, 0]) == pytest.approx([1e-2] * 4)  # trial 2, 4 cells
+    # trial 2 in each cell of the first data draw (2 cells; moons_draw1's are left out)
+    assert list(stars[0].get_offsets().data[:, 0]) == pytest.approx([1e-2] * 2)
     crosses = [c for c in drawn[0].collections if c.get_label() == "diverged"]
-    assert len(crosses[0].get_offsets()) == 4  # sgd's diverged trial, in each cell
+    assert len(crosses[0].get_offsets()) == 2  # sgd's diverged trial, in each cell
+    assert "the first draw of each dataset" in fig.legends[0].get_title().get_text()
     assert not blank_panels(fig)
     plt.close(fig)
 
@@ -487,3 +489,15 @@ def test_heatmap_panel_colours_annotates_and_leaves_nan_blank():
     mesh = ax.collections[0]
     assert np.ma.is_masked(mesh.get_array()) and mesh.get_array().mask.sum() == 1
     plt.close(fig)
+
+
+def test_the_hyperparameter_figure_draws_the_first_data_draw_of_each_dataset():
+    from nngrid.study.figures.hyperparameters import _first_draws
+
+    df = pd.DataFrame(
+        {"dataset": ["moons_draw2", "moons_draw0", "spirals_draw1", "spirals_draw3", "digits"]}
+    )
+    kept, left_out = _first_draws(df)
+    assert sorted(kept["dataset"]) == ["digits", "moons_draw0", "spirals_draw1"] and left_out
+    kept, left_out = _first_draws(df[df["dataset"] == "digits"])
+    assert list(kept["dataset"]) == ["digits"] and not left_out

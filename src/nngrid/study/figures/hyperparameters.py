@@ -118,6 +118,25 @@ def _pack(blocks: Mapping[str, list[str]], ncols: int) -> dict[tuple[str, str], 
     return slots
 
 
+#: More activations than this and the trials are drawn in grey (colours stop telling them apart).
+MAX_COLOURS = 6
+
+
+def _first_draws(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """The trials of the first data draw (smallest data seed) of each dataset, and whether any
+    draw was left out: a figure of every draw's trials is a cloud no one can read (the caption
+    counts them all)."""
+    from nngrid.study.seeds import split_draw
+
+    first: dict[str, tuple[int, str]] = {}
+    for label in df["dataset"].unique():
+        base, seed = split_draw(label)
+        key = (-1 if seed is None else seed, label)
+        first[base] = min(first.get(base, key), key)
+    keep = {label for _, label in first.values()}
+    return df[df["dataset"].isin(keep)], len(keep) < df["dataset"].nunique()
+
+
 def _shade_edges(ax, lo: float, hi: float, log: bool) -> None:
     """The searched range as the x limits (with a margin), its outer sixteenths shaded."""
     if log:
@@ -139,8 +158,9 @@ def hyperparameter_axes(
     activations: list[str] | None = None,
 ) -> Path:
     """One row per optimizer the full protocol tuned, one panel per hyperparameter it searched:
-    each trial's mean validation result over the tuning seeds in each cell (colour: the cell's
-    activation), the trial the cell chose as a star, diverged trials as crosses at the bottom;
+    each trial's mean validation result over the tuning seeds in each cell of the first data
+    draw of each dataset (colour: the cell's activation; grey past :data:`MAX_COLOURS`), the
+    trial the cell chose as a star, diverged trials as crosses at the bottom;
     the x axis spans the searched range (log where the range is log; ``1 - value`` for a decay
     rate searched that way), its outer sixteenths shaded (the edge rule)."""
     theme()
@@ -154,6 +174,7 @@ def hyperparameter_axes(
         fig.suptitle(QUESTION, fontsize=10)
         return save(fig, path)
     metric = df.attrs.get("metric", "val_accuracy")
+    df, drawn = _first_draws(df)
     opts = ordered(df["optimizer"], optimizers)
     blocks = {o: _searched(df[df["optimizer"] == o], o, spaces) for o in opts}
     blocks = {o: names for o, names in blocks.items() if names}
@@ -165,7 +186,10 @@ def hyperparameter_axes(
     )
     used = set()
     acts = ordered(df["activation"], activations)
-    colours = dict(zip(acts, sns.color_palette("colorblind", len(acts)), strict=True))
+    # past six activations colours no longer tell them apart: the trials in grey, and smaller
+    many = len(acts) > MAX_COLOURS
+    palette = ["0.55"] * len(acts) if many else sns.color_palette("colorblind", len(acts))
+    colours = dict(zip(acts, palette, strict=True))
     finite = df.loc[np.isfinite(df["val"]), "val"]
     floor = float(finite.min()) if len(finite) else 0.0
     top = float(finite.max()) if len(finite) else 1.0
@@ -180,8 +204,9 @@ def hyperparameter_axes(
         ok = np.isfinite(y) & ~sub["diverged"].to_numpy(bool)
         for act in acts:
             mine = (sub["activation"] == act).to_numpy()
-            ax.scatter(x[ok & mine], y[ok & mine], s=24, color=colours[act], alpha=0.7,
-                       edgecolor="none", label=act)  # fmt: skip
+            ax.scatter(x[ok & mine], y[ok & mine], s=10 if many else 24, color=colours[act],
+                       alpha=0.35 if many else 0.7, edgecolor="none",
+                       label="a trial" if many else act)  # fmt: skip
         bad = ~ok
         if bad.any():  # diverged (or no result): a cross on the floor
             ax.scatter(x[bad], np.full(bad.sum(), floor - pad * 0.5), marker="x", s=26,
@@ -214,9 +239,10 @@ def hyperparameter_axes(
                 labels.append(lab)
     fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False,
                bbox_to_anchor=(0.5, 1.0 - 0.35 / fig.get_figheight()), fontsize=9,
-               title="a point: one trial in one cell (activation x regularizer x data draw), mean "
-                     "over the tuning seeds; shaded: the outer sixteenths of the searched range "
-                     "(its edge)",
+               title="a point: one trial in one cell (activation x regularizer x data draw"
+                     + (", the first draw of each dataset" if drawn else "")
+                     + "), mean over the tuning seeds; shaded: the outer sixteenths of the "
+                     "searched range (its edge)",
                title_fontsize=9)  # fmt: skip
     fig.suptitle(QUESTION, fontsize=12, y=1.0)
     fig.tight_layout(rect=(0, 0, 1, 1.0 - 0.75 / fig.get_figheight()))

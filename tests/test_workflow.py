@@ -344,12 +344,20 @@ def test_quick_study_end_to_end(tmp_path):
     runs = pd.read_parquet(tmp_path / "results" / "tables" / "runs.parquet")
     seeds = len(cfg["training"]["seeds"])
     tune_seeds = min(seeds, cfg["tuning"]["seeds"])
-    for (opt, *_), cell in runs.groupby(["optimizer", "dataset", "activation", "regularizer"]):
+    by_cell = ["study", "optimizer", "dataset", "activation", "regularizer"]
+    for (study, opt, *_), cell in runs.groupby(by_cell):
         assert (cell["arm"] != "tune").sum() == 2 * seeds
-        n_lr = cell[cell["arm"] == "tune"]["lr"].nunique()
+        assert set(cell["protocol"]) == {"full" if study == "quick_full" else "lr"}
+        tune = cell[cell["arm"] == "tune"]
+        if study == "quick_full":  # the budget's trials, each on the tuning seeds, one chosen
+            assert tune["trial"].nunique() == cfg["tuning"]["budget"]
+            assert len(tune) == cfg["tuning"]["budget"] * tune_seeds
+            assert tune.loc[tune["selected"], "trial"].nunique() == 1
+            continue
+        n_lr = tune["lr"].nunique()
         points = cfg["optimizers"][opt]["lr_grid"]["points"]
         assert points <= n_lr <= points + 2 * cfg["tuning"]["extend"]
-        assert (cell["arm"] == "tune").sum() == n_lr * tune_seeds
+        assert len(tune) == n_lr * tune_seeds
     keys = ["study", "dataset", "activation", "regularizer", "optimizer"]
     got = runs[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
     want = cells[keys].sort_values(keys).reset_index(drop=True)

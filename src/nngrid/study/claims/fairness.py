@@ -27,7 +27,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from nngrid.study.claims.core import (
@@ -42,7 +41,7 @@ from nngrid.study.claims.core import (
     mean_interval,
     pool,
 )
-from nngrid.study.claims.optimizers import _draws, _not_applicable, _per_dataset
+from nngrid.study.claims.optimizers import _not_applicable, _per_dataset
 
 #: The non-adaptive reference of :func:`adaptive_generalise_worse` (the paper's GD / SGD).
 REFERENCE = "sgd"
@@ -190,14 +189,10 @@ def adam_includes_momentum(inputs: Mapping[str, Any]):
             + lr_text,
         )
 
-    def describe(ds, draws, value, lo, hi):
-        flat = np.concatenate(draws)
-        return (
-            f"{ds} ({_draws(draws)}): Adam minus Momentum {_f(value)} ({_ci(lo, hi)}; "
-            f"Adam ahead or level in {int((flat >= 0).sum())} cells)"
-        )
-
-    per = _per_dataset(d, describe)
+    per = _per_dataset(
+        d,
+        "{ds} ({draws}): Adam minus Momentum {value} ({ci}; Adam ahead or level in {ahead} cells)",
+    )
     value, lo, hi = pool(per)
     eps = _searched(full.get("runs"), "adam", "eps")
     eps_text = f"; Adam's trials searched eps from {_f(eps[0])} to {_f(eps[1])}" if eps else ""
@@ -296,14 +291,11 @@ def defaults_rival_tuning(inputs: Mapping[str, Any]):
         return math.nan, math.nan, math.nan, "no cell ran both at the defaults and tuned"
     winner = defaults.loc[d.index].idxmax(axis=1).value_counts()
 
-    def describe(ds, draws, value, lo, hi):
-        flat = np.concatenate(draws)
-        return (
-            f"{ds} ({_draws(draws)}): best default minus tuned {TUNED} {_f(value)} "
-            f"({_ci(lo, hi)}; the defaults ahead or level in {int((flat >= 0).sum())} cells)"
-        )
-
-    per = _per_dataset(d, describe)
+    per = _per_dataset(
+        d,
+        "{ds} ({draws}): best default minus tuned " + TUNED + " {value} ({ci}; the defaults "
+        "ahead or level in {ahead} cells)",
+    )
     value, lo, hi = pool(per)
     budget = f"{trials} trials" if trials is not None else "a budget not recorded in the runs"
     return (

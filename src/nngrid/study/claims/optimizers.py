@@ -172,14 +172,16 @@ def _by_dataset(scores: pd.Series) -> dict[str, list[np.ndarray]]:
     return {base: list(draws.values()) for base, draws in out.items()}
 
 
-def _per_dataset(
-    scores: pd.Series, describe: Callable[[str, list[np.ndarray], float, float, float], str]
-) -> dict[str, tuple]:
+def _per_dataset(scores: pd.Series, describe: str) -> dict[str, tuple]:
     """The mean cell score on each dataset with its interval over the draws
     (:func:`~nngrid.study.claims.core.hierarchical_interval`). When the draws agree exactly
     (zero spread: every cell of every draw won, say) and the cell scores are wins, ties and
     losses, the interval is the exact sign interval over the cells
-    (:func:`~nngrid.study.claims.core.sign_interval`), and the evidence says so."""
+    (:func:`~nngrid.study.claims.core.sign_interval`), and the evidence says so.
+
+    ``describe`` is the dataset's evidence as a ``str.format`` template: ``{ds}`` the dataset,
+    ``{draws}`` its draws, ``{value}`` and ``{ci}`` the score and its interval, ``{wins}``,
+    ``{losses}`` and ``{ahead}`` the cells scoring > 0, < 0 and >= 0."""
     per = {}
     for ds, draws in _by_dataset(scores).items():
         value, lo, hi = hierarchical_interval(draws)
@@ -194,7 +196,17 @@ def _per_dataset(
                     f"; the {len(draws)} draws agree exactly, so the interval is the exact sign "
                     f"interval over their {cells.size} cells"
                 )
-        per[ds] = (value, lo, hi, describe(ds, draws, value, lo, hi) + note)
+        flat = np.concatenate(draws)
+        text = describe.format(
+            ds=ds,
+            draws=_draws(draws),
+            value=_f(value),
+            ci=_ci(lo, hi),
+            wins=int((flat > 0).sum()),
+            losses=int((flat < 0).sum()),
+            ahead=int((flat >= 0).sum()),
+        )
+        per[ds] = (value, lo, hi, text + note)
     return per
 
 
@@ -220,14 +232,11 @@ def _faster_than_sgd(optimizer: str) -> Callable[[Mapping[str, Any]], tuple]:
         both = early[[optimizer, "sgd"]].dropna()
         score = pd.Series(_win_score(both[optimizer], both["sgd"]), index=both.index)
 
-        def describe(ds, draws, value, lo, hi):
-            flat = np.concatenate(draws)
-            return (
-                f"{ds} ({_draws(draws)}): {optimizer} faster in {int((flat > 0).sum())}, slower "
-                f"in {int((flat < 0).sum())} cells (score {_f(value)}, {_ci(lo, hi)})"
-            )
-
-        per = _per_dataset(score, describe)
+        per = _per_dataset(
+            score,
+            "{ds} ({draws}): " + optimizer + " faster in {wins}, slower in {losses} cells "
+            "(score {value}, {ci})",
+        )
         value, lo, hi = pool(per)
         return (
             value,
@@ -305,10 +314,7 @@ def adam_fast(inputs: Mapping[str, Any]):
         np.mean([_win_score(early["adam"], early[o]) for o in others], axis=0), index=early.index
     ).dropna()
 
-    def describe(ds, draws, value, lo, hi):
-        return f"{ds} ({_draws(draws)}): score {_f(value)} ({_ci(lo, hi)})"
-
-    per = _per_dataset(score, describe)
+    per = _per_dataset(score, "{ds} ({draws}): score {value} ({ci})")
     value, lo, hi = pool(per)
     return (
         value,
@@ -348,14 +354,9 @@ def adam_well(inputs: Mapping[str, Any]):
     best_other = acc.drop(columns="adam").max(axis=1)
     d = (acc["adam"] - best_other).dropna()
 
-    def describe(ds, draws, value, lo, hi):
-        flat = np.concatenate(draws)
-        return (
-            f"{ds} ({_draws(draws)}): Adam {_f(value)} from the best other ({_ci(lo, hi)}; best "
-            f"in {int((flat >= 0).sum())} cells)"
-        )
-
-    per = _per_dataset(d, describe)
+    per = _per_dataset(
+        d, "{ds} ({draws}): Adam {value} from the best other ({ci}; best in {ahead} cells)"
+    )
     value, lo, hi = pool(per)
     return (
         value,

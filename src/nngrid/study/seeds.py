@@ -25,6 +25,7 @@ __all__ = [
     "expand_draws",
     "seed_values",
     "split_draw",
+    "first_draws",
     "without_draws",
 ]
 
@@ -54,6 +55,18 @@ def split_draw(label: str) -> tuple[str, int | None]:
     """``("moons", 2)`` for ``"moons_draw2"``; ``(label, None)`` for a label without draws."""
     m = _DRAW_RE.match(str(label))
     return (m["base"], int(m["seed"])) if m else (str(label), None)
+
+
+def first_draws(labels) -> set[str]:
+    """Of the dataset ``labels``, the first draw (smallest data seed) of each dataset, and every
+    label that is a dataset of its own: what a figure shows when one panel per draw would be
+    unreadable."""
+    first: dict[str, tuple[int, str]] = {}
+    for label in labels:
+        base, seed = split_draw(label)
+        key = (-1 if seed is None else seed, str(label))
+        first[base] = min(first.get(base, key), key)
+    return {label for _, label in first.values()}
 
 
 def without_draws(df, column: str = "dataset"):

@@ -88,7 +88,7 @@ def reference_histories(histories: pd.DataFrame, runs: pd.DataFrame):
     ``(activation, regularizer)``: what the learning curves and their caption show. Of a
     dataset's data draws only the first (smallest data seed) is shown: one panel per dataset,
     not per draw, so the figure stays readable."""
-    from nngrid.study.seeds import split_draw
+    from nngrid.study.seeds import first_draws
 
     act, reg = reference_cell(runs)
     h = histories[
@@ -96,12 +96,7 @@ def reference_histories(histories: pd.DataFrame, runs: pd.DataFrame):
         & (histories["activation"] == act)
         & (histories["regularizer"] == reg)
     ].copy()
-    first: dict[str, tuple[int, str]] = {}
-    for label in h["dataset"].unique():
-        base, seed = split_draw(label)
-        key = (-1 if seed is None else seed, label)
-        first[base] = min(first.get(base, key), key)
-    return h[h["dataset"].isin({label for _, label in first.values()})], act, reg
+    return h[h["dataset"].isin(first_draws(h["dataset"].unique()))], act, reg
 
 
 def _ink(rgba) -> str:

@@ -126,14 +126,9 @@ def _first_draws(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     """The trials of the first data draw (smallest data seed) of each dataset, and whether any
     draw was left out: a figure of every draw's trials is a cloud no one can read (the caption
     counts them all)."""
-    from nngrid.study.seeds import split_draw
+    from nngrid.study.seeds import first_draws
 
-    first: dict[str, tuple[int, str]] = {}
-    for label in df["dataset"].unique():
-        base, seed = split_draw(label)
-        key = (-1 if seed is None else seed, label)
-        first[base] = min(first.get(base, key), key)
-    keep = {label for _, label in first.values()}
+    keep = first_draws(df["dataset"].unique())
     return df[df["dataset"].isin(keep)], len(keep) < df["dataset"].nunique()
 
 
